@@ -1,0 +1,42 @@
+import type { Backend } from '../contract/backend.ts';
+import type { Clock } from '../domain/clock.ts';
+import { BackendUnavailableError, InvalidUrlError } from '../domain/errors.ts';
+import { MemoryBackend } from './memory/memory-backend.ts';
+import { parseSqliteUrl } from './sqlite/sqlite-url.ts';
+
+/** Where Jobsmith stores jobs when nothing else is said. */
+export const defaultBackendUrl = 'sqlite:./jobsmith.db';
+
+export interface OpenBackendOptions {
+  clock?: Clock;
+}
+
+/**
+ * Picks and builds a backend from a connection string:
+ * - `sqlite:./jobsmith.db`, `sqlite:/abs/path.db`, `sqlite:./jobs.db?synchronous=normal`
+ * - `memory:`
+ * - `postgres://…` and `redis://…` load `jobsmith/postgres` and `jobsmith/redis`.
+ * A malformed or unknown string throws `InvalidUrlError`. Nothing is opened until
+ * the backend's `open()` is called.
+ */
+export async function openBackend(url: string, options: OpenBackendOptions = {}): Promise<Backend> {
+  if (typeof url !== 'string' || url.trim() === '') throw new InvalidUrlError(String(url), 'it is empty');
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (!scheme) throw new InvalidUrlError(url, 'it has no scheme; expected sqlite:, memory:, postgres:// or redis://');
+  switch (scheme) {
+    case 'memory':
+      if (url !== 'memory:' && url !== 'memory://') throw new InvalidUrlError(url, "memory takes no path; use 'memory:'");
+      return new MemoryBackend(options);
+    case 'sqlite': {
+      const { SqliteBackend } = await import('./sqlite/sqlite-backend.ts');
+      return new SqliteBackend({ ...parseSqliteUrl(url), ...options });
+    }
+    case 'postgres':
+    case 'postgresql':
+    case 'redis':
+    case 'rediss':
+      throw new BackendUnavailableError(scheme, 'this release ships the sqlite and memory backends only');
+    default:
+      throw new InvalidUrlError(url, `unknown scheme "${scheme}:"; expected sqlite:, memory:, postgres:// or redis://`);
+  }
+}

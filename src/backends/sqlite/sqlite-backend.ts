@@ -1,0 +1,550 @@
+import { realpathSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  Backend,
+  BackendEvent,
+  BackendStats,
+  CancelResult,
+  ClaimedJob,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueResult,
+  JobPage,
+  LeaseRef,
+  LeaseRequest,
+  LeaseStatus,
+  ListFilter,
+  NewJob,
+  PruneRequest,
+  Settlement,
+  SettleResult,
+} from '../../contract/backend.ts';
+import { listCursor, pageSize } from '../../contract/list-cursor.ts';
+import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
+import { type Clock, systemClock } from '../../domain/clock.ts';
+import { ClosedError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
+import { newLeaseToken } from '../../domain/ids.ts';
+import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
+import { type JobState, terminalStates } from '../../domain/job-state.ts';
+import { hubFor, releaseHub } from './sqlite-event-hub.ts';
+import { sqliteMigrations } from './sqlite-migrations.ts';
+import { type JobRow, rowToClaimed, rowToRecord } from './sqlite-rows.ts';
+import type { SqliteSynchronous } from './sqlite-url.ts';
+
+export interface SqliteBackendOptions {
+  /** The database file; `:memory:` for a private in-memory database. */
+  path: string;
+  /**
+   * `full` (default): an acknowledged enqueue or completion survives power loss.
+   * `normal`: several times faster commits in WAL mode; a power loss (not a process
+   * crash) may roll back the last transactions.
+   */
+  synchronous?: SqliteSynchronous;
+  /** How long to wait for another process's write lock. @default 5000 */
+  busyTimeoutMs?: number;
+  clock?: Clock;
+}
+
+type Db = Database.Database;
+type Statement = Database.Statement;
+
+const activeStates = "('scheduled','queued','running')";
+
+/**
+ * The embedded default: one SQLite file in WAL mode, shared by any number of worker
+ * processes. Every write is a `BEGIN IMMEDIATE` transaction, so two processes never
+ * claim the same row; claims and completions are batched, one transaction each.
+ */
+export class SqliteBackend implements Backend {
+  readonly kind = 'sqlite';
+  private readonly options: SqliteBackendOptions;
+  private readonly clock: Clock;
+  private db: Db | null = null;
+  private statements: ReturnType<typeof prepareStatements> | null = null;
+  private hubKey: string;
+  private readonly ownListeners = new Set<(event: BackendEvent) => void>();
+  private closed = false;
+
+  constructor(options: SqliteBackendOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.hubKey = options.path === ':memory:' ? `:memory:${Math.random()}` : resolve(options.path);
+  }
+
+  async open(): Promise<void> {
+    this.connect();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const hub = hubFor(this.hubKey);
+    for (const listener of this.ownListeners) hub.delete(listener);
+    releaseHub(this.hubKey);
+    this.db?.close();
+    this.db = null;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  subscribe(listener: (event: BackendEvent) => void): () => void {
+    hubFor(this.hubKey).add(listener);
+    this.ownListeners.add(listener);
+    return () => {
+      hubFor(this.hubKey).delete(listener);
+      this.ownListeners.delete(listener);
+    };
+  }
+
+  async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+    const results = this.write('enqueue', () => jobs.map((job) => this.insertJob(job)));
+    const queues = new Map<string, number>();
+    jobs.forEach((job, index) => {
+      if (results[index]!.created) queues.set(job.queue, Math.min(queues.get(job.queue) ?? job.runAt, job.runAt));
+    });
+    for (const [queue, runAt] of queues) this.emit({ type: 'enqueued', queue, runAt });
+    return results;
+  }
+
+  async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
+    return this.write('enqueue', () => {
+      const inserted = this.insertJob(job);
+      if (!inserted.created) return { created: false as const, id: inserted.id };
+      const row = this.stmts().start.get(this.clock.now(), newLeaseToken(), lease.workerId, this.clock.now() + lease.leaseMs, 0, job.id) as JobRow;
+      return { created: true as const, job: rowToClaimed(row, false) };
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.write('claim', () => this.claimIn(request));
+  }
+
+  async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
+    const events: BackendEvent[] = [];
+    const result = this.write('settle', () => {
+      const applied = this.applySettlements(settlements, events);
+      return { applied, claimed: next ? this.claimIn(next) : null };
+    });
+    for (const event of events) this.emit(event);
+    return result;
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+    const expiresAt = this.clock.now() + leaseMs;
+    return this.write('renewLeases', () =>
+      leases.map(({ id, token }) => {
+        const row = this.stmts().renew.get(expiresAt, id, token) as { cancel_requested: number } | undefined;
+        return { id, held: row !== undefined, cancelRequested: row?.cancel_requested === 1 };
+      }),
+    );
+  }
+
+  async recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
+    this.write('recordProgress', () => {
+      const row = this.stmts().heldHistory.get(lease.id, lease.token) as { progress_history: string } | undefined;
+      if (!row) throw new LeaseLostError(lease.id);
+      const history = [...(JSON.parse(row.progress_history) as JobProgress[]), progress].slice(-recordLimits.maxProgressHistory);
+      this.stmts().setProgress.run(JSON.stringify(progress), JSON.stringify(history), lease.id);
+    });
+  }
+
+  async appendLog(lease: LeaseRef, entry: JobLogEntry): Promise<void> {
+    this.write('appendLog', () => {
+      const row = this.stmts().heldLogs.get(lease.id, lease.token) as { logs: string } | undefined;
+      if (!row) throw new LeaseLostError(lease.id);
+      const logs = [...(JSON.parse(row.logs) as JobLogEntry[]), entry].slice(-recordLimits.maxLogEntries);
+      this.stmts().setLogs.run(JSON.stringify(logs), lease.id);
+    });
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const row = this.read('get', () => this.stmts().byId.get(id) as JobRow | undefined);
+    return row ? rowToRecord(row) : null;
+  }
+
+  async findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
+    // A range scan on the id index; LIKE would not use it and treats _ and % specially.
+    const rows = this.read('findByIdPrefix', () => this.stmts().byPrefix.all(prefix, `${prefix}\uffff`, limit) as JobRow[]);
+    return rows.map(rowToRecord);
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = pageSize(filter.limit);
+    const after = listCursor.decode(filter.cursor);
+    const states = filter.state === undefined ? null : typeof filter.state === 'string' ? [filter.state] : [...filter.state];
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (states) {
+      where.push('state IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(states));
+    }
+    if (filter.queue !== undefined) {
+      where.push('queue = ?');
+      params.push(filter.queue);
+    }
+    if (filter.name !== undefined) {
+      where.push('name = ?');
+      params.push(filter.name);
+    }
+    if (after !== null) {
+      where.push('id < ?');
+      params.push(after);
+    }
+    const sql = `SELECT * FROM jobsmith_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.write('list', () => {
+      this.promoteDue();
+      return this.db!.prepare(sql).all(...params, limit + 1) as JobRow[];
+    });
+    const page = rows.slice(0, limit).map(rowToRecord);
+    return { jobs: page, nextCursor: rows.length > limit ? listCursor.encode(page.at(-1)!.id) : null };
+  }
+
+  async cancel(id: string): Promise<CancelResult> {
+    const events: BackendEvent[] = [];
+    const result = this.write('cancel', (): CancelResult => {
+      const row = this.stmts().byId.get(id) as JobRow | undefined;
+      if (!row) return { outcome: 'not-found' };
+      if (terminalStates.includes(row.state)) return { outcome: 'already-finished', job: rowToRecord(row) };
+      const now = this.clock.now();
+      if (row.state === 'running') {
+        const updated = this.stmts().requestCancel.get(id) as JobRow;
+        events.push({ type: 'cancel-requested', id });
+        return { outcome: 'cancel-requested', job: rowToRecord(updated) };
+      }
+      const updated = this.stmts().cancelWaiting.get(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, id) as JobRow;
+      this.stmts().touchQueue.run(now, row.queue);
+      events.push({ type: 'settled', id, state: 'cancelled' });
+      return { outcome: 'cancelled', job: rowToRecord(updated) };
+    });
+    for (const event of events) this.emit(event);
+    return result;
+  }
+
+  async retry(id: string): Promise<JobRecord> {
+    const record = this.write('retry', () => {
+      const row = this.stmts().byId.get(id) as JobRow | undefined;
+      if (!row) throw new InvalidStateError(id, 'missing', 'retry');
+      if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
+      try {
+        return rowToRecord(this.stmts().retry.get(this.clock.now(), id) as JobRow);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new InvalidStateError(id, `${row.state}, and its key "${row.key}" is held by another active job`, 'retry');
+        throw error;
+      }
+    });
+    this.emit({ type: 'enqueued', queue: record.queue, runAt: record.runAt });
+    return record;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.write('delete', () => {
+      const row = this.stmts().byId.get(id) as JobRow | undefined;
+      if (!row) return false;
+      if (row.state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+      this.stmts().deleteById.run(id);
+      return true;
+    });
+  }
+
+  async prune(request: PruneRequest): Promise<number> {
+    const now = this.clock.now();
+    const states = JSON.stringify(request.states ?? terminalStates);
+    return this.write('prune', () => {
+      let removed = 0;
+      if (request.finishedBefore !== undefined) removed += this.stmts().pruneFinished.run(states, request.finishedBefore).changes;
+      if (request.expired) removed += this.stmts().pruneExpired.run(now).changes;
+      this.stmts().pruneCounts.run(now - statsWindowMs);
+      return removed;
+    });
+  }
+
+  async stats(): Promise<BackendStats> {
+    return this.write('stats', () => {
+      this.promoteDue();
+      const now = this.clock.now();
+      const counts = this.stmts().stateCounts.all() as Array<{ queue: string; state: JobState; count: number }>;
+      const queues = (this.stmts().queues.all() as Array<{ name: string; paused: number; last_processed_at: number | null }>).map((row) => ({
+        queue: row.name,
+        paused: row.paused === 1,
+        lastProcessedAt: row.last_processed_at,
+      }));
+      const buckets = this.stmts().buckets.all(now - statsWindowMs) as BucketCount[];
+      return buildStats(now, counts, queues, buckets);
+    });
+  }
+
+  async pause(queue: string): Promise<void> {
+    this.write('pause', () => this.stmts().setPaused.run(queue, 1));
+  }
+
+  async resume(queue: string): Promise<void> {
+    this.write('resume', () => this.stmts().setPaused.run(queue, 0));
+    this.emit({ type: 'resumed', queue });
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────
+
+  private connect(): Db {
+    if (this.closed) throw new ClosedError('The SQLite backend');
+    if (this.db) return this.db;
+    const { path } = this.options;
+    let db: Db;
+    try {
+      db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${(this.options.synchronous ?? 'full').toUpperCase()}`);
+      db.pragma('foreign_keys = ON');
+      migrate(db, this.clock.now());
+    } catch (error) {
+      throw new StoreError(`Cannot open the SQLite database at "${path}" (${dirname(resolve(path))}): ${(error as Error).message}`, {
+        cause: error,
+        details: { path },
+      });
+    }
+    this.db = db;
+    if (path !== ':memory:') {
+      try {
+        this.hubKey = realpathSync(path);
+      } catch {
+        // The resolved path is still a fine key.
+      }
+    }
+    this.statements = prepareStatements(db);
+    return db;
+  }
+
+  private stmts(): ReturnType<typeof prepareStatements> {
+    this.connect();
+    return this.statements!;
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction; store failures become `StoreError`. */
+  private write<T>(operation: string, fn: () => T): T {
+    const db = this.connect();
+    try {
+      return db.transaction(fn).immediate();
+    } catch (error) {
+      throw wrapError(operation, error);
+    }
+  }
+
+  private read<T>(operation: string, fn: () => T): T {
+    this.connect();
+    try {
+      return fn();
+    } catch (error) {
+      throw wrapError(operation, error);
+    }
+  }
+
+  private insertJob(job: NewJob): EnqueueResult {
+    const s = this.stmts();
+    const state: JobState = job.runAt > this.clock.now() ? 'scheduled' : 'queued';
+    const info = s.insert.run(
+      job.id,
+      job.name,
+      job.queue,
+      state,
+      job.payload,
+      JSON.stringify(job.metadata),
+      job.priority,
+      job.key,
+      job.maxAttempts,
+      job.backoff === null ? null : JSON.stringify(job.backoff),
+      job.timeoutMs,
+      job.keepCompletedMs,
+      job.keepFailedMs,
+      job.runAt,
+      job.createdAt,
+    );
+    if (info.changes === 0) {
+      const existing = s.byKey.get(job.name, job.key) as { id: string } | undefined;
+      if (!existing) throw new StoreError(`Job "${job.id}" was not stored and no job holds its key`, { details: { id: job.id } });
+      return { id: existing.id, created: false };
+    }
+    s.ensureQueue.run(job.queue);
+    return { id: job.id, created: true };
+  }
+
+  private claimIn(request: ClaimRequest): ClaimResult {
+    const s = this.stmts();
+    const now = this.clock.now();
+    const names = JSON.stringify(request.names);
+    const paused = new Set((s.pausedQueues.all() as Array<{ name: string }>).map((row) => row.name));
+    const queues = request.queues.filter((queue) => !paused.has(queue));
+    const jobs: ClaimedJob[] = [];
+    if (queues.length === 0) return { jobs, nextRunAt: null };
+    const queueList = JSON.stringify(queues);
+    const lease = () => [now, newLeaseToken(), request.workerId, now + request.leaseMs] as const;
+
+    for (const row of s.expired.all(now, queueList, names, request.limit) as Array<{ id: string; cancel_requested: number; keep_failed_ms: number | null; queue: string }>) {
+      if (row.cancel_requested === 1) {
+        s.cancelExpired.run(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, row.id);
+        s.touchQueue.run(now, row.queue);
+        continue;
+      }
+      jobs.push(rowToClaimed(s.start.get(...lease(), 1, row.id) as JobRow, true));
+    }
+    this.promoteDue();
+    if (jobs.length < request.limit) {
+      const want = request.limit - jobs.length;
+      // One index range per queue, merged here: an IN list over queues would lose the index order.
+      const candidates = queues.flatMap((queue) => s.ready.all(queue, names, want) as Array<{ seq: number; priority: number; run_at: number }>);
+      if (queues.length > 1) candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+      for (const candidate of candidates.slice(0, want)) jobs.push(rowToClaimed(s.startSeq.get(...lease(), candidate.seq) as JobRow, false));
+    }
+    let nextRunAt: number | null = null;
+    if (jobs.length < request.limit) nextRunAt = (s.nextRunAt.get(queueList, names) as { at: number | null }).at;
+    return { jobs, nextRunAt };
+  }
+
+  private promoteDue(): void {
+    this.stmts().promote.run(this.clock.now());
+  }
+
+  private applySettlements(settlements: readonly Settlement[], events: BackendEvent[]): boolean[] {
+    const s = this.stmts();
+    const now = this.clock.now();
+    const counts = new Map<string, { completed: number; failed: number }>();
+    const count = (queue: string, field: 'completed' | 'failed' | null) => {
+      const row = counts.get(queue) ?? { completed: 0, failed: 0 };
+      if (field) row[field]++;
+      counts.set(queue, row);
+    };
+    const applied = settlements.map((settlement) => {
+      const { id, token } = settlement;
+      let row: { queue: string } | undefined;
+      switch (settlement.kind) {
+        case 'complete':
+          row = s.complete.get(JSON.stringify(settlement.result), now, settlement.expiresAt, id, token) as typeof row;
+          if (row) count(row.queue, 'completed');
+          if (row) events.push({ type: 'settled', id, state: 'completed' });
+          break;
+        case 'retry':
+          row = s.retryLater.get(
+            settlement.runAt > now ? 'scheduled' : 'queued',
+            settlement.countAttempt ? 1 : 0,
+            settlement.error === null ? null : JSON.stringify(settlement.error),
+            settlement.runAt,
+            id,
+            token,
+          ) as typeof row;
+          if (row) events.push({ type: 'enqueued', queue: row.queue, runAt: settlement.runAt });
+          break;
+        case 'fail':
+          row = s.fail.get(settlement.countAttempt ? 1 : 0, JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;
+          if (row) count(row.queue, 'failed');
+          if (row) events.push({ type: 'settled', id, state: 'failed' });
+          break;
+        case 'cancel':
+          row = s.cancelRunning.get(settlement.error === null ? null : JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;
+          if (row) count(row.queue, null);
+          if (row) events.push({ type: 'settled', id, state: 'cancelled' });
+          break;
+      }
+      return row !== undefined;
+    });
+    const bucket = bucketOf(now);
+    for (const [queue, { completed, failed }] of counts) {
+      s.touchQueue.run(now, queue);
+      if (completed + failed > 0) s.addCounts.run(queue, bucket, completed, failed);
+    }
+    return applied;
+  }
+
+  private emit(event: BackendEvent): void {
+    for (const listener of [...hubFor(this.hubKey)]) listener(event);
+  }
+}
+
+function migrate(db: Db, now: number): void {
+  db.exec('CREATE TABLE IF NOT EXISTS jobsmith_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  db.transaction(() => {
+    const applied = new Set((db.prepare('SELECT version FROM jobsmith_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+    for (const migration of sqliteMigrations) {
+      if (applied.has(migration.version)) continue;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO jobsmith_migrations (version, applied_at) VALUES (?, ?)').run(migration.version, now);
+    }
+  }).immediate();
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function wrapError(operation: string, error: unknown): unknown {
+  if (error instanceof Error && 'code' in error && typeof (error as { code: unknown }).code === 'string' && (error as { code: string }).code.startsWith('SQLITE_')) {
+    return new StoreError(`SQLite ${operation} failed: ${error.message}`, { cause: error, details: { operation, sqliteCode: (error as { code: string }).code } });
+  }
+  return error;
+}
+
+const leaseColumns = 'lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL';
+const held = "id = ? AND state = 'running' AND lease_token = ?";
+
+function prepareStatements(db: Db) {
+  const prepare = (sql: string): Statement => db.prepare(sql);
+  return {
+    insert: prepare(`INSERT OR IGNORE INTO jobsmith_jobs
+      (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms, keep_completed_ms, keep_failed_ms, run_at, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    byKey: prepare(`SELECT id FROM jobsmith_jobs WHERE name = ? AND key = ? AND state IN ${activeStates}`),
+    ensureQueue: prepare('INSERT OR IGNORE INTO jobsmith_queues (name) VALUES (?)'),
+    byId: prepare('SELECT * FROM jobsmith_jobs WHERE id = ?'),
+    byPrefix: prepare('SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'),
+    pausedQueues: prepare('SELECT name FROM jobsmith_queues WHERE paused = 1'),
+    promote: prepare("UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"),
+    expired: prepare(`SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs
+      WHERE state = 'running' AND lease_expires_at <= ?
+        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
+      ORDER BY lease_expires_at LIMIT ?`),
+    ready: prepare(`SELECT seq, priority, run_at FROM jobsmith_jobs
+      WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
+      ORDER BY priority DESC, run_at, seq LIMIT ?`),
+    nextRunAt: prepare(`SELECT min(run_at) AS at FROM jobsmith_jobs
+      WHERE state = 'scheduled' AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))`),
+    start: prepare(`UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lease_worker = ?, lease_expires_at = ?,
+      crashes = crashes + ? WHERE id = ? RETURNING *`),
+    startSeq: prepare(`UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lease_worker = ?, lease_expires_at = ?
+      WHERE seq = ? RETURNING *`),
+    cancelExpired: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, cancel_requested = 0, ${leaseColumns} WHERE id = ?`),
+    renew: prepare(`UPDATE jobsmith_jobs SET lease_expires_at = ? WHERE ${held} RETURNING cancel_requested`),
+    heldHistory: prepare(`SELECT progress_history FROM jobsmith_jobs WHERE ${held}`),
+    setProgress: prepare('UPDATE jobsmith_jobs SET progress = ?, progress_history = ? WHERE id = ?'),
+    heldLogs: prepare(`SELECT logs FROM jobsmith_jobs WHERE ${held}`),
+    setLogs: prepare('UPDATE jobsmith_jobs SET logs = ? WHERE id = ?'),
+    complete: prepare(`UPDATE jobsmith_jobs SET state = 'completed', attempts = attempts + 1, result = ?, finished_at = ?, expires_at = ?,
+      cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
+    retryLater: prepare(`UPDATE jobsmith_jobs SET state = ?, attempts = attempts + ?, error = coalesce(?, error), run_at = ?, ${leaseColumns}
+      WHERE ${held} RETURNING queue`),
+    fail: prepare(`UPDATE jobsmith_jobs SET state = 'failed', attempts = attempts + ?, error = ?, finished_at = ?, expires_at = ?,
+      cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
+    cancelRunning: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', error = coalesce(?, error), finished_at = ?, expires_at = ?,
+      cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
+    requestCancel: prepare('UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *'),
+    cancelWaiting: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WHERE id = ? RETURNING *`),
+    retry: prepare(`UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?, finished_at = NULL, expires_at = NULL,
+      cancel_requested = 0 WHERE id = ? RETURNING *`),
+    deleteById: prepare('DELETE FROM jobsmith_jobs WHERE id = ?'),
+    pruneFinished: prepare(`DELETE FROM jobsmith_jobs WHERE state IN (SELECT value FROM json_each(?))
+      AND state IN ('completed','failed','cancelled') AND finished_at < ?`),
+    pruneExpired: prepare(`DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')`),
+    pruneCounts: prepare('DELETE FROM jobsmith_counts WHERE bucket <= ?'),
+    stateCounts: prepare('SELECT queue, state, count(*) AS count FROM jobsmith_jobs GROUP BY state, queue'),
+    queues: prepare('SELECT name, paused, last_processed_at FROM jobsmith_queues'),
+    buckets: prepare('SELECT queue, bucket, completed, failed FROM jobsmith_counts WHERE bucket > ?'),
+    touchQueue: prepare('UPDATE jobsmith_queues SET last_processed_at = ? WHERE name = ?'),
+    addCounts: prepare(`INSERT INTO jobsmith_counts (queue, bucket, completed, failed) VALUES (?, ?, ?, ?)
+      ON CONFLICT (queue, bucket) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`),
+    setPaused: prepare(`INSERT INTO jobsmith_queues (name, paused) VALUES (?, ?)
+      ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`),
+  };
+}

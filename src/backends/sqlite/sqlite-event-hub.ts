@@ -1,0 +1,23 @@
+import type { BackendEvent } from '../../contract/backend.ts';
+
+type Listener = (event: BackendEvent) => void;
+
+/**
+ * Backend events shared by every SqliteBackend on the same file in this process, so
+ * a worker wakes at once when a client with its own connection enqueues. Other
+ * processes are reached by polling.
+ */
+const hubs = new Map<string, Set<Listener>>();
+
+export function hubFor(file: string): Set<Listener> {
+  let hub = hubs.get(file);
+  if (!hub) {
+    hub = new Set();
+    hubs.set(file, hub);
+  }
+  return hub;
+}
+
+export function releaseHub(file: string): void {
+  if (hubs.get(file)?.size === 0) hubs.delete(file);
+}

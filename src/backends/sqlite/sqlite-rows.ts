@@ -1,0 +1,81 @@
+import type { ClaimedJob } from '../../contract/backend.ts';
+import type { JobRecord } from '../../domain/job-record.ts';
+import type { JobState } from '../../domain/job-state.ts';
+
+/** A row of `jobsmith_jobs` as better-sqlite3 returns it. */
+export interface JobRow {
+  seq: number;
+  id: string;
+  name: string;
+  queue: string;
+  state: JobState;
+  payload: string;
+  metadata: string;
+  priority: number;
+  key: string | null;
+  attempts: number;
+  max_attempts: number;
+  crashes: number;
+  backoff: string | null;
+  timeout_ms: number | null;
+  keep_completed_ms: number | null;
+  keep_failed_ms: number | null;
+  run_at: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  result: string | null;
+  error: string | null;
+  progress: string | null;
+  progress_history: string;
+  logs: string;
+  lease_token: string | null;
+  lease_worker: string | null;
+  lease_expires_at: number | null;
+  cancel_requested: number;
+  expires_at: number | null;
+}
+
+function parse<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+export function rowToRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    queue: row.queue,
+    state: row.state,
+    payload: JSON.parse(row.payload),
+    metadata: JSON.parse(row.metadata),
+    priority: row.priority,
+    key: row.key,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    crashes: row.crashes,
+    backoff: parse(row.backoff),
+    timeoutMs: row.timeout_ms,
+    keepCompletedMs: row.keep_completed_ms,
+    keepFailedMs: row.keep_failed_ms,
+    runAt: row.run_at,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    result: parse(row.result),
+    error: parse(row.error),
+    progress: parse(row.progress),
+    progressHistory: JSON.parse(row.progress_history),
+    logs: JSON.parse(row.logs),
+    lease:
+      row.lease_token === null
+        ? null
+        : { token: row.lease_token, workerId: row.lease_worker ?? '', expiresAt: row.lease_expires_at ?? 0 },
+    cancelRequested: row.cancel_requested === 1,
+    expiresAt: row.expires_at,
+  };
+}
+
+export function rowToClaimed(row: JobRow, recovered: boolean): ClaimedJob {
+  const record = rowToRecord(row);
+  return { ...record, lease: record.lease!, recovered };
+}

@@ -1,0 +1,327 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type {
+  Backend,
+  BackendStats,
+  CancelResult,
+  EnqueueResult,
+  JobPage,
+  ListFilter,
+  Settlement,
+} from '../contract/backend.ts';
+import { type Clock, systemClock } from '../domain/clock.ts';
+import { type AnyJob, type JobDefinition, type JobInput, type JobResult, toJobDefinition } from '../domain/define-job.ts';
+import { type Duration, toMs } from '../domain/duration.ts';
+import {
+  AmbiguousIdError,
+  ClosedError,
+  InvalidOptionError,
+  JobNotFoundError,
+  WaitTimeoutError,
+} from '../domain/errors.ts';
+import type { EnqueueOptions } from '../domain/job-options.ts';
+import type { JobRecord } from '../domain/job-record.ts';
+import { type JobState, isTerminal, terminalStates } from '../domain/job-state.ts';
+import { type Logger, silentLogger } from '../domain/logger.ts';
+import type { RunMetadata } from '../runtime/job-events.ts';
+import { JobRegistry } from '../runtime/job-registry.ts';
+import { LeaseKeeper } from '../runtime/lease-keeper.ts';
+import { resolveBackend } from '../runtime/resolve-backend.ts';
+import { runAttempt } from '../runtime/run-attempt.ts';
+import { BoundJob } from './bound-job.ts';
+import { prepareJob } from './prepare-job.ts';
+import { toRunMetadata } from './run-metadata.ts';
+
+export interface ClientOptions {
+  /** A backend, or a connection string. @default 'sqlite:./jobsmith.db' */
+  backend?: Backend | string;
+  /** Jobs that can be enqueued by name. A definition passed to `enqueue` is added on first use. */
+  jobs?: readonly AnyJob[];
+  clock?: Clock;
+  logger?: Logger;
+  /** Lease for jobs run inline by `job.now()`. @default '30s' */
+  lease?: Duration;
+}
+
+/** One item of `enqueueMany`. */
+export interface EnqueueItem {
+  job: AnyJob | string;
+  payload: unknown;
+  options?: EnqueueOptions;
+}
+
+/** `job.now()`'s answer: the handler's result when it completed, and the run's record. */
+export interface JobRun<R> {
+  data: R | undefined;
+  metadata: RunMetadata;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Give up with `WaitTimeoutError` after this long. @default no limit */
+  timeout?: Duration;
+  /** How often to look when the backend cannot tell us. @default '250ms' */
+  pollInterval?: Duration;
+}
+
+export interface PruneOptions {
+  /** Remove jobs that finished longer ago than this. */
+  olderThan: Duration;
+  /** @default ['completed', 'failed', 'cancelled'] */
+  states?: readonly JobState[];
+}
+
+export function createClient(options: ClientOptions = {}): Client {
+  return new Client(options);
+}
+
+/**
+ * The producer's side, and the operator's: enqueue, run inline, look up, list,
+ * cancel, retry, delete, pause, prune and wait. Opens its backend on first use.
+ */
+export class Client implements AsyncDisposable {
+  readonly clock: Clock;
+  private readonly registry: JobRegistry;
+  private readonly logger: Logger;
+  private readonly leaseMs: number;
+  private readonly backendOption: Backend | string | undefined;
+  private opening: Promise<Backend> | null = null;
+  private owned = false;
+  private closed = false;
+  private keeper: LeaseKeeper | null = null;
+  private readonly inlineId = `${hostname()}:${process.pid}:inline:${randomBytes(3).toString('hex')}`;
+  private readonly noShutdown = new AbortController().signal;
+
+  constructor(options: ClientOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.registry = new JobRegistry(options.jobs ?? []);
+    this.logger = options.logger ?? silentLogger;
+    this.leaseMs = toMs(options.lease ?? '30s', 'lease');
+    this.backendOption = options.backend;
+  }
+
+  /** The backend, opened. */
+  backend(): Promise<Backend> {
+    if (this.closed) return Promise.reject(new ClosedError('The client'));
+    this.opening ??= (async () => {
+      const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
+      this.owned = owned;
+      await backend.open();
+      return backend;
+    })();
+    return this.opening;
+  }
+
+  /** The fluent handle for a job: `now`, `later` and `batch`. */
+  job<J extends AnyJob>(job: J): BoundJob<JobInput<J>, JobResult<J>> {
+    return new BoundJob(this, this.registry.add(job) as JobDefinition<JobInput<J>, unknown, JobResult<J>>);
+  }
+
+  /** Adds a job. Resolves with its id, and `created: false` when its `key` matched an active job. */
+  async enqueue<J extends AnyJob>(job: J, payload: JobInput<J>, options?: EnqueueOptions): Promise<EnqueueResult>;
+  async enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
+  async enqueue(job: AnyJob | string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const [result] = await this.enqueueMany([{ job, payload, options }]);
+    return result!;
+  }
+
+  /** Adds many jobs in one transaction: all are added, or none (any invalid item rejects the whole call). */
+  async enqueueMany(items: readonly EnqueueItem[]): Promise<EnqueueResult[]> {
+    if (!Array.isArray(items)) throw new InvalidOptionError('items', items, 'an array');
+    const backend = await this.backend();
+    const now = backend.now();
+    const prepared = [];
+    for (const [index, item] of items.entries()) {
+      const definition = this.definitionOf(item.job);
+      try {
+        prepared.push(await prepareJob(definition, item.payload, item.options ?? {}, now));
+      } catch (error) {
+        if (items.length > 1 && error instanceof Error && 'details' in error) (error as { details: Record<string, unknown> }).details.index = index;
+        throw error;
+      }
+    }
+    return backend.enqueue(prepared);
+  }
+
+  /**
+   * Runs a job in this process at once, recorded like any other run. Resolves with the
+   * result and the run's metadata; a failed attempt does not reject (see `metadata.status`
+   * and `metadata.error`): one that may be retried is left `scheduled` for a worker.
+   */
+  async runNow<I, R>(definition: JobDefinition<I, unknown, R>, payload: I, options: EnqueueOptions = {}): Promise<JobRun<R>> {
+    const backend = await this.backend();
+    const prepared = await prepareJob(definition as JobDefinition, payload, options, backend.now());
+    const started = await backend.enqueueRunning(prepared, { workerId: this.inlineId, leaseMs: this.leaseMs });
+    if (!started.created) {
+      // The key is held by an active job: wait for that one instead of running twice.
+      const record = await this.waitFor(started.id);
+      return { data: record.state === 'completed' ? (record.result as R) : undefined, metadata: toRunMetadata(record) };
+    }
+    const keeper = this.leaseKeeper(backend);
+    await runAttempt(
+      {
+        backend,
+        clock: this.clock,
+        keeper,
+        maxCrashRetries: Number.POSITIVE_INFINITY,
+        settle: async (settlement: Settlement) => (await backend.settle([settlement])).applied[0] ?? false,
+        shutdown: this.noShutdown,
+        onProgress: () => {},
+        onHookError: (error, job) => this.logger.error({ err: error, jobId: job.id }, 'failed hook threw'),
+      },
+      definition as JobDefinition,
+      started.job,
+    );
+    const record = await backend.get(started.job.id);
+    if (!record) throw new JobNotFoundError(started.job.id);
+    return { data: record.state === 'completed' ? (record.result as R) : undefined, metadata: toRunMetadata(record) };
+  }
+
+  /** A job by full id, or by a unique prefix of one. An ambiguous prefix throws `AmbiguousIdError` listing the matches. */
+  async get(idOrPrefix: string): Promise<JobRecord> {
+    if (typeof idOrPrefix !== 'string' || !/^[0-9a-f-]{1,36}$/i.test(idOrPrefix)) {
+      throw new InvalidOptionError('id', idOrPrefix, 'a job id or a prefix of one (hex digits and dashes)');
+    }
+    const backend = await this.backend();
+    const id = idOrPrefix.toLowerCase();
+    if (id.length === 36) {
+      const job = await backend.get(id);
+      if (!job) throw new JobNotFoundError(id);
+      return job;
+    }
+    const matches = await backend.findByIdPrefix(id, 11);
+    if (matches.length === 0) throw new JobNotFoundError(id);
+    if (matches.length > 1) throw new AmbiguousIdError(id, matches.map((job) => job.id));
+    return matches[0]!;
+  }
+
+  /** One page of jobs, newest first. */
+  async list(filter: ListFilter = {}): Promise<JobPage> {
+    return (await this.backend()).list(filter);
+  }
+
+  /** Every job matching `filter`, newest first, fetched a page at a time. */
+  async *jobs(filter: Omit<ListFilter, 'cursor'> = {}): AsyncGenerator<JobRecord> {
+    let cursor: string | null = null;
+    do {
+      const page: JobPage = await this.list({ ...filter, cursor });
+      yield* page.jobs;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  }
+
+  /** Cancels a waiting job at once; a running one is told through its signal. */
+  async cancel(idOrPrefix: string): Promise<CancelResult> {
+    const job = await this.get(idOrPrefix);
+    return (await this.backend()).cancel(job.id);
+  }
+
+  /** Puts a failed or cancelled job back in its queue with a fresh set of attempts. */
+  async retry(idOrPrefix: string): Promise<JobRecord> {
+    const job = await this.get(idOrPrefix);
+    return (await this.backend()).retry(job.id);
+  }
+
+  /** Removes a job that is not running. */
+  async delete(idOrPrefix: string): Promise<boolean> {
+    const job = await this.get(idOrPrefix);
+    return (await this.backend()).delete(job.id);
+  }
+
+  async stats(): Promise<BackendStats> {
+    return (await this.backend()).stats();
+  }
+
+  /** Workers stop claiming from `queue`; running jobs go on. */
+  async pause(queue: string): Promise<void> {
+    await (await this.backend()).pause(queue);
+  }
+
+  async resume(queue: string): Promise<void> {
+    await (await this.backend()).resume(queue);
+  }
+
+  /** Removes finished jobs older than `olderThan`. Resolves with how many. */
+  async prune(options: PruneOptions): Promise<number> {
+    const backend = await this.backend();
+    const olderThan = toMs(options.olderThan, 'olderThan');
+    const states = options.states ?? terminalStates;
+    for (const state of states) {
+      if (!isTerminal(state)) throw new InvalidOptionError('states', state, 'only completed, failed or cancelled');
+    }
+    return backend.prune({ states, finishedBefore: backend.now() - olderThan });
+  }
+
+  /** Resolves with the job once it is completed, failed or cancelled. */
+  async waitFor(idOrPrefix: string, options: WaitOptions = {}): Promise<JobRecord> {
+    const backend = await this.backend();
+    const { id } = await this.get(idOrPrefix);
+    const pollMs = toMs(options.pollInterval ?? '250ms', 'pollInterval');
+    const timeoutMs = options.timeout === undefined ? null : toMs(options.timeout, 'timeout');
+    const deadline = timeoutMs === null ? null : this.clock.now() + timeoutMs;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const job = await backend.get(id);
+      if (!job) throw new JobNotFoundError(id);
+      if (isTerminal(job.state)) return job;
+      if (deadline !== null && this.clock.now() >= deadline) throw new WaitTimeoutError(id, timeoutMs!);
+      await this.nextChange(backend, id, deadline === null ? pollMs : Math.min(pollMs, deadline - this.clock.now()), options.signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.keeper?.stop();
+    const backend = await this.opening?.catch(() => null);
+    if (backend && this.owned) await backend.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private definitionOf(job: AnyJob | string): JobDefinition {
+    return typeof job === 'string' ? this.registry.get(job) : this.registry.add(job);
+  }
+
+  private leaseKeeper(backend: Backend): LeaseKeeper {
+    if (!this.keeper) {
+      this.keeper = new LeaseKeeper({
+        backend,
+        clock: this.clock,
+        leaseMs: this.leaseMs,
+        heartbeatMs: Math.min(5000, Math.floor(this.leaseMs / 6)),
+        onError: (error) => this.logger.error({ err: error }, 'heartbeat of an inline job failed'),
+      });
+      this.keeper.start();
+    }
+    return this.keeper;
+  }
+
+  /** Waits for a `settled` event of `id` from the backend, or `ms`, or the signal. */
+  private nextChange(backend: Backend, id: string, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        cancelTimer();
+        unsubscribe?.();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(signal!.reason);
+      };
+      const cancelTimer = this.clock.setTimer(Math.max(0, ms), () => {
+        done();
+        resolve();
+      });
+      const unsubscribe = backend.subscribe?.((event) => {
+        if (event.type === 'settled' && event.id === id) {
+          done();
+          resolve();
+        }
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

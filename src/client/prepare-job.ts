@@ -1,0 +1,67 @@
+import type { NewJob } from '../contract/backend.ts';
+import { validateBackoff } from '../domain/backoff.ts';
+import type { JobDefinition } from '../domain/define-job.ts';
+import { toMs } from '../domain/duration.ts';
+import { InvalidOptionError } from '../domain/errors.ts';
+import { newJobId } from '../domain/ids.ts';
+import { type EnqueueOptions, resolveJobOptions } from '../domain/job-options.ts';
+import { recordLimits } from '../domain/job-record.ts';
+import { type JsonObject, toJsonText } from '../domain/json-value.ts';
+import { validatePayload } from '../domain/validate-payload.ts';
+
+/**
+ * Checks everything about one enqueue before anything is written: the payload
+ * against the job's schema and as JSON, and every option. Returns the row to store.
+ */
+export async function prepareJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number): Promise<NewJob> {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', options, 'an object');
+  await validatePayload(definition, payload);
+  const payloadText = toJsonText(payload === undefined ? null : payload, 'payload', recordLimits.maxPayloadBytes);
+  if (typeof options.backoff === 'function') throw new InvalidOptionError('backoff', 'a function', "data when given at enqueue: 'none' or a backoff object");
+  if (options.backoff !== undefined) validateBackoff(options.backoff);
+  const resolved = resolveJobOptions(definition.options, options);
+  return {
+    id: newJobId(now),
+    name: definition.name,
+    queue: resolved.queue,
+    payload: payloadText,
+    metadata: checkMetadata(options.metadata),
+    priority: resolved.priority,
+    maxAttempts: resolved.maxAttempts,
+    backoff: options.backoff ?? null,
+    timeoutMs: resolved.timeoutMs,
+    keepCompletedMs: resolved.keepCompletedMs,
+    keepFailedMs: resolved.keepFailedMs,
+    key: checkKey(options.key),
+    runAt: runAtOf(options, now),
+    createdAt: now,
+  };
+}
+
+function runAtOf(options: EnqueueOptions, now: number): number {
+  if (options.delay !== undefined && options.runAt !== undefined) {
+    throw new InvalidOptionError('delay', options.delay, 'either delay or runAt, not both');
+  }
+  if (options.delay !== undefined) return now + toMs(options.delay, 'delay');
+  if (options.runAt !== undefined) {
+    const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new InvalidOptionError('runAt', options.runAt, 'a Date or ms since the epoch');
+    // A moment in the past simply means "now".
+    return Math.max(at, now);
+  }
+  return now;
+}
+
+function checkMetadata(metadata: JsonObject | undefined): JsonObject {
+  if (metadata === undefined) return {};
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new InvalidOptionError('metadata', metadata, 'a plain object');
+  }
+  return JSON.parse(toJsonText(metadata, 'metadata', 64 * 1024)) as JsonObject;
+}
+
+function checkKey(key: string | undefined): string | null {
+  if (key === undefined) return null;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 512) throw new InvalidOptionError('key', key, 'a string of 1 to 512 characters');
+  return key;
+}

@@ -1,0 +1,226 @@
+import type { BackoffSpec } from '../domain/backoff.ts';
+import type { JobLease, JobLogEntry, JobProgress, JobRecord } from '../domain/job-record.ts';
+import type { JobState } from '../domain/job-state.ts';
+import type { JsonObject, JsonValue } from '../domain/json-value.ts';
+import type { SerializedError } from '../domain/serialized-error.ts';
+
+/**
+ * The backend contract: the one interface every store implements and the client,
+ * worker, scheduler, CLI and dashboard speak. Its semantics are pinned down by the
+ * conformance suite (`runBackendConformance` in `jobsmith/testing`); the memory
+ * backend is the reference implementation.
+ *
+ * Rules every backend keeps:
+ * - Each method is atomic: it happens entirely or not at all.
+ * - Writes made on behalf of an attempt (`settle`, `renewLeases`, `recordProgress`,
+ *   `appendLog`) are fenced by the attempt's lease token: once another attempt holds
+ *   the job, or the job has ended, they are rejected and change nothing.
+ * - Time is the backend's clock (`now`), so a fake clock drives delays and leases.
+ * - Errors from the store surface as `StoreError` with the driver's error as `cause`.
+ */
+export interface Backend extends AsyncDisposable {
+  /** `memory`, `sqlite`, `postgres`, `redis`. */
+  readonly kind: string;
+  /** Connects and applies migrations. Idempotent; every other method may call it first. */
+  open(): Promise<void>;
+  /** Closes connections. Idempotent. */
+  close(): Promise<void>;
+  /** The store's notion of now, in ms since the epoch. */
+  now(): number;
+
+  /**
+   * Adds jobs, all or nothing. A job whose `key` is held by an active job of the same name
+   * is not added; its result names the existing job with `created: false`.
+   */
+  enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
+  /**
+   * Adds a job already running under a lease held by `lease.workerId`, for running a job
+   * inline (`job.now()`). Honours `key` like `enqueue`: when the key is held, nothing is
+   * added and `created` is false.
+   */
+  enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }>;
+  /** Claims up to `limit` runnable jobs (see `ClaimRequest`), each under a fresh lease. */
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  /**
+   * Applies the outcomes of attempts, fenced by lease token, and then, when `next` is
+   * given, claims more in the same round trip. Results are in input order.
+   */
+  settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult>;
+  /** Extends the given leases to now + `leaseMs`. Tells, per lease, whether it is still held and whether a cancel was asked for. */
+  renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]>;
+  /** Records progress for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */
+  recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void>;
+  /** Appends a log line for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */
+  appendLog(lease: LeaseRef, entry: JobLogEntry): Promise<void>;
+
+  get(id: string): Promise<JobRecord | null>;
+  /** Jobs whose id starts with `prefix`, at most `limit`. */
+  findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]>;
+  list(filter: ListFilter): Promise<JobPage>;
+  /**
+   * Cancels a job. A waiting job becomes `cancelled` at once. A running one gets
+   * `cancelRequested`; its attempt learns of it through `renewLeases` and settles
+   * as cancelled. Terminal jobs are left as they are.
+   */
+  cancel(id: string): Promise<CancelResult>;
+  /** Moves a `failed` or `cancelled` job back to `queued` with a fresh set of attempts. */
+  retry(id: string): Promise<JobRecord>;
+  /** Removes a job that is not running. Resolves false when there was none. */
+  delete(id: string): Promise<boolean>;
+  /** Removes terminal jobs that finished before `finishedBefore`, or whose retention has lapsed. */
+  prune(request: PruneRequest): Promise<number>;
+  stats(): Promise<BackendStats>;
+  pause(queue: string): Promise<void>;
+  resume(queue: string): Promise<void>;
+
+  /**
+   * Optional: calls `listener` on changes made through this backend instance, so workers
+   * and `waitFor` react at once instead of at their next poll. A backend shared between
+   * processes cannot see other processes here; polling covers them.
+   */
+  subscribe?(listener: (event: BackendEvent) => void): () => void;
+}
+
+/** A job to add. Everything is resolved: defaults filled in, durations in ms, JSON checked. */
+export interface NewJob {
+  id: string;
+  name: string;
+  queue: string;
+  /** JSON text of the payload, checked by `toJsonText`. */
+  payload: string;
+  metadata: JsonObject;
+  priority: number;
+  maxAttempts: number;
+  backoff: 'none' | BackoffSpec | null;
+  timeoutMs: number | null;
+  keepCompletedMs: number | null;
+  keepFailedMs: number | null;
+  key: string | null;
+  runAt: number;
+  createdAt: number;
+}
+
+export interface EnqueueResult {
+  id: string;
+  /** False when `key` matched an active job; `id` is then that job's. */
+  created: boolean;
+}
+
+export interface LeaseRequest {
+  workerId: string;
+  leaseMs: number;
+}
+
+/**
+ * Which jobs to claim. A job is runnable when it is `queued`, or `scheduled` with
+ * `runAt` reached, in an unpaused queue; or `running` with an expired lease (its worker
+ * crashed or hung). Order: priority, highest first; then `runAt`; then enqueue order.
+ * An expired job is taken over with `crashes + 1` and `recovered: true`; if a cancel
+ * was asked for it, it becomes `cancelled` instead of being claimed.
+ */
+export interface ClaimRequest extends LeaseRequest {
+  /** Queues to claim from. */
+  queues: readonly string[];
+  /** Only jobs with these names: the ones this worker can run. */
+  names: readonly string[];
+  limit: number;
+}
+
+export interface ClaimedJob extends JobRecord {
+  lease: JobLease;
+  /** This claim took the job over from an attempt whose lease expired. */
+  recovered: boolean;
+}
+
+export interface ClaimResult {
+  jobs: ClaimedJob[];
+  /** When fewer than `limit` were claimed: the earliest `runAt` of a scheduled job in those queues, so the worker can sleep until then. */
+  nextRunAt: number | null;
+}
+
+export interface SettleResult {
+  /** Per settlement, in order: false when it was fenced (the lease was lost) and changed nothing. */
+  applied: boolean[];
+  claimed: ClaimResult | null;
+}
+
+export interface LeaseRef {
+  id: string;
+  token: string;
+}
+
+export interface LeaseStatus {
+  id: string;
+  /** False when this lease no longer holds the job. */
+  held: boolean;
+  cancelRequested: boolean;
+}
+
+/** The outcome of an attempt, as the worker decided it. */
+export type Settlement =
+  | (LeaseRef & { kind: 'complete'; result: JsonValue; expiresAt: number | null })
+  /** Back to `scheduled` until `runAt`. `countAttempt: false` is a snooze or a release that spends nothing. */
+  | (LeaseRef & { kind: 'retry'; error: SerializedError | null; runAt: number; countAttempt: boolean })
+  | (LeaseRef & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null })
+  | (LeaseRef & { kind: 'cancel'; error: SerializedError | null; expiresAt: number | null });
+
+export interface ListFilter {
+  state?: JobState | readonly JobState[];
+  queue?: string;
+  name?: string;
+  /** @default 50 */
+  limit?: number;
+  /** From a previous page's `nextCursor`. */
+  cursor?: string | null;
+}
+
+export interface JobPage {
+  /** Newest first. */
+  jobs: JobRecord[];
+  /** Pass to get the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+export type CancelResult =
+  | { outcome: 'cancelled'; job: JobRecord }
+  | { outcome: 'cancel-requested'; job: JobRecord }
+  | { outcome: 'already-finished'; job: JobRecord }
+  | { outcome: 'not-found' };
+
+export interface PruneRequest {
+  /** Remove terminal jobs in these states… @default ['completed', 'failed', 'cancelled'] */
+  states?: readonly JobState[];
+  /** …that finished before this moment. */
+  finishedBefore?: number;
+  /** Also remove jobs whose retention (`keepCompleted` / `keepFailed`) has lapsed by now. */
+  expired?: boolean;
+}
+
+export interface QueueStats {
+  queue: string;
+  paused: boolean;
+  counts: Record<JobState, number>;
+  /** When a job in this queue last reached a terminal state. */
+  lastProcessedAt: number | null;
+  completedLastMinute: number;
+  failedLastMinute: number;
+  completedLastHour: number;
+  failedLastHour: number;
+}
+
+export interface BackendStats {
+  /** Totals over every queue. */
+  counts: Record<JobState, number>;
+  queues: QueueStats[];
+  lastProcessedAt: number | null;
+  completedLastMinute: number;
+  failedLastMinute: number;
+  completedLastHour: number;
+  failedLastHour: number;
+}
+
+export type BackendEvent =
+  | { type: 'enqueued'; queue: string; runAt: number }
+  | { type: 'cancel-requested'; id: string }
+  | { type: 'settled'; id: string; state: JobState }
+  | { type: 'resumed'; queue: string };

@@ -1,0 +1,95 @@
+import type { JobState } from '../domain/job-state.ts';
+import type { BackendStats, QueueStats } from './backend.ts';
+
+/**
+ * Finished-job counters are kept per queue in 10-second buckets, so stats survive
+ * retention and pruning. "Last minute" and "last hour" are the buckets that started
+ * within that window: exact to 10 seconds.
+ */
+export const bucketMs = 10_000;
+export const statsWindowMs = 3_600_000;
+
+export function bucketOf(at: number): number {
+  return Math.floor(at / bucketMs) * bucketMs;
+}
+
+export function emptyCounts(): Record<JobState, number> {
+  return { scheduled: 0, queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+}
+
+export interface BucketCount {
+  queue: string;
+  bucket: number;
+  completed: number;
+  failed: number;
+}
+
+export interface QueueRow {
+  queue: string;
+  paused: boolean;
+  lastProcessedAt: number | null;
+}
+
+/**
+ * Folds raw rows into `BackendStats`. Shared by every backend so the arithmetic of
+ * "last minute" and "last hour" is the same everywhere.
+ */
+export function buildStats(
+  now: number,
+  stateCounts: ReadonlyArray<{ queue: string; state: JobState; count: number }>,
+  queueRows: readonly QueueRow[],
+  buckets: readonly BucketCount[],
+): BackendStats {
+  const byQueue = new Map<string, QueueStats>();
+  const queueStats = (queue: string): QueueStats => {
+    let stats = byQueue.get(queue);
+    if (!stats) {
+      stats = {
+        queue,
+        paused: false,
+        counts: emptyCounts(),
+        lastProcessedAt: null,
+        completedLastMinute: 0,
+        failedLastMinute: 0,
+        completedLastHour: 0,
+        failedLastHour: 0,
+      };
+      byQueue.set(queue, stats);
+    }
+    return stats;
+  };
+  for (const row of queueRows) Object.assign(queueStats(row.queue), { paused: row.paused, lastProcessedAt: row.lastProcessedAt });
+  for (const row of stateCounts) queueStats(row.queue).counts[row.state] += row.count;
+  for (const row of buckets) {
+    const stats = queueStats(row.queue);
+    if (row.bucket > now - statsWindowMs) {
+      stats.completedLastHour += row.completed;
+      stats.failedLastHour += row.failed;
+    }
+    if (row.bucket > now - 60_000) {
+      stats.completedLastMinute += row.completed;
+      stats.failedLastMinute += row.failed;
+    }
+  }
+  const queues = [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  const totals: BackendStats = {
+    counts: emptyCounts(),
+    queues,
+    lastProcessedAt: null,
+    completedLastMinute: 0,
+    failedLastMinute: 0,
+    completedLastHour: 0,
+    failedLastHour: 0,
+  };
+  for (const stats of queues) {
+    for (const state of Object.keys(stats.counts) as JobState[]) totals.counts[state] += stats.counts[state];
+    totals.completedLastMinute += stats.completedLastMinute;
+    totals.failedLastMinute += stats.failedLastMinute;
+    totals.completedLastHour += stats.completedLastHour;
+    totals.failedLastHour += stats.failedLastHour;
+    if (stats.lastProcessedAt !== null && (totals.lastProcessedAt === null || stats.lastProcessedAt > totals.lastProcessedAt)) {
+      totals.lastProcessedAt = stats.lastProcessedAt;
+    }
+  }
+  return totals;
+}

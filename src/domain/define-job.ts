@@ -1,0 +1,123 @@
+import { InvalidOptionError } from './errors.ts';
+import type { JobContext } from './job-context.ts';
+import { type JobOptions, type ResolvedJobOptions, jobOptionDefaults, resolveJobOptions } from './job-options.ts';
+import type { StandardSchemaV1 } from './standard-schema.ts';
+
+/**
+ * A job as workers and clients know it: a name, how to run it, and its options.
+ * `TInput` is what `enqueue` accepts, `TPayload` what the handler receives (they
+ * differ when a schema transforms), `TResult` what the handler returns.
+ */
+export interface JobDefinition<TInput = unknown, TPayload = TInput, TResult = unknown> {
+  readonly name: string;
+  readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
+  readonly options: ResolvedJobOptions;
+  run(payload: TPayload, ctx: JobContext): Promise<TResult> | TResult;
+  /** Runs once, after the job has been durably marked `failed`. */
+  failed?(payload: TPayload, error: unknown, ctx: JobContext): Promise<void> | void;
+}
+
+interface JobSpecBase<TPayload, TResult> extends JobOptions {
+  /** Unique job name, used to enqueue by name and to route to handlers. */
+  name: string;
+  run(payload: TPayload, ctx: JobContext): Promise<TResult> | TResult;
+  failed?(payload: TPayload, error: unknown, ctx: JobContext): Promise<void> | void;
+}
+
+/**
+ * Defines a job from a function.
+ * @example
+ * const sendEmail = defineJob({
+ *   name: 'send-email',
+ *   schema: z.object({ to: z.email() }),
+ *   maxAttempts: 5,
+ *   async run({ to }, ctx) { … },
+ * });
+ */
+export function defineJob<S extends StandardSchemaV1, R>(
+  spec: JobSpecBase<StandardSchemaV1.InferOutput<S>, R> & { schema: S },
+): JobDefinition<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, Awaited<R>>;
+export function defineJob<P = unknown, R = unknown>(spec: JobSpecBase<P, R> & { schema?: undefined }): JobDefinition<P, P, Awaited<R>>;
+export function defineJob(spec: JobSpecBase<unknown, unknown> & { schema?: StandardSchemaV1 }): JobDefinition {
+  const { name, schema, run, failed, ...options } = spec;
+  assertJobName(name);
+  if (typeof run !== 'function') throw new InvalidOptionError(`${name}.run`, run, 'a function');
+  return Object.freeze({
+    name,
+    schema,
+    options: resolveJobOptions(jobOptionDefaults, options, `${name}.`),
+    run: run.bind(spec),
+    failed: failed?.bind(spec),
+  });
+}
+
+/**
+ * Defines a job as a class, in the style of `perform` jobs. Options are declared on the
+ * class as `static options`; the name defaults to the class name.
+ * @example
+ * class SendEmail extends Job<{ to: string }, { sent: boolean }> {
+ *   static options = { queue: 'mail', maxAttempts: 5 };
+ *   async perform({ to }, ctx) { return { sent: true }; }
+ *   async failed({ to }, error) { … }
+ * }
+ */
+export abstract class Job<Params = unknown, Result = unknown> {
+  /** Job options for every instance. */
+  static options: JobOptions = {};
+  /** The job's name; defaults to the class name. */
+  static jobName: string | undefined;
+  /** A Standard Schema that checks params at enqueue and parses them before `perform`. */
+  static schema: StandardSchemaV1 | undefined;
+  abstract perform(params: Params, ctx: JobContext): Promise<Result> | Result;
+  failed?(params: Params, error: unknown, ctx: JobContext): Promise<void> | void;
+  // Keeps `Params` in the type even where no method mentions it structurally.
+  declare protected readonly __params?: Params;
+}
+
+/** A `Job` subclass: constructible without arguments. */
+export interface JobClass<Params = unknown, Result = unknown> {
+  new (): Job<Params, Result>;
+  options: JobOptions;
+  jobName: string | undefined;
+  schema: StandardSchemaV1 | undefined;
+  readonly name: string;
+}
+
+/** Either way of defining a job. */
+export type AnyJob = JobDefinition<unknown, unknown, unknown> | JobClass<unknown, unknown>;
+
+/** What `enqueue` takes for a job. */
+export type JobInput<J> =
+  J extends JobDefinition<infer I, infer _P, infer _R> ? I : J extends JobClass<infer P, infer _R> ? P : never;
+/** What the job's handler returns. */
+export type JobResult<J> =
+  J extends JobDefinition<infer _I, infer _P, infer R> ? R : J extends JobClass<infer _P, infer R> ? Awaited<R> : never;
+
+const fromClass = new WeakMap<object, JobDefinition>();
+
+/** The definition behind either style; a class is turned into one once. */
+export function toJobDefinition(job: AnyJob): JobDefinition {
+  if (typeof job !== 'function') return job as unknown as JobDefinition;
+  const cached = fromClass.get(job);
+  if (cached) return cached;
+  const ctor = job as unknown as JobClass<unknown, unknown>;
+  const name = ctor.jobName ?? ctor.name;
+  assertJobName(name);
+  const definition: JobDefinition = Object.freeze({
+    name,
+    schema: ctor.schema,
+    options: resolveJobOptions(jobOptionDefaults, ctor.options ?? {}, `${name}.`),
+    run: (payload: unknown, ctx: JobContext) => new ctor().perform(payload, ctx),
+    failed: ctor.prototype.failed
+      ? (payload: unknown, error: unknown, ctx: JobContext) => new ctor().failed?.(payload, error, ctx)
+      : undefined,
+  });
+  fromClass.set(job, definition);
+  return definition;
+}
+
+function assertJobName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !/^[\w.:/-]{1,200}$/.test(name)) {
+    throw new InvalidOptionError('name', name, 'a job name of 1 to 200 letters, digits, _ . : / or -');
+  }
+}

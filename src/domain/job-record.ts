@@ -1,0 +1,79 @@
+import type { BackoffSpec } from './backoff.ts';
+import type { JobState } from './job-state.ts';
+import type { JsonObject, JsonValue } from './json-value.ts';
+import type { SerializedError } from './serialized-error.ts';
+
+export interface JobProgress {
+  /** 0 to 100. */
+  percent: number;
+  message: string | null;
+  at: number;
+}
+
+export interface JobLogEntry {
+  at: number;
+  attempt: number;
+  message: string;
+  fields: JsonObject | null;
+}
+
+/** The lease of the attempt that is running the job. */
+export interface JobLease {
+  /** Unique per attempt; every write of the attempt must present it. */
+  token: string;
+  workerId: string;
+  /** When the lease lapses unless renewed (ms since epoch). */
+  expiresAt: number;
+}
+
+/** A job as the store holds it. Times are milliseconds since the Unix epoch. */
+export interface JobRecord {
+  id: string;
+  name: string;
+  queue: string;
+  state: JobState;
+  payload: JsonValue;
+  metadata: JsonObject;
+  priority: number;
+  key: string | null;
+  /** Attempts that ran to an outcome (success, error or timeout). A crash or a release does not count. */
+  attempts: number;
+  maxAttempts: number;
+  /** Attempts lost because their worker crashed or hung until the lease expired. Counted apart from `attempts`. */
+  crashes: number;
+  /** Backoff given at enqueue, overriding the job definition's. */
+  backoff: 'none' | BackoffSpec | null;
+  timeoutMs: number | null;
+  keepCompletedMs: number | null;
+  keepFailedMs: number | null;
+  /** When it may run next. */
+  runAt: number;
+  createdAt: number;
+  /** When the latest attempt started. */
+  startedAt: number | null;
+  /** When it reached a terminal state. */
+  finishedAt: number | null;
+  result: JsonValue | null;
+  /** The latest error. */
+  error: SerializedError | null;
+  progress: JobProgress | null;
+  /** Progress reports, oldest first, the newest `maxProgressHistory` kept. */
+  progressHistory: JobProgress[];
+  /** Log lines, oldest first, the newest `maxLogEntries` kept. */
+  logs: JobLogEntry[];
+  lease: JobLease | null;
+  /** A cancel was asked for while the job ran; the running attempt is told through its heartbeat. */
+  cancelRequested: boolean;
+  /** When retention removes the job; null while it is active or when kept forever. */
+  expiresAt: number | null;
+}
+
+/** Bounds on what a job keeps about itself, so a chatty handler cannot grow a row without limit. */
+export const recordLimits = {
+  maxLogEntries: 200,
+  maxLogMessageChars: 4096,
+  maxLogFieldsChars: 4096,
+  maxProgressHistory: 100,
+  maxPayloadBytes: 1024 * 1024,
+  maxResultBytes: 1024 * 1024,
+} as const;

@@ -1,0 +1,56 @@
+import { isJobsmithError } from './errors.ts';
+
+/** An error as stored with a job. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  /** When the attempt that threw it ran, or when the job was failed. */
+  at: number;
+  attempt: number;
+}
+
+const maxMessage = 8 * 1024;
+const maxStack = 16 * 1024;
+
+/**
+ * Turns anything a handler threw into a bounded, JSON-safe record. Never throws:
+ * handlers throw strings, null, objects with cycles, or errors with huge messages.
+ */
+export function serializeError(thrown: unknown, at: number, attempt: number): SerializedError {
+  try {
+    if (thrown instanceof Error) {
+      const code = isJobsmithError(thrown)
+        ? thrown.code
+        : typeof (thrown as { code?: unknown }).code === 'string'
+          ? String((thrown as { code?: unknown }).code)
+          : undefined;
+      return {
+        name: clip(String(thrown.name || 'Error'), 200),
+        message: clip(String(thrown.message), maxMessage),
+        ...(code === undefined ? {} : { code: clip(code, 200) }),
+        ...(typeof thrown.stack === 'string' ? { stack: clip(thrown.stack, maxStack) } : {}),
+        at,
+        attempt,
+      };
+    }
+    return { name: 'NonError', message: clip(describeThrown(thrown), maxMessage), at, attempt };
+  } catch {
+    return { name: 'NonError', message: '(an unprintable value was thrown)', at, attempt };
+  }
+}
+
+function describeThrown(thrown: unknown): string {
+  if (typeof thrown === 'string') return thrown;
+  if (thrown === undefined) return 'undefined was thrown';
+  try {
+    return JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    return String(thrown);
+  }
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}

@@ -1,0 +1,81 @@
+// The public API of `jobsmith`. Every export is listed by name; nothing else is reachable.
+export { defineJob, Job, toJobDefinition } from './domain/define-job.ts';
+export type { AnyJob, JobClass, JobDefinition, JobInput, JobResult } from './domain/define-job.ts';
+export type { JobContext } from './domain/job-context.ts';
+export { jobOptionDefaults } from './domain/job-options.ts';
+export type { EnqueueOnlyOptions, EnqueueOptions, JobOptions, ResolvedJobOptions } from './domain/job-options.ts';
+export { backoffDelay, defaultBackoff } from './domain/backoff.ts';
+export type { BackoffFunction, BackoffOption, BackoffSpec } from './domain/backoff.ts';
+export type { Duration } from './domain/duration.ts';
+export { toMs } from './domain/duration.ts';
+export { systemClock, sleep } from './domain/clock.ts';
+export type { Clock } from './domain/clock.ts';
+export type { Logger } from './domain/logger.ts';
+export { silentLogger } from './domain/logger.ts';
+export { activeStates, isTerminal, jobStates, terminalStates } from './domain/job-state.ts';
+export type { JobState } from './domain/job-state.ts';
+export type { JobLease, JobLogEntry, JobProgress, JobRecord } from './domain/job-record.ts';
+export { recordLimits } from './domain/job-record.ts';
+export type { JsonObject, JsonPrimitive, JsonValue } from './domain/json-value.ts';
+export type { SerializedError } from './domain/serialized-error.ts';
+export type { StandardSchemaV1 } from './domain/standard-schema.ts';
+export {
+  AmbiguousIdError,
+  BackendUnavailableError,
+  ClosedError,
+  InvalidOptionError,
+  InvalidStateError,
+  InvalidUrlError,
+  isJobsmithError,
+  JobCancelledError,
+  JobNotFoundError,
+  JobsmithError,
+  LeaseLostError,
+  PayloadNotJsonError,
+  PayloadTooLargeError,
+  PayloadValidationError,
+  PermanentError,
+  StoreError,
+  TimeoutError,
+  UnknownJobError,
+  WaitTimeoutError,
+  WorkerCrashedError,
+  WorkerShutdownError,
+} from './domain/errors.ts';
+export type { JobsmithErrorCode, JobsmithErrorOptions, SchemaIssue } from './domain/errors.ts';
+
+export type {
+  Backend,
+  BackendEvent,
+  BackendStats,
+  CancelResult,
+  ClaimedJob,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueResult,
+  JobPage,
+  LeaseRef,
+  LeaseRequest,
+  LeaseStatus,
+  ListFilter,
+  NewJob,
+  PruneRequest,
+  QueueStats,
+  Settlement,
+  SettleResult,
+} from './contract/backend.ts';
+
+export { defaultBackendUrl, openBackend } from './backends/open-backend.ts';
+export type { OpenBackendOptions } from './backends/open-backend.ts';
+export { MemoryBackend } from './backends/memory/memory-backend.ts';
+export type { MemoryBackendOptions } from './backends/memory/memory-backend.ts';
+export { SqliteBackend } from './backends/sqlite/sqlite-backend.ts';
+export type { SqliteBackendOptions } from './backends/sqlite/sqlite-backend.ts';
+
+export { Client, createClient } from './client/client.ts';
+export type { ClientOptions, EnqueueItem, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
+export { BoundJob } from './client/bound-job.ts';
+export type { BatchOptions, BatchOutcome } from './client/bound-job.ts';
+export { createWorker, Worker } from './worker/worker.ts';
+export type { WorkerHealth, WorkerOptions } from './worker/worker.ts';
+export type { RunMetadata, WorkerEvents } from './runtime/job-events.ts';

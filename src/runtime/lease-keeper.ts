@@ -1,0 +1,95 @@
+import type { Backend, LeaseRef } from '../contract/backend.ts';
+import type { Clock } from '../domain/clock.ts';
+import { JobCancelledError, LeaseLostError } from '../domain/errors.ts';
+
+interface Tracked {
+  lease: LeaseRef;
+  controller: AbortController;
+}
+
+export interface LeaseKeeperOptions {
+  backend: Backend;
+  clock: Clock;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Called when a heartbeat fails; the keeper carries on and tries again at the next beat. */
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Keeps the leases of running attempts alive with one batched `renewLeases` call per
+ * heartbeat, and aborts an attempt's signal when its lease is lost or a cancel is
+ * asked for. A failed heartbeat is reported and retried at the next beat; leases are
+ * three heartbeats long by default, so one lost beat costs nothing.
+ */
+export class LeaseKeeper {
+  private readonly tracked = new Map<string, Tracked>();
+  private cancelTimer: (() => void) | null = null;
+  private beating = false;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly options: LeaseKeeperOptions) {}
+
+  start(): void {
+    if (this.cancelTimer) return;
+    this.unsubscribe =
+      this.options.backend.subscribe?.((event) => {
+        if (event.type !== 'cancel-requested') return;
+        for (const item of this.tracked.values()) if (item.lease.id === event.id) item.controller.abort(new JobCancelledError(event.id));
+      }) ?? null;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  // Keyed by lease token: a worker may hold a new attempt of a job whose old,
+  // fenced-off attempt has not yet noticed.
+  track(lease: LeaseRef, controller: AbortController): void {
+    this.tracked.set(lease.token, { lease, controller });
+  }
+
+  untrack(lease: LeaseRef): void {
+    this.tracked.delete(lease.token);
+  }
+
+  get size(): number {
+    return this.tracked.size;
+  }
+
+  /** Renews every tracked lease now. */
+  async beat(): Promise<void> {
+    if (this.beating || this.tracked.size === 0) return;
+    this.beating = true;
+    const batch = [...this.tracked.values()];
+    try {
+      const statuses = await this.options.backend.renewLeases(
+        batch.map((item) => item.lease),
+        this.options.leaseMs,
+      );
+      statuses.forEach((status, index) => {
+        const item = batch[index]!;
+        // Skip attempts that ended while the call was in flight.
+        if (this.tracked.get(item.lease.token) !== item) return;
+        if (!status.held) item.controller.abort(new LeaseLostError(status.id));
+        else if (status.cancelRequested) item.controller.abort(new JobCancelledError(status.id));
+      });
+    } catch (error) {
+      this.options.onError(error);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private schedule(): void {
+    this.cancelTimer = this.options.clock.setTimer(this.options.heartbeatMs, () => {
+      void this.beat().finally(() => {
+        if (this.cancelTimer) this.schedule();
+      });
+    });
+  }
+}

@@ -1,0 +1,235 @@
+import type { Backend, ClaimedJob, Settlement } from '../contract/backend.ts';
+import { backoffDelay } from '../domain/backoff.ts';
+import type { Clock } from '../domain/clock.ts';
+import type { JobDefinition } from '../domain/define-job.ts';
+import {
+  InvalidOptionError,
+  JobCancelledError,
+  LeaseLostError,
+  TimeoutError,
+  WorkerCrashedError,
+  WorkerShutdownError,
+  isJobsmithError,
+} from '../domain/errors.ts';
+import type { JobContext } from '../domain/job-context.ts';
+import { type JobProgress, recordLimits } from '../domain/job-record.ts';
+import { type JsonObject, type JsonValue, toJsonText } from '../domain/json-value.ts';
+import { serializeError } from '../domain/serialized-error.ts';
+import { validatePayload } from '../domain/validate-payload.ts';
+import type { LeaseKeeper } from './lease-keeper.ts';
+
+/** What became of one attempt, after its settlement was written (or rejected). */
+export type AttemptEnd =
+  | { kind: 'completed'; result: JsonValue }
+  | { kind: 'retrying'; error: unknown; runAt: number }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'cancelled' }
+  | { kind: 'released' }
+  /** The attempt lost its lease; another attempt owns the job now and nothing was written. */
+  | { kind: 'lost'; error: unknown };
+
+export interface AttemptDeps {
+  backend: Backend;
+  clock: Clock;
+  keeper: LeaseKeeper;
+  /** Crash recoveries allowed before a job is failed with `WorkerCrashedError`. */
+  maxCrashRetries: number;
+  /** Writes a settlement; resolves false when it was fenced. Batched by the worker. */
+  settle: (settlement: Settlement) => Promise<boolean>;
+  /** Aborts every attempt of this runner, with `WorkerShutdownError` as the reason. */
+  shutdown: AbortSignal;
+  onProgress: (job: ClaimedJob, progress: JobProgress) => void;
+  onHookError: (error: unknown, job: ClaimedJob) => void;
+}
+
+/**
+ * Runs one claimed attempt of `job` from start to settlement: parses the payload,
+ * runs the handler under its signal and timeout, decides the outcome (complete,
+ * retry with backoff, fail, cancel, release), writes it fenced by the lease, and
+ * runs the `failed` hook once the failure is durable.
+ */
+export async function runAttempt(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob): Promise<AttemptEnd> {
+  const controller = new AbortController();
+  const lease = { id: job.id, token: job.lease.token };
+  deps.keeper.track(lease, controller);
+  const onShutdown = () => controller.abort(new WorkerShutdownError(job.id));
+  if (deps.shutdown.aborted) onShutdown();
+  else deps.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const ctx = makeContext(deps, job, controller.signal);
+  try {
+    if (job.crashes > deps.maxCrashRetries) {
+      const error = new WorkerCrashedError(job.id, job.crashes);
+      return await finish(deps, definition, job, ctx, failWith(deps, job, error, false), { kind: 'failed', error });
+    }
+    const outcome = await runHandler(deps, definition, job, ctx, controller);
+    return await finish(deps, definition, job, ctx, outcome.settlement, outcome.end);
+  } finally {
+    deps.shutdown.removeEventListener('abort', onShutdown);
+    deps.keeper.untrack(lease);
+  }
+}
+
+type Decided = { settlement: Settlement | null; end: AttemptEnd };
+
+async function runHandler(
+  deps: AttemptDeps,
+  definition: JobDefinition,
+  job: ClaimedJob,
+  ctx: JobContext,
+  controller: AbortController,
+): Promise<Decided> {
+  const aborted = new Promise<{ aborted: unknown }>((resolve) => {
+    if (controller.signal.aborted) resolve({ aborted: controller.signal.reason });
+    controller.signal.addEventListener('abort', () => resolve({ aborted: controller.signal.reason }), { once: true });
+  });
+  const cancelTimeout =
+    job.timeoutMs === null ? null : deps.clock.setTimer(job.timeoutMs, () => controller.abort(new TimeoutError(job.id, job.timeoutMs!)));
+  const handled = (async () => {
+    const payload = await validatePayload(definition, job.payload);
+    return definition.run(payload, ctx);
+  })().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  try {
+    // The handler is not awaited past an abort: a handler that ignores its signal must
+    // not hold the job. Whatever it does later is fenced off by the lease.
+    const first = await Promise.race([handled, aborted]);
+    if ('aborted' in first) return decideAbort(deps, job, first.aborted);
+    if ('error' in first) return decideError(deps, definition, job, first.error);
+    return decideSuccess(deps, job, first.value);
+  } finally {
+    cancelTimeout?.();
+  }
+}
+
+function decideAbort(deps: AttemptDeps, job: ClaimedJob, reason: unknown): Decided {
+  const lease = { id: job.id, token: job.lease.token };
+  const now = deps.clock.now();
+  if (reason instanceof WorkerShutdownError) {
+    return { settlement: { ...lease, kind: 'retry', error: null, runAt: now, countAttempt: false }, end: { kind: 'released' } };
+  }
+  if (reason instanceof LeaseLostError) return { settlement: null, end: { kind: 'lost', error: reason } };
+  if (reason instanceof JobCancelledError) {
+    return {
+      settlement: { ...lease, kind: 'cancel', error: serializeError(reason, now, job.attempts + 1), expiresAt: keepUntil(now, job.keepFailedMs) },
+      end: { kind: 'cancelled' },
+    };
+  }
+  // A timeout: an ordinary, retryable failure.
+  return decideError(deps, null, job, reason);
+}
+
+function decideError(deps: AttemptDeps, definition: JobDefinition | null, job: ClaimedJob, error: unknown): Decided {
+  const attempt = job.attempts + 1;
+  const permanent = isJobsmithError(error, 'PERMANENT') || isJobsmithError(error, 'INVALID_PAYLOAD');
+  if (permanent || attempt >= job.maxAttempts) return { settlement: failWith(deps, job, error, true), end: { kind: 'failed', error } };
+  const backoff = job.backoff ?? definition?.options.backoff ?? 'none';
+  let delay: number;
+  try {
+    delay = backoffDelay(backoff, attempt, error);
+  } catch (backoffError) {
+    // A backoff function that throws must not lose the job: retry at once and say why.
+    deps.onHookError(backoffError, job);
+    delay = 0;
+  }
+  const now = deps.clock.now();
+  const runAt = now + delay;
+  return {
+    settlement: { id: job.id, token: job.lease.token, kind: 'retry', error: serializeError(error, now, attempt), runAt, countAttempt: true },
+    end: { kind: 'retrying', error, runAt },
+  };
+}
+
+function decideSuccess(deps: AttemptDeps, job: ClaimedJob, value: unknown): Decided {
+  const result = value === undefined ? null : value;
+  try {
+    toJsonText(result, 'result', recordLimits.maxResultBytes);
+  } catch (error) {
+    // Running it again would return the same unstorable value.
+    return { settlement: failWith(deps, job, error, true), end: { kind: 'failed', error } };
+  }
+  const now = deps.clock.now();
+  return {
+    settlement: { id: job.id, token: job.lease.token, kind: 'complete', result: result as JsonValue, expiresAt: keepUntil(now, job.keepCompletedMs) },
+    end: { kind: 'completed', result: result as JsonValue },
+  };
+}
+
+function failWith(deps: AttemptDeps, job: ClaimedJob, error: unknown, countAttempt: boolean): Settlement {
+  const now = deps.clock.now();
+  return {
+    id: job.id,
+    token: job.lease.token,
+    kind: 'fail',
+    error: serializeError(error, now, job.attempts + (countAttempt ? 1 : 0)),
+    countAttempt,
+    expiresAt: keepUntil(now, job.keepFailedMs),
+  };
+}
+
+async function finish(
+  deps: AttemptDeps,
+  definition: JobDefinition,
+  job: ClaimedJob,
+  ctx: JobContext,
+  settlement: Settlement | null,
+  end: AttemptEnd,
+): Promise<AttemptEnd> {
+  if (settlement === null) return end;
+  const applied = await deps.settle(settlement);
+  if (!applied) return { kind: 'lost', error: new LeaseLostError(job.id) };
+  if (end.kind === 'failed' && definition.failed) {
+    // After the failure is durable, so a fenced-off attempt never runs the hook.
+    try {
+      const payload = await validatePayload(definition, job.payload).catch(() => job.payload);
+      await definition.failed(payload as never, end.error, ctx);
+    } catch (hookError) {
+      deps.onHookError(hookError, job);
+    }
+  }
+  return end;
+}
+
+function keepUntil(now: number, keepMs: number | null): number | null {
+  return keepMs === null ? null : now + keepMs;
+}
+
+function makeContext(deps: AttemptDeps, job: ClaimedJob, signal: AbortSignal): JobContext {
+  const lease = { id: job.id, token: job.lease.token };
+  const attempt = job.attempts + 1;
+  return {
+    id: job.id,
+    name: job.name,
+    queue: job.queue,
+    attempt,
+    maxAttempts: job.maxAttempts,
+    metadata: job.metadata,
+    signal,
+    async progress(percent, message) {
+      if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
+        throw new InvalidOptionError('progress percent', percent, 'a number from 0 to 100');
+      }
+      const progress = { percent, message: message === undefined ? null : clip(String(message), recordLimits.maxLogMessageChars), at: deps.clock.now() };
+      await deps.backend.recordProgress(lease, progress);
+      deps.onProgress(job, progress);
+    },
+    async log(message, fields) {
+      let storedFields: JsonObject | null = null;
+      if (fields !== undefined) {
+        const text = toJsonText(fields, 'log fields');
+        storedFields = text.length > recordLimits.maxLogFieldsChars ? { truncated: clip(text, recordLimits.maxLogFieldsChars) } : fields;
+      }
+      await deps.backend.appendLog(lease, {
+        at: deps.clock.now(),
+        attempt,
+        message: clip(String(message), recordLimits.maxLogMessageChars),
+        fields: storedFields,
+      });
+    },
+  };
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,878 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Client, createClient } from '../client/client.ts';
+import { prepareJob } from '../client/prepare-job.ts';
+import type { Backend, ClaimRequest, NewJob } from '../contract/backend.ts';
+import type { BackoffOption } from '../domain/backoff.ts';
+import type { Clock } from '../domain/clock.ts';
+import { type JobDefinition, defineJob } from '../domain/define-job.ts';
+import {
+  AmbiguousIdError,
+  InvalidOptionError,
+  JobNotFoundError,
+  LeaseLostError,
+  PayloadNotJsonError,
+  PayloadValidationError,
+  PermanentError,
+  UnknownJobError,
+  WaitTimeoutError,
+  isJobsmithError,
+} from '../domain/errors.ts';
+import type { EnqueueOptions } from '../domain/job-options.ts';
+import type { JobContext } from '../domain/job-context.ts';
+import type { StandardSchemaV1 } from '../domain/standard-schema.ts';
+import { type Worker, type WorkerOptions, createWorker } from '../worker/worker.ts';
+import { FakeClock } from './fake-clock.ts';
+
+export interface ConformanceHarness {
+  /** A fresh, empty store, not yet opened. */
+  backend: Backend;
+  /** Called after the test, once the backend is closed: remove files, drop schemas. */
+  cleanup?: () => Promise<void> | void;
+}
+
+export interface ConformanceOptions {
+  /** Names the backend in test titles. */
+  name: string;
+  /** Builds an isolated backend on the given clock. Called once per test. */
+  makeBackend: (clock: Clock) => Promise<ConformanceHarness> | ConformanceHarness;
+  /** Tests this backend cannot pass, each with the reason. */
+  skip?: ReadonlyArray<{ test: string; reason: string }>;
+  /** Jobs in the claim race. @default 300 */
+  raceJobs?: number;
+}
+
+/**
+ * The backend contract's conformance suite, for vitest. Every backend Jobsmith ships
+ * runs it; a new backend is done when it passes. Time is a `FakeClock`, so delays,
+ * backoff, leases and timeouts run without sleeping.
+ * @example
+ * runBackendConformance({ name: 'mine', makeBackend: (clock) => ({ backend: new MyBackend({ clock }) }) });
+ */
+export function runBackendConformance(options: ConformanceOptions): void {
+  describe(`backend conformance: ${options.name}`, () => {
+    let clock: FakeClock;
+    let backend: Backend;
+    let client: Client;
+    let harness: ConformanceHarness;
+    let workers: Worker[] = [];
+
+    beforeEach(async () => {
+      clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
+      harness = await options.makeBackend(clock);
+      backend = harness.backend;
+      await backend.open();
+      client = createClient({ backend, clock });
+    });
+
+    afterEach(async () => {
+      for (const worker of workers) await worker.stop({ timeout: 0 });
+      workers = [];
+      await client.close();
+      await backend.close();
+      await harness.cleanup?.();
+    });
+
+    const skipped = new Map((options.skip ?? []).map((entry) => [entry.test, entry.reason]));
+    const test = (name: string, fn: () => Promise<void>) => (skipped.has(name) ? it.skip(`${name} (skipped: ${skipped.get(name)})`, fn) : it(name, fn, 30_000));
+
+    const startWorker = async (jobs: WorkerOptions['jobs'], extra: Partial<WorkerOptions> = {}) => {
+      const worker = createWorker({ backend, clock, jobs, lease: '30s', pollInterval: '1s', pruneInterval: null, ...extra });
+      workers.push(worker);
+      await worker.start();
+      return worker;
+    };
+
+    /** Lets the worker loop run (real I/O and microtasks, no clock movement) until `check` passes. */
+    const eventually = async (check: () => Promise<boolean> | boolean, what: string) => {
+      for (let round = 0; round < 400; round++) {
+        if (await check()) return;
+        await new Promise((resolve) => setImmediate(resolve));
+        if (round % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+
+    const stateOf = async (id: string) => (await backend.get(id))?.state;
+    const untilState = (id: string, state: string) => eventually(async () => (await stateOf(id)) === state, `job ${id} to be ${state}`);
+
+    const newJob = (definition: JobDefinition, payload: unknown, enqueueOptions: EnqueueOptions = {}): Promise<NewJob> =>
+      prepareJob(definition, payload, enqueueOptions, clock.now());
+
+    const noop = defineJob({ name: 'noop', run: () => 'done' });
+    const enqueueOne = async (job: NewJob) => (await backend.enqueue([job]))[0]!;
+    const claimBy = (workerId: string, limit: number, extra: Partial<ClaimRequest> = {}): ClaimRequest => ({
+      workerId,
+      leaseMs: 1000,
+      queues: ['default'],
+      names: ['noop'],
+      limit,
+      ...extra,
+    });
+
+    // ── ordering and timing ────────────────────────────────────────────────
+
+    test('claims by priority, then first in, first out', async () => {
+      const spec = [
+        ['a', 0],
+        ['b', 5],
+        ['c', 0],
+        ['d', 5],
+        ['e', 10],
+        ['f', -1],
+      ] as const;
+      const ids = new Map<string, string>();
+      for (const [label, priority] of spec) {
+        const [result] = await backend.enqueue([await newJob(noop, label, { priority })]);
+        ids.set(result!.id, label);
+      }
+      const order: string[] = [];
+      for (let i = 0; i < spec.length; i++) {
+        const { jobs } = await backend.claim(claimBy('w', 1));
+        order.push(ids.get(jobs[0]!.id)!);
+      }
+      expect(order).toEqual(['e', 'b', 'd', 'a', 'c', 'f']);
+    });
+
+    test('a batch claim returns the same order as single claims', async () => {
+      const labels = ['low1', 'high', 'low2', 'mid'];
+      const priorities = [0, 9, 0, 3];
+      await backend.enqueue(await Promise.all(labels.map((label, i) => newJob(noop, label, { priority: priorities[i]! }))));
+      const { jobs } = await backend.claim(claimBy('w', 10));
+      expect(jobs.map((job) => job.payload)).toEqual(['high', 'mid', 'low1', 'low2']);
+    });
+
+    test('delay and runAt hold a job until its time, driven by the clock', async () => {
+      const now = clock.now();
+      await backend.enqueue([
+        await newJob(noop, 'now'),
+        await newJob(noop, 'in-5s', { delay: '5s' }),
+        await newJob(noop, 'at-10s', { runAt: new Date(now + 10_000) }),
+      ]);
+      expect((await backend.get((await backend.list({ state: 'scheduled' })).jobs[0]!.id))?.state).toBe('scheduled');
+      const first = await backend.claim(claimBy('w', 10, { leaseMs: 3_600_000 }));
+      expect(first.jobs.map((job) => job.payload)).toEqual(['now']);
+      expect(first.nextRunAt).toBe(now + 5000);
+      await clock.advance(4999);
+      expect((await backend.claim(claimBy('w', 10, { leaseMs: 3_600_000 }))).jobs).toHaveLength(0);
+      await clock.advance(1);
+      expect((await backend.claim(claimBy('w', 10, { leaseMs: 3_600_000 }))).jobs.map((job) => job.payload)).toEqual(['in-5s']);
+      await clock.advance(5000);
+      const last = await backend.claim(claimBy('w', 10, { leaseMs: 3_600_000 }));
+      expect(last.jobs.map((job) => job.payload)).toEqual(['at-10s']);
+      expect(last.jobs[0]!.runAt).toBe(now + 10_000);
+    });
+
+    test('a worker runs a delayed job when its time comes, not before', async () => {
+      const ran: number[] = [];
+      const job = defineJob({ name: 'delayed', run: () => void ran.push(clock.now()) });
+      await startWorker([job]);
+      const start = clock.now();
+      const { id } = await client.enqueue(job, null, { delay: '1m' });
+      await clock.advance('59s');
+      expect(ran).toEqual([]);
+      await clock.advance('1s');
+      await untilState(id, 'completed');
+      expect(ran).toEqual([start + 60_000]);
+    });
+
+    // ── claiming under contention ──────────────────────────────────────────
+
+    test('no job is claimed twice when hundreds of claims race', async () => {
+      const total = options.raceJobs ?? 300;
+      const jobs = await Promise.all(Array.from({ length: total }, (_, i) => newJob(noop, i)));
+      await backend.enqueue(jobs);
+      const claims = await Promise.all(
+        Array.from({ length: total }, (_, i) => backend.claim(claimBy(`worker-${i % 37}`, 1 + (i % 3)))),
+      );
+      const claimed = claims.flatMap((result) => result.jobs.map((job) => job.id));
+      expect(new Set(claimed).size).toBe(claimed.length);
+      expect(claimed.length).toBe(total);
+    });
+
+    // ── leases ─────────────────────────────────────────────────────────────
+
+    test('an expired lease is recovered by another worker, counted as a crash, not an attempt', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 1, { maxAttempts: 1 }));
+      const first = await backend.claim(claimBy('w1', 1));
+      expect(first.jobs[0]!.id).toBe(id);
+      expect((await backend.claim(claimBy('w2', 1))).jobs).toHaveLength(0);
+      await clock.advance(999);
+      expect((await backend.claim(claimBy('w2', 1))).jobs).toHaveLength(0);
+      await clock.advance(1);
+      const second = await backend.claim(claimBy('w2', 1));
+      expect(second.jobs).toHaveLength(1);
+      const recovered = second.jobs[0]!;
+      expect(recovered).toMatchObject({ id, recovered: true, crashes: 1, attempts: 0, state: 'running' });
+      expect(recovered.lease.workerId).toBe('w2');
+      expect(recovered.lease.token).not.toBe(first.jobs[0]!.lease.token);
+      // A crash during the last attempt does not use it up: the job still completes.
+      const settled = await backend.settle([{ kind: 'complete', id, token: recovered.lease.token, result: 'ok', expiresAt: null }]);
+      expect(settled.applied).toEqual([true]);
+      expect(await backend.get(id)).toMatchObject({ state: 'completed', attempts: 1, crashes: 1 });
+    });
+
+    test('renewing a lease keeps the job from being recovered', async () => {
+      await backend.enqueue([await newJob(noop, 1)]);
+      const { jobs } = await backend.claim(claimBy('w1', 1));
+      const lease = { id: jobs[0]!.id, token: jobs[0]!.lease.token };
+      for (let i = 0; i < 5; i++) {
+        await clock.advance(800);
+        expect(await backend.renewLeases([lease], 1000)).toEqual([{ id: lease.id, held: true, cancelRequested: false }]);
+        expect((await backend.claim(claimBy('w2', 1))).jobs).toHaveLength(0);
+      }
+    });
+
+    test('a stale attempt is fenced: its complete, fail, progress, log and renew are rejected', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 1));
+      const stale = (await backend.claim(claimBy('w1', 1))).jobs[0]!;
+      await clock.advance(1000);
+      const fresh = (await backend.claim(claimBy('w2', 1))).jobs[0]!;
+      const staleLease = { id, token: stale.lease.token };
+      const outcome = await backend.settle([
+        { kind: 'complete', ...staleLease, result: 'zombie', expiresAt: null },
+        { kind: 'fail', ...staleLease, error: { name: 'Error', message: 'zombie', at: 0, attempt: 1 }, countAttempt: true, expiresAt: null },
+        { kind: 'retry', ...staleLease, error: null, runAt: clock.now(), countAttempt: true },
+        { kind: 'cancel', ...staleLease, error: null, expiresAt: null },
+      ]);
+      expect(outcome.applied).toEqual([false, false, false, false]);
+      expect(await backend.renewLeases([staleLease], 1000)).toEqual([{ id, held: false, cancelRequested: false }]);
+      await expect(backend.recordProgress(staleLease, { percent: 50, message: null, at: clock.now() })).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(backend.appendLog(staleLease, { at: clock.now(), attempt: 1, message: 'zombie', fields: null })).rejects.toBeInstanceOf(LeaseLostError);
+      expect(await backend.get(id)).toMatchObject({ state: 'running', attempts: 0, progress: null, logs: [] });
+      const done = await backend.settle([{ kind: 'complete', id, token: fresh.lease.token, result: 'real', expiresAt: null }]);
+      expect(done.applied).toEqual([true]);
+      expect(await backend.get(id)).toMatchObject({ state: 'completed', result: 'real' });
+      // A finished job rejects even its own last lease.
+      expect((await backend.settle([{ kind: 'complete', id, token: fresh.lease.token, result: 'again', expiresAt: null }])).applied).toEqual([false]);
+    });
+
+    test('a worker whose lease lapsed is fenced: its attempt aborts with LeaseLostError and writes nothing', async () => {
+      let signal: AbortSignal | undefined;
+      const job = defineJob({
+        name: 'slow',
+        run: (_: null, ctx: JobContext) =>
+          new Promise((resolve) => {
+            signal = ctx.signal;
+            // Finishes "successfully" after the takeover, like a zombie would.
+            ctx.signal.addEventListener('abort', () => resolve('zombie result'));
+          }),
+      });
+      let heartbeatsBlocked = false;
+      const stalling = new Proxy(backend, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (property === 'renewLeases' && typeof value === 'function') {
+            return (...args: unknown[]) =>
+              heartbeatsBlocked ? Promise.reject(new Error('event loop stalled')) : (value as (...a: unknown[]) => unknown).apply(target, args);
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      // Concurrency 1 keeps this worker from recovering its own job: the thief must.
+      const worker = createWorker({ backend: stalling, clock, jobs: [job], concurrency: 1, lease: '3s', heartbeat: '1s', pruneInterval: null });
+      workers.push(worker);
+      await worker.start();
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'running');
+      heartbeatsBlocked = true;
+      await clock.advance('3s');
+      const thief = await backend.claim({ workerId: 'thief', leaseMs: 60_000, queues: ['default'], names: ['slow'], limit: 1 });
+      expect(thief.jobs[0]).toMatchObject({ id, recovered: true, crashes: 1 });
+      heartbeatsBlocked = false;
+      await clock.advance('1s');
+      await eventually(() => signal?.aborted === true, 'the stale attempt to be aborted');
+      expect(signal!.reason).toBeInstanceOf(LeaseLostError);
+      await clock.advance('1s');
+      expect(await backend.get(id)).toMatchObject({ state: 'running', result: null, lease: { workerId: 'thief' } });
+    });
+
+    test('a job whose workers keep crashing fails with WORKER_CRASHED after maxCrashRetries, and its hook runs once', async () => {
+      const hook: unknown[] = [];
+      const job = defineJob({ name: 'noop', run: () => 'never', failed: (_p, error) => void hook.push(error) });
+      const { id } = await enqueueOne(await newJob(job, null));
+      for (let crash = 0; crash < 3; crash++) {
+        expect((await backend.claim(claimBy(`crashy-${crash}`, 1))).jobs).toHaveLength(1);
+        await clock.advance(1000);
+      }
+      await startWorker([job], { maxCrashRetries: 2 });
+      await untilState(id, 'failed');
+      const record = (await backend.get(id))!;
+      expect(record).toMatchObject({ crashes: 3, attempts: 0, error: { code: 'WORKER_CRASHED' } });
+      expect(hook).toHaveLength(1);
+      expect(isJobsmithError(hook[0], 'WORKER_CRASHED')).toBe(true);
+    });
+
+    // ── outcomes: retries, backoff, permanent errors, hooks, timeouts ───────
+
+    const backoffCases: Array<[string, BackoffOption, number[]]> = [
+      ['none', 'none', [0, 0, 0]],
+      ['fixed', { type: 'fixed', delay: '2s' }, [2000, 2000, 2000]],
+      ['linear', { type: 'linear', delay: 1000 }, [1000, 2000, 3000]],
+      ['exponential', { type: 'exponential', delay: 1000 }, [1000, 2000, 4000]],
+      ['exponential capped by max', { type: 'exponential', delay: 1000, max: 3000 }, [1000, 2000, 3000]],
+      ['a function', (attempt: number) => attempt * 7, [7, 14, 21]],
+    ];
+    for (const [label, backoff, expected] of backoffCases) {
+      test(`backoff ${label} waits exactly ${expected.join(', ')} ms`, async () => {
+        const job = defineJob({
+          name: 'always-fails',
+          maxAttempts: 4,
+          backoff,
+          run: () => {
+            throw new Error('nope');
+          },
+        });
+        const delays: number[] = [];
+        const worker = await startWorker([job]);
+        worker.on('job:retrying', ({ runAt }) => delays.push(runAt - clock.now()));
+        const { id } = await client.enqueue(job, null);
+        for (let retry = 0; retry < 3; retry++) {
+          await eventually(() => delays.length > retry, `retry ${retry + 1}`);
+          expect(delays[retry]).toBe(expected[retry]);
+          await clock.advance(expected[retry]!);
+        }
+        await untilState(id, 'failed');
+        expect(delays).toEqual(expected);
+        expect((await backend.get(id))!.attempts).toBe(4);
+      });
+    }
+
+    test('a backoff given at enqueue overrides the job definition', async () => {
+      const job = defineJob({ name: 'fails-once', maxAttempts: 2, backoff: 'none', run: (_: null, ctx) => { if (ctx.attempt === 1) throw new Error('first'); return ctx.attempt; } });
+      const worker = await startWorker([job]);
+      const delays: number[] = [];
+      worker.on('job:retrying', ({ runAt }) => delays.push(runAt - clock.now()));
+      const { id } = await client.enqueue(job, null, { backoff: { type: 'fixed', delay: '10s' } });
+      await eventually(() => delays.length === 1, 'the retry');
+      expect(delays).toEqual([10_000]);
+      await clock.advance('10s');
+      await untilState(id, 'completed');
+      expect((await backend.get(id))!.result).toBe(2);
+    });
+
+    test('PermanentError fails the job at once, with no retry', async () => {
+      let runs = 0;
+      const job = defineJob({
+        name: 'permanent',
+        maxAttempts: 5,
+        run: () => {
+          runs++;
+          throw new PermanentError('account closed');
+        },
+      });
+      await startWorker([job]);
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'failed');
+      expect(runs).toBe(1);
+      expect(await backend.get(id)).toMatchObject({ attempts: 1, error: { code: 'PERMANENT', message: 'account closed' } });
+    });
+
+    test('the failed hook runs exactly once, after the last attempt, with the error', async () => {
+      const hookCalls: Array<{ payload: unknown; error: unknown; attempt: number }> = [];
+      let runs = 0;
+      const job = defineJob({
+        name: 'hooked',
+        maxAttempts: 3,
+        backoff: 'none',
+        run: () => {
+          runs++;
+          throw new Error(`boom ${runs}`);
+        },
+        failed: (payload: unknown, error, ctx) => void hookCalls.push({ payload, error, attempt: ctx.attempt }),
+      });
+      await startWorker([job]);
+      const { id } = await client.enqueue(job, { user: 7 });
+      await untilState(id, 'failed');
+      await eventually(() => hookCalls.length > 0, 'the hook');
+      await clock.advance('10s');
+      expect(runs).toBe(3);
+      expect(hookCalls).toHaveLength(1);
+      expect(hookCalls[0]!.payload).toEqual({ user: 7 });
+      expect((hookCalls[0]!.error as Error).message).toBe('boom 3');
+      expect(hookCalls[0]!.attempt).toBe(3);
+    });
+
+    test('timeout aborts the signal and fails the attempt with a retryable TimeoutError', async () => {
+      const signals: AbortSignal[] = [];
+      const job = defineJob({
+        name: 'hangs',
+        timeout: '2s',
+        maxAttempts: 2,
+        backoff: 'none',
+        // Ignores its signal on purpose: the worker must not wait for it.
+        run: (_: null, ctx) => {
+          signals.push(ctx.signal);
+          return new Promise(() => {});
+        },
+      });
+      const worker = await startWorker([job]);
+      const retried: unknown[] = [];
+      worker.on('job:retrying', ({ error }) => retried.push(error));
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'running');
+      await clock.advance(1999);
+      expect(signals[0]!.aborted).toBe(false);
+      await clock.advance(1);
+      await eventually(() => retried.length === 1, 'the timeout retry');
+      expect(signals[0]!.aborted).toBe(true);
+      expect(isJobsmithError(signals[0]!.reason, 'TIMEOUT')).toBe(true);
+      await eventually(() => signals.length === 2, 'the second attempt');
+      await clock.advance('2s');
+      await untilState(id, 'failed');
+      expect(await backend.get(id)).toMatchObject({ attempts: 2, error: { code: 'TIMEOUT' } });
+    });
+
+    test('a handler that throws an odd value is retried and recorded, and the worker goes on', async () => {
+      const thrown: unknown[] = [null, undefined, 'a string', { circular: null as unknown }];
+      (thrown[3] as { circular: unknown }).circular = thrown[3];
+      const job = defineJob({
+        name: 'odd',
+        maxAttempts: 1,
+        run: (index: number) => {
+          throw thrown[index];
+        },
+      });
+      await startWorker([job]);
+      const ids = [];
+      for (let i = 0; i < thrown.length; i++) ids.push((await client.enqueue(job, i)).id);
+      for (const id of ids) await untilState(id, 'failed');
+      const errors = await Promise.all(ids.map(async (id) => (await backend.get(id))!.error!));
+      expect(errors.map((error) => error.name)).toEqual(['NonError', 'NonError', 'NonError', 'NonError']);
+      expect(errors[2]!.message).toBe('a string');
+      const after = await client.enqueue(job, 2);
+      await untilState(after.id, 'failed');
+    });
+
+    test('a listener that throws never crashes the worker', async () => {
+      const job = defineJob({ name: 'noop', run: () => 1 });
+      const worker = await startWorker([job]);
+      const reported: string[] = [];
+      worker.on('job:completed', () => {
+        throw new Error('listener bug');
+      });
+      worker.on('worker:error', ({ during }) => reported.push(during));
+      const a = await client.enqueue(job, null);
+      const b = await client.enqueue(job, null);
+      await untilState(a.id, 'completed');
+      await untilState(b.id, 'completed');
+      expect(reported).toContain('listener of job:completed');
+    });
+
+    test('a worker survives failing backend calls: it reports, backs off and carries on', async () => {
+      let failuresLeft = 3;
+      const flaky = new Proxy(backend, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if ((property === 'claim' || property === 'settle') && typeof value === 'function') {
+            return (...args: unknown[]) => {
+              if (failuresLeft > 0) {
+                failuresLeft--;
+                return Promise.reject(new Error('store unreachable'));
+              }
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const job = defineJob({ name: 'noop', run: () => 'ok' });
+      const worker = createWorker({ backend: flaky, clock, jobs: [job], pruneInterval: null });
+      workers.push(worker);
+      const errors: unknown[] = [];
+      worker.on('worker:error', ({ error }) => errors.push(error));
+      await worker.start();
+      const { id } = await client.enqueue(job, null);
+      for (let i = 0; i < 10 && (await stateOf(id)) !== 'completed'; i++) await clock.advance('1s');
+      await untilState(id, 'completed');
+      expect(errors.length).toBe(3);
+      expect(worker.health()).toMatchObject({ backendReachable: true, consecutiveFailures: 0 });
+    });
+
+    // ── cancel ─────────────────────────────────────────────────────────────
+
+    test('cancelling a waiting job cancels it at once', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 1, { delay: '1h' }));
+      const result = await client.cancel(id);
+      expect(result.outcome).toBe('cancelled');
+      expect(await backend.get(id)).toMatchObject({ state: 'cancelled' });
+      await clock.advance('2h');
+      expect((await backend.claim(claimBy('w', 5))).jobs).toHaveLength(0);
+      expect((await client.cancel(id)).outcome).toBe('already-finished');
+    });
+
+    test('cancelling a running job aborts its signal and ends it cancelled', async () => {
+      let seen: AbortSignal | undefined;
+      const job = defineJob({
+        name: 'cancellable',
+        run: (_: null, ctx) =>
+          new Promise((_resolve, reject) => {
+            seen = ctx.signal;
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+          }),
+      });
+      const worker = await startWorker([job]);
+      const cancelled: string[] = [];
+      worker.on('job:cancelled', ({ job: record }) => cancelled.push(record.id));
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'running');
+      expect((await client.cancel(id)).outcome).toBe('cancel-requested');
+      // Another process learns of it through its heartbeat; this one may hear sooner.
+      await clock.advance('5s');
+      await untilState(id, 'cancelled');
+      expect(seen!.aborted).toBe(true);
+      expect(isJobsmithError(seen!.reason, 'CANCELLED')).toBe(true);
+      expect(cancelled).toEqual([id]);
+    });
+
+    test('a cancel is reported through renewLeases, and a crashed cancelled job is not run again', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 1));
+      const { jobs } = await backend.claim(claimBy('w1', 1));
+      await backend.cancel(id);
+      expect(await backend.renewLeases([{ id, token: jobs[0]!.lease.token }], 1000)).toEqual([{ id, held: true, cancelRequested: true }]);
+      await clock.advance(1001);
+      expect((await backend.claim(claimBy('w2', 1))).jobs).toHaveLength(0);
+      expect(await backend.get(id)).toMatchObject({ state: 'cancelled' });
+    });
+
+    // ── keys ───────────────────────────────────────────────────────────────
+
+    test('a key returns the existing job while it waits or runs, and frees when it ends', async () => {
+      const first = await client.enqueue(noop, 1, { key: 'user-7' });
+      const again = await client.enqueue(noop, 2, { key: 'user-7' });
+      expect(first.created).toBe(true);
+      expect(again).toEqual({ id: first.id, created: false });
+      const other = defineJob({ name: 'other', run: () => null });
+      expect((await client.enqueue(other, 1, { key: 'user-7' })).created).toBe(true);
+      const batch = await client.enqueueMany([
+        { job: noop, payload: 3, options: { key: 'k2' } },
+        { job: noop, payload: 4, options: { key: 'k2' } },
+      ]);
+      expect(batch[1]).toEqual({ id: batch[0]!.id, created: false });
+      const { jobs } = await backend.claim(claimBy('w', 1));
+      expect(jobs[0]!.id).toBe(first.id);
+      expect((await client.enqueue(noop, 5, { key: 'user-7' })).id).toBe(first.id);
+      await backend.settle([{ kind: 'complete', id: first.id, token: jobs[0]!.lease.token, result: null, expiresAt: null }]);
+      const after = await client.enqueue(noop, 6, { key: 'user-7' });
+      expect(after.created).toBe(true);
+      expect(after.id).not.toBe(first.id);
+    });
+
+    // ── pause and resume ───────────────────────────────────────────────────
+
+    test('a paused queue is not claimed from until it is resumed', async () => {
+      await backend.enqueue([await newJob(noop, 1), await newJob(noop, 2, { queue: 'other' })]);
+      await client.pause('default');
+      expect((await backend.claim(claimBy('w', 5, { queues: ['default', 'other'] }))).jobs.map((job) => job.payload)).toEqual([2]);
+      const stats = await client.stats();
+      expect(stats.queues.find((queue) => queue.queue === 'default')?.paused).toBe(true);
+      await client.resume('default');
+      expect((await backend.claim(claimBy('w', 5))).jobs.map((job) => job.payload)).toEqual([1]);
+    });
+
+    // ── progress, logs, results ────────────────────────────────────────────
+
+    test('progress with its history, logs and the result are stored with the job', async () => {
+      const job = defineJob({
+        name: 'reporter',
+        run: async (_: null, ctx) => {
+          await ctx.progress(10, 'fetching');
+          await ctx.log('fetched', { rows: 3 });
+          await ctx.progress(100, 'done');
+          for (let i = 0; i < 210; i++) await ctx.log(`line ${i}`);
+          return { rows: 3 };
+        },
+      });
+      const worker = await startWorker([job]);
+      const progress: number[] = [];
+      worker.on('job:progress', ({ progress: p }) => progress.push(p.percent));
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'completed');
+      const record = (await backend.get(id))!;
+      expect(record.result).toEqual({ rows: 3 });
+      expect(record.progress).toMatchObject({ percent: 100, message: 'done' });
+      expect(record.progressHistory.map((p) => [p.percent, p.message])).toEqual([
+        [10, 'fetching'],
+        [100, 'done'],
+      ]);
+      expect(record.logs).toHaveLength(200);
+      expect(record.logs.at(-1)).toMatchObject({ message: 'line 209', attempt: 1 });
+      expect(progress).toEqual([10, 100]);
+      const early = (await client.get(id)).logs;
+      expect(early[0]!.message).toBe('line 10');
+    });
+
+    test('an invalid progress value is rejected inside the handler', async () => {
+      const job = defineJob({ name: 'bad-progress', maxAttempts: 1, run: async (_: null, ctx) => ctx.progress(150) });
+      await startWorker([job]);
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'failed');
+      expect((await backend.get(id))!.error).toMatchObject({ code: 'INVALID_OPTION' });
+    });
+
+    // ── lookup, listing, stats, pruning ────────────────────────────────────
+
+    test('get finds a job by a unique id prefix; an ambiguous prefix lists the matches', async () => {
+      const [a, b] = await backend.enqueue([await newJob(noop, 1), await newJob(noop, 2)]);
+      let common = 0;
+      while (a!.id[common] === b!.id[common]) common++;
+      await expect(client.get(a!.id.slice(0, common))).rejects.toSatisfy(
+        (error: unknown) => error instanceof AmbiguousIdError && error.matches.includes(a!.id) && error.matches.includes(b!.id),
+      );
+      expect((await client.get(a!.id.slice(0, common + 1))).id).toBe(a!.id);
+      expect((await client.get(b!.id.toUpperCase())).id).toBe(b!.id);
+      await expect(client.get('ffffffff')).rejects.toBeInstanceOf(JobNotFoundError);
+      await expect(client.get('not an id')).rejects.toBeInstanceOf(InvalidOptionError);
+    });
+
+    test('list filters by state, queue and name, and pages without gaps or repeats', async () => {
+      const other = defineJob({ name: 'other', run: () => null });
+      const items = [];
+      for (let i = 0; i < 25; i++) items.push(await newJob(i % 2 ? noop : other, i, { queue: i % 3 ? 'default' : 'q2', delay: i < 5 ? '1h' : 0 }));
+      await backend.enqueue(items);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page = await client.list({ limit: 10, cursor });
+        seen.push(...page.jobs.map((job) => job.id));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor !== null);
+      expect(pages).toBe(3);
+      expect(new Set(seen).size).toBe(25);
+      expect(seen).toEqual([...seen].sort().reverse());
+      const all: string[] = [];
+      for await (const job of client.jobs({ queue: 'q2' })) all.push(job.id);
+      expect(all).toHaveLength(items.filter((job) => job.queue === 'q2').length);
+      expect((await client.list({ name: 'other', limit: 100 })).jobs).toHaveLength(13);
+      expect((await client.list({ state: 'scheduled', limit: 100 })).jobs).toHaveLength(5);
+      expect((await client.list({ state: ['scheduled', 'queued'], limit: 100 })).jobs).toHaveLength(25);
+      expect((await client.list({ state: 'queued', queue: 'q2', name: 'other', limit: 100 })).jobs.every((job) => job.queue === 'q2' && job.name === 'other')).toBe(true);
+    });
+
+    test('stats count jobs per state and queue, and finished jobs per minute and hour', async () => {
+      const flaky = defineJob({ name: 'noop', run: (n: number) => { if (n < 0) throw new PermanentError('negative'); return n; } });
+      await startWorker([flaky], { queues: ['default', 'q2'] });
+      const ok = await client.enqueue(flaky, 1);
+      const bad = await client.enqueue(flaky, -1);
+      await client.enqueue(flaky, 2, { delay: '1d' });
+      await client.enqueue(flaky, 3, { queue: 'q2', delay: '1d' });
+      await untilState(ok.id, 'completed');
+      await untilState(bad.id, 'failed');
+      const stats = await client.stats();
+      expect(stats.counts).toMatchObject({ completed: 1, failed: 1, scheduled: 2, running: 0 });
+      expect(stats.completedLastMinute).toBe(1);
+      expect(stats.failedLastMinute).toBe(1);
+      expect(stats.lastProcessedAt).toBe(clock.now());
+      const q2 = stats.queues.find((queue) => queue.queue === 'q2')!;
+      expect(q2.counts.scheduled).toBe(1);
+      await clock.advance('2m');
+      const later = await client.stats();
+      expect(later).toMatchObject({ completedLastMinute: 0, failedLastMinute: 0, completedLastHour: 1, failedLastHour: 1 });
+      await clock.advance('59m');
+      // Retention removes rows, never the counters; the hour window does.
+      const hourLater = await client.stats();
+      expect(hourLater).toMatchObject({ completedLastHour: 0, failedLastHour: 0 });
+      expect(hourLater.counts.completed).toBe(1);
+    });
+
+    test('prune removes finished jobs older than asked, and jobs whose retention lapsed', async () => {
+      const [done, kept, waiting, shortLived, forever] = await backend.enqueue([
+        await newJob(noop, 1),
+        await newJob(noop, 2),
+        await newJob(noop, 3, { delay: '1d' }),
+        await newJob(noop, 4, { keepCompleted: '10s' }),
+        await newJob(noop, 5, { keepCompleted: null }),
+      ]);
+      const complete = async (ids: string[]) => {
+        const { jobs } = await backend.claim(claimBy('w', ids.length));
+        const byId = new Map(jobs.map((job) => [job.id, job]));
+        await backend.settle(
+          ids.map((id) => ({ kind: 'complete' as const, id, token: byId.get(id)!.lease.token, result: null, expiresAt: byId.get(id)!.keepCompletedMs === null ? null : clock.now() + byId.get(id)!.keepCompletedMs! })),
+        );
+      };
+      await complete([done!.id, kept!.id, shortLived!.id, forever!.id].sort());
+      await clock.advance('11s');
+      expect(await backend.prune({ expired: true })).toBe(1);
+      expect(await backend.get(shortLived!.id)).toBeNull();
+      expect(await client.prune({ olderThan: '1h' })).toBe(0);
+      await clock.advance('2h');
+      expect(await client.prune({ olderThan: '1h', states: ['failed'] })).toBe(0);
+      expect(await client.prune({ olderThan: '1h' })).toBe(3);
+      expect(await backend.get(waiting!.id)).toMatchObject({ state: 'scheduled' });
+      expect(await backend.get(forever!.id)).toBeNull();
+      await expect(client.prune({ olderThan: '1h', states: ['running'] })).rejects.toBeInstanceOf(InvalidOptionError);
+    });
+
+    test('retry puts a failed job back with fresh attempts; delete removes it', async () => {
+      const job = defineJob({ name: 'fails', maxAttempts: 1, run: () => { throw new Error('x'); } });
+      await startWorker([job]);
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'failed');
+      await expect(client.retry(id).then(() => client.retry(id))).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await untilState(id, 'failed');
+      expect((await backend.get(id))!.attempts).toBe(1);
+      expect(await client.delete(id)).toBe(true);
+      expect(await backend.get(id)).toBeNull();
+      await expect(client.delete(id)).rejects.toBeInstanceOf(JobNotFoundError);
+    });
+
+    test('a running job cannot be deleted', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 1));
+      await backend.claim(claimBy('w', 1));
+      await expect(client.delete(id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    });
+
+    // ── enqueue: atomicity and bad input ───────────────────────────────────
+
+    test('enqueueMany is all or nothing', async () => {
+      const strict = defineJob({ name: 'strict', schema: positiveNumber, run: (n) => n });
+      await expect(
+        client.enqueueMany([
+          { job: strict, payload: 1 },
+          { job: strict, payload: 2 },
+          { job: strict, payload: -3 },
+        ]),
+      ).rejects.toBeInstanceOf(PayloadValidationError);
+      expect((await client.list()).jobs).toHaveLength(0);
+      // The store itself rolls back a batch that fails half-way.
+      const a = await newJob(noop, 1);
+      const b = await newJob(noop, 2);
+      await expect(backend.enqueue([a, b, { ...a }])).rejects.toThrow();
+      expect(await backend.get(a.id)).toBeNull();
+      expect(await backend.get(b.id)).toBeNull();
+      const results = await client.enqueueMany([
+        { job: strict, payload: 1 },
+        { job: 'strict', payload: 2 },
+      ]);
+      expect(results.every((result) => result.created)).toBe(true);
+      expect((await client.list()).jobs).toHaveLength(2);
+    });
+
+    test('bad input is rejected at enqueue with a typed error naming the problem, and nothing is written', async () => {
+      const strict = defineJob({ name: 'strict', schema: positiveNumber, run: (n) => n });
+      client = createClient({ backend, clock, jobs: [strict] });
+      await expect(client.enqueue('no-such-job', {})).rejects.toSatisfy(
+        (error: unknown) => error instanceof UnknownJobError && error.jobName === 'no-such-job' && error.message.includes('strict'),
+      );
+      await expect(client.enqueue(strict, -1)).rejects.toSatisfy(
+        (error: unknown) => error instanceof PayloadValidationError && error.payload === -1 && error.message.includes('positive'),
+      );
+      class Money {
+        cents = 1;
+      }
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      const notJson: Array<[unknown, string]> = [
+        [{ callback: () => 1 }, 'callback'],
+        [{ amount: new Money() }, 'amount'],
+        [{ id: 10n }, 'id'],
+        [{ nested: { cycle } }, 'nested.cycle.self'],
+        [{ when: new Date() }, 'when'],
+        [{ list: [1, Number.NaN] }, 'list[1]'],
+      ];
+      for (const [payload, path] of notJson) {
+        await expect(client.enqueue(noop, payload)).rejects.toSatisfy((error: unknown) => error instanceof PayloadNotJsonError && error.path === path);
+      }
+      await expect(client.enqueue(noop, 1, { delay: -5 })).rejects.toSatisfy(
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'delay' && error.value === -5,
+      );
+      await expect(client.enqueue(noop, 1, { maxAttempts: 0 })).rejects.toSatisfy(
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'maxAttempts' && error.value === 0,
+      );
+      await expect(client.enqueue(noop, 1, { priority: 1.5 })).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(client.enqueue(noop, 1, { queue: 'has space' })).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(client.enqueue(noop, 1, { delay: '5 parsecs' as never })).rejects.toBeInstanceOf(InvalidOptionError);
+      expect((await backend.list({})).jobs).toHaveLength(0);
+      expect((await backend.stats()).counts).toMatchObject({ queued: 0, scheduled: 0 });
+    });
+
+    // ── running inline, waiting, shutting down ─────────────────────────────
+
+    test('job.now runs in this process and is recorded like any other run', async () => {
+      const job = defineJob({ name: 'inline', run: async (n: number, ctx) => { await ctx.progress(50); return n * 2; } });
+      const bound = client.job(job);
+      const run = await bound.now(21);
+      expect(run.data).toBe(42);
+      expect(run.metadata).toMatchObject({ name: 'inline', status: 'completed', attempts: 1, error: null });
+      expect(run.metadata.completedAt!.getTime()).toBe(clock.now());
+      expect(run.metadata.durationMs).toBe(0);
+      const record = await client.get(run.metadata.id);
+      expect(record).toMatchObject({ state: 'completed', result: 42, progress: { percent: 50 } });
+      const failing = defineJob({ name: 'inline-fail', maxAttempts: 1, run: () => { throw new Error('nope'); } });
+      const failed = await client.job(failing).now(null);
+      expect(failed.data).toBeUndefined();
+      expect(failed.metadata).toMatchObject({ status: 'failed', error: { message: 'nope' } });
+      const id = await bound.later(1);
+      expect(await stateOf(id)).toBe('queued');
+    });
+
+    test('job.batch runs with bounded concurrency and answers in input order', async () => {
+      let running = 0;
+      let peak = 0;
+      const job = defineJob({
+        name: 'batched',
+        maxAttempts: 1,
+        run: async (n: number) => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((resolve) => setImmediate(resolve));
+          running--;
+          if (n === 3) throw new Error('three');
+          return n * 10;
+        },
+      });
+      const outcomes = await client.job(job).batch([1, 2, 3, 4, 5, 6], { concurrency: 2 });
+      expect(outcomes.map((outcome) => outcome.data)).toEqual([10, 20, undefined, 40, 50, 60]);
+      expect(outcomes[2]!.metadata?.status).toBe('failed');
+      expect(peak).toBe(2);
+      const stopped = await client.job(job).batch([3, 1, 2, 4], { concurrency: 1, stopOnError: true });
+      expect(stopped.map((outcome) => outcome.skipped)).toEqual([false, true, true, true]);
+    });
+
+    test('waitFor resolves when the job ends, and times out on the clock', async () => {
+      const job = defineJob({ name: 'noop', run: () => 'waited' });
+      const pending = await client.enqueue(job, null, { delay: '1h' });
+      const timedOut = client.waitFor(pending.id, { timeout: '5s' });
+      const assertion = expect(timedOut).rejects.toBeInstanceOf(WaitTimeoutError);
+      await clock.advance('5s');
+      await assertion;
+      await startWorker([job]);
+      const { id } = await client.enqueue(job, null);
+      const record = await client.waitFor(id);
+      expect(record).toMatchObject({ state: 'completed', result: 'waited' });
+    });
+
+    test('stop waits for running jobs, then releases the rest without spending an attempt', async () => {
+      const quick = defineJob({
+        name: 'quick',
+        run: (_: null, ctx) => new Promise((resolve) => { const cancel = clock.setTimer(1000, () => resolve('quick')); ctx.signal.addEventListener('abort', cancel); }),
+      });
+      const stuck = defineJob({ name: 'stuck', run: () => new Promise(() => {}) });
+      const worker = await startWorker([quick, stuck], { concurrency: 5 });
+      const a = await client.enqueue(quick, null);
+      const b = await client.enqueue(stuck, null);
+      await untilState(a.id, 'running');
+      await untilState(b.id, 'running');
+      const stopping = worker.stop({ timeout: '5s' });
+      const late = await client.enqueue(quick, null);
+      await clock.advance('1s');
+      await untilState(a.id, 'completed');
+      expect(await stateOf(b.id)).toBe('running');
+      await clock.advance('4s');
+      await stopping;
+      expect(await backend.get(b.id)).toMatchObject({ state: 'queued', attempts: 0, lease: null });
+      expect(await stateOf(late.id)).toBe('queued');
+    });
+  });
+}
+
+/** A minimal Standard Schema, so the suite needs no validator package. */
+const positiveNumber: StandardSchemaV1<number, number> = {
+  '~standard': {
+    version: 1,
+    vendor: 'jobsmith-test',
+    validate: (value) =>
+      typeof value === 'number' && value > 0 ? { value } : { issues: [{ message: 'expected a positive number', path: [] }] },
+  },
+};

@@ -1,0 +1,344 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Backend, ClaimedJob, ClaimRequest, ClaimResult, Settlement } from '../contract/backend.ts';
+import { type Clock, systemClock } from '../domain/clock.ts';
+import type { AnyJob } from '../domain/define-job.ts';
+import { type Duration, toMs } from '../domain/duration.ts';
+import { InvalidOptionError } from '../domain/errors.ts';
+import { type Logger, silentLogger } from '../domain/logger.ts';
+import type { WorkerEvents } from '../runtime/job-events.ts';
+import { JobRegistry } from '../runtime/job-registry.ts';
+import { LeaseKeeper } from '../runtime/lease-keeper.ts';
+import { resolveBackend } from '../runtime/resolve-backend.ts';
+import { type AttemptDeps, runAttempt } from '../runtime/run-attempt.ts';
+import { SafeEmitter } from '../runtime/safe-emitter.ts';
+
+export interface WorkerOptions {
+  /** A backend, or a connection string. @default 'sqlite:./jobsmith.db' */
+  backend?: Backend | string;
+  /** The jobs this worker runs. It claims only jobs with these names. */
+  jobs: readonly AnyJob[];
+  /** Queues to serve. @default every queue the given jobs declare */
+  queues?: readonly string[];
+  /** Attempts run at once. @default 10 */
+  concurrency?: number;
+  /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
+  lease?: Duration;
+  /** How often leases are renewed, and cancels noticed across processes. @default lease ÷ 6, at most 5 s */
+  heartbeat?: Duration;
+  /** How often an idle worker looks for work it was not told about. @default '1s' */
+  pollInterval?: Duration;
+  /** Crash recoveries of one job before it is failed with `WorkerCrashedError`. @default 5 */
+  maxCrashRetries?: number;
+  /** How often this worker removes finished jobs whose retention lapsed; `null` turns it off. @default '1m' */
+  pruneInterval?: Duration | null;
+  /** How long `stop()` waits for running attempts before releasing them. @default '30s' */
+  shutdownTimeout?: Duration;
+  /** Names this worker in leases and logs. @default `${hostname}:${pid}:${random}` */
+  workerId?: string;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface WorkerHealth {
+  running: boolean;
+  /** False while the backend cannot be reached; the worker keeps retrying. */
+  backendReachable: boolean;
+  inFlight: number;
+  /** When the claim loop last completed a round trip to the backend. */
+  lastContactAt: number | null;
+  consecutiveFailures: number;
+}
+
+interface PendingSettlement {
+  settlement: Settlement;
+  resolve: (applied: boolean) => void;
+}
+
+/** Creates a worker. Call `start()` to begin claiming. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options);
+}
+
+/**
+ * Claims jobs in batches, runs them with bounded concurrency under renewed leases,
+ * and writes their outcomes in batches. It survives its handlers and its backend:
+ * a failed backend call is reported as `worker:error`, backed off and retried.
+ */
+export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable {
+  readonly id: string;
+  private readonly registry: JobRegistry;
+  private readonly clock: Clock;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly pollMs: number;
+  private readonly pruneMs: number | null;
+  private readonly shutdownMs: number;
+  private readonly maxCrashRetries: number;
+  private readonly queues: readonly string[];
+  private readonly backendOption: Backend | string | undefined;
+  private backend: Backend | null = null;
+  private ownsBackend = false;
+  private keeper: LeaseKeeper | null = null;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private pending: PendingSettlement[] = [];
+  private shutdown = new AbortController();
+  private stopping = false;
+  private loopDone: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  private unsubscribe: (() => void) | null = null;
+  private cancelPrune: (() => void) | null = null;
+  private starting: Promise<void> | null = null;
+  private stopped: Promise<void> | null = null;
+  private lastContactAt: number | null = null;
+  private failures = 0;
+
+  constructor(options: WorkerOptions) {
+    super('worker:error', options.logger ?? silentLogger);
+    this.registry = new JobRegistry(options.jobs);
+    if (this.registry.names().length === 0) throw new InvalidOptionError('jobs', options.jobs, 'at least one job');
+    this.clock = options.clock ?? systemClock;
+    this.concurrency = options.concurrency ?? 10;
+    if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
+      throw new InvalidOptionError('concurrency', options.concurrency, 'an integer of 1 or more');
+    }
+    this.leaseMs = toMs(options.lease ?? '30s', 'lease');
+    if (this.leaseMs < 100) throw new InvalidOptionError('lease', options.lease, 'at least 100 ms');
+    this.heartbeatMs = toMs(options.heartbeat ?? Math.min(5000, Math.floor(this.leaseMs / 6)), 'heartbeat');
+    if (this.heartbeatMs <= 0 || this.heartbeatMs >= this.leaseMs) {
+      throw new InvalidOptionError('heartbeat', options.heartbeat, 'a duration above 0 and below the lease');
+    }
+    this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
+    this.pruneMs = options.pruneInterval === null ? null : toMs(options.pruneInterval ?? '1m', 'pruneInterval');
+    this.shutdownMs = toMs(options.shutdownTimeout ?? '30s', 'shutdownTimeout');
+    this.maxCrashRetries = options.maxCrashRetries ?? 5;
+    if (!Number.isSafeInteger(this.maxCrashRetries) || this.maxCrashRetries < 0) {
+      throw new InvalidOptionError('maxCrashRetries', options.maxCrashRetries, 'an integer of 0 or more');
+    }
+    this.queues = options.queues ?? [...new Set(this.registry.definitions().map((definition) => definition.options.queue))];
+    if (this.queues.length === 0) throw new InvalidOptionError('queues', options.queues, 'at least one queue');
+    this.backendOption = options.backend;
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Opens the backend and starts claiming. Rejects when the backend cannot be opened. */
+  start(): Promise<void> {
+    this.starting ??= this.begin();
+    return this.starting;
+  }
+
+  /**
+   * Stops gracefully: claims nothing new, waits up to `timeout` for running attempts,
+   * then aborts the rest and releases them to `queued` without spending an attempt.
+   */
+  stop(options: { timeout?: Duration } = {}): Promise<void> {
+    this.stopped ??= this.end(options.timeout === undefined ? this.shutdownMs : toMs(options.timeout, 'timeout'));
+    return this.stopped;
+  }
+
+  /** Same as `stop()` with the default timeout. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  health(): WorkerHealth {
+    return {
+      running: this.loopDone !== null && !this.stopping,
+      backendReachable: this.failures === 0,
+      inFlight: this.inFlight.size,
+      lastContactAt: this.lastContactAt,
+      consecutiveFailures: this.failures,
+    };
+  }
+
+  private async begin(): Promise<void> {
+    const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
+    this.backend = backend;
+    this.ownsBackend = owned;
+    await backend.open();
+    this.keeper = new LeaseKeeper({
+      backend,
+      clock: this.clock,
+      leaseMs: this.leaseMs,
+      heartbeatMs: this.heartbeatMs,
+      onError: (error) => this.reportError(error, 'heartbeat'),
+    });
+    this.keeper.start();
+    this.unsubscribe =
+      backend.subscribe?.((event) => {
+        if (event.type === 'enqueued' || event.type === 'resumed') {
+          if (this.queues.includes(event.queue)) this.wake();
+        }
+      }) ?? null;
+    if (this.pruneMs !== null) this.schedulePrune(this.pruneMs);
+    this.logger.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
+    this.loopDone = this.loop();
+  }
+
+  private async end(timeoutMs: number): Promise<void> {
+    if (!this.starting) return;
+    await this.starting.catch(() => undefined);
+    this.stopping = true;
+    this.wake();
+    const releaseTimer = timeoutMs === 0 ? (this.shutdown.abort(), () => {}) : this.clock.setTimer(timeoutMs, () => this.shutdown.abort());
+    // The loop ends once nothing runs and every outcome is written.
+    await this.loopDone;
+    releaseTimer();
+    this.keeper?.stop();
+    this.unsubscribe?.();
+    this.cancelPrune?.();
+    if (this.ownsBackend) await this.backend?.close();
+    this.logger.info({ workerId: this.id }, 'worker stopped');
+  }
+
+  private async loop(): Promise<void> {
+    const backend = this.backend!;
+    for (;;) {
+      const free = this.stopping ? 0 : this.concurrency - this.inFlight.size;
+      if (this.pending.length === 0 && free === 0) {
+        if (this.stopping && this.inFlight.size === 0) return;
+        await this.idle(null);
+        continue;
+      }
+      const batch = this.pending;
+      this.pending = [];
+      const request = free > 0 ? this.claimRequest(free) : undefined;
+      let claimed: ClaimResult | null = null;
+      try {
+        if (batch.length > 0) {
+          const result = await backend.settle(
+            batch.map((item) => item.settlement),
+            request,
+          );
+          batch.forEach((item, index) => item.resolve(result.applied[index] ?? false));
+          claimed = result.claimed;
+        } else if (request) {
+          claimed = await backend.claim(request);
+        }
+        this.failures = 0;
+        this.lastContactAt = this.clock.now();
+      } catch (error) {
+        await this.onLoopError(error, batch);
+        continue;
+      }
+      for (const job of claimed?.jobs ?? []) this.launch(job);
+      if (claimed && claimed.jobs.length < free && this.pending.length === 0) await this.idle(claimed.nextRunAt);
+      // Let attempts that finish in the same tick add their settlements to one batch.
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private async onLoopError(error: unknown, batch: PendingSettlement[]): Promise<void> {
+    this.failures++;
+    this.reportError(error, batch.length > 0 ? 'settle' : 'claim');
+    if (this.stopping && this.shutdown.signal.aborted && this.failures > 3) {
+      // Shutting down against a dead store: give up on these writes. The leases lapse
+      // and another worker recovers the jobs, so nothing is lost.
+      for (const item of batch) item.resolve(false);
+    } else {
+      this.pending = [...batch, ...this.pending];
+    }
+    const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures - 1, 6));
+    await this.idle(this.clock.now() + delay, true);
+  }
+
+  private claimRequest(limit: number): ClaimRequest {
+    return { workerId: this.id, leaseMs: this.leaseMs, queues: this.queues, names: this.registry.names(), limit };
+  }
+
+  private launch(job: ClaimedJob): void {
+    const definition = this.registry.get(job.name);
+    const deps: AttemptDeps = {
+      backend: this.backend!,
+      clock: this.clock,
+      keeper: this.keeper!,
+      maxCrashRetries: this.maxCrashRetries,
+      settle: (settlement) => this.enqueueSettlement(settlement),
+      shutdown: this.shutdown.signal,
+      onProgress: (progressJob, progress) => this.safeEmit('job:progress', { job: progressJob, progress }),
+      onHookError: (error, hookJob) => this.reportError(error, 'failed hook', hookJob.id),
+    };
+    const started = this.clock.now();
+    if (job.recovered) this.safeEmit('job:stalled', { job });
+    this.safeEmit('job:started', { job });
+    const run = runAttempt(deps, definition, job)
+      .then((end) => {
+        const durationMs = this.clock.now() - started;
+        switch (end.kind) {
+          case 'completed':
+            return void this.safeEmit('job:completed', { job, result: end.result, durationMs });
+          case 'retrying':
+            return void this.safeEmit('job:retrying', { job, error: end.error, runAt: end.runAt, durationMs });
+          case 'failed':
+            return void this.safeEmit('job:failed', { job, error: end.error, durationMs });
+          case 'cancelled':
+            return void this.safeEmit('job:cancelled', { job });
+          case 'lost':
+            return void this.reportError(end.error, 'settle', job.id);
+          case 'released':
+            return;
+        }
+      })
+      .catch((error: unknown) => this.reportError(error, 'attempt', job.id))
+      .finally(() => {
+        this.inFlight.delete(job.lease.token);
+        this.wake();
+      });
+    // Keyed by lease token, as a job's new attempt may start here before its old one is gone.
+    this.inFlight.set(job.lease.token, run);
+  }
+
+  private enqueueSettlement(settlement: Settlement): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.pending.push({ settlement, resolve });
+      this.wake();
+    });
+  }
+
+  /** Waits until woken, or until `until` (ms since epoch), or a poll interval at most. */
+  private idle(until: number | null, ignoreWake = false): Promise<void> {
+    if (this.woken && !ignoreWake) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const ms = until === null ? this.pollMs : Math.max(0, Math.min(this.pollMs, until - this.clock.now()));
+      const cancel = this.clock.setTimer(ms, () => done());
+      const done = () => {
+        cancel();
+        this.wakeUp = null;
+        this.woken = false;
+        resolve();
+      };
+      if (!ignoreWake || this.stopping) this.wakeUp = done;
+    });
+  }
+
+  private wake(): void {
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true;
+  }
+
+  private schedulePrune(ms: number): void {
+    this.cancelPrune = this.clock.setTimer(ms, () => {
+      void this.backend!.prune({ expired: true })
+        .then((removed) => removed > 0 && this.logger.debug({ removed }, 'pruned expired jobs'))
+        .catch((error: unknown) => this.reportError(error, 'prune'))
+        .finally(() => {
+          if (!this.stopping) this.schedulePrune(ms);
+        });
+    });
+  }
+
+  private reportError(error: unknown, during: string, jobId?: string): void {
+    this.logger.error({ err: error, during, jobId, workerId: this.id }, `worker error during ${during}`);
+    this.safeEmit('worker:error', jobId === undefined ? { error, during } : { error, during, jobId });
+  }
+}
+
