@@ -241,7 +241,7 @@ export class Client implements AsyncDisposable {
     await (await this.backend()).resume(queue);
   }
 
-  /** Removes finished jobs older than `olderThan`. Resolves with how many. */
+  /** Removes finished jobs older than `olderThan` (`0` flushes them all). Resolves with how many. */
   async prune(options: PruneOptions): Promise<number> {
     const backend = await this.backend();
     const olderThan = toMs(options.olderThan, 'olderThan');
@@ -249,7 +249,7 @@ export class Client implements AsyncDisposable {
     for (const state of states) {
       if (!isTerminal(state)) throw new InvalidOptionError('states', state, 'only completed, failed or cancelled');
     }
-    return backend.prune({ states, finishedBefore: backend.now() - olderThan });
+    return backend.prune({ states, finishedBy: backend.now() - olderThan });
   }
 
   /** Resolves with the job once it is completed, failed or cancelled. */

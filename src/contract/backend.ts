@@ -67,7 +67,7 @@ export interface Backend extends AsyncDisposable {
   retry(id: string): Promise<JobRecord>;
   /** Removes a job that is not running. Resolves false when there was none. */
   delete(id: string): Promise<boolean>;
-  /** Removes terminal jobs that finished before `finishedBefore`, or whose retention has lapsed. */
+  /** Removes terminal jobs that finished at or before `finishedBy`, or whose retention has lapsed. */
   prune(request: PruneRequest): Promise<number>;
   stats(): Promise<BackendStats>;
   pause(queue: string): Promise<void>;
@@ -190,8 +190,8 @@ export type CancelResult =
 export interface PruneRequest {
   /** Remove terminal jobs in these states… @default ['completed', 'failed', 'cancelled'] */
   states?: readonly JobState[];
-  /** …that finished before this moment. */
-  finishedBefore?: number;
+  /** …that finished at or before this moment (ms since epoch). */
+  finishedBy?: number;
   /** Also remove jobs whose retention (`keepCompleted` / `keepFailed`) has lapsed by now. */
   expired?: boolean;
 }

@@ -717,6 +717,19 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await expect(client.delete(id)).rejects.toBeInstanceOf(JobNotFoundError);
     });
 
+    test('failed jobs can be listed and flushed, leaving the rest', async () => {
+      const job = defineJob({ name: 'fails', maxAttempts: 1, run: (n: number) => { if (n > 0) throw new Error('x'); return n; } });
+      await startWorker([job]);
+      const failed = [await client.enqueue(job, 1), await client.enqueue(job, 2)];
+      const ok = await client.enqueue(job, 0);
+      for (const { id } of failed) await untilState(id, 'failed');
+      await untilState(ok.id, 'completed');
+      expect((await client.list({ state: 'failed' })).jobs.map((record) => record.id).sort()).toEqual(failed.map(({ id }) => id).sort());
+      expect(await client.prune({ olderThan: 0, states: ['failed'] })).toBe(2);
+      expect((await client.list({ state: 'failed' })).jobs).toHaveLength(0);
+      expect(await stateOf(ok.id)).toBe('completed');
+    });
+
     test('a running job cannot be deleted', async () => {
       const { id } = await enqueueOne(await newJob(noop, 1));
       await backend.claim(claimBy('w', 1));

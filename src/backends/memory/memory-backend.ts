@@ -233,7 +233,7 @@ export class MemoryBackend implements Backend {
     let removed = 0;
     for (const job of [...this.jobs.values()]) {
       if (!isTerminal(job.state)) continue;
-      const old = request.finishedBefore !== undefined && states.has(job.state) && job.finishedAt! < request.finishedBefore;
+      const old = request.finishedBy !== undefined && states.has(job.state) && job.finishedAt! <= request.finishedBy;
       const lapsed = request.expired === true && job.expiresAt !== null && job.expiresAt <= now;
       if (old || lapsed) {
         this.remove(job);

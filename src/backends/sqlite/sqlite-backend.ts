@@ -258,7 +258,7 @@ export class SqliteBackend implements Backend {
     const states = JSON.stringify(request.states ?? terminalStates);
     return this.write('prune', () => {
       let removed = 0;
-      if (request.finishedBefore !== undefined) removed += this.stmts().pruneFinished.run(states, request.finishedBefore).changes;
+      if (request.finishedBy !== undefined) removed += this.stmts().pruneFinished.run(states, request.finishedBy).changes;
       if (request.expired) removed += this.stmts().pruneExpired.run(now).changes;
       this.stmts().pruneCounts.run(now - statsWindowMs);
       return removed;
@@ -535,7 +535,7 @@ function prepareStatements(db: Db) {
       cancel_requested = 0 WHERE id = ? RETURNING *`),
     deleteById: prepare('DELETE FROM jobsmith_jobs WHERE id = ?'),
     pruneFinished: prepare(`DELETE FROM jobsmith_jobs WHERE state IN (SELECT value FROM json_each(?))
-      AND state IN ('completed','failed','cancelled') AND finished_at < ?`),
+      AND state IN ('completed','failed','cancelled') AND finished_at <= ?`),
     pruneExpired: prepare(`DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')`),
     pruneCounts: prepare('DELETE FROM jobsmith_counts WHERE bucket <= ?'),
     stateCounts: prepare('SELECT queue, state, count(*) AS count FROM jobsmith_jobs GROUP BY state, queue'),

@@ -1,0 +1,63 @@
+// `npm start`: a worker and a producer on the embedded SQLite default, with the example jobs.
+// Ctrl-C stops it gracefully: running jobs get up to 10 s, then are released for the next start.
+import { pino } from 'pino';
+import { createClient, createWorker, defaultBackendUrl, openBackend } from '../src/index.ts';
+import { ChargeCard, flakyWebhook, monthlyReport, welcomeEmail } from './jobs.ts';
+
+const url = process.env.JOBSMITH_URL ?? defaultBackendUrl;
+const logger = pino({
+  level: process.env.LOG_LEVEL ?? 'info',
+  ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { ignore: 'pid,hostname' } } } : {}),
+});
+
+const backend = await openBackend(url);
+const jobs = [welcomeEmail, monthlyReport, flakyWebhook, ChargeCard];
+const client = createClient({ backend, jobs, logger });
+const worker = createWorker({ backend, jobs, concurrency: 5, logger: logger.child({ component: 'worker' }) });
+
+worker.on('job:started', ({ job }) => logger.info({ id: job.id.slice(0, 13), job: job.name, attempt: job.attempts + 1 }, 'started'));
+worker.on('job:progress', ({ job, progress }) => logger.info({ id: job.id.slice(0, 13), percent: progress.percent, phase: progress.message }, 'progress'));
+worker.on('job:completed', ({ job, result, durationMs }) => logger.info({ id: job.id.slice(0, 13), job: job.name, result, durationMs }, 'completed'));
+worker.on('job:retrying', ({ job, error, runAt }) =>
+  logger.warn({ id: job.id.slice(0, 13), job: job.name, error: (error as Error).message, retryInMs: runAt - Date.now() }, 'retrying'),
+);
+worker.on('job:failed', ({ job, error }) => logger.error({ id: job.id.slice(0, 13), job: job.name, error: (error as Error).message }, 'failed'));
+worker.on('job:stalled', ({ job }) => logger.warn({ id: job.id.slice(0, 13), job: job.name, crashes: job.crashes }, 'recovered from a crashed worker'));
+worker.on('worker:error', ({ error, during }) => logger.error({ err: error, during }, 'worker error'));
+
+await worker.start();
+logger.info({ url }, 'Jobsmith demo running; Ctrl-C to stop');
+
+// Run one job inline, right here, and show what `now()` answers.
+const inline = await client.job(welcomeEmail).now({ email: 'ada@example.com', name: 'Ada' });
+logger.info({ data: inline.data, status: inline.metadata.status, durationMs: inline.metadata.durationMs }, 'ran welcome-email inline with now()');
+
+let tick = 0;
+const produce = async () => {
+  tick++;
+  await client.job(welcomeEmail).later({ email: `user${tick}@example.com`, name: `User ${tick}` });
+  if (tick % 2 === 1) await client.job(monthlyReport).later({ month: '2026-11' }, { key: 'report-2026-11' });
+  if (tick % 3 === 1) await client.job(flakyWebhook).later({ url: 'https://hooks.example.com/orders' });
+  if (tick % 4 === 1) await client.job(ChargeCard).later({ customer: `cus_${tick}`, cents: tick % 8 === 1 ? 25_000 : 1_999 });
+  if (tick % 5 === 0) {
+    const stats = await client.stats();
+    logger.info({ counts: stats.counts, completedLastMinute: stats.completedLastMinute, failedLastMinute: stats.failedLastMinute }, 'stats');
+  }
+};
+const producer = setInterval(() => produce().catch((error: unknown) => logger.error({ err: error }, 'enqueue failed')), 3000);
+await produce();
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: finishing running jobs (up to 10 s)');
+  clearInterval(producer);
+  await worker.stop({ timeout: '10s' });
+  await client.close();
+  await backend.close();
+  logger.info('stopped');
+  logger.flush();
+};
+process.once('SIGINT', () => void shutdown('SIGINT'));
+process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,69 @@
+// The demo's jobs: one of each kind a real app has.
+import { z } from 'zod';
+import { Job, type JobContext, PermanentError, defineJob } from '../src/index.ts';
+
+/** A plain job with a schema: the payload type comes from zod. */
+export const welcomeEmail = defineJob({
+  name: 'welcome-email',
+  queue: 'mail',
+  schema: z.object({ email: z.email(), name: z.string().min(1) }),
+  maxAttempts: 5,
+  async run({ email, name }, ctx) {
+    await pause(150, ctx.signal);
+    await ctx.log('sent welcome email', { email });
+    return { to: email, subject: `Welcome, ${name}!` };
+  },
+});
+
+/** A longer job that reports progress through its phases. */
+export const monthlyReport = defineJob({
+  name: 'monthly-report',
+  schema: z.object({ month: z.string().regex(/^\d{4}-\d{2}$/) }),
+  timeout: '30s',
+  async run({ month }, ctx) {
+    const phases = ['validate', 'collect', 'aggregate', 'render'];
+    for (const [index, phase] of phases.entries()) {
+      await ctx.progress(Math.round((index / phases.length) * 100), phase);
+      await pause(400, ctx.signal);
+    }
+    await ctx.progress(100, 'done');
+    return { month, rows: 1234 };
+  },
+});
+
+/** Fails twice, then succeeds on its third attempt: retries with backoff at work. */
+export const flakyWebhook = defineJob({
+  name: 'flaky-webhook',
+  maxAttempts: 4,
+  backoff: { type: 'exponential', delay: '500ms', max: '5s' },
+  async run(payload: { url: string }, ctx) {
+    if (ctx.attempt < 3) throw new Error(`${payload.url} answered 503 (attempt ${ctx.attempt})`);
+    return { delivered: true, attempt: ctx.attempt };
+  },
+});
+
+/** The class style: options on the class, `perform`, and a `failed` hook that runs once. */
+export class ChargeCard extends Job<{ customer: string; cents: number }, { charged: number }> {
+  static override options = { queue: 'billing', maxAttempts: 3 };
+
+  async perform({ customer, cents }: { customer: string; cents: number }, ctx: JobContext) {
+    await ctx.log('charging', { customer, cents });
+    // A declined card will be declined again: fail at once, without retries.
+    if (cents > 10_000) throw new PermanentError(`card of ${customer} declined for ${cents} cents`);
+    return { charged: cents };
+  }
+
+  override async failed({ customer }: { customer: string; cents: number }, error: unknown) {
+    console.log(`  ↳ failed hook: telling ${customer} their payment did not go through (${(error as Error).message})`);
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}
