@@ -22,6 +22,8 @@ export type JobsmithErrorCode =
   | 'WORKER_CRASHED'
   | 'PERMANENT'
   | 'WAIT_TIMEOUT'
+  | 'INVALID_SCHEDULE'
+  | 'SCHEDULE_NOT_FOUND'
   | 'CLOSED';
 
 // A registered symbol, so `isJobsmithError` works across two copies of the package.
@@ -194,6 +196,19 @@ export class PermanentError extends JobsmithError {
 export class WaitTimeoutError extends JobsmithError {
   constructor(readonly id: string, readonly timeoutMs: number) {
     super('WAIT_TIMEOUT', `Job "${id}" did not finish within ${timeoutMs} ms.`, { details: { id, timeoutMs } });
+  }
+}
+
+/** A schedule's cron expression, time zone or interval is not valid. `field` names which; `value` is what was given. */
+export class InvalidScheduleError extends JobsmithError {
+  constructor(readonly field: 'cron' | 'tz' | 'every' | 'schedule', readonly value: unknown, reason: string) {
+    super('INVALID_SCHEDULE', `Invalid schedule ${field} ${describe(value)}: ${reason}.`, { details: { field, value } });
+  }
+}
+
+export class ScheduleNotFoundError extends JobsmithError {
+  constructor(readonly id: string) {
+    super('SCHEDULE_NOT_FOUND', `No schedule with id "${id}".`, { details: { id } });
   }
 }
 

@@ -93,6 +93,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private starting: Promise<void> | null = null;
   private stopped: Promise<void> | null = null;
   private lastContactAt: number | null = null;
+  private keepAlive: NodeJS.Timeout | null = null;
   private failures = 0;
 
   constructor(options: WorkerOptions) {
@@ -177,6 +178,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
         }
       }) ?? null;
     if (this.pruneMs !== null) this.schedulePrune(this.pruneMs);
+    // Library timers never hold the process open; a started worker does, like a listening server, until stopped.
+    this.keepAlive = setInterval(() => {}, 2 ** 31 - 1);
     this.logger.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
     this.loopDone = this.loop();
   }
@@ -193,6 +196,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.keeper?.stop();
     this.unsubscribe?.();
     this.cancelPrune?.();
+    if (this.keepAlive) clearInterval(this.keepAlive);
     if (this.ownsBackend) await this.backend?.close();
     this.logger.info({ workerId: this.id }, 'worker stopped');
   }

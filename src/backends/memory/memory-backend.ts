@@ -13,7 +13,11 @@ import type {
   LeaseStatus,
   ListFilter,
   NewJob,
+  FireResult,
   PruneRequest,
+  ScheduleInput,
+  ScheduleRecord,
+  ScheduleTick,
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
@@ -26,6 +30,7 @@ import { type JobState, isTerminal, terminalStates } from '../../domain/job-stat
 import type { JsonValue } from '../../domain/json-value.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { ReadyIndex } from './ready-index.ts';
+import { sameSpec } from '../../contract/schedule-spec-equality.ts';
 
 export interface MemoryBackendOptions {
   /** @default the system clock */
@@ -53,6 +58,7 @@ export class MemoryBackend implements Backend {
   private readonly queues = new Map<string, { paused: boolean; lastProcessedAt: number | null }>();
   private readonly buckets = new Map<string, BucketCount>();
   private readonly listeners = new Set<(event: BackendEvent) => void>();
+  private readonly schedules = new Map<string, ScheduleRecord>();
   private seq = 0;
   private closed = false;
 
@@ -84,6 +90,10 @@ export class MemoryBackend implements Backend {
 
   async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
     this.assertOpen();
+    return this.enqueueNow(jobs);
+  }
+
+  private enqueueNow(jobs: readonly NewJob[]): EnqueueResult[] {
     const results: EnqueueResult[] = [];
     const added: StoredJob[] = [];
     // Keys claimed earlier in this same batch count too.
@@ -255,6 +265,72 @@ export class MemoryBackend implements Backend {
     }
     const queues = [...this.queues].map(([queue, row]) => ({ queue, ...row }));
     return buildStats(this.clock.now(), [...counts.values()], queues, [...this.buckets.values()]);
+  }
+
+  async upsertSchedule(input: ScheduleInput): Promise<ScheduleRecord> {
+    this.assertOpen();
+    const existing = this.schedules.get(input.id);
+    if (existing && sameSpec(existing.spec, input.spec)) {
+      if (input.enabled !== undefined && input.enabled !== existing.enabled) {
+        Object.assign(existing, { enabled: input.enabled, nextRunAt: input.enabled ? input.nextRunAt : existing.nextRunAt, updatedAt: input.now });
+      }
+      return structuredClone(existing);
+    }
+    const record: ScheduleRecord = {
+      id: input.id,
+      spec: structuredClone(input.spec),
+      enabled: input.enabled ?? existing?.enabled ?? true,
+      nextRunAt: input.nextRunAt,
+      lastRunAt: existing?.lastRunAt ?? null,
+      lastJobId: existing?.lastJobId ?? null,
+      createdAt: existing?.createdAt ?? input.now,
+      updatedAt: input.now,
+    };
+    this.schedules.set(input.id, record);
+    return structuredClone(record);
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+    this.assertOpen();
+    const record = this.schedules.get(id);
+    return record ? structuredClone(record) : null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    this.assertOpen();
+    return [...this.schedules.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((record) => structuredClone(record));
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    this.assertOpen();
+    return this.schedules.delete(id);
+  }
+
+  async setScheduleEnabled(id: string, enabled: boolean, nextRunAt: number | null): Promise<ScheduleRecord | null> {
+    this.assertOpen();
+    const record = this.schedules.get(id);
+    if (!record) return null;
+    if (record.enabled !== enabled) Object.assign(record, { enabled, nextRunAt: enabled ? nextRunAt : record.nextRunAt, updatedAt: this.clock.now() });
+    return structuredClone(record);
+  }
+
+  async fireSchedule(tick: ScheduleTick): Promise<FireResult> {
+    this.assertOpen();
+    const record = this.schedules.get(tick.id);
+    if (!record || !record.enabled || record.nextRunAt !== tick.expectedNextRunAt) return { outcome: 'lost' };
+    const previous = record.lastJobId === null ? undefined : this.jobs.get(record.lastJobId);
+    if (tick.overlap === 'skip' && previous && !isTerminal(previous.state)) {
+      Object.assign(record, { nextRunAt: tick.nextRunAt, updatedAt: this.clock.now() });
+      return { outcome: 'skipped-overlap' };
+    }
+    const results = this.enqueueNow(tick.jobs);
+    Object.assign(record, {
+      nextRunAt: tick.nextRunAt,
+      lastRunAt: tick.firedAt ?? record.lastRunAt,
+      lastJobId: results.at(-1)?.id ?? record.lastJobId,
+      updatedAt: this.clock.now(),
+    });
+    return { outcome: 'fired', jobIds: results.map((result) => result.id) };
   }
 
   async pause(queue: string): Promise<void> {

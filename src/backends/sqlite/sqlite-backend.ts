@@ -1,4 +1,3 @@
-import { realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -16,7 +15,11 @@ import type {
   LeaseStatus,
   ListFilter,
   NewJob,
+  FireResult,
   PruneRequest,
+  ScheduleInput,
+  ScheduleRecord,
+  ScheduleTick,
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
@@ -29,7 +32,8 @@ import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { sqliteMigrations } from './sqlite-migrations.ts';
-import { type JobRow, rowToClaimed, rowToRecord } from './sqlite-rows.ts';
+import { type JobRow, type ScheduleRow, rowToClaimed, rowToRecord, rowToSchedule } from './sqlite-rows.ts';
+import { canonicalJson, sameSpec } from '../../contract/schedule-spec-equality.ts';
 import type { SqliteSynchronous } from './sqlite-url.ts';
 
 export interface SqliteBackendOptions {
@@ -62,7 +66,7 @@ export class SqliteBackend implements Backend {
   private readonly clock: Clock;
   private db: Db | null = null;
   private statements: ReturnType<typeof prepareStatements> | null = null;
-  private hubKey: string;
+  private readonly hubKey: string;
   private readonly ownListeners = new Set<(event: BackendEvent) => void>();
   private closed = false;
 
@@ -198,10 +202,8 @@ export class SqliteBackend implements Backend {
       params.push(after);
     }
     const sql = `SELECT * FROM jobsmith_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.write('list', () => {
-      this.promoteDue();
-      return this.db!.prepare(sql).all(...params, limit + 1) as JobRow[];
-    });
+    this.promoteIfDue();
+    const rows = this.read('list', () => this.db!.prepare(sql).all(...params, limit + 1) as JobRow[]);
     const page = rows.slice(0, limit).map(rowToRecord);
     return { jobs: page, nextCursor: rows.length > limit ? listCursor.encode(page.at(-1)!.id) : null };
   }
@@ -266,8 +268,8 @@ export class SqliteBackend implements Backend {
   }
 
   async stats(): Promise<BackendStats> {
-    return this.write('stats', () => {
-      this.promoteDue();
+    this.promoteIfDue();
+    return this.read('stats', () => {
       const now = this.clock.now();
       const counts = this.stmts().stateCounts.all() as Array<{ queue: string; state: JobState; count: number }>;
       const queues = (this.stmts().queues.all() as Array<{ name: string; paused: number; last_processed_at: number | null }>).map((row) => ({
@@ -278,6 +280,62 @@ export class SqliteBackend implements Backend {
       const buckets = this.stmts().buckets.all(now - statsWindowMs) as BucketCount[];
       return buildStats(now, counts, queues, buckets);
     });
+  }
+
+  async upsertSchedule(input: ScheduleInput): Promise<ScheduleRecord> {
+    return this.write('upsertSchedule', () => {
+      const s = this.stmts();
+      const existing = s.scheduleById.get(input.id) as ScheduleRow | undefined;
+      if (existing && sameSpec(JSON.parse(existing.spec), input.spec)) {
+        if (input.enabled === undefined || (existing.enabled === 1) === input.enabled) return rowToSchedule(existing);
+        return rowToSchedule(s.setScheduleEnabled.get(input.enabled ? 1 : 0, input.nextRunAt, input.now, input.id) as ScheduleRow);
+      }
+      const enabled = input.enabled ?? (existing ? existing.enabled === 1 : true);
+      return rowToSchedule(s.upsertSchedule.get(input.id, canonicalJson(input.spec), enabled ? 1 : 0, input.nextRunAt, input.now, input.now) as ScheduleRow);
+    });
+  }
+
+  async getSchedule(id: string): Promise<ScheduleRecord | null> {
+    const row = this.read('getSchedule', () => this.stmts().scheduleById.get(id) as ScheduleRow | undefined);
+    return row ? rowToSchedule(row) : null;
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.read('listSchedules', () => (this.stmts().schedules.all() as ScheduleRow[]).map(rowToSchedule));
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    return this.write('removeSchedule', () => this.stmts().removeSchedule.run(id).changes > 0);
+  }
+
+  async setScheduleEnabled(id: string, enabled: boolean, nextRunAt: number | null): Promise<ScheduleRecord | null> {
+    return this.write('setScheduleEnabled', () => {
+      const s = this.stmts();
+      const existing = s.scheduleById.get(id) as ScheduleRow | undefined;
+      if (!existing) return null;
+      if ((existing.enabled === 1) === enabled) return rowToSchedule(existing);
+      return rowToSchedule(s.setScheduleEnabled.get(enabled ? 1 : 0, nextRunAt, this.clock.now(), id) as ScheduleRow);
+    });
+  }
+
+  async fireSchedule(tick: ScheduleTick): Promise<FireResult> {
+    let enqueued: NewJob[] = [];
+    const result = this.write('fireSchedule', (): FireResult => {
+      const s = this.stmts();
+      const row = s.scheduleById.get(tick.id) as ScheduleRow | undefined;
+      if (!row || row.enabled !== 1 || row.next_run_at !== tick.expectedNextRunAt) return { outcome: 'lost' };
+      const now = this.clock.now();
+      if (tick.overlap === 'skip' && row.last_job_id !== null && s.isActive.get(row.last_job_id)) {
+        s.advanceSchedule.run(tick.nextRunAt, now, tick.id);
+        return { outcome: 'skipped-overlap' };
+      }
+      const results = tick.jobs.map((job) => this.insertJob(job));
+      enqueued = tick.jobs.filter((_job, index) => results[index]!.created);
+      s.fireSchedule.run(tick.nextRunAt, tick.firedAt, results.at(-1)?.id ?? row.last_job_id, now, tick.id);
+      return { outcome: 'fired', jobIds: results.map((item) => item.id) };
+    });
+    for (const job of enqueued) this.emit({ type: 'enqueued', queue: job.queue, runAt: job.runAt });
+    return result;
   }
 
   async pause(queue: string): Promise<void> {
@@ -309,13 +367,6 @@ export class SqliteBackend implements Backend {
       });
     }
     this.db = db;
-    if (path !== ':memory:') {
-      try {
-        this.hubKey = realpathSync(path);
-      } catch {
-        // The resolved path is still a fine key.
-      }
-    }
     this.statements = prepareStatements(db);
     return db;
   }
@@ -407,6 +458,14 @@ export class SqliteBackend implements Backend {
 
   private promoteDue(): void {
     this.stmts().promote.run(this.clock.now());
+  }
+
+  /**
+   * Readers (list, stats) show due delayed jobs as queued. They take the write lock only
+   * when there is something to promote, so a polling dashboard does not contend with workers.
+   */
+  private promoteIfDue(): void {
+    if (this.read('promote', () => this.stmts().anyDue.get(this.clock.now())) !== undefined) this.write('promote', () => this.promoteDue());
   }
 
   private applySettlements(settlements: readonly Settlement[], events: BackendEvent[]): boolean[] {
@@ -502,6 +561,7 @@ function prepareStatements(db: Db) {
     byPrefix: prepare('SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'),
     pausedQueues: prepare('SELECT name FROM jobsmith_queues WHERE paused = 1'),
     promote: prepare("UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"),
+    anyDue: prepare("SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"),
     expired: prepare(`SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs
       WHERE state = 'running' AND lease_expires_at <= ?
         AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
@@ -544,6 +604,16 @@ function prepareStatements(db: Db) {
     touchQueue: prepare('UPDATE jobsmith_queues SET last_processed_at = ? WHERE name = ?'),
     addCounts: prepare(`INSERT INTO jobsmith_counts (queue, bucket, completed, failed) VALUES (?, ?, ?, ?)
       ON CONFLICT (queue, bucket) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`),
+    scheduleById: prepare('SELECT * FROM jobsmith_schedules WHERE id = ?'),
+    schedules: prepare('SELECT * FROM jobsmith_schedules ORDER BY id'),
+    upsertSchedule: prepare(`INSERT INTO jobsmith_schedules (id, spec, enabled, next_run_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, enabled = excluded.enabled, next_run_at = excluded.next_run_at,
+      updated_at = excluded.updated_at RETURNING *`),
+    setScheduleEnabled: prepare('UPDATE jobsmith_schedules SET enabled = ?, next_run_at = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    removeSchedule: prepare('DELETE FROM jobsmith_schedules WHERE id = ?'),
+    isActive: prepare(`SELECT 1 AS active FROM jobsmith_jobs WHERE id = ? AND state IN ${activeStates}`),
+    advanceSchedule: prepare('UPDATE jobsmith_schedules SET next_run_at = ?, updated_at = ? WHERE id = ?'),
+    fireSchedule: prepare('UPDATE jobsmith_schedules SET next_run_at = ?, last_run_at = coalesce(?, last_run_at), last_job_id = ?, updated_at = ? WHERE id = ?'),
     setPaused: prepare(`INSERT INTO jobsmith_queues (name, paused) VALUES (?, ?)
       ON CONFLICT (name) DO UPDATE SET paused = excluded.paused`),
   };

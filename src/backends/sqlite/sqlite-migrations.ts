@@ -67,4 +67,19 @@ CREATE TABLE jobsmith_counts (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    sql: `
+CREATE TABLE jobsmith_schedules (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  next_run_at INTEGER,
+  last_run_at INTEGER,
+  last_job_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`,
+  },
 ];

@@ -1,4 +1,4 @@
-import type { ClaimedJob } from '../../contract/backend.ts';
+import type { ClaimedJob, ScheduleRecord } from '../../contract/backend.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 
@@ -78,4 +78,28 @@ export function rowToRecord(row: JobRow): JobRecord {
 export function rowToClaimed(row: JobRow, recovered: boolean): ClaimedJob {
   const record = rowToRecord(row);
   return { ...record, lease: record.lease!, recovered };
+}
+
+export interface ScheduleRow {
+  id: string;
+  spec: string;
+  enabled: number;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  last_job_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function rowToSchedule(row: ScheduleRow): ScheduleRecord {
+  return {
+    id: row.id,
+    spec: JSON.parse(row.spec),
+    enabled: row.enabled === 1,
+    nextRunAt: row.next_run_at,
+    lastRunAt: row.last_run_at,
+    lastJobId: row.last_job_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
