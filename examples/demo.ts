@@ -1,8 +1,8 @@
-// `npm start`: a worker and a producer on the embedded SQLite default, with the example jobs.
+// `npm start`: a worker, the scheduler and a producer on the embedded SQLite default, with the example jobs.
 // Ctrl-C stops it gracefully: running jobs get up to 10 s, then are released for the next start.
 import { pino } from 'pino';
-import { createClient, createWorker, defaultBackendUrl, openBackend } from '../src/index.ts';
-import { ChargeCard, flakyWebhook, monthlyReport, welcomeEmail } from './jobs.ts';
+import { createClient, createScheduler, createWorker, daily, defaultBackendUrl, every, openBackend } from '../src/index.ts';
+import { ChargeCard, flakyWebhook, monthlyReport, queueDigest, welcomeEmail } from './jobs.ts';
 
 const url = process.env.JOBSMITH_URL ?? defaultBackendUrl;
 const logger = pino({
@@ -11,7 +11,7 @@ const logger = pino({
 });
 
 const backend = await openBackend(url);
-const jobs = [welcomeEmail, monthlyReport, flakyWebhook, ChargeCard];
+const jobs = [welcomeEmail, monthlyReport, flakyWebhook, ChargeCard, queueDigest];
 const client = createClient({ backend, jobs, logger });
 const worker = createWorker({ backend, jobs, concurrency: 5, logger: logger.child({ component: 'worker' }) });
 
@@ -26,6 +26,17 @@ worker.on('job:stalled', ({ job }) => logger.warn({ id: job.id.slice(0, 13), job
 worker.on('worker:error', ({ error, during }) => logger.error({ err: error, during }, 'worker error'));
 
 await worker.start();
+
+// Schedules live in the store: every process may register them at start; each tick fires once.
+const scheduler = createScheduler({ backend, jobs, logger: logger.child({ component: 'scheduler' }) });
+scheduler.on('schedule:fired', ({ schedule, tick, jobIds }) =>
+  logger.info({ schedule: schedule.id, tick: new Date(tick).toISOString(), jobIds: jobIds.map((id) => id.slice(0, 13)) }, 'schedule fired'),
+);
+scheduler.on('scheduler:error', ({ error, during }) => logger.error({ err: error, during }, 'scheduler error'));
+await scheduler.schedule({ id: 'queue-digest', every: every('15s'), job: queueDigest, payload: null, overlap: 'skip' });
+await scheduler.schedule({ id: 'nightly-report', cron: daily(2, 0), tz: 'Europe/Berlin', job: monthlyReport, payload: { month: '2026-11' } });
+logger.info({ nightly: (await scheduler.nextRuns('nightly-report', 3)).map((date) => date.toISOString()) }, 'nightly-report next runs');
+await scheduler.start();
 logger.info({ url }, 'Jobsmith demo running; Ctrl-C to stop');
 
 // Run one job inline, right here, and show what `now()` answers.
@@ -53,6 +64,7 @@ const shutdown = async (signal: string) => {
   stopping = true;
   logger.info({ signal }, 'stopping: finishing running jobs (up to 10 s)');
   clearInterval(producer);
+  await scheduler.stop();
   await worker.stop({ timeout: '10s' });
   await client.close();
   await backend.close();

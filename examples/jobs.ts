@@ -67,3 +67,12 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     });
   });
 }
+
+/** Run by the scheduler: a small digest every 15 seconds. */
+export const queueDigest = defineJob({
+  name: 'queue-digest',
+  maxAttempts: 1,
+  async run(_payload: null, ctx) {
+    return { at: new Date().toISOString(), scheduledFor: ctx.metadata.scheduledFor ?? null };
+  },
+});

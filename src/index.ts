@@ -25,6 +25,7 @@ export {
   ClosedError,
   InvalidOptionError,
   InvalidStateError,
+  InvalidScheduleError,
   InvalidUrlError,
   isJobsmithError,
   JobCancelledError,
@@ -35,6 +36,7 @@ export {
   PayloadTooLargeError,
   PayloadValidationError,
   PermanentError,
+  ScheduleNotFoundError,
   StoreError,
   TimeoutError,
   UnknownJobError,
@@ -61,6 +63,12 @@ export type {
   NewJob,
   PruneRequest,
   QueueStats,
+  FireResult,
+  ScheduleInput,
+  ScheduleRecord,
+  ScheduleSpec,
+  ScheduleTick,
+  ScheduleTiming,
   Settlement,
   SettleResult,
 } from './contract/backend.ts';
@@ -79,3 +87,7 @@ export type { BatchOptions, BatchOutcome } from './client/bound-job.ts';
 export { createWorker, Worker } from './worker/worker.ts';
 export type { WorkerHealth, WorkerOptions } from './worker/worker.ts';
 export type { RunMetadata, WorkerEvents } from './runtime/job-events.ts';
+export { createScheduler, Scheduler } from './scheduler/scheduler.ts';
+export type { ScheduleOptions, SchedulerEvents, SchedulerOptions } from './scheduler/scheduler.ts';
+export { daily, every, monthly, weekly } from './domain/schedule-helpers.ts';
+export type { EveryTiming, Weekday } from './domain/schedule-helpers.ts';

@@ -89,6 +89,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   private running = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
+  private woken = false;
   private closed = false;
   private keepAlive: NodeJS.Timeout | null = null;
 
@@ -269,7 +270,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
     }
     if (dropped > 0 && schedule.spec.catchUp !== 'once') this.safeEmit('schedule:skipped', { schedule, tick: latest, reason: 'missed', count: dropped });
     if (result.jobIds.length > 0) {
-      this.logger.info({ scheduleId: schedule.id, tick: new Date(latest).toISOString(), jobIds: result.jobIds }, 'schedule fired');
+      this.logger.debug({ scheduleId: schedule.id, tick: new Date(latest).toISOString(), jobIds: result.jobIds }, 'schedule fired');
       this.safeEmit('schedule:fired', { schedule, tick: latest, jobIds: result.jobIds, missed });
     }
   }
@@ -305,6 +306,10 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const cancel = this.clock.setTimer(ms, () => done());
       const done = () => {
@@ -316,8 +321,11 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
     });
   }
 
+  // A wake that arrives while the loop is busy is remembered, so a schedule registered
+  // mid-round is not left waiting for a poll.
   private wake(): void {
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true;
   }
 
   private backend(): Promise<Backend> {

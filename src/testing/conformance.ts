@@ -22,6 +22,7 @@ import type { JobContext } from '../domain/job-context.ts';
 import type { StandardSchemaV1 } from '../domain/standard-schema.ts';
 import { type Worker, type WorkerOptions, createWorker } from '../worker/worker.ts';
 import { FakeClock } from './fake-clock.ts';
+import { runSchedulerConformance } from './scheduler-conformance.ts';
 
 export interface ConformanceHarness {
   /** A fresh, empty store, not yet opened. */
@@ -49,6 +50,7 @@ export interface ConformanceOptions {
  * runBackendConformance({ name: 'mine', makeBackend: (clock) => ({ backend: new MyBackend({ clock }) }) });
  */
 export function runBackendConformance(options: ConformanceOptions): void {
+  runSchedulerConformance(options);
   describe(`backend conformance: ${options.name}`, () => {
     let clock: FakeClock;
     let backend: Backend;
