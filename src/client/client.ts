@@ -316,7 +316,7 @@ export class Client implements AsyncDisposable {
         resolve();
       });
       const unsubscribe = backend.subscribe?.((event) => {
-        if (event.type === 'settled' && event.id === id) {
+        if ((event.type === 'settled' && event.id === id) || event.type === 'changed') {
           done();
           resolve();
         }

@@ -247,7 +247,9 @@ export type BackendEvent =
   | { type: 'enqueued'; queue: string; runAt: number }
   | { type: 'cancel-requested'; id: string }
   | { type: 'settled'; id: string; state: JobState }
-  | { type: 'resumed'; queue: string };
+  | { type: 'resumed'; queue: string }
+  /** Another process changed the store; what it changed is unknown, so look again. */
+  | { type: 'changed' };
 
 /** How a schedule's fire times are given. */
 export type ScheduleTiming = { kind: 'cron'; expression: string; tz: string | null } | { kind: 'every'; everyMs: number };

@@ -57,6 +57,11 @@ export class LeaseKeeper {
     this.tracked.delete(lease.token);
   }
 
+  /** Aborts every tracked attempt with the reason `reasonFor` gives. */
+  abortAll(reasonFor: (id: string) => Error): void {
+    for (const item of this.tracked.values()) item.controller.abort(reasonFor(item.lease.id));
+  }
+
   get size(): number {
     return this.tracked.size;
   }

@@ -36,7 +36,7 @@ export interface AttemptDeps {
   maxCrashRetries: number;
   /** Writes a settlement; resolves false when it was fenced. Batched by the worker. */
   settle: (settlement: Settlement) => Promise<boolean>;
-  /** Aborts every attempt of this runner, with `WorkerShutdownError` as the reason. */
+  /** Aborted once the runner shuts down: an attempt that starts after it is released at once. Running attempts are aborted through the keeper. */
   shutdown: AbortSignal;
   onProgress: (job: ClaimedJob, progress: JobProgress) => void;
   onHookError: (error: unknown, job: ClaimedJob) => void;
@@ -52,9 +52,9 @@ export async function runAttempt(deps: AttemptDeps, definition: JobDefinition, j
   const controller = new AbortController();
   const lease = { id: job.id, token: job.lease.token };
   deps.keeper.track(lease, controller);
-  const onShutdown = () => controller.abort(new WorkerShutdownError(job.id));
-  if (deps.shutdown.aborted) onShutdown();
-  else deps.shutdown.addEventListener('abort', onShutdown, { once: true });
+  // No listener per attempt on the shutdown signal: at high concurrency that is a cost and a
+  // MaxListeners warning. The keeper aborts every tracked attempt on shutdown instead.
+  if (deps.shutdown.aborted) controller.abort(new WorkerShutdownError(job.id));
   const ctx = makeContext(deps, job, controller.signal);
   try {
     if (job.crashes > deps.maxCrashRetries) {
@@ -64,7 +64,6 @@ export async function runAttempt(deps: AttemptDeps, definition: JobDefinition, j
     const outcome = await runHandler(deps, definition, job, ctx, controller);
     return await finish(deps, definition, job, ctx, outcome.settlement, outcome.end);
   } finally {
-    deps.shutdown.removeEventListener('abort', onShutdown);
     deps.keeper.untrack(lease);
   }
 }

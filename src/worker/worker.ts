@@ -4,7 +4,7 @@ import type { Backend, ClaimedJob, ClaimRequest, ClaimResult, Settlement } from 
 import { type Clock, systemClock } from '../domain/clock.ts';
 import type { AnyJob } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
-import { InvalidOptionError } from '../domain/errors.ts';
+import { InvalidOptionError, WorkerShutdownError } from '../domain/errors.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { WorkerEvents } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
@@ -82,6 +82,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private ownsBackend = false;
   private keeper: LeaseKeeper | null = null;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Lease tokens of attempts whose handler still runs. An attempt whose outcome is only waiting to be written frees its slot, so that write can claim the next job. */
+  private readonly busy = new Set<string>();
   private pending: PendingSettlement[] = [];
   private shutdown = new AbortController();
   private stopping = false;
@@ -173,7 +175,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.keeper.start();
     this.unsubscribe =
       backend.subscribe?.((event) => {
-        if (event.type === 'enqueued' || event.type === 'resumed') {
+        if (event.type === 'changed') this.wake();
+        else if (event.type === 'enqueued' || event.type === 'resumed') {
           if (this.queues.includes(event.queue)) this.wake();
         }
       }) ?? null;
@@ -189,7 +192,11 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     await this.starting.catch(() => undefined);
     this.stopping = true;
     this.wake();
-    const releaseTimer = timeoutMs === 0 ? (this.shutdown.abort(), () => {}) : this.clock.setTimer(timeoutMs, () => this.shutdown.abort());
+    const release = () => {
+      this.shutdown.abort();
+      this.keeper?.abortAll((id) => new WorkerShutdownError(id));
+    };
+    const releaseTimer = timeoutMs === 0 ? (release(), () => {}) : this.clock.setTimer(timeoutMs, release);
     // The loop ends once nothing runs and every outcome is written.
     await this.loopDone;
     releaseTimer();
@@ -204,7 +211,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private async loop(): Promise<void> {
     const backend = this.backend!;
     for (;;) {
-      const free = this.stopping ? 0 : this.concurrency - this.inFlight.size;
+      const free = this.stopping ? 0 : this.concurrency - this.busy.size;
       if (this.pending.length === 0 && free === 0) {
         if (this.stopping && this.inFlight.size === 0) return;
         await this.idle(null);
@@ -263,7 +270,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       clock: this.clock,
       keeper: this.keeper!,
       maxCrashRetries: this.maxCrashRetries,
-      settle: (settlement) => this.enqueueSettlement(settlement),
+      settle: (settlement) => {
+        this.busy.delete(settlement.token);
+        return this.enqueueSettlement(settlement);
+      },
       shutdown: this.shutdown.signal,
       onProgress: (progressJob, progress) => this.safeEmit('job:progress', { job: progressJob, progress }),
       onHookError: (error, hookJob) => this.reportError(error, 'failed hook', hookJob.id),
@@ -292,10 +302,12 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       .catch((error: unknown) => this.reportError(error, 'attempt', job.id))
       .finally(() => {
         this.inFlight.delete(job.lease.token);
+        this.busy.delete(job.lease.token);
         this.wake();
       });
     // Keyed by lease token, as a job's new attempt may start here before its old one is gone.
     this.inFlight.set(job.lease.token, run);
+    this.busy.add(job.lease.token);
   }
 
   private enqueueSettlement(settlement: Settlement): Promise<boolean> {

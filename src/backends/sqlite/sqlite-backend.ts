@@ -47,6 +47,8 @@ export interface SqliteBackendOptions {
   synchronous?: SqliteSynchronous;
   /** How long to wait for another process's write lock. @default 5000 */
   busyTimeoutMs?: number;
+  /** How often to look for commits by other processes while a worker or waiter listens; 0 turns it off. @default 10 */
+  watchIntervalMs?: number;
   clock?: Clock;
 }
 
@@ -68,6 +70,7 @@ export class SqliteBackend implements Backend {
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private readonly hubKey: string;
   private readonly ownListeners = new Set<(event: BackendEvent) => void>();
+  private watchTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(options: SqliteBackendOptions) {
@@ -83,6 +86,7 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopWatching();
     const hub = hubFor(this.hubKey);
     for (const listener of this.ownListeners) hub.delete(listener);
     releaseHub(this.hubKey);
@@ -101,10 +105,41 @@ export class SqliteBackend implements Backend {
   subscribe(listener: (event: BackendEvent) => void): () => void {
     hubFor(this.hubKey).add(listener);
     this.ownListeners.add(listener);
+    this.watchOtherProcesses();
     return () => {
       hubFor(this.hubKey).delete(listener);
       this.ownListeners.delete(listener);
+      if (this.ownListeners.size === 0) this.stopWatching();
     };
+  }
+
+  /**
+   * Commits by other processes are seen through `PRAGMA data_version`, which changes when
+   * another connection commits: a read of a few microseconds, polled every
+   * `watchIntervalMs` while anyone listens, instead of waiting for a worker's poll.
+   * Real time on purpose: it is a polling cadence, not a delay a fake clock should drive.
+   */
+  private watchOtherProcesses(): void {
+    if (this.watchTimer || this.closed) return;
+    const ms = this.options.watchIntervalMs ?? 10;
+    if (ms <= 0) return;
+    let version: number | null = null;
+    this.watchTimer = setInterval(() => {
+      if (!this.db) return;
+      try {
+        const current = this.db.pragma('data_version', { simple: true }) as number;
+        if (version !== null && current !== version) this.emit({ type: 'changed' });
+        version = current;
+      } catch {
+        // A failed look is the same as no change: the worker's poll still covers it.
+      }
+    }, ms);
+    this.watchTimer.unref();
+  }
+
+  private stopWatching(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
   }
 
   async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
@@ -127,6 +162,15 @@ export class SqliteBackend implements Backend {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
+    // Idle workers poll: look before taking the write lock, so polling never blocks writers.
+    const now = this.clock.now();
+    const queues = JSON.stringify(request.queues);
+    const names = JSON.stringify(request.names);
+    const claimable = this.read('claim', () => this.stmts().anyClaimable.get(queues, names, now, queues, names, now, queues, names));
+    if (claimable === undefined) {
+      const next = this.read('claim', () => this.stmts().nextRunAt.get(queues, names) as { at: number | null });
+      return { jobs: [], nextRunAt: next.at };
+    }
     return this.write('claim', () => this.claimIn(request));
   }
 
@@ -561,8 +605,16 @@ function prepareStatements(db: Db) {
     byPrefix: prepare('SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'),
     pausedQueues: prepare('SELECT name FROM jobsmith_queues WHERE paused = 1'),
     promote: prepare("UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"),
+    anyClaimable: prepare(`SELECT 1 AS claimable WHERE
+      EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'queued'
+        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+      OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ?
+        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+      OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'running' AND lease_expires_at <= ?
+        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))`),
     anyDue: prepare("SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"),
-    expired: prepare(`SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs
+    // INDEXED BY: left to itself the planner walks every running row through the state index.
+    expired: prepare(`SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
       WHERE state = 'running' AND lease_expires_at <= ?
         AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
       ORDER BY lease_expires_at LIMIT ?`),

@@ -1,0 +1,36 @@
+/**
+ * The measuring process. The parent spawns it once per run with
+ * `node --import tsx bench/harness/child-entry.ts '<RunSpec JSON>'` and an IPC
+ * channel, so each run starts from a fresh heap and the worker's RSS is its own.
+ */
+import { loadSystem } from '../systems/registry.ts';
+import type { ChildMessage, RunSpec } from './run-spec.ts';
+import { runWorkloadHere } from './run-workload-here.ts';
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!process.send) return reject(new Error('child-entry.ts must be spawned with an IPC channel (see spawn-child.ts)'));
+    process.send(message, undefined, {}, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+async function main(): Promise<void> {
+  const specText = process.argv[2];
+  if (specText === undefined) throw new Error('usage: child-entry.ts <RunSpec JSON>');
+  const spec = JSON.parse(specText) as RunSpec;
+  const system = await loadSystem(spec.system);
+  const result = await runWorkloadHere(system, spec, () => void send({ type: 'ready' }));
+  await send({ type: 'result', outcome: result });
+}
+
+main()
+  .catch(async (error: unknown) => {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    await send({ type: 'failed', error: text }).catch(() => console.error(text));
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // Some client libraries keep sockets or timers open; the result is sent, so end here.
+    process.disconnect?.();
+    setImmediate(() => process.exit());
+  });

@@ -1,0 +1,31 @@
+import type { MetricUnit } from './metrics.ts';
+import type { Figure, PeerRatio } from './summarize.ts';
+
+/** Marks a figure from a run that hit its time cap. */
+export const cappedMark = '†';
+/** Marks a figure from which some runs are missing because they failed. */
+export const failedMark = '‡';
+
+const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** A number at the precision its unit deserves: whole jobs/s and MB, ms to about three significant digits. */
+export function formatValue(value: number, unit: MetricUnit): string {
+  if (unit === 'jobs/s') return grouped.format(value);
+  if (unit === 'MB') return value.toFixed(0);
+  const digits = value < 10 ? 2 : value < 100 ? 1 : 0;
+  return value.toFixed(digits);
+}
+
+/** `median (min–max)`, with marks for capped or failed runs; `n/a` where the workload does not apply. */
+export function formatFigure(figure: Figure | null, unit: MetricUnit): string {
+  if (figure === null) return 'n/a';
+  const marks = (figure.cappedRuns > 0 ? ` ${cappedMark}` : '') + (figure.failedRuns > 0 ? ` ${failedMark}` : '');
+  if (figure.median === null || figure.min === null || figure.max === null) return `failed${marks}`;
+  const range = figure.runs > 1 ? ` (${formatValue(figure.min, unit)}–${formatValue(figure.max, unit)})` : '';
+  return `${formatValue(figure.median, unit)}${range}${marks}`;
+}
+
+/** The ratio, or a dash while there is no peer to compare with. */
+export function formatRatio(ratio: PeerRatio | null): string {
+  return ratio === null ? '—' : `${ratio.ratio.toFixed(2)}×`;
+}

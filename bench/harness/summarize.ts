@@ -1,0 +1,103 @@
+import type { SystemAdapter, SystemFamily } from '../systems/system-adapter.ts';
+import type { RunRecord } from './measure-run.ts';
+import type { Metric, MetricUnit } from './metrics.ts';
+import { median } from './statistics.ts';
+
+/** One system's figure for one metric over its runs. */
+export interface Figure {
+  /** Null when no run produced the figure. */
+  readonly median: number | null;
+  readonly min: number | null;
+  readonly max: number | null;
+  /** Runs that produced the figure. */
+  readonly runs: number;
+  /** Of those, runs that hit their time cap. */
+  readonly cappedRuns: number;
+  /** Runs that failed and produced nothing. */
+  readonly failedRuns: number;
+}
+
+/** The best Jobsmith figure over the best peer figure, and whose they were. */
+export interface PeerRatio {
+  readonly ratio: number;
+  readonly jobsmith: string;
+  readonly peer: string;
+}
+
+export interface SummaryRow {
+  readonly metric: string;
+  readonly label: string;
+  readonly unit: MetricUnit;
+  readonly better: 'higher' | 'lower';
+  /** By system id; null where the workload does not apply to the system. */
+  readonly figures: Readonly<Record<string, Figure | null>>;
+  /** Null until at least one peer and one Jobsmith system have the figure. */
+  readonly jobsmithVsBestPeer: PeerRatio | null;
+}
+
+type SystemIdentity = Pick<SystemAdapter, 'id' | 'family'>;
+
+/** Medians and ranges per metric and system; rows whose workload was not run are left out. */
+export function summarize(systems: readonly SystemIdentity[], metrics: readonly Metric[], runs: readonly RunRecord[]): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const metric of metrics) {
+    const ofWorkload = runs.filter((run) => run.workload === metric.workload);
+    if (ofWorkload.length === 0) continue;
+    const figures: Record<string, Figure | null> = {};
+    for (const system of systems) {
+      const ofSystem = ofWorkload.filter((run) => run.system === system.id);
+      figures[system.id] = ofSystem.length === 0 ? null : figureOf(metric, ofSystem);
+    }
+    rows.push({
+      metric: metric.id,
+      label: metric.label,
+      unit: metric.unit,
+      better: metric.better,
+      figures,
+      jobsmithVsBestPeer: peerRatio(metric, systems, figures),
+    });
+  }
+  return rows;
+}
+
+function figureOf(metric: Metric, runs: readonly RunRecord[]): Figure {
+  const values: number[] = [];
+  let cappedRuns = 0;
+  for (const run of runs) {
+    const value = run.outcome === null ? null : metric.read(run.outcome);
+    if (value === null) continue;
+    values.push(value);
+    if (run.outcome?.capped) cappedRuns++;
+  }
+  return {
+    median: values.length > 0 ? median(values) : null,
+    min: values.length > 0 ? Math.min(...values) : null,
+    max: values.length > 0 ? Math.max(...values) : null,
+    runs: values.length,
+    cappedRuns,
+    failedRuns: runs.filter((run) => run.outcome === null).length,
+  };
+}
+
+function peerRatio(metric: Metric, systems: readonly SystemIdentity[], figures: Readonly<Record<string, Figure | null>>): PeerRatio | null {
+  const jobsmith = best(metric, systems, figures, 'jobsmith');
+  const peer = best(metric, systems, figures, 'peer');
+  if (!jobsmith || !peer || peer.value === 0) return null;
+  return { ratio: jobsmith.value / peer.value, jobsmith: jobsmith.system, peer: peer.system };
+}
+
+function best(
+  metric: Metric,
+  systems: readonly SystemIdentity[],
+  figures: Readonly<Record<string, Figure | null>>,
+  family: SystemFamily,
+): { system: string; value: number } | null {
+  let found: { system: string; value: number } | null = null;
+  for (const system of systems) {
+    const value = system.family === family ? figures[system.id]?.median : null;
+    if (value === null || value === undefined) continue;
+    const better = found === null || (metric.better === 'higher' ? value > found.value : value < found.value);
+    if (better) found = { system: system.id, value };
+  }
+  return found;
+}
