@@ -54,6 +54,7 @@ export type {
   ClaimedJob,
   ClaimRequest,
   ClaimResult,
+  EnqueueCallOptions,
   EnqueueResult,
   JobPage,
   LeaseRef,
@@ -81,7 +82,7 @@ export { SqliteBackend } from './backends/sqlite/sqlite-backend.ts';
 export type { SqliteBackendOptions } from './backends/sqlite/sqlite-backend.ts';
 
 export { Client, createClient } from './client/client.ts';
-export type { ClientOptions, EnqueueItem, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
+export type { ClientOptions, EnqueueCall, EnqueueItem, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
 export { BoundJob } from './client/bound-job.ts';
 export type { BatchOptions, BatchOutcome } from './client/bound-job.ts';
 export { createWorker, Worker } from './worker/worker.ts';

@@ -15,7 +15,7 @@ export interface OpenBackendOptions {
  * Picks and builds a backend from a connection string:
  * - `sqlite:./jobsmith.db`, `sqlite:/abs/path.db`, `sqlite:./jobs.db?synchronous=normal`
  * - `memory:`
- * - `postgres://…` and `redis://…` load `jobsmith/postgres` and `jobsmith/redis`.
+ * - `postgres://user:pass@host:5432/db?schema=jobsmith` loads the PostgreSQL backend (needs `pg`).
  * A malformed or unknown string throws `InvalidUrlError`. Nothing is opened until
  * the backend's `open()` is called.
  */
@@ -32,10 +32,17 @@ export async function openBackend(url: string, options: OpenBackendOptions = {})
       return new SqliteBackend({ ...parseSqliteUrl(url), ...options });
     }
     case 'postgres':
-    case 'postgresql':
+    case 'postgresql': {
+      const { parsePostgresUrl } = await import('./postgres/postgres-url.ts');
+      const parsed = parsePostgresUrl(url);
+      const { PostgresBackend } = await import('./postgres/postgres-backend.ts').catch((error: unknown) => {
+        throw new BackendUnavailableError(scheme, `the "pg" package is not installed (npm install pg): ${(error as Error).message}`);
+      });
+      return new PostgresBackend({ ...parsed, ...options });
+    }
     case 'redis':
     case 'rediss':
-      throw new BackendUnavailableError(scheme, 'this release ships the sqlite and memory backends only');
+      throw new BackendUnavailableError(scheme, 'this release ships the sqlite, postgres and memory backends');
     default:
       throw new InvalidUrlError(url, `unknown scheme "${scheme}:"; expected sqlite:, memory:, postgres:// or redis://`);
   }

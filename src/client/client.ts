@@ -43,6 +43,15 @@ export interface ClientOptions {
   lease?: Duration;
 }
 
+/** Per-call options of `enqueue` and `enqueueMany` that are not stored with the job. */
+export interface EnqueueCall {
+  /**
+   * Your own open transaction (PostgreSQL: the pg client you ran BEGIN on). The jobs are
+   * written in it and exist only if it commits.
+   */
+  tx?: unknown;
+}
+
 /** One item of `enqueueMany`. */
 export interface EnqueueItem {
   job: AnyJob | string;
@@ -118,15 +127,16 @@ export class Client implements AsyncDisposable {
   }
 
   /** Adds a job. Resolves with its id, and `created: false` when its `key` matched an active job. */
-  async enqueue<J extends AnyJob>(job: J, payload: JobInput<J>, options?: EnqueueOptions): Promise<EnqueueResult>;
-  async enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
-  async enqueue(job: AnyJob | string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
-    const [result] = await this.enqueueMany([{ job, payload, options }]);
+  async enqueue<J extends AnyJob>(job: J, payload: JobInput<J>, options?: EnqueueOptions & EnqueueCall): Promise<EnqueueResult>;
+  async enqueue(name: string, payload: unknown, options?: EnqueueOptions & EnqueueCall): Promise<EnqueueResult>;
+  async enqueue(job: AnyJob | string, payload: unknown, options: EnqueueOptions & EnqueueCall = {}): Promise<EnqueueResult> {
+    const { tx, ...jobOptions } = options;
+    const [result] = await this.enqueueMany([{ job, payload, options: jobOptions }], tx === undefined ? {} : { tx });
     return result!;
   }
 
   /** Adds many jobs in one transaction: all are added, or none (any invalid item rejects the whole call). */
-  async enqueueMany(items: readonly EnqueueItem[]): Promise<EnqueueResult[]> {
+  async enqueueMany(items: readonly EnqueueItem[], call: EnqueueCall = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', items, 'an array');
     const backend = await this.backend();
     const now = backend.now();
@@ -140,7 +150,7 @@ export class Client implements AsyncDisposable {
         throw error;
       }
     }
-    return backend.enqueue(prepared);
+    return backend.enqueue(prepared, call);
   }
 
   /**

@@ -32,7 +32,7 @@ export interface Backend extends AsyncDisposable {
    * Adds jobs, all or nothing. A job whose `key` is held by an active job of the same name
    * is not added; its result names the existing job with `created: false`.
    */
-  enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
+  enqueue(jobs: readonly NewJob[], options?: EnqueueCallOptions): Promise<EnqueueResult[]>;
   /**
    * Adds a job already running under a lease held by `lease.workerId`, for running a job
    * inline (`job.now()`). Honours `key` like `enqueue`: when the key is held, nothing is
@@ -122,6 +122,14 @@ export interface NewJob {
   key: string | null;
   runAt: number;
   createdAt: number;
+}
+
+export interface EnqueueCallOptions {
+  /**
+   * The caller's own transaction to enqueue in (PostgreSQL: a pg client inside BEGIN): the
+   * jobs exist only if it commits. Backends without transactional enqueue reject it.
+   */
+  tx?: unknown;
 }
 
 export interface EnqueueResult {

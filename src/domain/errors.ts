@@ -113,10 +113,17 @@ export class InvalidUrlError extends JobsmithError {
   }
 }
 
-/** The store could not be opened, or a call to it failed. `cause` holds the driver's error. */
+/**
+ * The store could not be opened, or a call to it failed. `cause` holds the driver's error.
+ * `transient` is true for failures that may pass by themselves (the server is down or
+ * restarting, a connection was cut): workers retry those; the rest (bad credentials,
+ * missing rights, a path that cannot be opened) are reported at once.
+ */
 export class StoreError extends JobsmithError {
-  constructor(message: string, options: JobsmithErrorOptions = {}) {
+  readonly transient: boolean;
+  constructor(message: string, options: JobsmithErrorOptions & { transient?: boolean } = {}) {
     super('STORE_ERROR', message, options);
+    this.transient = options.transient ?? false;
   }
 }
 

@@ -4,7 +4,7 @@ import type { Backend, ClaimedJob, ClaimRequest, ClaimResult, Settlement } from 
 import { type Clock, systemClock } from '../domain/clock.ts';
 import type { AnyJob } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
-import { InvalidOptionError, WorkerShutdownError } from '../domain/errors.ts';
+import { InvalidOptionError, StoreError, WorkerShutdownError } from '../domain/errors.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { WorkerEvents } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
@@ -96,6 +96,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private stopped: Promise<void> | null = null;
   private lastContactAt: number | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
+  /** The first open failed transiently; the loop opens before its next claim. */
+  private needsOpen = false;
   private failures = 0;
 
   constructor(options: WorkerOptions) {
@@ -164,7 +166,17 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
     this.backend = backend;
     this.ownsBackend = owned;
-    await backend.open();
+    try {
+      await backend.open();
+    } catch (error) {
+      // A store that is down or restarting: run anyway and keep trying (the loop does), so a
+      // worker started before its database comes up needs no restart. Anything else
+      // (bad credentials, a path that cannot be opened) is the caller's to fix.
+      if (!(error instanceof StoreError && error.transient)) throw error;
+      this.reportError(error, 'open');
+      this.failures = 1;
+      this.needsOpen = true;
+    }
     this.keeper = new LeaseKeeper({
       backend,
       clock: this.clock,
@@ -222,6 +234,11 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       const request = free > 0 ? this.claimRequest(free) : undefined;
       let claimed: ClaimResult | null = null;
       try {
+        if (this.needsOpen) {
+          await backend.open();
+          this.needsOpen = false;
+          this.logger.info({ workerId: this.id }, 'backend reachable; worker resumes');
+        }
         if (batch.length > 0) {
           const result = await backend.settle(
             batch.map((item) => item.settlement),
@@ -255,7 +272,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     } else {
       this.pending = [...batch, ...this.pending];
     }
-    const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures - 1, 6));
+    // Capped low, so a worker resumes within a couple of seconds of its store coming back.
+    const delay = Math.min(2000, 100 * 2 ** Math.min(this.failures - 1, 6));
     await this.idle(this.clock.now() + delay, true);
   }
 

@@ -6,6 +6,7 @@ import type {
   ClaimedJob,
   ClaimRequest,
   ClaimResult,
+  EnqueueCallOptions,
   EnqueueResult,
   JobPage,
   LeaseRef,
@@ -23,7 +24,7 @@ import type {
 } from '../../contract/backend.ts';
 import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
-import { ClosedError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
+import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, isTerminal, terminalStates } from '../../domain/job-state.ts';
@@ -88,8 +89,9 @@ export class MemoryBackend implements Backend {
     return () => this.listeners.delete(listener);
   }
 
-  async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+  async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     this.assertOpen();
+    if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: the memory backend has none to join');
     return this.enqueueNow(jobs);
   }
 

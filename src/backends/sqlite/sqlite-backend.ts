@@ -8,6 +8,7 @@ import type {
   ClaimedJob,
   ClaimRequest,
   ClaimResult,
+  EnqueueCallOptions,
   EnqueueResult,
   JobPage,
   LeaseRef,
@@ -26,7 +27,7 @@ import type {
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
-import { ClosedError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
+import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
@@ -142,7 +143,8 @@ export class SqliteBackend implements Backend {
     this.watchTimer = null;
   }
 
-  async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+  async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
+    if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
     const results = this.write('enqueue', () => jobs.map((job) => this.insertJob(job)));
     const queues = new Map<string, number>();
     jobs.forEach((job, index) => {

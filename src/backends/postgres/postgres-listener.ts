@@ -1,0 +1,80 @@
+import type pg from 'pg';
+
+export interface PostgresListenerOptions {
+  connect: () => Promise<pg.Client>;
+  channel: string;
+  onMessage: (payload: string) => void;
+  /** Called after a reconnect: notifications may have been missed, so everyone should look again. */
+  onReconnect: () => void;
+}
+
+/**
+ * A dedicated connection that LISTENs for new work, reconnecting with a capped backoff
+ * whenever it drops (a restart, a terminated backend). While it is down, workers fall
+ * back on their poll; nothing depends on a notification arriving.
+ */
+export class PostgresListener {
+  private client: pg.Client | null = null;
+  private running = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+
+  constructor(private readonly options: PostgresListenerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    if (!this.running) return;
+    let client: pg.Client | null = null;
+    try {
+      client = await this.options.connect();
+      client.on('error', () => this.dropped(client!));
+      client.on('end', () => this.dropped(client!));
+      client.on('notification', (message) => {
+        if (message.channel === this.options.channel && message.payload !== undefined) this.options.onMessage(message.payload);
+      });
+      await client.query(`LISTEN "${this.options.channel}"`);
+      if (!this.running) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      this.client = client;
+      if (this.failures > 0) this.options.onReconnect();
+      this.failures = 0;
+    } catch {
+      await client?.end().catch(() => undefined);
+      this.retry();
+    }
+  }
+
+  private dropped(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = null;
+    client.end().catch(() => undefined);
+    this.failures++;
+    this.retry();
+  }
+
+  private retry(): void {
+    if (!this.running || this.retryTimer) return;
+    this.failures = Math.max(1, this.failures + 1);
+    const delay = Math.min(2000, 50 * 2 ** Math.min(this.failures, 6));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,107 @@
+import type { ClaimedJob, ScheduleRecord } from '../../contract/backend.ts';
+import type { JobRecord } from '../../domain/job-record.ts';
+import type { JobState } from '../../domain/job-state.ts';
+import type { JsonObject, JsonValue } from '../../domain/json-value.ts';
+
+/** A row of `jobs` as pg returns it: jsonb parsed, bigint read as number (see `int8AsNumber`). */
+export interface PgJobRow {
+  seq: number;
+  id: string;
+  name: string;
+  queue: string;
+  state: JobState;
+  payload: JsonValue;
+  metadata: JsonObject;
+  priority: number;
+  key: string | null;
+  attempts: number;
+  max_attempts: number;
+  crashes: number;
+  backoff: JobRecord['backoff'];
+  timeout_ms: number | null;
+  keep_completed_ms: number | null;
+  keep_failed_ms: number | null;
+  run_at: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  result: JsonValue | null;
+  error: JobRecord['error'];
+  progress: JobRecord['progress'];
+  progress_history: JobRecord['progressHistory'];
+  logs: JobRecord['logs'];
+  lease_token: string | null;
+  lease_worker: string | null;
+  lease_expires_at: number | null;
+  lease_recovered: boolean;
+  cancel_requested: boolean;
+  expires_at: number | null;
+}
+
+export function pgRowToRecord(row: PgJobRow): JobRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    queue: row.queue,
+    state: row.state,
+    payload: row.payload,
+    metadata: row.metadata,
+    priority: row.priority,
+    key: row.key,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    crashes: row.crashes,
+    backoff: row.backoff,
+    timeoutMs: row.timeout_ms,
+    keepCompletedMs: row.keep_completed_ms,
+    keepFailedMs: row.keep_failed_ms,
+    runAt: row.run_at,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    result: row.result,
+    error: row.error,
+    progress: row.progress,
+    progressHistory: row.progress_history,
+    logs: row.logs,
+    lease:
+      row.lease_token === null ? null : { token: row.lease_token, workerId: row.lease_worker ?? '', expiresAt: row.lease_expires_at ?? 0 },
+    cancelRequested: row.cancel_requested,
+    expiresAt: row.expires_at,
+  };
+}
+
+export function pgRowToClaimed(row: PgJobRow): ClaimedJob {
+  const record = pgRowToRecord(row);
+  return { ...record, lease: record.lease!, recovered: row.lease_recovered };
+}
+
+/** Claim order, for rows a set-returning UPDATE hands back unordered: recoveries first, then priority, run time, enqueue order. */
+export function claimOrder(a: PgJobRow, b: PgJobRow): number {
+  if (a.lease_recovered !== b.lease_recovered) return a.lease_recovered ? -1 : 1;
+  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
+}
+
+export interface PgScheduleRow {
+  id: string;
+  spec: ScheduleRecord['spec'];
+  enabled: boolean;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  last_job_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function pgRowToSchedule(row: PgScheduleRow): ScheduleRecord {
+  return {
+    id: row.id,
+    spec: row.spec,
+    enabled: row.enabled,
+    nextRunAt: row.next_run_at,
+    lastRunAt: row.last_run_at,
+    lastJobId: row.last_job_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

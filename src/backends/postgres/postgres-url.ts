@@ -1,0 +1,46 @@
+import { InvalidUrlError } from '../../domain/errors.ts';
+
+export interface PostgresUrlOptions {
+  /** The connection string for pg, without Jobsmith's own parameters. */
+  connectionString: string;
+  schema?: string;
+  poolSize?: number;
+  migrate?: boolean;
+}
+
+const ownParameters = ['schema', 'poolSize', 'migrate'];
+
+/**
+ * `postgres://user:pass@host:5432/db?schema=jobsmith&poolSize=10&migrate=false`. Jobsmith
+ * takes `schema`, `poolSize` and `migrate`; every other parameter (sslmode, …) goes to pg.
+ */
+export function parsePostgresUrl(url: string): PostgresUrlOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidUrlError(url, 'it is not a URL (expected postgres://user:password@host:port/database)');
+  }
+  if (!parsed.hostname && !parsed.searchParams.get('host')) throw new InvalidUrlError(url, 'it names no host');
+  if (parsed.port && !/^\d+$/.test(parsed.port)) throw new InvalidUrlError(url, `port "${parsed.port}" is not a number`);
+  const options: PostgresUrlOptions = { connectionString: '' };
+  const schema = parsed.searchParams.get('schema');
+  if (schema !== null) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new InvalidUrlError(url, `schema "${schema}" must be a lower-case identifier`);
+    options.schema = schema;
+  }
+  const poolSize = parsed.searchParams.get('poolSize');
+  if (poolSize !== null) {
+    const size = Number(poolSize);
+    if (!Number.isSafeInteger(size) || size < 1) throw new InvalidUrlError(url, `poolSize must be a whole number of 1 or more, not "${poolSize}"`);
+    options.poolSize = size;
+  }
+  const migrate = parsed.searchParams.get('migrate');
+  if (migrate !== null) {
+    if (migrate !== 'true' && migrate !== 'false') throw new InvalidUrlError(url, `migrate must be true or false, not "${migrate}"`);
+    options.migrate = migrate === 'true';
+  }
+  for (const name of ownParameters) parsed.searchParams.delete(name);
+  options.connectionString = parsed.toString();
+  return options;
+}
