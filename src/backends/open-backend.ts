@@ -25,7 +25,7 @@ export async function openBackend(url: string, options: OpenBackendOptions = {})
   if (!scheme) throw new InvalidUrlError(url, 'it has no scheme; expected sqlite:, memory:, postgres:// or redis://');
   switch (scheme) {
     case 'memory':
-      if (url !== 'memory:' && url !== 'memory://') throw new InvalidUrlError(url, "memory takes no path; use 'memory:'");
+      if (!/^memory:(\/\/)?$/i.test(url)) throw new InvalidUrlError(url, "memory takes no path; use 'memory:'");
       return new MemoryBackend(options);
     case 'sqlite': {
       const { SqliteBackend } = await import('./sqlite/sqlite-backend.ts');

@@ -59,7 +59,8 @@ export function backoffDelay(option: BackoffOption, attempt: number, error: unkn
   if (option.type === 'none') return 0;
   const base = toMs(option.delay, 'backoff.delay');
   const max = toMs(option.max ?? '1h', 'backoff.max');
-  const raw = option.type === 'fixed' ? base : option.type === 'linear' ? base * attempt : base * 2 ** (attempt - 1);
+  // A zero base stays zero: 0 × 2^1100 would be 0 × Infinity, NaN.
+  const raw = base === 0 ? 0 : option.type === 'fixed' ? base : option.type === 'linear' ? base * attempt : base * 2 ** (attempt - 1);
   const capped = Math.min(raw, max);
   const jitter = option.jitter ?? 0;
   return Math.round(capped - capped * jitter * random());

@@ -14,5 +14,7 @@ export function toMs(value: Duration, option: string): number {
   }
   const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim()) : null;
   if (!match) throw new InvalidOptionError(option, value, "milliseconds or a string like '500ms', '30s', '5m', '2h', '7d'");
-  return Math.round(Number(match[1]) * unitMs[match[2] as DurationUnit]);
+  const ms = Math.round(Number(match[1]) * unitMs[match[2] as DurationUnit]);
+  if (!Number.isFinite(ms)) throw new InvalidOptionError(option, value, 'a duration that fits in a number of milliseconds');
+  return ms;
 }

@@ -108,8 +108,11 @@ export class InvalidOptionError extends JobsmithError {
 }
 
 export class InvalidUrlError extends JobsmithError {
-  constructor(readonly url: string, reason: string) {
+  /** The connection string, with any password replaced by `***`. */
+  readonly url: string;
+  constructor(url: string, reason: string) {
     super('INVALID_URL', `Invalid connection string "${redactUrl(url)}": ${reason}.`, { details: { url: redactUrl(url) } });
+    this.url = redactUrl(url);
   }
 }
 
@@ -238,5 +241,6 @@ function describe(value: unknown): string {
 
 /** Hides a password in a connection string so errors can be logged safely. */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  // Up to the last @ before the host: a password may itself hold @, and the user may be empty (redis://:pw@host).
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^/?#]*@/i, '$1***@');
 }

@@ -46,7 +46,11 @@ function assertJson(value: unknown, field: string, path: string, ancestors: Set<
   if (ancestors.has(object)) throw new PayloadNotJsonError(field, at, 'refers back to itself (a cycle)', undefined);
   ancestors.add(object);
   if (Array.isArray(object)) {
-    object.forEach((item, index) => assertJson(item, field, `${path}[${index}]`, ancestors, depth + 1));
+    // A plain loop, not forEach: forEach skips the holes of a sparse array, which JSON would store as null.
+    for (let index = 0; index < object.length; index++) {
+      if (!(index in object)) throw new PayloadNotJsonError(field, `${path}[${index}]`, 'is a hole in a sparse array', undefined);
+      assertJson(object[index], field, `${path}[${index}]`, ancestors, depth + 1);
+    }
   } else {
     const proto = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {

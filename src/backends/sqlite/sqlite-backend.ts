@@ -1,4 +1,5 @@
-import { dirname, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   Backend,
@@ -77,7 +78,7 @@ export class SqliteBackend implements Backend {
   constructor(options: SqliteBackendOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    this.hubKey = options.path === ':memory:' ? `:memory:${Math.random()}` : resolve(options.path);
+    this.hubKey = options.path === ':memory:' ? `:memory:${Math.random()}` : canonicalPath(options.path);
   }
 
   async open(): Promise<void> {
@@ -399,22 +400,41 @@ export class SqliteBackend implements Backend {
     if (this.closed) throw new ClosedError('The SQLite backend');
     if (this.db) return this.db;
     const { path } = this.options;
-    let db: Db;
+    const busyTimeoutMs = this.options.busyTimeoutMs ?? 5000;
+    let db: Db | null = null;
     try {
-      db = new Database(path, { timeout: this.options.busyTimeoutMs ?? 5000 });
-      db.pragma('journal_mode = WAL');
+      db = new Database(path, { timeout: busyTimeoutMs });
+      const opened = db;
+      // Switching a file to WAL needs a lock SQLite will not wait for (it reports SQLITE_BUSY at
+      // once): retry within the busy timeout, so processes opening a new file together all succeed.
+      retryWhileBusy(busyTimeoutMs, () => opened.pragma('journal_mode = WAL'));
       db.pragma(`synchronous = ${(this.options.synchronous ?? 'full').toUpperCase()}`);
       db.pragma('foreign_keys = ON');
-      migrate(db, this.clock.now());
+      retryWhileBusy(busyTimeoutMs, () => migrate(opened, this.clock.now()));
     } catch (error) {
+      db?.close();
+      const sqliteCode = (error as { code?: unknown }).code;
       throw new StoreError(`Cannot open the SQLite database at "${path}" (${dirname(resolve(path))}): ${(error as Error).message}`, {
         cause: error,
-        details: { path },
+        details: { path, ...(typeof sqliteCode === 'string' ? { sqliteCode } : {}) },
+        // Another process holding the lock longer than the busy timeout may yet let go.
+        transient: typeof sqliteCode === 'string' && sqliteCode.startsWith('SQLITE_BUSY'),
       });
     }
     this.db = db;
     this.statements = prepareStatements(db);
     return db;
+  }
+
+  /** Read-only connection settings, for diagnostics and tests. */
+  settings(): { journalMode: string; synchronous: 'full' | 'normal' | 'off' | 'extra'; busyTimeoutMs: number } {
+    const db = this.connect();
+    const synchronous = ['off', 'normal', 'full', 'extra'][db.pragma('synchronous', { simple: true }) as number] as 'full';
+    return {
+      journalMode: String(db.pragma('journal_mode', { simple: true })),
+      synchronous,
+      busyTimeoutMs: db.pragma('busy_timeout', { simple: true }) as number,
+    };
   }
 
   private stmts(): ReturnType<typeof prepareStatements> {
@@ -569,6 +589,16 @@ export class SqliteBackend implements Backend {
   }
 }
 
+/** The file's path with symlinked folders resolved, so every route to one file shares one event hub. */
+function canonicalPath(path: string): string {
+  const absolute = resolve(path);
+  try {
+    return join(realpathSync(dirname(absolute)), basename(absolute));
+  } catch {
+    return absolute;
+  }
+}
+
 function migrate(db: Db, now: number): void {
   db.exec('CREATE TABLE IF NOT EXISTS jobsmith_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
   db.transaction(() => {
@@ -579,6 +609,22 @@ function migrate(db: Db, now: number): void {
       db.prepare('INSERT INTO jobsmith_migrations (version, applied_at) VALUES (?, ?)').run(migration.version, now);
     }
   }).immediate();
+}
+
+/** Runs `fn`, retrying for up to `timeoutMs` while SQLite reports SQLITE_BUSY. Only used while opening. */
+function retryWhileBusy<T>(timeoutMs: number, fn: () => T): T {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      return fn();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error;
+      // Opening is synchronous in better-sqlite3; a short blocking wait is the honest way to back off here.
+      Atomics.wait(pause, 0, 0, wait);
+    }
+  }
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -16,9 +16,16 @@ export interface SqliteUrlOptions {
 export function parseSqliteUrl(url: string): SqliteUrlOptions {
   let rest = url.replace(/^sqlite:/i, '');
   if (rest.startsWith('//')) rest = rest.slice(2);
-  const [path = '', query] = rest.split('?', 2);
+  const [path = '', query, extra] = rest.split('?');
   if (path === '') throw new InvalidUrlError(url, 'it names no database file');
-  const options: SqliteUrlOptions = { path: decodeURIComponent(path) };
+  if (extra !== undefined) throw new InvalidUrlError(url, "it has a second '?'; join parameters with &");
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw new InvalidUrlError(url, "its path has a stray '%' (write %25 for a literal %)");
+  }
+  const options: SqliteUrlOptions = { path: decoded };
   for (const [key, value] of new URLSearchParams(query ?? '')) {
     if (key === 'synchronous') {
       const mode = value.toLowerCase();
@@ -26,7 +33,7 @@ export function parseSqliteUrl(url: string): SqliteUrlOptions {
       options.synchronous = mode;
     } else if (key === 'busyTimeout') {
       const ms = Number(value);
-      if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidUrlError(url, `busyTimeout must be milliseconds, not "${value}"`);
+      if (value.trim() === '' || !Number.isSafeInteger(ms) || ms < 0) throw new InvalidUrlError(url, `busyTimeout must be milliseconds, not "${value}"`);
       options.busyTimeoutMs = ms;
     } else {
       throw new InvalidUrlError(url, `unknown parameter "${key}"; known: synchronous, busyTimeout`);
