@@ -22,6 +22,7 @@ import type { JobContext } from '../domain/job-context.ts';
 import type { StandardSchemaV1 } from '../domain/standard-schema.ts';
 import { type Worker, type WorkerOptions, createWorker } from '../worker/worker.ts';
 import { FakeClock } from './fake-clock.ts';
+import { InFlightCalls } from './in-flight-calls.ts';
 import { runSchedulerConformance } from './scheduler-conformance.ts';
 
 export interface ConformanceHarness {
@@ -59,9 +60,10 @@ export function runBackendConformance(options: ConformanceOptions): void {
     let workers: Worker[] = [];
 
     beforeEach(async () => {
-      clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
+      const calls = new InFlightCalls();
+      clock = new FakeClock(Date.UTC(2026, 0, 1, 12), { settle: calls.idle });
       harness = await options.makeBackend(clock);
-      backend = harness.backend;
+      backend = calls.wrap(harness.backend);
       await backend.open();
       client = createClient({ backend, clock });
     });
@@ -300,6 +302,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await untilState(id, 'failed');
       const record = (await backend.get(id))!;
       expect(record).toMatchObject({ crashes: 3, attempts: 0, error: { code: 'WORKER_CRASHED' } });
+      // The hook runs once the failure is stored, which a poll of the store may see first.
+      await eventually(() => hook.length > 0, 'the failed hook');
+      await clock.advance('1s');
       expect(hook).toHaveLength(1);
       expect(isJobsmithError(hook[0], 'WORKER_CRASHED')).toBe(true);
     });
@@ -457,7 +462,7 @@ export function runBackendConformance(options: ConformanceOptions): void {
       const b = await client.enqueue(job, null);
       await untilState(a.id, 'completed');
       await untilState(b.id, 'completed');
-      expect(reported).toContain('listener of job:completed');
+      await eventually(() => reported.filter((during) => during === 'listener of job:completed').length === 2, 'both listener errors');
     });
 
     test('a worker survives failing backend calls: it reports, backs off and carries on', async () => {
@@ -831,7 +836,8 @@ export function runBackendConformance(options: ConformanceOptions): void {
         run: async (n: number) => {
           running++;
           peak = Math.max(peak, running);
-          await new Promise((resolve) => setImmediate(resolve));
+          // Long enough, in real time, for the other lane to start even over a network store.
+          await new Promise((resolve) => setTimeout(resolve, 25));
           running--;
           if (n === 3) throw new Error('three');
           return n * 10;

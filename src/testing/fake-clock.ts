@@ -15,13 +15,24 @@ interface Timer {
  * const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
  * await clock.advance('30s');
  */
+export interface FakeClockOptions {
+  /**
+   * Awaited after each timer fires, so the code it woke can finish before time moves on.
+   * The default lets pending promise callbacks run; a store reached over the network needs
+   * more (the conformance suite waits until no backend call is in flight).
+   */
+  settle?: () => Promise<void>;
+}
+
 export class FakeClock implements Clock {
   private current: number;
   private timers: Timer[] = [];
   private seq = 0;
+  private readonly settle: () => Promise<void>;
 
-  constructor(start = Date.UTC(2026, 0, 1)) {
+  constructor(start = Date.UTC(2026, 0, 1), options: FakeClockOptions = {}) {
     this.current = start;
+    this.settle = options.settle ?? drainCallbacks;
   }
 
   now(): number {
@@ -39,17 +50,17 @@ export class FakeClock implements Clock {
   /** Moves time forward by `by` (ms or a string like `'30s'`), firing due timers in order. */
   async advance(by: Duration): Promise<void> {
     const target = this.current + toMs(by, 'advance');
-    await settle();
+    await this.settle();
     for (;;) {
       const next = this.nextTimer();
       if (!next || next.at > target) break;
       this.timers = this.timers.filter((timer) => timer !== next);
       this.current = Math.max(this.current, next.at);
       next.callback();
-      await settle();
+      await this.settle();
     }
     this.current = target;
-    await settle();
+    await this.settle();
   }
 
   /** Sets the time; moving backward fires nothing, as a wall clock stepped back would. */
@@ -57,7 +68,7 @@ export class FakeClock implements Clock {
     const target = typeof at === 'number' ? at : at.getTime();
     if (target >= this.current) return this.advance(target - this.current);
     this.current = target;
-    await settle();
+    await this.settle();
   }
 
   /** How many timers are waiting. */
@@ -73,6 +84,6 @@ export class FakeClock implements Clock {
 }
 
 /** Lets pending promise callbacks and I/O callbacks run. */
-async function settle(): Promise<void> {
+async function drainCallbacks(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }

@@ -409,11 +409,11 @@ export class PostgresBackend implements Backend {
       const upserted = await q<PgScheduleRow>(
         db,
         `INSERT INTO ${this.S}.schedules (id, spec, spec_text, enabled, next_run_at, created_at, updated_at)
-         VALUES ($1, $2::jsonb, $2, $3, $4, $5, $5)
+         VALUES ($1, $2::jsonb, $6::text, $3, $4, $5, $5)
          ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, spec_text = excluded.spec_text, enabled = excluded.enabled,
            next_run_at = excluded.next_run_at, updated_at = excluded.updated_at
          RETURNING *`,
-        [input.id, specText, enabled, input.nextRunAt, input.now],
+        [input.id, specText, enabled, input.nextRunAt, input.now, specText],
       );
       return pgRowToSchedule(upserted.rows[0]!);
     });
