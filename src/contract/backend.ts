@@ -257,7 +257,9 @@ export type BackendEvent =
   | { type: 'settled'; id: string; state: JobState }
   | { type: 'resumed'; queue: string }
   /** Another process changed the store; what it changed is unknown, so look again. */
-  | { type: 'changed' };
+  | { type: 'changed' }
+  /** A connection to the store broke outside any call (an idle connection, the notification channel). The backend reconnects by itself; this is for logs. */
+  | { type: 'connection-error'; error: unknown };
 
 /** How a schedule's fire times are given. */
 export type ScheduleTiming = { kind: 'cron'; expression: string; tz: string | null } | { kind: 'every'; everyMs: number };

@@ -226,6 +226,29 @@ export function runBackendConformance(options: ConformanceOptions): void {
       }
     });
 
+    test('a completion racing the takeover of its expired lease ends in exactly one state', async () => {
+      for (let round = 0; round < 40; round++) {
+        const { id } = await enqueueOne(await newJob(noop, round));
+        const first = (await backend.claim(claimBy('w1', 1))).jobs[0]!;
+        expect(first.id).toBe(id);
+        await clock.advance(1000);
+        const complete = () => backend.settle([{ kind: 'complete', id, token: first.lease.token, result: 'late', expiresAt: null }]);
+        const takeOver = () => backend.claim(claimBy('w2', 1));
+        // Alternate who starts first; over a network store they truly race.
+        const [settled, claimed] =
+          round % 2 === 0 ? await Promise.all([complete(), takeOver()]) : await Promise.all([takeOver(), complete()]).then(([c, s]) => [s, c] as const);
+        const tookOver = claimed.jobs.some((job) => job.id === id);
+        expect(settled.applied[0] !== tookOver, `round ${round}: exactly one of completion and takeover wins`).toBe(true);
+        const record = (await backend.get(id))!;
+        if (tookOver) expect(record).toMatchObject({ state: 'running', result: null, crashes: 1, lease: { workerId: 'w2' } });
+        else expect(record).toMatchObject({ state: 'completed', result: 'late', lease: null });
+        if (tookOver) {
+          const lease = claimed.jobs.find((job) => job.id === id)!.lease;
+          await backend.settle([{ kind: 'complete', id, token: lease.token, result: 'w2', expiresAt: null }]);
+        }
+      }
+    });
+
     test('a stale attempt is fenced: its complete, fail, progress, log and renew are rejected', async () => {
       const { id } = await enqueueOne(await newJob(noop, 1));
       const stale = (await backend.claim(claimBy('w1', 1))).jobs[0]!;

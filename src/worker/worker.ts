@@ -187,7 +187,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.keeper.start();
     this.unsubscribe =
       backend.subscribe?.((event) => {
-        if (event.type === 'changed') this.wake();
+        if (event.type === 'connection-error') this.reportError(event.error, 'connection');
+        else if (event.type === 'changed') this.wake();
         else if (event.type === 'enqueued' || event.type === 'resumed') {
           if (this.queues.includes(event.queue)) this.wake();
         }

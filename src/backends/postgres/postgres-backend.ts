@@ -102,8 +102,8 @@ export class PostgresBackend implements Backend {
     }
     this.connectionString = options.connectionString;
     // An idle client's error (the server restarted) would otherwise be an uncaught exception.
-    // The pool drops that client; the next query reconnects.
-    this.pool.on('error', () => {});
+    // The pool drops that client and the next query reconnects; subscribers hear of it.
+    this.pool.on('error', (error) => this.emit({ type: 'connection-error', error: toStoreError('idle connection', error, this.schema) }));
   }
 
   open(): Promise<void> {
@@ -139,6 +139,7 @@ export class PostgresBackend implements Backend {
       channel: this.channel,
       onMessage: (payload) => this.onNotification(payload),
       onReconnect: () => this.emit({ type: 'changed' }),
+      onDrop: (error) => this.emit({ type: 'connection-error', error: toStoreError('listen', error, this.schema) }),
     });
     this.listener.start();
     return () => {

@@ -6,6 +6,8 @@ export interface PostgresListenerOptions {
   onMessage: (payload: string) => void;
   /** Called after a reconnect: notifications may have been missed, so everyone should look again. */
   onReconnect: () => void;
+  /** Called when the connection breaks; it is re-made by itself. */
+  onDrop: (error: unknown) => void;
 }
 
 /**
@@ -40,8 +42,8 @@ export class PostgresListener {
     let client: pg.Client | null = null;
     try {
       client = await this.options.connect();
-      client.on('error', () => this.dropped(client!));
-      client.on('end', () => this.dropped(client!));
+      client.on('error', (error) => this.dropped(client!, error));
+      client.on('end', () => this.dropped(client!, new Error('the notification connection closed')));
       client.on('notification', (message) => {
         if (message.channel === this.options.channel && message.payload !== undefined) this.options.onMessage(message.payload);
       });
@@ -59,9 +61,10 @@ export class PostgresListener {
     }
   }
 
-  private dropped(client: pg.Client): void {
+  private dropped(client: pg.Client, error: unknown): void {
     if (this.client !== client) return;
     this.client = null;
+    this.options.onDrop(error);
     client.end().catch(() => undefined);
     this.failures++;
     this.retry();

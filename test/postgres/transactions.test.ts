@@ -1,0 +1,118 @@
+/**
+ * Enqueueing inside the caller's own transaction, and migrations when many processes
+ * start at once.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { createClient, createWorker, defineJob } from '../../src/index.ts';
+import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
+
+const servers = requireServers('postgres');
+
+describe.skipIf(servers.skip)('postgres backend: transactions and migrations', () => {
+  let server: PostgresServer;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    pool = new pg.Pool({ connectionString: server.url, max: 5 });
+    await pool.query('CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)');
+  }, 120_000);
+
+  afterAll(async () => {
+    await pool?.end();
+    await server?.stop();
+  });
+
+  const shipOrder = defineJob({ name: 'ship-order', run: (payload: { orderId: number }) => payload.orderId });
+
+  it('a job enqueued in the caller’s transaction exists only if it commits, and is invisible before', async () => {
+    const client = createClient({ backend: new PostgresBackend({ pool, schema: 'tx' }), jobs: [shipOrder] });
+    await (await client.backend()).open();
+    const ran: number[] = [];
+    const worker = createWorker({
+      backend: new PostgresBackend({ pool, schema: 'tx' }),
+      jobs: [defineJob({ name: 'ship-order', run: (payload: { orderId: number }) => void ran.push(payload.orderId) })],
+      pollInterval: '100ms',
+    });
+    await worker.start();
+    try {
+      // Rolled back: neither the order nor its job exists.
+      const rolledBack = await pool.connect();
+      let doomedId: string;
+      try {
+        await rolledBack.query('BEGIN');
+        const { rows } = await rolledBack.query<{ id: number }>("INSERT INTO orders (item) VALUES ('lost') RETURNING id");
+        ({ id: doomedId } = await client.enqueue(shipOrder, { orderId: rows[0]!.id }, { tx: rolledBack }));
+        await rolledBack.query('ROLLBACK');
+      } finally {
+        rolledBack.release();
+      }
+      await expect(client.get(doomedId)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+
+      // Committed: both exist, and the job is not run before the commit.
+      const committed = await pool.connect();
+      let orderId: number;
+      let jobId: string;
+      try {
+        await committed.query('BEGIN');
+        const { rows } = await committed.query<{ id: number }>("INSERT INTO orders (item) VALUES ('book') RETURNING id");
+        orderId = rows[0]!.id;
+        ({ id: jobId } = await client.enqueue(shipOrder, { orderId }, { tx: committed }));
+        await new Promise((resolve) => setTimeout(resolve, 400)); // several worker polls
+        expect(ran).toEqual([]);
+        await expect(client.get(jobId)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+        await committed.query('COMMIT');
+      } finally {
+        committed.release();
+      }
+      const record = await client.waitFor(jobId, { timeout: '10s' });
+      expect(record.state).toBe('completed');
+      expect(ran).toEqual([orderId]);
+
+      // enqueueMany in a transaction is all or nothing with the caller's work.
+      const many = await pool.connect();
+      try {
+        await many.query('BEGIN');
+        const results = await client.enqueueMany(
+          [1, 2, 3].map((n) => ({ job: shipOrder, payload: { orderId: 1000 + n } })),
+          { tx: many },
+        );
+        expect(results).toHaveLength(3);
+        await many.query('ROLLBACK');
+      } finally {
+        many.release();
+      }
+      expect((await client.list({ name: 'ship-order' })).jobs).toHaveLength(1);
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('a tx that is not a pg client is rejected, and other backends refuse tx', async () => {
+    const client = createClient({ backend: new PostgresBackend({ pool, schema: 'tx' }), jobs: [shipOrder] });
+    await expect(client.enqueue(shipOrder, { orderId: 1 }, { tx: { notAClient: true } })).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'tx' });
+    const memory = createClient({ backend: 'memory:', jobs: [shipOrder] });
+    await expect(memory.enqueue(shipOrder, { orderId: 1 }, { tx: {} })).rejects.toMatchObject({ code: 'INVALID_OPTION', option: 'tx' });
+    await client.close();
+    await memory.close();
+  });
+
+  it('ten processes’ worth of backends migrating one schema at once apply each migration exactly once', async () => {
+    const backends = Array.from({ length: 10 }, () => new PostgresBackend({ connectionString: server.url, schema: 'racing', poolSize: 2 }));
+    await Promise.all(backends.map((backend) => backend.open()));
+    const { rows } = await server.query<{ version: number; n: number }>('SELECT version, count(*)::int AS n FROM racing.migrations GROUP BY version');
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((row) => row.n === 1)).toBe(true);
+    await Promise.all(backends.map((backend) => backend.close()));
+  });
+
+  it('migrate: false leaves the schema alone and says what is missing', async () => {
+    const backend = new PostgresBackend({ connectionString: server.url, schema: 'never_migrated', migrate: false });
+    await backend.open();
+    await expect(backend.stats()).rejects.toSatisfy((error: unknown) => (error as { details?: { pgCode?: string } }).details?.pgCode === '42P01');
+    await backend.close();
+  });
+});
