@@ -16,6 +16,7 @@ export interface OpenBackendOptions {
  * - `sqlite:./jobsmith.db`, `sqlite:/abs/path.db`, `sqlite:./jobs.db?synchronous=normal`
  * - `memory:`
  * - `postgres://user:pass@host:5432/db?schema=jobsmith` loads the PostgreSQL backend (needs `pg`).
+ * - `redis://host:6379/0?prefix=jobsmith` loads the Redis backend (needs `ioredis`).
  * A malformed or unknown string throws `InvalidUrlError`. Nothing is opened until
  * the backend's `open()` is called.
  */
@@ -41,8 +42,14 @@ export async function openBackend(url: string, options: OpenBackendOptions = {})
       return new PostgresBackend({ ...parsed, ...options });
     }
     case 'redis':
-    case 'rediss':
-      throw new BackendUnavailableError(scheme, 'this release ships the sqlite, postgres and memory backends');
+    case 'rediss': {
+      const { parseRedisUrl } = await import('./redis/redis-url.ts');
+      const parsed = parseRedisUrl(url);
+      const { RedisBackend } = await import('./redis/redis-backend.ts').catch((error: unknown) => {
+        throw new BackendUnavailableError(scheme, `the "ioredis" package is not installed (npm install ioredis): ${(error as Error).message}`);
+      });
+      return new RedisBackend({ ...parsed, ...options });
+    }
     default:
       throw new InvalidUrlError(url, `unknown scheme "${scheme}:"; expected sqlite:, memory:, postgres:// or redis://`);
   }

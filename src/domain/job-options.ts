@@ -7,7 +7,7 @@ import type { JsonObject } from './json-value.ts';
 export interface JobOptions {
   /** The queue the job goes to; workers choose the queues they serve. @default 'default' */
   queue?: string;
-  /** Higher runs first; equal priorities run first in, first out. An integer. @default 0 */
+  /** Higher runs first; equal priorities run first in, first out. An integer from -1000 to 1000. @default 0 */
   priority?: number;
   /** Attempts in all, the first included. At least 1. @default 3 */
   maxAttempts?: number;
@@ -70,7 +70,10 @@ export function resolveJobOptions(base: ResolvedJobOptions, options: JobOptions,
     out.queue = options.queue;
   }
   if (options.priority !== undefined) {
-    if (!Number.isSafeInteger(options.priority)) throw new InvalidOptionError(`${prefix}priority`, options.priority, 'an integer');
+    // Bounded so every store can fold priority and run time into one sortable number.
+    if (!Number.isSafeInteger(options.priority) || Math.abs(options.priority) > 1000) {
+      throw new InvalidOptionError(`${prefix}priority`, options.priority, 'an integer from -1000 to 1000');
+    }
     out.priority = options.priority;
   }
   if (options.maxAttempts !== undefined) {

@@ -1,0 +1,62 @@
+import type { ScheduleRecord } from '../../contract/backend.ts';
+import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
+import type { JobState } from '../../domain/job-state.ts';
+
+/** A job hash as HGETALL returns it (absent field = null), with its progress and log lists. */
+export function fieldsToRecord(fields: Record<string, string>, progress: readonly string[], logs: readonly string[]): JobRecord {
+  const number = (name: string) => (fields[name] === undefined || fields[name] === '' ? null : Number(fields[name]));
+  const json = <T>(name: string): T | null => (fields[name] === undefined ? null : (JSON.parse(fields[name]) as T));
+  return {
+    id: fields.id!,
+    name: fields.name!,
+    queue: fields.queue!,
+    state: fields.state as JobState,
+    payload: JSON.parse(fields.payload!),
+    metadata: JSON.parse(fields.metadata ?? '{}'),
+    priority: Number(fields.priority),
+    key: fields.key ?? null,
+    attempts: Number(fields.attempts),
+    maxAttempts: Number(fields.maxAttempts),
+    crashes: Number(fields.crashes),
+    backoff: json('backoff'),
+    timeoutMs: number('timeoutMs'),
+    keepCompletedMs: number('keepCompletedMs'),
+    keepFailedMs: number('keepFailedMs'),
+    runAt: Number(fields.runAt),
+    createdAt: Number(fields.createdAt),
+    startedAt: number('startedAt'),
+    finishedAt: number('finishedAt'),
+    result: json('result'),
+    error: json('error'),
+    progress: json<JobProgress>('progress'),
+    progressHistory: progress.map((entry) => JSON.parse(entry) as JobProgress),
+    logs: logs.map((entry) => JSON.parse(entry) as JobLogEntry),
+    lease:
+      fields.leaseToken === undefined
+        ? null
+        : { token: fields.leaseToken, workerId: fields.leaseWorker ?? '', expiresAt: Number(fields.leaseExpiresAt) },
+    cancelRequested: fields.cancelRequested === '1',
+    expiresAt: number('expiresAt'),
+  };
+}
+
+export function pairsToMap(object: Record<string, string>): Map<string, string> {
+  return new Map(Object.entries(object));
+}
+
+/** A schedule hash as a flat [field, value, …] list. */
+export function scheduleFromFields(flat: readonly string[]): ScheduleRecord {
+  const fields = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
+  const number = (name: string) => (fields.has(name) ? Number(fields.get(name)) : null);
+  return {
+    id: fields.get('id')!,
+    spec: JSON.parse(fields.get('spec')!),
+    enabled: fields.get('enabled') === '1',
+    nextRunAt: number('nextRunAt'),
+    lastRunAt: number('lastRunAt'),
+    lastJobId: fields.get('lastJobId') ?? null,
+    createdAt: number('createdAt') ?? 0,
+    updatedAt: number('updatedAt') ?? 0,
+  };
+}

@@ -1,0 +1,517 @@
+/**
+ * Every state move of the Redis backend is one of these Lua scripts, so it is atomic in
+ * Redis. They are defined once on the connection and called by SHA (ioredis falls back
+ * to EVAL after a restart flushed the script cache).
+ *
+ * Layout (P is the prefix, e.g. `jobsmith:{main}:`; the braces are a Cluster hash tag, so
+ * every key of one prefix lives in one slot):
+ *   P job:<id>        hash: the job's fields; absent field = null
+ *   P logs:<id>       list: log lines as JSON, newest 200
+ *   P prog:<id>       list: progress reports as JSON, newest 100
+ *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
+ *   P scheduled       zset: delayed and retrying jobs by runAt
+ *   P running         zset: running jobs by lease expiry
+ *   P state:<state>   zset: ids by state, all scores 0, so ids sort (they are time-ordered)
+ *   P ids             zset: every id, scores 0, for prefix lookup
+ *   P expiry          zset: finished jobs by retention deadline
+ *   P finished        zset: finished jobs by finish time
+ *   P keys            hash: "<name>\0<key>" -> id while that job is active
+ *   P queues          hash: queue -> "1" when paused, "0" otherwise (every queue seen)
+ *   P lastproc        hash: queue -> last time a job there finished
+ *   P count:<queue>   hash: state -> number of jobs
+ *   P done:<queue>    hash: "c:<bucket>" / "f:<bucket>" -> finished in that 10 s bucket
+ *   P schedule:<id>   hash: a schedule's spec text, enabled, run times, last job
+ *   P schedules       zset: schedule ids
+ *   P events          pub/sub channel: "q:<queue>" (runnable work), "c:<id>" (cancel asked)
+ */
+const common = `
+local P = KEYS[1]
+local function jk(id) return P .. 'job:' .. id end
+local function num(v) if v == false or v == nil or v == '' then return nil end return tonumber(v) end
+local function readyScore(priority, runAt) return (1000 - priority) * 4398046511104 + runAt end
+local function hasValue(list, value) for _, v in ipairs(list) do if v == value then return true end end return false end
+local function setState(id, queue, from, to)
+  if from then
+    redis.call('ZREM', P .. 'state:' .. from, id)
+    redis.call('HINCRBY', P .. 'count:' .. queue, from, -1)
+  end
+  redis.call('ZADD', P .. 'state:' .. to, 0, id)
+  redis.call('HINCRBY', P .. 'count:' .. queue, to, 1)
+  redis.call('HSET', jk(id), 'state', to)
+end
+local function makeReady(id, queue, priority, runAt)
+  redis.call('ZADD', P .. 'ready:' .. queue, readyScore(priority, runAt), id)
+end
+local function releaseKey(id)
+  local f = redis.call('HMGET', jk(id), 'name', 'key')
+  if f[2] then
+    local k = f[1] .. '\\0' .. f[2]
+    if redis.call('HGET', P .. 'keys', k) == id then redis.call('HDEL', P .. 'keys', k) end
+  end
+end
+local function finish(id, queue, from, to, now, expiresAt)
+  setState(id, queue, from, to)
+  redis.call('ZREM', P .. 'running', id)
+  redis.call('HDEL', jk(id), 'leaseToken', 'leaseWorker', 'leaseExpiresAt')
+  redis.call('HSET', jk(id), 'finishedAt', now, 'cancelRequested', '0')
+  if expiresAt then
+    redis.call('HSET', jk(id), 'expiresAt', expiresAt)
+    redis.call('ZADD', P .. 'expiry', expiresAt, id)
+  else
+    redis.call('HDEL', jk(id), 'expiresAt')
+  end
+  redis.call('ZADD', P .. 'finished', now, id)
+  redis.call('HSET', P .. 'lastproc', queue, now)
+  releaseKey(id)
+end
+local function removeJob(id)
+  local f = redis.call('HMGET', jk(id), 'state', 'queue')
+  if not f[1] then return false end
+  releaseKey(id)
+  redis.call('ZREM', P .. 'state:' .. f[1], id)
+  redis.call('HINCRBY', P .. 'count:' .. f[2], f[1], -1)
+  redis.call('ZREM', P .. 'ready:' .. f[2], id)
+  redis.call('ZREM', P .. 'scheduled', id)
+  redis.call('ZREM', P .. 'running', id)
+  redis.call('ZREM', P .. 'expiry', id)
+  redis.call('ZREM', P .. 'finished', id)
+  redis.call('ZREM', P .. 'ids', id)
+  redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id)
+  return true
+end
+
+-- Delayed and retrying jobs whose time has come become queued.
+local function promoteDue(now)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'scheduled', '-inf', now, 'LIMIT', 0, 1000)) do
+    local f = redis.call('HMGET', jk(id), 'queue', 'priority', 'runAt')
+    redis.call('ZREM', P .. 'scheduled', id)
+    setState(id, f[1], 'scheduled', 'queued')
+    makeReady(id, f[1], tonumber(f[2]), tonumber(f[3]))
+  end
+end
+
+-- Starts job id under a new lease.
+local function startJob(id, now, token, worker, leaseMs)
+  local expires = now + leaseMs
+  redis.call('HSET', jk(id), 'startedAt', now, 'leaseToken', token, 'leaseWorker', worker, 'leaseExpiresAt', expires)
+  redis.call('ZADD', P .. 'running', expires, id)
+end
+
+-- Adds n jobs whose 14 fields each start at ARGV[base + 1]. Checks every id before writing
+-- anything, so a bad batch raises before it changes a thing.
+local function enqueueJobs(base, n, now)
+  local jobs = {}
+  local seenIds, seenKeys = {}, {}
+  for i = 0, n - 1 do
+    local b = base + i * 14
+    local job = { id = ARGV[b + 1], name = ARGV[b + 2], queue = ARGV[b + 3], payload = ARGV[b + 4], metadata = ARGV[b + 5],
+      priority = ARGV[b + 6], key = ARGV[b + 7], maxAttempts = ARGV[b + 8], backoff = ARGV[b + 9], timeoutMs = ARGV[b + 10],
+      keepCompletedMs = ARGV[b + 11], keepFailedMs = ARGV[b + 12], runAt = ARGV[b + 13], createdAt = ARGV[b + 14] }
+    if seenIds[job.id] or redis.call('EXISTS', jk(job.id)) == 1 then error('DUPLICATE_ID ' .. job.id) end
+    seenIds[job.id] = true
+    jobs[#jobs + 1] = job
+  end
+  local out = {}
+  local published = {}
+  for _, job in ipairs(jobs) do
+    local existing = false
+    if job.key ~= '' then
+      local k = job.name .. '\\0' .. job.key
+      existing = seenKeys[k] or redis.call('HGET', P .. 'keys', k)
+      if not existing then seenKeys[k] = job.id end
+    end
+    if existing then
+      out[#out + 1] = { existing, 0 }
+    else
+      local runAt = tonumber(job.runAt)
+      local fields = { 'id', job.id, 'name', job.name, 'queue', job.queue, 'payload', job.payload, 'metadata', job.metadata,
+        'priority', job.priority, 'maxAttempts', job.maxAttempts, 'attempts', '0', 'crashes', '0', 'runAt', job.runAt,
+        'createdAt', job.createdAt, 'cancelRequested', '0' }
+      for _, f in ipairs({ 'key', 'backoff', 'timeoutMs', 'keepCompletedMs', 'keepFailedMs' }) do
+        if job[f] ~= '' then fields[#fields + 1] = f; fields[#fields + 1] = job[f] end
+      end
+      redis.call('HSET', jk(job.id), unpack(fields))
+      redis.call('ZADD', P .. 'ids', 0, job.id)
+      if job.key ~= '' then redis.call('HSET', P .. 'keys', job.name .. '\\0' .. job.key, job.id) end
+      redis.call('HSETNX', P .. 'queues', job.queue, '0')
+      if runAt > now then
+        setState(job.id, job.queue, nil, 'scheduled')
+        redis.call('ZADD', P .. 'scheduled', runAt, job.id)
+      else
+        setState(job.id, job.queue, nil, 'queued')
+        makeReady(job.id, job.queue, tonumber(job.priority), runAt)
+        published[job.queue] = true
+      end
+      out[#out + 1] = { job.id, 1 }
+    end
+  end
+  for queue in pairs(published) do redis.call('PUBLISH', P .. 'events', 'q:' .. queue) end
+  return out
+end
+`;
+
+/** ARGV: now, count, then 14 fields per job. Returns per job {id, created}. All or nothing: checks first, then writes. */
+const enqueue = `${common}
+return enqueueJobs(2, tonumber(ARGV[2]), tonumber(ARGV[1]))
+`;
+
+/** ARGV: now. */
+const promote = `${common}
+promoteDue(tonumber(ARGV[1]))
+return 1
+`;
+
+/** `job.now()`: adds one job already running. ARGV: now, token, worker, leaseMs, then 14 fields. Returns {id, created}. */
+const enqueueRunning = `${common}
+local now = tonumber(ARGV[1])
+local result = enqueueJobs(4, 1, now)[1]
+if result[2] == 1 then
+  local f = redis.call('HMGET', jk(result[1]), 'queue', 'state')
+  redis.call('ZREM', P .. 'ready:' .. f[1], result[1])
+  redis.call('ZREM', P .. 'scheduled', result[1])
+  setState(result[1], f[1], f[2], 'running')
+  startJob(result[1], now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+end
+return result
+`;
+
+/**
+ * ARGV: now, limit, worker, leaseMs, nQueues, queues…, nNames, names…, tokens (limit of them).
+ * Returns { {recovered, id, token}…, nextRunAt or '' } as a flat list: 'J', recovered, id, … then 'N', nextRunAt.
+ */
+const claim = `${common}
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local worker = ARGV[3]
+local leaseMs = tonumber(ARGV[4])
+local nq = tonumber(ARGV[5])
+local queues = {}
+local paused = {}
+for i = 1, nq do
+  local q = ARGV[5 + i]
+  if redis.call('HGET', P .. 'queues', q) ~= '1' then queues[#queues + 1] = q end
+end
+local nn = tonumber(ARGV[6 + nq])
+local names = {}
+for i = 1, nn do names[#names + 1] = ARGV[6 + nq + i] end
+local tokens = {}
+for i = 1, limit do tokens[i] = ARGV[6 + nq + nn + i] end
+local out = {}
+local used = 0
+local function start(id, recovered)
+  used = used + 1
+  startJob(id, now, tokens[used], worker, leaseMs)
+  out[#out + 1] = 'J'
+  out[#out + 1] = recovered and '1' or '0'
+  out[#out + 1] = id
+end
+if #queues == 0 then return { 'N', '' } end
+
+promoteDue(now)
+
+-- Running jobs whose lease expired: their worker crashed or hung.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', now, 'LIMIT', 0, 1000)) do
+  if used >= limit then break end
+  local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs')
+  if hasValue(queues, f[1]) and hasValue(names, f[2]) then
+    if f[3] == '1' then
+      local keep = num(f[4])
+      finish(id, f[1], 'running', 'cancelled', now, keep and (now + keep) or nil)
+    else
+      redis.call('HINCRBY', jk(id), 'crashes', 1)
+      start(id, true)
+    end
+  end
+end
+
+-- Queued jobs: the best of each queue's head, merged by score, then id.
+if used < limit then
+  local want = limit - used
+  local candidates = {}
+  for _, q in ipairs(queues) do
+    local found, offset = 0, 0
+    while found < want do
+      local batch = redis.call('ZRANGE', P .. 'ready:' .. q, offset, offset + 99, 'WITHSCORES')
+      if #batch == 0 then break end
+      for i = 1, #batch, 2 do
+        local id = batch[i]
+        if found < want and hasValue(names, redis.call('HGET', jk(id), 'name')) then
+          candidates[#candidates + 1] = { id = id, score = tonumber(batch[i + 1]), queue = q }
+          found = found + 1
+        end
+      end
+      offset = offset + 100
+      if offset >= 2000 then break end
+    end
+  end
+  table.sort(candidates, function(a, b) if a.score ~= b.score then return a.score < b.score end return a.id < b.id end)
+  for i = 1, math.min(want, #candidates) do
+    local c = candidates[i]
+    redis.call('ZREM', P .. 'ready:' .. c.queue, c.id)
+    setState(c.id, c.queue, 'queued', 'running')
+    start(c.id, false)
+  end
+end
+out[#out + 1] = 'N'
+if used < limit then
+  local first = redis.call('ZRANGE', P .. 'scheduled', 0, 0, 'WITHSCORES')
+  out[#out + 1] = first[2] or ''
+else
+  out[#out + 1] = ''
+end
+return out
+`;
+
+/** ARGV: now, bucket, n, then 8 per settlement: kind, id, token, result, error, runAt, countAttempt, expiresAt. Returns 1/0 per settlement. */
+const settle = `${common}
+local now = tonumber(ARGV[1])
+local bucket = ARGV[2]
+local n = tonumber(ARGV[3])
+local out = {}
+for i = 0, n - 1 do
+  local b = 3 + i * 8
+  local kind, id, token = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority')
+  if f[1] ~= 'running' or f[2] ~= token then
+    out[#out + 1] = 0
+  else
+    local queue = f[3]
+    local count = ARGV[b + 7] == '1'
+    if count or kind == 'complete' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
+    if ARGV[b + 5] ~= '' then redis.call('HSET', jk(id), 'error', ARGV[b + 5]) end
+    local expiresAt = num(ARGV[b + 8])
+    if kind == 'complete' then
+      redis.call('HSET', jk(id), 'result', ARGV[b + 4])
+      finish(id, queue, 'running', 'completed', now, expiresAt)
+      redis.call('HINCRBY', P .. 'done:' .. queue, 'c:' .. bucket, 1)
+    elseif kind == 'fail' then
+      finish(id, queue, 'running', 'failed', now, expiresAt)
+      redis.call('HINCRBY', P .. 'done:' .. queue, 'f:' .. bucket, 1)
+    elseif kind == 'cancel' then
+      finish(id, queue, 'running', 'cancelled', now, expiresAt)
+    else
+      local runAt = tonumber(ARGV[b + 6])
+      redis.call('ZREM', P .. 'running', id)
+      redis.call('HDEL', jk(id), 'leaseToken', 'leaseWorker', 'leaseExpiresAt')
+      redis.call('HSET', jk(id), 'runAt', runAt)
+      if runAt > now then
+        setState(id, queue, 'running', 'scheduled')
+        redis.call('ZADD', P .. 'scheduled', runAt, id)
+      else
+        setState(id, queue, 'running', 'queued')
+        makeReady(id, queue, tonumber(f[4]), runAt)
+        redis.call('PUBLISH', P .. 'events', 'q:' .. queue)
+      end
+    end
+    out[#out + 1] = 1
+  end
+end
+return out
+`;
+
+/** ARGV: expiresAt, n, then id, token pairs. Returns per lease: 0 lost, 1 held, 2 held with a cancel asked for. */
+const renew = `${common}
+local expires = tonumber(ARGV[1])
+local out = {}
+for i = 0, tonumber(ARGV[2]) - 1 do
+  local id, token = ARGV[3 + i * 2], ARGV[4 + i * 2]
+  local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'cancelRequested')
+  if f[1] == 'running' and f[2] == token then
+    redis.call('HSET', jk(id), 'leaseExpiresAt', expires)
+    redis.call('ZADD', P .. 'running', expires, id)
+    out[#out + 1] = f[3] == '1' and 2 or 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+`;
+
+/** ARGV: id, token, list ('logs' or 'prog'), entry JSON, keep, progress JSON or ''. Returns 1, or 0 when the lease is lost. */
+const attemptWrite = `${common}
+local id, token = ARGV[1], ARGV[2]
+local f = redis.call('HMGET', jk(id), 'state', 'leaseToken')
+if f[1] ~= 'running' or f[2] ~= token then return 0 end
+local list = P .. ARGV[3] .. ':' .. id
+redis.call('RPUSH', list, ARGV[4])
+redis.call('LTRIM', list, -tonumber(ARGV[5]), -1)
+if ARGV[6] ~= '' then redis.call('HSET', jk(id), 'progress', ARGV[6]) end
+return 1
+`;
+
+/** ARGV: id, now. Returns 'none', 'finished', 'requested' or 'cancelled'. */
+const cancel = `${common}
+local id, now = ARGV[1], tonumber(ARGV[2])
+local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs')
+if not f[1] then return 'none' end
+if f[1] == 'completed' or f[1] == 'failed' or f[1] == 'cancelled' then return 'finished' end
+if f[1] == 'running' then
+  redis.call('HSET', jk(id), 'cancelRequested', '1')
+  redis.call('PUBLISH', P .. 'events', 'c:' .. id)
+  return 'requested'
+end
+redis.call('ZREM', P .. 'ready:' .. f[2], id)
+redis.call('ZREM', P .. 'scheduled', id)
+local keep = num(f[3])
+finish(id, f[2], f[1], 'cancelled', now, keep and (now + keep) or nil)
+return 'cancelled'
+`;
+
+/** ARGV: id, now. Returns 'none', 'ok', 'key:<key>' or the state that forbids it. */
+const retry = `${common}
+local id, now = ARGV[1], tonumber(ARGV[2])
+local f = redis.call('HMGET', jk(id), 'state', 'queue', 'priority', 'name', 'key')
+if not f[1] then return 'none' end
+if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return f[1] end
+if f[5] then
+  local k = f[4] .. '\\0' .. f[5]
+  if redis.call('HEXISTS', P .. 'keys', k) == 1 then return 'key:' .. f[5] end
+  redis.call('HSET', P .. 'keys', k, id)
+end
+redis.call('HSET', jk(id), 'attempts', 0, 'crashes', 0, 'runAt', now, 'cancelRequested', '0')
+redis.call('HDEL', jk(id), 'finishedAt', 'expiresAt')
+redis.call('ZREM', P .. 'expiry', id)
+redis.call('ZREM', P .. 'finished', id)
+setState(id, f[2], f[1], 'queued')
+makeReady(id, f[2], tonumber(f[3]), now)
+redis.call('PUBLISH', P .. 'events', 'q:' .. f[2])
+return 'ok'
+`;
+
+/** ARGV: id. Returns 'none', 'running' or 'deleted'. */
+const remove = `${common}
+local state = redis.call('HGET', jk(ARGV[1]), 'state')
+if not state then return 'none' end
+if state == 'running' then return 'running' end
+removeJob(ARGV[1])
+return 'deleted'
+`;
+
+/** ARGV: now, finishedBy or '', expired '1'/'0', nStates, states…, statsCutoffBucket. Returns how many jobs were removed. */
+const prune = `${common}
+local now = tonumber(ARGV[1])
+local removed = 0
+local states = {}
+for i = 1, tonumber(ARGV[4]) do states[ARGV[4 + i]] = true end
+if ARGV[2] ~= '' then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'finished', '-inf', ARGV[2], 'LIMIT', 0, 10000)) do
+    local state = redis.call('HGET', jk(id), 'state')
+    if states[state] and removeJob(id) then removed = removed + 1 end
+  end
+end
+if ARGV[3] == '1' then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiry', '-inf', now, 'LIMIT', 0, 10000)) do
+    if removeJob(id) then removed = removed + 1 end
+  end
+end
+local cutoff = tonumber(ARGV[5 + tonumber(ARGV[4])])
+for _, queue in ipairs(redis.call('HKEYS', P .. 'queues')) do
+  local key = P .. 'done:' .. queue
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if tonumber(string.sub(field, 3)) <= cutoff then redis.call('HDEL', key, field) end
+  end
+end
+return removed
+`;
+
+/** ARGV: queue, '1' to pause or '0' to resume. */
+const pause = `${common}
+redis.call('HSET', P .. 'queues', ARGV[1], ARGV[2])
+if ARGV[2] == '0' then redis.call('PUBLISH', P .. 'events', 'q:' .. ARGV[1]) end
+return 1
+`;
+
+/**
+ * The compare-and-set that fires a tick exactly once, and the tick's jobs, in one script.
+ * ARGV: id, expectedNextRunAt, nextRunAt or '', firedAt or '', overlap, now, count, then 14 fields per job.
+ * Returns {'lost'}, {'skipped'} or {'fired', id…}.
+ */
+const fireSchedule = `${common}
+local sk = P .. 'schedule:' .. ARGV[1]
+local f = redis.call('HMGET', sk, 'enabled', 'nextRunAt', 'lastJobId')
+if f[1] ~= '1' or f[2] ~= ARGV[2] then return { 'lost' } end
+local now = tonumber(ARGV[6])
+if ARGV[5] == 'skip' and f[3] then
+  local state = redis.call('HGET', jk(f[3]), 'state')
+  if state == 'scheduled' or state == 'queued' or state == 'running' then
+    if ARGV[3] ~= '' then redis.call('HSET', sk, 'nextRunAt', ARGV[3]) else redis.call('HDEL', sk, 'nextRunAt') end
+    redis.call('HSET', sk, 'updatedAt', now)
+    return { 'skipped' }
+  end
+end
+local results = enqueueJobs(7, tonumber(ARGV[7]), now)
+if ARGV[3] ~= '' then redis.call('HSET', sk, 'nextRunAt', ARGV[3]) else redis.call('HDEL', sk, 'nextRunAt') end
+if ARGV[4] ~= '' then redis.call('HSET', sk, 'lastRunAt', ARGV[4]) end
+if #results > 0 then redis.call('HSET', sk, 'lastJobId', results[#results][1]) end
+redis.call('HSET', sk, 'updatedAt', now)
+local out = { 'fired' }
+for _, r in ipairs(results) do out[#out + 1] = r[1] end
+return out
+`;
+
+/**
+ * Idempotent upsert. ARGV: id, spec text, enabled ('1', '0' or '' to keep), nextRunAt or '', now.
+ * Unchanged spec: keeps the run times. Returns the schedule's fields as a flat list.
+ */
+const upsertSchedule = `${common}
+local sk = P .. 'schedule:' .. ARGV[1]
+local spec = redis.call('HGET', sk, 'spec')
+local now = ARGV[5]
+if spec == ARGV[2] then
+  local enabled = redis.call('HGET', sk, 'enabled')
+  if ARGV[3] ~= '' and ARGV[3] ~= enabled then
+    redis.call('HSET', sk, 'enabled', ARGV[3], 'updatedAt', now)
+    if ARGV[3] == '1' then
+      if ARGV[4] ~= '' then redis.call('HSET', sk, 'nextRunAt', ARGV[4]) else redis.call('HDEL', sk, 'nextRunAt') end
+    end
+  end
+else
+  local enabled = ARGV[3]
+  if enabled == '' then enabled = redis.call('HGET', sk, 'enabled') or '1' end
+  if not spec then redis.call('HSET', sk, 'createdAt', now) end
+  redis.call('HSET', sk, 'id', ARGV[1], 'spec', ARGV[2], 'enabled', enabled, 'updatedAt', now)
+  if ARGV[4] ~= '' then redis.call('HSET', sk, 'nextRunAt', ARGV[4]) else redis.call('HDEL', sk, 'nextRunAt') end
+  redis.call('ZADD', P .. 'schedules', 0, ARGV[1])
+end
+return redis.call('HGETALL', sk)
+`;
+
+/** ARGV: id, '1' or '0', nextRunAt or '', now. Returns the fields, or an empty list when there is no such schedule. */
+const setScheduleEnabled = `${common}
+local sk = P .. 'schedule:' .. ARGV[1]
+local enabled = redis.call('HGET', sk, 'enabled')
+if not enabled then return {} end
+if enabled ~= ARGV[2] then
+  redis.call('HSET', sk, 'enabled', ARGV[2], 'updatedAt', ARGV[4])
+  if ARGV[2] == '1' then
+    if ARGV[3] ~= '' then redis.call('HSET', sk, 'nextRunAt', ARGV[3]) else redis.call('HDEL', sk, 'nextRunAt') end
+  end
+end
+return redis.call('HGETALL', sk)
+`;
+
+/** ARGV: id. Returns 1 when it existed. */
+const removeSchedule = `${common}
+redis.call('ZREM', P .. 'schedules', ARGV[1])
+return redis.call('DEL', P .. 'schedule:' .. ARGV[1])
+`;
+
+export const redisScripts = {
+  enqueue,
+  enqueueRunning,
+  promote,
+  claim,
+  settle,
+  renew,
+  attemptWrite,
+  cancel,
+  retry,
+  remove,
+  prune,
+  pause,
+  fireSchedule,
+  upsertSchedule,
+  setScheduleEnabled,
+  removeSchedule,
+} as const;
+export type RedisScriptName = keyof typeof redisScripts;
