@@ -263,7 +263,8 @@ class ThrowawayRedis implements RedisServer {
         async () => {
           if (running.exited) throw new StopWaiting('redis-server exited');
           // LOADING (an AOF being replayed) comes back as an error reply: keep waiting.
-          const reply = await this.command('PING');
+          // Short deadline: if Redis failed to bind, whoever holds the port may never answer.
+          const reply = await sendOnce(this.currentPort, this.host, ['PING'], 1_000);
           if (reply !== 'PONG') throw new Error(`PING answered ${JSON.stringify(reply)}`);
         },
         { timeoutMs: this.timeoutMs, what: `redis on ${this.host}:${this.currentPort} to answer PING` },

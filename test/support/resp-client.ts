@@ -152,12 +152,25 @@ export class RespClient {
   }
 }
 
-/** Opens a connection, sends one command, closes: simple and immune to restarts in between. */
-export async function sendOnce(port: number, host: string, args: readonly (string | number)[]): Promise<RespReply> {
-  const client = await RespClient.connect(port, host);
+/**
+ * Opens a connection, sends one command, closes: simple and immune to restarts in between.
+ * The whole exchange has a deadline, because something other than Redis may hold the port
+ * (a server that fails to bind leaves the port to whoever took it) and never answer.
+ */
+export async function sendOnce(port: number, host: string, args: readonly (string | number)[], timeoutMs = 10_000): Promise<RespReply> {
+  const deadline = Date.now() + timeoutMs;
+  const client = await RespClient.connect(port, host, timeoutMs);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await client.send(...args);
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${String(args[0])} to ${host}:${port} got no reply within ${timeoutMs} ms`)),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    return await Promise.race([client.send(...args), timedOut]);
   } finally {
+    clearTimeout(timer);
     await client.close();
   }
 }

@@ -49,6 +49,9 @@ export interface RedisBackendOptions {
 
 type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unknown>;
 
+/** Jobs per enqueue script call: 14 arguments each stays far below Lua's limits. */
+const enqueueChunk = 1000;
+
 /**
  * The Redis backend: every state move is one Lua script, ordering comes from sorted sets,
  * idle workers wake through pub/sub, and every attempt's writes are fenced by its lease
@@ -89,6 +92,10 @@ export class RedisBackend implements Backend {
       this.ownsConnection = true;
     }
     this.redis.on('error', (error: unknown) => this.emit({ type: 'connection-error', error: this.wrap('connection', error) }));
+    // A connection the server closed (a restart, CLIENT KILL) raises no error: say so for the logs.
+    this.redis.on('reconnecting', () =>
+      this.emit({ type: 'connection-error', error: new StoreError('The Redis connection was lost; reconnecting', { transient: true, details: { prefix: this.prefix } }) }),
+    );
     for (const [name, lua] of Object.entries(redisScripts)) this.redis.defineCommand(`jobsmith_${name}`, { numberOfKeys: 1, lua });
   }
 
@@ -140,8 +147,25 @@ export class RedisBackend implements Backend {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
     if (jobs.length === 0) return [];
     const now = this.clock.now();
-    const out = (await this.script('enqueue', now, jobs.length, ...jobs.flatMap(jobArgs))) as Array<[string, number]>;
-    return out.map(([id, created]) => ({ id, created: created === 1 }));
+    if (new Set(jobs.map((job) => job.id)).size !== jobs.length) throw new StoreError('Two jobs in one enqueue share an id', { details: { operation: 'enqueue' } });
+    if (jobs.length <= enqueueChunk) {
+      const out = (await this.script('enqueue', now, jobs.length, ...jobs.flatMap(jobArgs))) as Array<[string, number]>;
+      return out.map(([id, created]) => ({ id, created: created === 1 }));
+    }
+    // A large batch goes as several script calls in one MULTI, which Redis runs back to back
+    // with nothing in between: one call's arguments must stay within what Lua can take.
+    const multi = this.redis.multi() as unknown as Record<string, ScriptCall> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (let start = 0; start < jobs.length; start += enqueueChunk) {
+      const chunk = jobs.slice(start, start + enqueueChunk);
+      void multi.jobsmith_enqueue!(this.P, now, chunk.length, ...chunk.flatMap(jobArgs));
+    }
+    const replies = (await this.call('enqueue', () => multi.exec())) ?? [];
+    const results: EnqueueResult[] = [];
+    for (const [error, out] of replies) {
+      if (error) throw this.wrap('enqueue', error);
+      for (const [id, created] of out as Array<[string, number]>) results.push({ id, created: created === 1 });
+    }
+    return results;
   }
 
   async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
