@@ -6,7 +6,8 @@ import { MemoryBackend } from '../../src/backends/memory/memory-backend.ts';
 import { defaultBackendUrl, openBackend } from '../../src/backends/open-backend.ts';
 import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
 import { type SqliteUrlOptions, parseSqliteUrl } from '../../src/backends/sqlite/sqlite-url.ts';
-import { BackendUnavailableError, InvalidUrlError } from '../../src/domain/errors.ts';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
+import { InvalidUrlError } from '../../src/domain/errors.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -132,14 +133,18 @@ describe('openBackend', () => {
   });
 
   it.each<[string, string]>([
-    ['redis://localhost:6379', 'redis'],
-    ['rediss://:s3cret@cache.example.com:6380', 'rediss'],
-  ])('%s throws BackendUnavailableError for now', async (url, scheme) => {
+    ['redis://localhost:6379', 'jobsmith'],
+    ['rediss://:s3cret@cache.example.com:6380/2?prefix=app', 'app'],
+  ])('%s gives a RedisBackend (nothing connects until open)', async (url, prefix) => {
+    const backend = await openBackend(url);
+    expect(backend).toBeInstanceOf(RedisBackend);
+    expect((backend as RedisBackend).prefix).toBe(prefix);
+    await backend.close();
+  });
+
+  it.each(['redis://', 'redis://host/notanumber', 'redis://host/0?prefix=has space'])('%s is an InvalidUrlError', async (url) => {
     const error = await rejection(openBackend(url));
-    expect(error).toBeInstanceOf(BackendUnavailableError);
-    expect((error as BackendUnavailableError).code).toBe('BACKEND_UNAVAILABLE');
-    expect((error as BackendUnavailableError).scheme).toBe(scheme);
-    expect((error as BackendUnavailableError).message).not.toContain('s3cret');
+    expect(error).toBeInstanceOf(InvalidUrlError);
   });
 });
 
