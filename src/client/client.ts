@@ -26,7 +26,7 @@ import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { RunMetadata } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
 import { LeaseKeeper } from '../runtime/lease-keeper.ts';
-import { resolveBackend } from '../runtime/resolve-backend.ts';
+import { LazyBackend } from '../runtime/resolve-backend.ts';
 import { runAttempt } from '../runtime/run-attempt.ts';
 import { BoundJob } from './bound-job.ts';
 import { prepareJob } from './prepare-job.ts';
@@ -93,9 +93,7 @@ export class Client implements AsyncDisposable {
   private readonly registry: JobRegistry;
   private readonly logger: Logger;
   private readonly leaseMs: number;
-  private readonly backendOption: Backend | string | undefined;
-  private opening: Promise<Backend> | null = null;
-  private owned = false;
+  private readonly lazy: LazyBackend;
   private closed = false;
   private keeper: LeaseKeeper | null = null;
   private readonly inlineId = `${hostname()}:${process.pid}:inline:${randomBytes(3).toString('hex')}`;
@@ -106,19 +104,13 @@ export class Client implements AsyncDisposable {
     this.registry = new JobRegistry(options.jobs ?? []);
     this.logger = options.logger ?? silentLogger;
     this.leaseMs = toMs(options.lease ?? '30s', 'lease');
-    this.backendOption = options.backend;
+    this.lazy = new LazyBackend(options.backend, this.clock);
   }
 
   /** The backend, opened. */
   backend(): Promise<Backend> {
     if (this.closed) return Promise.reject(new ClosedError('The client'));
-    this.opening ??= (async () => {
-      const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
-      this.owned = owned;
-      await backend.open();
-      return backend;
-    })();
-    return this.opening;
+    return this.lazy.get();
   }
 
   /** The fluent handle for a job: `now`, `later` and `batch`. */
@@ -283,8 +275,7 @@ export class Client implements AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     this.keeper?.stop();
-    const backend = await this.opening?.catch(() => null);
-    if (backend && this.owned) await backend.close();
+    await this.lazy.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -13,3 +13,30 @@ export async function resolveBackend(given: Backend | string | undefined, clock:
   const backend = await openBackend(given ?? defaultBackendUrl, clock ? { clock } : {});
   return { backend, owned: true };
 }
+
+/**
+ * A backend opened on first use and closed only if it was built here, as the client and the
+ * scheduler need: neither touches the store before it is asked to.
+ */
+export class LazyBackend {
+  private resolved: Promise<OwnedBackend> | null = null;
+
+  constructor(
+    private readonly given: Backend | string | undefined,
+    private readonly clock: Clock | undefined,
+  ) {}
+
+  /** The backend, opened. A failed open (the store was down) is tried again on the next call. */
+  async get(): Promise<Backend> {
+    this.resolved ??= resolveBackend(this.given, this.clock);
+    const { backend } = await this.resolved;
+    await backend.open();
+    return backend;
+  }
+
+  /** Closes the backend if it was built here from a connection string. */
+  async close(): Promise<void> {
+    const resolved = await this.resolved?.catch(() => null);
+    if (resolved?.owned) await resolved.backend.close();
+  }
+}

@@ -9,7 +9,7 @@ import type { JsonObject, JsonValue } from '../domain/json-value.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { EveryTiming } from '../domain/schedule-helpers.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
-import { resolveBackend } from '../runtime/resolve-backend.ts';
+import { LazyBackend } from '../runtime/resolve-backend.ts';
 import { SafeEmitter } from '../runtime/safe-emitter.ts';
 import { FireTimes } from './fire-times.ts';
 
@@ -83,9 +83,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   private readonly clock: Clock;
   private readonly pollMs: number;
   private readonly graceMs: number;
-  private readonly backendOption: Backend | string | undefined;
-  private opening: Promise<Backend> | null = null;
-  private owned = false;
+  private readonly lazy: LazyBackend;
   private running = false;
   private loopDone: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
@@ -99,7 +97,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
     this.clock = options.clock ?? systemClock;
     this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.graceMs = toMs(options.catchUpGrace ?? '1m', 'catchUpGrace');
-    this.backendOption = options.backend;
+    this.lazy = new LazyBackend(options.backend, this.clock);
   }
 
   /** Registers or updates a schedule. Everything is checked first; on any error nothing is stored. */
@@ -210,8 +208,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
     if (this.closed) return;
     await this.stop();
     this.closed = true;
-    const backend = await this.opening?.catch(() => null);
-    if (backend && this.owned) await backend.close();
+    await this.lazy.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -329,13 +326,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   }
 
   private backend(): Promise<Backend> {
-    this.opening ??= (async () => {
-      const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
-      this.owned = owned;
-      await backend.open();
-      return backend;
-    })();
-    return this.opening;
+    return this.lazy.get();
   }
 
   private reportError(error: unknown, during: string, scheduleId?: string): void {

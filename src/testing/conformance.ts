@@ -739,7 +739,11 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await startWorker([job]);
       const { id } = await client.enqueue(job, null);
       await untilState(id, 'failed');
-      await expect(client.retry(id).then(() => client.retry(id))).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      // Paused, so the retried job waits: retrying a job that is not failed or cancelled is refused.
+      await client.pause('default');
+      expect(await client.retry(id)).toMatchObject({ state: 'queued', attempts: 0, crashes: 0, finishedAt: null });
+      await expect(client.retry(id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await client.resume('default');
       await untilState(id, 'failed');
       expect((await backend.get(id))!.attempts).toBe(1);
       expect(await client.delete(id)).toBe(true);

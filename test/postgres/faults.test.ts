@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
 import { type Client, createClient, createWorker, defineJob, type Worker } from '../../src/index.ts';
+import { waitUntil } from '../integration/fixtures/harness.ts';
 import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
 
 const servers = requireServers('postgres');
@@ -63,18 +64,9 @@ describe.skipIf(servers.skip)('postgres backend under database faults', () => {
 
   const completedCount = async (client: Client) => (await client.stats()).counts.completed;
 
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        if (await check()) return;
-      } catch {
-        // The database may be down for a moment; keep looking.
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  /** Polls until `check` holds; the store may be down meanwhile, so a failed check only means "not yet". */
+  const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs: number) =>
+    waitUntil(what, async () => ((await check()) ? true : 'not yet'), { timeoutMs, intervalMs: 100, tolerateErrors: true });
 
   for (const fault of ['restart -m immediate', 'pg_terminate_backend'] as const) {
     it(`workers ride out ${fault} and finish every job`, { timeout: 90_000 }, async () => {

@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createClient, createWorker, defineJob, type Worker } from '../../src/index.ts';
+import { waitUntil } from '../integration/fixtures/harness.ts';
 import { type RedisServer, requireServers, startRedis } from '../support/index.ts';
 
 const servers = requireServers('redis');
@@ -41,18 +42,9 @@ describe.skipIf(servers.skip)('redis backend under Redis faults', () => {
     },
   });
 
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        if (await check()) return;
-      } catch {
-        // Redis may be down for a moment.
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  /** Polls until `check` holds; the store may be down meanwhile, so a failed check only means "not yet". */
+  const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs: number) =>
+    waitUntil(what, async () => ((await check()) ? true : 'not yet'), { timeoutMs, intervalMs: 100, tolerateErrors: true });
 
   for (const fault of ['restart', 'CLIENT KILL'] as const) {
     it(`workers resume after a Redis ${fault} and finish every job`, { timeout: 90_000 }, async () => {

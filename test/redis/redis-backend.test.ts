@@ -5,8 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
 import { createClient, createWorker, defineJob, openBackend } from '../../src/index.ts';
-import { createIntegrationEnv, describeCounts, type IntegrationEnv, waitUntil } from '../integration/fixtures/harness.ts';
-import { historiesByJob, startsPerPid } from '../integration/fixtures/ledger.ts';
+import { createIntegrationEnv, describeCounts, drainWithProcesses, type IntegrationEnv, waitUntil } from '../integration/fixtures/harness.ts';
 import { type RedisServer, requireServers, startRedis } from '../support/index.ts';
 
 const servers = requireServers('redis');
@@ -109,27 +108,14 @@ describe.skipIf(servers.skip)('redis backend', () => {
 
   it('four worker processes process 20,000 jobs: each exactly once, none lost', { timeout: 240_000 }, async () => {
     env = createIntegrationEnv('redis-multi', { backendUrl: `${server.url}?prefix=multi` });
-    const workers = Array.from({ length: 4 }, () =>
-      env!.workers.start(
-        env!.workerConfig({ concurrency: 25, hold: { minMs: 0, maxMs: 0 }, lease: '30s', heartbeat: '5s', pollInterval: '200ms', stopTimeout: '5s' }),
-      ),
-    );
-    await Promise.all(workers.map((worker) => worker.ready));
-    const ids = await env.enqueue(20_000);
-    await waitUntil(
-      'every job to complete',
-      async () => {
-        const { counts } = await env!.client.stats();
-        return counts.completed === 20_000 ? true : describeCounts(counts);
-      },
-      { timeoutMs: 200_000, intervalMs: 500, alive: workers },
-    );
-    for (const worker of workers) worker.kill('SIGTERM');
-    for (const worker of workers) expect(await worker.exited).toEqual({ code: 0, signal: null });
-    const histories = historiesByJob(env.ledger());
-    expect(histories.size).toBe(20_000);
-    expect([...histories.values()].filter((history) => history.starts.length !== 1)).toEqual([]);
-    expect(new Set(histories.keys())).toEqual(new Set(ids));
-    expect(startsPerPid(env.ledger()).size).toBe(4);
+    await drainWithProcesses(env, {
+      processes: 4,
+      jobCount: 20_000,
+      config: { concurrency: 25, hold: { minMs: 0, maxMs: 0 }, lease: '30s', heartbeat: '5s', pollInterval: '200ms', stopTimeout: '5s' },
+      timeoutMs: 200_000,
+    });
+    const jobs = await env.allJobs();
+    expect(jobs.every((job) => job.state === 'completed' && job.attempts === 1 && job.crashes === 0)).toBe(true);
+    expect(jobs).toHaveLength(20_000);
   });
 });
