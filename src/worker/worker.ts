@@ -130,7 +130,11 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
 
   /** Opens the backend and starts claiming. Rejects when the backend cannot be opened. */
   start(): Promise<void> {
-    this.starting ??= this.begin();
+    this.starting ??= this.begin().catch(async (error: unknown) => {
+      // Nothing may keep running or connecting after a failed start.
+      if (this.ownsBackend) await this.backend?.close().catch(() => undefined);
+      throw error;
+    });
     return this.starting;
   }
 

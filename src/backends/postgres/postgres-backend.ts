@@ -177,9 +177,21 @@ export class PostgresBackend implements Backend {
     const events: BackendEvent[] = [];
     const applied = settlements.length === 0 ? [] : await this.run('settle', (db) => this.applySettlements(db, settlements, events));
     for (const event of events) this.emit(event);
-    // A separate round trip: the claim must not wait on, or roll back with, the outcomes.
-    const claimed = next ? await this.claim(next) : null;
-    return { applied, claimed };
+    return { applied, claimed: next ? await this.claimAfterSettle(next) : null };
+  }
+
+  /**
+   * The claim that follows written outcomes is a separate round trip: if it fails, the
+   * outcomes stand, so report it and claim nothing rather than fail the whole call (the
+   * worker would write the outcomes again and see them refused).
+   */
+  private async claimAfterSettle(next: ClaimRequest): Promise<ClaimResult | null> {
+    try {
+      return await this.claim(next);
+    } catch (error) {
+      this.emit({ type: 'connection-error', error });
+      return null;
+    }
   }
 
   async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
