@@ -33,6 +33,7 @@ import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
+import { claimSql } from './sqlite-claim-sql.ts';
 import { sqliteMigrations } from './sqlite-migrations.ts';
 import { type JobRow, type ScheduleRow, rowToClaimed, rowToRecord, rowToSchedule } from './sqlite-rows.ts';
 import { canonicalJson, sameSpec } from '../../contract/schedule-spec-equality.ts';
@@ -515,7 +516,15 @@ export class SqliteBackend implements Backend {
       // One index range per queue, merged here: an IN list over queues would lose the index order.
       const candidates = queues.flatMap((queue) => s.ready.all(queue, names, want) as Array<{ seq: number; priority: number; run_at: number }>);
       if (queues.length > 1) candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
-      for (const candidate of candidates.slice(0, want)) jobs.push(rowToClaimed(s.startSeq.get(...lease(), candidate.seq) as JobRow, false));
+      const chosen = candidates.slice(0, want);
+      if (chosen.length > 0) {
+        // One statement for the batch. Each attempt's token is a fresh random prefix for this
+        // claim plus the row's seq: unique per attempt, without a statement per row.
+        const started = s.startBatch.all(now, `${newLeaseToken()}-`, request.workerId, now + request.leaseMs, JSON.stringify(chosen.map((c) => c.seq))) as JobRow[];
+        const order = new Map(chosen.map((candidate, index) => [candidate.seq, index]));
+        started.sort((a, b) => order.get(a.seq)! - order.get(b.seq)!);
+        for (const row of started) jobs.push(rowToClaimed(row, false));
+      }
     }
     let nextRunAt: number | null = null;
     if (jobs.length < request.limit) nextRunAt = (s.nextRunAt.get(queueList, names) as { at: number | null }).at;
@@ -543,15 +552,23 @@ export class SqliteBackend implements Backend {
       if (field) row[field]++;
       counts.set(queue, row);
     };
+    // Completions, the common case, are one statement for the whole batch.
+    const completes = settlements.filter((settlement) => settlement.kind === 'complete');
+    const completed = new Set<string>();
+    if (completes.length > 0) {
+      const input = JSON.stringify(completes.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
+      for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string }>) {
+        completed.add(row.id);
+        count(row.queue, 'completed');
+        events.push({ type: 'settled', id: row.id, state: 'completed' });
+      }
+    }
     const applied = settlements.map((settlement) => {
       const { id, token } = settlement;
       let row: { queue: string } | undefined;
       switch (settlement.kind) {
         case 'complete':
-          row = s.complete.get(JSON.stringify(settlement.result), now, settlement.expiresAt, id, token) as typeof row;
-          if (row) count(row.queue, 'completed');
-          if (row) events.push({ type: 'settled', id, state: 'completed' });
-          break;
+          return completed.has(id);
         case 'retry':
           row = s.retryLater.get(
             settlement.runAt > now ? 'scheduled' : 'queued',
@@ -652,37 +669,27 @@ function prepareStatements(db: Db) {
     byId: prepare('SELECT * FROM jobsmith_jobs WHERE id = ?'),
     byPrefix: prepare('SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'),
     pausedQueues: prepare('SELECT name FROM jobsmith_queues WHERE paused = 1'),
-    promote: prepare("UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?"),
-    anyClaimable: prepare(`SELECT 1 AS claimable WHERE
-      EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'queued'
-        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
-      OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ?
-        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
-      OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'running' AND lease_expires_at <= ?
-        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))`),
+    promote: prepare(claimSql.promote),
+    anyClaimable: prepare(claimSql.anyClaimable),
     anyDue: prepare("SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"),
-    // INDEXED BY: left to itself the planner walks every running row through the state index.
-    expired: prepare(`SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
-      WHERE state = 'running' AND lease_expires_at <= ?
-        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
-      ORDER BY lease_expires_at LIMIT ?`),
-    ready: prepare(`SELECT seq, priority, run_at FROM jobsmith_jobs
-      WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
-      ORDER BY priority DESC, run_at, seq LIMIT ?`),
-    nextRunAt: prepare(`SELECT min(run_at) AS at FROM jobsmith_jobs
-      WHERE state = 'scheduled' AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))`),
+    expired: prepare(claimSql.expired),
+    ready: prepare(claimSql.ready),
+    nextRunAt: prepare(claimSql.nextRunAt),
     start: prepare(`UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lease_worker = ?, lease_expires_at = ?,
       crashes = crashes + ? WHERE id = ? RETURNING *`),
-    startSeq: prepare(`UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lease_worker = ?, lease_expires_at = ?
-      WHERE seq = ? RETURNING *`),
+    startBatch: prepare(claimSql.startBatch),
+    completeBatch: prepare(`UPDATE jobsmith_jobs AS j SET state = 'completed', attempts = j.attempts + 1, result = s.result, finished_at = ?,
+        expires_at = s.expires_at, cancel_requested = 0, ${leaseColumns}
+      FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
+            FROM json_each(?)) AS s
+      WHERE j.id = s.id AND j.state = 'running' AND j.lease_token = s.token
+      RETURNING id, queue`),
     cancelExpired: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, cancel_requested = 0, ${leaseColumns} WHERE id = ?`),
     renew: prepare(`UPDATE jobsmith_jobs SET lease_expires_at = ? WHERE ${held} RETURNING cancel_requested`),
     heldHistory: prepare(`SELECT progress_history FROM jobsmith_jobs WHERE ${held}`),
     setProgress: prepare('UPDATE jobsmith_jobs SET progress = ?, progress_history = ? WHERE id = ?'),
     heldLogs: prepare(`SELECT logs FROM jobsmith_jobs WHERE ${held}`),
     setLogs: prepare('UPDATE jobsmith_jobs SET logs = ? WHERE id = ?'),
-    complete: prepare(`UPDATE jobsmith_jobs SET state = 'completed', attempts = attempts + 1, result = ?, finished_at = ?, expires_at = ?,
-      cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
     retryLater: prepare(`UPDATE jobsmith_jobs SET state = ?, attempts = attempts + ?, error = coalesce(?, error), run_at = ?, ${leaseColumns}
       WHERE ${held} RETURNING queue`),
     fail: prepare(`UPDATE jobsmith_jobs SET state = 'failed', attempts = attempts + ?, error = ?, finished_at = ?, expires_at = ?,
