@@ -4,10 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { ensureBenchDependencies } from './harness/bench-dependencies.ts';
 import { cliUsage, parseCli } from './harness/parse-cli.ts';
-import { buildResultsTable, renderText } from './harness/results-table.ts';
+import { buildResultsTables, renderText } from './harness/results-table.ts';
 import { type BenchmarkResults, runBenchmark } from './harness/run-benchmark.ts';
 import { defaultOutputPaths, writeOutputs, writeReadme } from './harness/write-outputs.ts';
+import { needsPeerPackages } from './systems/registry.ts';
 
 /** How to run this again, as typed: `npm run bench -- …` when started through npm. */
 function commandLine(argv: readonly string[]): string {
@@ -15,6 +17,20 @@ function commandLine(argv: readonly string[]): string {
   const throughNpm = process.env.npm_lifecycle_event === 'bench';
   if (throughNpm) return quoted.length === 0 ? 'npm run bench' : `npm run bench -- ${quoted.join(' ')}`;
   return ['npx tsx bench/run.ts', ...quoted].join(' ');
+}
+
+/**
+ * A library's background connection in this process (the producer side of a run) can
+ * emit an error nobody listens for, typically when the run's store is dropped under it.
+ * That must not end a half-hour benchmark: the error is printed and the runs go on; a
+ * run it actually broke fails on its own and is reported as failed.
+ */
+function keepGoingOnStrayErrors(): void {
+  const report = (kind: string) => (error: unknown) => {
+    console.error(`A library raised ${kind} in the benchmark's own process; continuing: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  };
+  process.on('uncaughtException', report('an uncaught error'));
+  process.on('unhandledRejection', report('an unhandled rejection'));
 }
 
 async function main(): Promise<void> {
@@ -39,11 +55,13 @@ async function main(): Promise<void> {
     return;
   }
   const { options } = request;
+  keepGoingOnStrayErrors();
+  if (needsPeerPackages(options.systems)) ensureBenchDependencies((line) => console.error(line));
   console.error(
     `Benchmarking ${options.systems.join(', ')}: ${options.workloads.join(', ')}; ${options.jobs} jobs, ${options.runs} run(s), cap ${options.capSeconds} s`,
   );
   const results = await runBenchmark(options, { log: (line) => console.error(line), command: commandLine(argv) });
-  console.log(`\n${renderText(buildResultsTable(results.systems, results.summary, options.runs, options.capSeconds))}\n`);
+  console.log(`\n${renderText(buildResultsTables(results.systems, results.summary, options))}\n`);
   if (!request.writeFiles) {
     console.log('Nothing written (--dry-run or --quick).');
     return;

@@ -1,19 +1,24 @@
 /**
  * Why processing runs at the speed it does: counts, per processed job, the backend
  * calls (each one SQLite transaction) and SQL statements a Jobsmith worker makes, and
- * how many jobs each claim and settle carries. Not part of `npm run bench`; run it with
- * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory] [--concurrency 1,10,50]`.
- * SQLite runs with synchronous=normal, so disk flushes do not hide the CPU cost. Under
- * `node --cpu-prof`, pass `--skip-statement-counts`: the counting wrapper would otherwise
- * be charged with the time of every statement it wraps.
+ * how many jobs each claim and settle carries; on PostgreSQL, every statement is a round
+ * trip to the server, and the enqueue calls are counted too. Not part of `npm run bench`; run it with
+ * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres] [--concurrency 1,10,50]`.
+ * SQLite runs with synchronous=normal, so disk flushes do not hide the CPU cost.
+ * PostgreSQL runs on a throwaway server (test/support startPostgres), a fresh database per
+ * run. Under `node --cpu-prof`, pass `--skip-statement-counts`: the counting wrapper would
+ * otherwise be charged with the time of every statement it wraps.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
 import { type Backend, createClient, createWorker, defineJob, MemoryBackend, SqliteBackend } from '../../src/index.ts';
+import { type PostgresServer, requireServers, startPostgres } from '../../test/support/index.ts';
 import { CompletionTracker } from '../harness/completion-tracker.ts';
+
+type BackendKind = 'memory' | 'sqlite' | 'postgres';
 
 interface CallTally {
   calls: number;
@@ -25,20 +30,96 @@ interface CallTally {
 
 type Tallies = Map<string, CallTally>;
 
-/** Counts every better-sqlite3 statement execution in this process, by SQL text. */
+/**
+ * Counts every better-sqlite3 statement execution (SQLite) and every pg query, one round
+ * trip each (PostgreSQL), by SQL text. The wrappers go on the prototypes the backend's
+ * own connection uses, reached through it: under tsx the project's modules and this
+ * script can hold separate instances of the same package, so patching this script's
+ * import of better-sqlite3 or pg would count nothing.
+ */
 const statementCounts = new Map<string, number>();
-function countStatements(): void {
-  const probe = new Database(':memory:');
-  const prototype = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<'run' | 'get' | 'all', (...args: unknown[]) => unknown>;
-  probe.close();
-  for (const method of ['run', 'get', 'all'] as const) {
-    const original = prototype[method];
-    prototype[method] = function (this: { source: string }, ...args: unknown[]) {
-      const sql = this.source.replace(/\s+/g, ' ').slice(0, 70);
-      statementCounts.set(sql, (statementCounts.get(sql) ?? 0) + 1);
+const queryCounts = new Map<string, number>();
+const instrumented = new WeakSet<object>();
+let countingEnabled = true;
+
+function wrap(prototype: Record<string, unknown>, methods: readonly string[], counts: Map<string, number>, sqlOf: (self: unknown, args: unknown[]) => string): void {
+  if (instrumented.has(prototype)) return;
+  instrumented.add(prototype);
+  for (const method of methods) {
+    const original = prototype[method] as (...args: unknown[]) => unknown;
+    prototype[method] = function (this: unknown, ...args: unknown[]) {
+      const sql = sqlOf(this, args).replace(/\s+/g, ' ').trim().slice(0, 70);
+      counts.set(sql, (counts.get(sql) ?? 0) + 1);
       return original.apply(this, args);
     };
   }
+}
+
+/** Opens `backend` and wraps what its connection runs statements with. */
+async function instrument(backend: Backend): Promise<void> {
+  await backend.open();
+  if (!countingEnabled) return;
+  const internals = backend as unknown as { db?: { prepare(sql: string): object }; pool?: { Client?: { prototype: object } } };
+  if (backend instanceof SqliteBackend && internals.db) {
+    wrap(Object.getPrototypeOf(internals.db.prepare('SELECT 1')) as Record<string, unknown>, ['run', 'get', 'all'], statementCounts, (self) => (self as { source: string }).source);
+  }
+  if (backend instanceof PostgresBackend && internals.pool?.Client) {
+    wrap(internals.pool.Client.prototype as Record<string, unknown>, ['query'], queryCounts, (_, args) => {
+      const first = args[0];
+      return typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
+    });
+  }
+}
+
+let postgresServer: PostgresServer | null = null;
+let databases = 0;
+
+async function openBackend(kind: BackendKind, directory: string): Promise<Backend> {
+  if (kind === 'memory') return new MemoryBackend();
+  let backend: Backend;
+  if (kind === 'sqlite') {
+    backend = new SqliteBackend({ path: join(directory, 'jobs.db'), synchronous: 'normal' });
+  } else {
+    postgresServer ??= await startPostgres();
+    backend = new PostgresBackend({ connectionString: await postgresServer.createDatabase(`diagnose_${++databases}`) });
+  }
+  await instrument(backend);
+  return backend;
+}
+
+/** The statements (SQLite) or round trips (PostgreSQL) counted since `clear()`, per `per`, most frequent first. */
+function printCounts(title: string, counts: Map<string, number>, per: number, unit: string): void {
+  const total = [...counts.values()].reduce((sum, count) => sum + count, 0);
+  console.log(`  ${title}: ${(total / per).toFixed(3)} per ${unit}`);
+  for (const [sql, count] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`    ${(count / per).toFixed(3).padStart(7)}  ${sql}`);
+}
+
+/**
+ * SQL statements (SQLite) or round trips (PostgreSQL) of one awaited enqueue and of one
+ * 1,000-job enqueueMany: where single enqueue time goes, beside the commit itself.
+ */
+async function countEnqueueCalls(kind: 'sqlite' | 'postgres', singles: number): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'jobsmith-diagnose-'));
+  const backend = await openBackend(kind, directory);
+  const job = defineJob<{ index: number }>({ name: 'diagnose', run: () => {} });
+  const client = createClient({ backend, jobs: [job] });
+  await client.backend();
+  const counts = kind === 'sqlite' ? statementCounts : queryCounts;
+  const unit = kind === 'sqlite' ? 'SQL statements' : 'round trips';
+  counts.clear();
+  let startedAt = performance.now();
+  for (let index = 0; index < singles; index++) await client.enqueue(job, { index });
+  const singleMs = (performance.now() - startedAt) / singles;
+  console.log(`\n${kind}${kind === 'sqlite' ? ' (synchronous=normal)' : ''}, enqueue 1 per call, ${singles} calls: ${singleMs.toFixed(3)} ms per call`);
+  printCounts(unit, counts, singles, 'enqueue');
+  counts.clear();
+  startedAt = performance.now();
+  await client.enqueueMany(Array.from({ length: 1000 }, (_, index) => ({ job, payload: { index: singles + index } })));
+  console.log(`${kind}, enqueueMany of 1,000: ${(performance.now() - startedAt).toFixed(1)} ms`);
+  printCounts(unit, counts, 1, 'call');
+  await client.close();
+  await backend.close();
+  await rm(directory, { recursive: true, force: true });
 }
 
 /** Wraps a backend so every call through it is tallied. */
@@ -69,9 +150,9 @@ function tallied(backend: Backend, tallies: Tallies): Backend {
   });
 }
 
-async function processOnce(kind: 'memory' | 'sqlite', jobs: number, concurrency: number): Promise<void> {
+async function processOnce(kind: BackendKind, jobs: number, concurrency: number): Promise<void> {
   const directory = await mkdtemp(join(tmpdir(), 'jobsmith-diagnose-'));
-  const backend: Backend = kind === 'memory' ? new MemoryBackend() : new SqliteBackend({ path: join(directory, 'jobs.db'), synchronous: 'normal' });
+  const backend = await openBackend(kind, directory);
   const tracker = new CompletionTracker(jobs);
   const job = defineJob<{ index: number }>({ name: 'diagnose', run: ({ index }) => void tracker.record(index) });
   const client = createClient({ backend, jobs: [job] });
@@ -80,6 +161,7 @@ async function processOnce(kind: 'memory' | 'sqlite', jobs: number, concurrency:
   }
   const tallies: Tallies = new Map();
   statementCounts.clear();
+  queryCounts.clear();
   const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null });
   const startedAt = performance.now();
   await worker.start();
@@ -98,23 +180,32 @@ async function processOnce(kind: 'memory' | 'sqlite', jobs: number, concurrency:
     const claimed = method === 'claim' || method === 'settle' ? `, ${(entry.jobsClaimed / entry.calls).toFixed(1)} claimed per call` : '';
     console.log(`  ${method}: ${entry.calls} calls (${perJob(entry.calls)} per job)${carried}${claimed}`);
   }
-  if (kind === 'sqlite' && statementCounts.size > 0) {
-    const statements = [...statementCounts.values()].reduce((sum, count) => sum + count, 0);
-    console.log(`  SQL statements: ${perJob(statements)} per job`);
-    for (const [sql, count] of [...statementCounts].sort((a, b) => b[1] - a[1])) console.log(`    ${perJob(count).padStart(6)}  ${sql}`);
-  }
+  if (kind === 'sqlite' && statementCounts.size > 0) printCounts('SQL statements', statementCounts, jobs, 'job');
+  if (kind === 'postgres' && queryCounts.size > 0) printCounts('round trips (one query each; the LISTEN connection included)', queryCounts, jobs, 'job');
 }
 
 const { values } = parseArgs({
   options: {
     jobs: { type: 'string', default: '5000' }, backends: { type: 'string', default: 'sqlite,memory' }, concurrency: { type: 'string', default: '1,10,50' },
+    'enqueue-calls': { type: 'string', default: '500' },
     'skip-statement-counts': { type: 'boolean', default: false },
   },
 });
 const jobs = Number(values.jobs);
 const concurrencies = values.concurrency.split(',').map(Number);
-if (!values['skip-statement-counts']) countStatements();
-for (const kind of values.backends.split(',')) {
-  if (kind !== 'sqlite' && kind !== 'memory') throw new Error(`--backends: sqlite or memory, not "${kind}"`);
-  for (const concurrency of concurrencies) await processOnce(kind, jobs, concurrency);
+countingEnabled = !values['skip-statement-counts'];
+const kinds = values.backends.split(',');
+for (const kind of kinds) {
+  if (kind !== 'sqlite' && kind !== 'memory' && kind !== 'postgres') throw new Error(`--backends: sqlite, memory or postgres, not "${kind}"`);
+}
+if (kinds.includes('postgres') && requireServers('postgres').skip) throw new Error('--backends postgres: no PostgreSQL server binaries on this machine');
+try {
+  if (!values['skip-statement-counts']) {
+    for (const kind of kinds) if (kind === 'sqlite' || kind === 'postgres') await countEnqueueCalls(kind, Number(values['enqueue-calls']));
+  }
+  for (const kind of kinds as BackendKind[]) {
+    for (const concurrency of concurrencies) await processOnce(kind, jobs, concurrency);
+  }
+} finally {
+  await (postgresServer as PostgresServer | null)?.stop();
 }

@@ -6,6 +6,7 @@
 import { loadSystem } from '../systems/registry.ts';
 import type { ChildMessage, RunSpec } from './run-spec.ts';
 import { runWorkloadHere } from './run-workload-here.ts';
+import { useServices } from './services.ts';
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -14,10 +15,17 @@ function send(message: ChildMessage): Promise<void> {
   });
 }
 
+// A parent that dies (Ctrl-C, a crash) closes the IPC channel: nothing will read this run's result, so stop.
+let finished = false;
+process.on('disconnect', () => {
+  if (!finished) process.exit(1);
+});
+
 async function main(): Promise<void> {
   const specText = process.argv[2];
   if (specText === undefined) throw new Error('usage: child-entry.ts <RunSpec JSON>');
   const spec = JSON.parse(specText) as RunSpec;
+  useServices(spec.services);
   const system = await loadSystem(spec.system);
   const result = await runWorkloadHere(system, spec, () => void send({ type: 'ready' }));
   await send({ type: 'result', outcome: result });
@@ -30,6 +38,7 @@ main()
     process.exitCode = 1;
   })
   .finally(() => {
+    finished = true;
     // Some client libraries keep sockets or timers open; the result is sent, so end here.
     process.disconnect?.();
     setImmediate(() => process.exit());

@@ -25,7 +25,8 @@ export function formatFigure(figure: Figure | null, unit: MetricUnit): string {
   return `${formatValue(figure.median, unit)}${range}${marks}`;
 }
 
-/** The ratio, or a dash while there is no peer to compare with. */
-export function formatRatio(ratio: PeerRatio | null): string {
-  return ratio === null ? '—' : `${ratio.ratio.toFixed(2)}×`;
+/** The ratio, naming the peer when given, or a dash while there is no peer to compare with. */
+export function formatRatio(ratio: PeerRatio | null, peerLabel: string | null = null): string {
+  if (ratio === null) return '—';
+  return `${ratio.ratio.toFixed(2)}×${peerLabel === null ? '' : ` (${peerLabel})`}`;
 }

@@ -12,6 +12,7 @@ export interface EnqueueRunOptions {
 
 /** Times enqueueing `jobs` jobs into an empty store, each call awaited before the next. */
 export async function measureEnqueue(connection: SystemConnection, options: EnqueueRunOptions): Promise<ThroughputOutcome> {
+  if (options.batching === 'bulk' && !connection.enqueueBatch) throw new Error('this system has no bulk enqueue call');
   const jobs = benchJobs(options.jobs);
   const startedAt = performance.now();
   const deadline = startedAt + options.capMs;
@@ -27,7 +28,7 @@ export async function measureEnqueue(connection: SystemConnection, options: Enqu
       completed++;
     } else {
       const batch = jobs.slice(completed, completed + bulkBatchSize);
-      await connection.enqueueBatch(batch);
+      await connection.enqueueBatch!(batch);
       completed += batch.length;
     }
   }

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SystemAdapter } from '../systems/system-adapter.ts';
 import { fillBacklog } from './bench-jobs.ts';
-import type { BenchOptions } from './bench-options.ts';
+import { type BenchOptions, jobsFor } from './bench-options.ts';
+import type { ServiceUrls } from './services.ts';
 import { idleWorkerSettleMs, type LatencyObservation, latencyOutcome } from './latency-probe.ts';
 import type { RunOutcome } from './run-outcome.ts';
 import type { ChildResult, RunSpec } from './run-spec.ts';
@@ -26,6 +27,7 @@ const childGraceMs = 120_000;
 /** Whether `workload` can be measured on `system` at all. */
 export function isApplicable(system: SystemAdapter, workload: WorkloadId): boolean {
   const definition = workloads[workload];
+  if (definition.kind === 'enqueue' && definition.batching === 'bulk' && !system.bulkEnqueue) return false;
   return !(definition.kind === 'latency' && definition.producer === 'other-process' && !system.storeSharedAcrossProcesses);
 }
 
@@ -34,19 +36,26 @@ export function isApplicable(system: SystemAdapter, workload: WorkloadId): boole
  * store. The parent prepares what must exist before timing starts: for processing,
  * the backlog (in a store it can reach); for cross-process latency, the producer.
  */
-export async function measureRun(system: SystemAdapter, workload: WorkloadId, run: number, options: BenchOptions): Promise<RunRecord> {
+export async function measureRun(
+  system: SystemAdapter,
+  workload: WorkloadId,
+  run: number,
+  options: BenchOptions,
+  services: ServiceUrls = {},
+): Promise<RunRecord> {
   const startedAt = new Date().toISOString();
   try {
-    const outcome = await measure(system, workload, options);
+    const outcome = await measure(system, workload, options, services);
     return { system: system.id, workload, run, startedAt, outcome, error: null };
   } catch (error) {
     return { system: system.id, workload, run, startedAt, outcome: null, error: error instanceof Error ? error.message : String(error) };
   }
 }
 
-async function measure(system: SystemAdapter, workload: WorkloadId, options: BenchOptions): Promise<RunOutcome> {
+async function measure(system: SystemAdapter, workload: WorkloadId, options: BenchOptions, services: ServiceUrls): Promise<RunOutcome> {
   const capMs = options.capSeconds * 1000;
-  const spec: RunSpec = { system: system.id, workload, jobs: options.jobs, capMs, latency: options.latency, store: null };
+  const jobs = jobsFor(options, system.id);
+  const spec: RunSpec = { system: system.id, workload, jobs, capMs, latency: options.latency, store: null, services };
   const definition = workloads[workload];
   const inChild = (store: RunSpec['store']) => spawnMeasuringChild({ ...spec, store }, capMs + childGraceMs);
 
@@ -55,7 +64,7 @@ async function measure(system: SystemAdapter, workload: WorkloadId, options: Ben
     try {
       const producer = await system.connect(store);
       try {
-        await fillBacklog(producer, options.jobs);
+        await fillBacklog(producer, jobs);
       } finally {
         // Closed before the worker starts, so the parent holds nothing open during the timed part.
         await producer.close();

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { knownSystemIds } from '../systems/registry.ts';
-import { type BenchOptions, defaultBenchOptions, quickBenchOptions } from './bench-options.ts';
+import { type BenchOptions, defaultBenchOptions, quickBenchOptions, type SystemOverride } from './bench-options.ts';
 import { isWorkloadId, type WorkloadId, workloadGroups, workloadIds } from './workloads.ts';
 
 export type CliRequest =
@@ -23,6 +23,11 @@ export const cliOptionHelp: ReadonlyArray<readonly [flag: string, help: string]>
   ],
   ['--jobs <n>', `Jobs per enqueue and processing run. Default: ${defaultBenchOptions.jobs.toLocaleString('en-US')}.`],
   ['--runs <n>', `Runs of each workload on each system; figures are their median. Default: ${defaultBenchOptions.runs}.`],
+  [
+    '--jobs-for <id=n,…>',
+    `Fewer jobs for slow systems (at most --jobs). Default: ${describeOverrides('jobs')}.`,
+  ],
+  ['--runs-for <id=n,…>', `Fewer runs for slow systems (at most --runs). Default: ${describeOverrides('runs')}.`],
   ['--cap <seconds>', `Time cap per run; a capped run reports what it completed. Default: ${defaultBenchOptions.capSeconds}.`],
   ['--latency-seconds <s>', `How long the latency workloads enqueue for. Default: ${defaultBenchOptions.latency.seconds}.`],
   ['--latency-rate <n>', `Jobs per second in the latency workloads. Default: ${defaultBenchOptions.latency.ratePerSecond}.`],
@@ -34,6 +39,11 @@ export const cliOptionHelp: ReadonlyArray<readonly [flag: string, help: string]>
   ['--readme-from <file>', 'Measure nothing: rewrite bench/README.md from a saved results file (after changing how the README is written).'],
   ['--help', 'This text.'],
 ];
+
+function describeOverrides(field: keyof SystemOverride): string {
+  const entries = Object.entries(defaultBenchOptions.overrides).filter(([, override]) => override[field] !== undefined);
+  return entries.length === 0 ? 'none' : entries.map(([system, override]) => `${system}=${override[field]!.toLocaleString('en-US')}`).join(', ');
+}
 
 export function cliUsage(): string {
   const width = Math.max(...cliOptionHelp.map(([flag]) => flag.length));
@@ -51,6 +61,8 @@ export function parseCli(argv: readonly string[]): CliRequest {
       workloads: { type: 'string' },
       jobs: { type: 'string' },
       runs: { type: 'string' },
+      'jobs-for': { type: 'string' },
+      'runs-for': { type: 'string' },
       cap: { type: 'string' },
       'latency-seconds': { type: 'string' },
       'latency-rate': { type: 'string' },
@@ -69,6 +81,7 @@ export function parseCli(argv: readonly string[]): CliRequest {
     jobs: values.jobs === undefined ? base.jobs : parseNumber('--jobs', values.jobs, { integer: true }),
     runs: values.runs === undefined ? base.runs : parseNumber('--runs', values.runs, { integer: true }),
     capSeconds: values.cap === undefined ? base.capSeconds : parseNumber('--cap', values.cap, { integer: false }),
+    overrides: parseOverrides(base.overrides, values['jobs-for'], values['runs-for']),
     latency: {
       seconds: values['latency-seconds'] === undefined ? base.latency.seconds : parseNumber('--latency-seconds', values['latency-seconds'], { integer: false }),
       ratePerSecond: values['latency-rate'] === undefined ? base.latency.ratePerSecond : parseNumber('--latency-rate', values['latency-rate'], { integer: false }),
@@ -102,6 +115,28 @@ function parseWorkloads(text: string): WorkloadId[] {
   }
   // Table order, whatever order they were given in.
   return workloadIds.filter((workload) => selected.has(workload));
+}
+
+/** `--jobs-for a=2000,b=500` and `--runs-for a=1` on top of the defaults. */
+function parseOverrides(
+  base: Readonly<Record<string, SystemOverride>>,
+  jobsFor: string | undefined,
+  runsFor: string | undefined,
+): Record<string, SystemOverride> {
+  const merged: Record<string, SystemOverride> = { ...base };
+  for (const [flag, field, text] of [
+    ['--jobs-for', 'jobs', jobsFor],
+    ['--runs-for', 'runs', runsFor],
+  ] as const) {
+    if (text === undefined) continue;
+    for (const item of listOf(text)) {
+      const [system, count, ...rest] = item.split('=');
+      if (system === undefined || count === undefined || rest.length > 0) throw new Error(`${flag}: expected id=n, not "${item}"`);
+      if (!knownSystemIds.includes(system)) throw new Error(`${flag}: unknown system "${system}"; known: ${knownSystemIds.join(', ')}`);
+      merged[system] = { ...merged[system], [field]: parseNumber(flag, count, { integer: true }) };
+    }
+  }
+  return merged;
 }
 
 function parseNumber(flag: string, text: string, { integer }: { integer: boolean }): number {

@@ -1,11 +1,13 @@
 import { loadSystem } from '../systems/registry.ts';
+import { peerNodeEngine, peerVersion } from '../systems/peer-module.ts';
 import type { SystemAdapter } from '../systems/system-adapter.ts';
-import { type BenchOptions, latencyJobCount } from './bench-options.ts';
+import { type BenchOptions, latencyJobCount, runsFor } from './bench-options.ts';
 import { formatValue } from './format-figures.ts';
 import { describeMachine, type MachineInfo } from './machine-info.ts';
 import { isApplicable, measureRun, type RunRecord } from './measure-run.ts';
 import { metrics } from './metrics.ts';
 import type { RunOutcome } from './run-outcome.ts';
+import { type ServiceInfo, type ServiceKind, serviceFor, startServices, useServices } from './services.ts';
 import { summarize, type SummaryRow } from './summarize.ts';
 import { bulkBatchSize, latencyWorkerConcurrency, type WorkloadId } from './workloads.ts';
 
@@ -17,11 +19,21 @@ export interface BenchmarkResults {
   readonly command: string;
   readonly machine: MachineInfo;
   readonly options: BenchOptions & { readonly bulkBatchSize: number; readonly latencyWorkerConcurrency: number; readonly latencyJobs: number };
-  readonly systems: ReadonlyArray<Pick<SystemAdapter, 'id' | 'label' | 'family' | 'settings'>>;
+  readonly systems: readonly SystemRecord[];
+  /** The throwaway servers the PostgreSQL and Redis stores lived on. */
+  readonly services: readonly ServiceInfo[];
   /** Every run, in the order it ran. */
   readonly runs: readonly RunRecord[];
   readonly summary: readonly SummaryRow[];
 }
+
+/** A measured system as the results record it. */
+export type SystemRecord = Pick<SystemAdapter, 'id' | 'label' | 'family' | 'store' | 'durability' | 'bulkEnqueue' | 'packageName' | 'settings'> & {
+  /** The installed version of a peer's package; Jobsmith's is in `machine`. */
+  readonly version?: string | null;
+  /** The Node versions the peer's package declares it needs (`engines.node`). */
+  readonly nodeEngine?: string | null;
+};
 
 export interface BenchmarkHooks {
   /** Where progress lines go. @default nowhere */
@@ -45,12 +57,24 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
 
   const plan = planRuns(systems, options);
   const runs: RunRecord[] = [];
-  for (const [position, step] of plan.entries()) {
-    const prefix = `[${position + 1}/${plan.length}] ${step.workload} ${step.system.id} run ${step.run}/${options.runs}`;
-    log(`${prefix} …`);
-    const record = await measureRun(step.system, step.workload, step.run, options);
-    runs.push(record);
-    log(`${prefix}: ${record.outcome ? describeOutcome(record.outcome) : `FAILED: ${record.error}`}`);
+  const needed = new Set(systems.map((system) => serviceFor(system.store)).filter((kind): kind is ServiceKind => kind !== null));
+  const services = await startServices(needed, log);
+  useServices(services.urls);
+  try {
+    for (const [position, step] of plan.entries()) {
+      const prefix = `[${position + 1}/${plan.length}] ${step.workload} ${step.system.id} run ${step.run}/${runsFor(options, step.system.id)}`;
+      log(`${prefix} …`);
+      const record = await measureRun(step.system, step.workload, step.run, options, services.urls);
+      runs.push(record);
+      log(`${prefix}: ${record.outcome ? describeOutcome(record.outcome) : `FAILED: ${record.error}`}`);
+    }
+  } finally {
+    useServices({});
+    await services.stop();
+  }
+  const incomplete = runs.filter((run) => run.outcome === null || run.outcome.capped || (run.outcome.kind === 'throughput' && run.outcome.duplicateRuns > 0));
+  if (incomplete.length > 0) {
+    log(`${incomplete.length} run(s) failed, hit the cap or ran a job twice: ${incomplete.map((run) => `${run.workload}/${run.system}#${run.run}`).join(', ')}`);
   }
 
   return {
@@ -59,7 +83,17 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
     command: hooks.command ?? `tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
     options: { ...options, bulkBatchSize, latencyWorkerConcurrency, latencyJobs: latencyJobCount(options.latency) },
-    systems: systems.map(({ id, label, family, settings }) => ({ id, label, family, settings })),
+    systems: systems.map(({ id, label, family, store, durability, bulkEnqueue, packageName, settings }) => ({
+      id,
+      label,
+      family,
+      store,
+      ...(durability === undefined ? {} : { durability }),
+      bulkEnqueue,
+      ...(packageName === undefined ? {} : { packageName, version: peerVersion(packageName), nodeEngine: peerNodeEngine(packageName) }),
+      settings,
+    })),
+    services: services.info,
     runs,
     summary: summarize(systems, metrics, runs),
   };
@@ -75,7 +109,7 @@ function planRuns(systems: readonly SystemAdapter[], options: BenchOptions): Pla
   const plan: PlannedRun[] = [];
   for (const workload of options.workloads) {
     for (let run = 1; run <= options.runs; run++) {
-      for (const system of systems) if (isApplicable(system, workload)) plan.push({ workload, run, system });
+      for (const system of systems) if (run <= runsFor(options, system.id) && isApplicable(system, workload)) plan.push({ workload, run, system });
     }
   }
   return plan;
@@ -87,6 +121,10 @@ function checkOptions(options: BenchOptions): void {
   };
   positiveInteger('jobs', options.jobs);
   positiveInteger('runs', options.runs);
+  for (const [system, override] of Object.entries(options.overrides)) {
+    if (override.jobs !== undefined) positiveInteger(`jobs for ${system}`, override.jobs);
+    if (override.runs !== undefined) positiveInteger(`runs for ${system}`, override.runs);
+  }
   if (!(options.capSeconds > 0)) throw new Error(`the cap must be above 0 seconds, not ${options.capSeconds}`);
   if (!(options.latency.ratePerSecond > 0 && options.latency.seconds > 0)) throw new Error('the latency rate and duration must be above 0');
   if (options.systems.length === 0) throw new Error('no systems selected');

@@ -1,5 +1,6 @@
 import type { StoreRef } from '../systems/system-adapter.ts';
 import type { LatencyOptions } from './bench-options.ts';
+import type { ServiceUrls } from './services.ts';
 import type { LatencyObservation } from './latency-probe.ts';
 import type { RunOutcome } from './run-outcome.ts';
 import type { WorkloadId } from './workloads.ts';
@@ -16,6 +17,8 @@ export interface RunSpec {
    * null when the child creates its own, as it must for a store that lives in one process.
    */
   readonly store: StoreRef | null;
+  /** The servers the parent started for this benchmark, which stores are created on. */
+  readonly services: ServiceUrls;
 }
 
 /** Messages from the child over its IPC channel; IPC keeps them apart from anything a library prints. */

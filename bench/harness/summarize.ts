@@ -1,4 +1,4 @@
-import type { SystemAdapter, SystemFamily } from '../systems/system-adapter.ts';
+import { type ComparedSystem, type Comparison, comparisons as defaultComparisons } from './comparisons.ts';
 import type { RunRecord } from './measure-run.ts';
 import type { Metric, MetricUnit } from './metrics.ts';
 import { median } from './statistics.ts';
@@ -22,6 +22,8 @@ export interface PeerRatio {
   readonly ratio: number;
   readonly jobsmith: string;
   readonly peer: string;
+  /** How many peers the comparison had a figure for (the best of them is `peer`). */
+  readonly peersCompared: number;
 }
 
 export interface SummaryRow {
@@ -31,14 +33,20 @@ export interface SummaryRow {
   readonly better: 'higher' | 'lower';
   /** By system id; null where the workload does not apply to the system. */
   readonly figures: Readonly<Record<string, Figure | null>>;
-  /** Null until at least one peer and one Jobsmith system have the figure. */
-  readonly jobsmithVsBestPeer: PeerRatio | null;
+  /**
+   * By comparison id (bench/harness/comparisons.ts), for the comparisons that cover this
+   * metric: null until one of its Jobsmith systems and one of its peers have the figure.
+   */
+  readonly ratios: Readonly<Record<string, PeerRatio | null>>;
 }
 
-type SystemIdentity = Pick<SystemAdapter, 'id' | 'family'>;
-
 /** Medians and ranges per metric and system; rows whose workload was not run are left out. */
-export function summarize(systems: readonly SystemIdentity[], metrics: readonly Metric[], runs: readonly RunRecord[]): SummaryRow[] {
+export function summarize(
+  systems: readonly ComparedSystem[],
+  metrics: readonly Metric[],
+  runs: readonly RunRecord[],
+  comparisons: readonly Comparison[] = defaultComparisons,
+): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const metric of metrics) {
     const ofWorkload = runs.filter((run) => run.workload === metric.workload);
@@ -54,7 +62,11 @@ export function summarize(systems: readonly SystemIdentity[], metrics: readonly 
       unit: metric.unit,
       better: metric.better,
       figures,
-      jobsmithVsBestPeer: peerRatio(metric, systems, figures),
+      ratios: Object.fromEntries(
+        comparisons
+          .filter((comparison) => comparison.covers(metric.id))
+          .map((comparison) => [comparison.id, peerRatio(metric, systems.filter(comparison.jobsmith), systems.filter(comparison.peers), figures)]),
+      ),
     });
   }
   return rows;
@@ -79,22 +91,23 @@ function figureOf(metric: Metric, runs: readonly RunRecord[]): Figure {
   };
 }
 
-function peerRatio(metric: Metric, systems: readonly SystemIdentity[], figures: Readonly<Record<string, Figure | null>>): PeerRatio | null {
-  const jobsmith = best(metric, systems, figures, 'jobsmith');
-  const peer = best(metric, systems, figures, 'peer');
+function peerRatio(
+  metric: Metric,
+  jobsmithSystems: readonly ComparedSystem[],
+  peerSystems: readonly ComparedSystem[],
+  figures: Readonly<Record<string, Figure | null>>,
+): PeerRatio | null {
+  const jobsmith = best(metric, jobsmithSystems, figures);
+  const peer = best(metric, peerSystems, figures);
   if (!jobsmith || !peer || peer.value === 0) return null;
-  return { ratio: jobsmith.value / peer.value, jobsmith: jobsmith.system, peer: peer.system };
+  const peersCompared = peerSystems.filter((system) => typeof figures[system.id]?.median === 'number').length;
+  return { ratio: jobsmith.value / peer.value, jobsmith: jobsmith.system, peer: peer.system, peersCompared };
 }
 
-function best(
-  metric: Metric,
-  systems: readonly SystemIdentity[],
-  figures: Readonly<Record<string, Figure | null>>,
-  family: SystemFamily,
-): { system: string; value: number } | null {
+function best(metric: Metric, systems: readonly ComparedSystem[], figures: Readonly<Record<string, Figure | null>>): { system: string; value: number } | null {
   let found: { system: string; value: number } | null = null;
   for (const system of systems) {
-    const value = system.family === family ? figures[system.id]?.median : null;
+    const value = figures[system.id]?.median;
     if (value === null || value === undefined) continue;
     const better = found === null || (metric.better === 'higher' ? value > found.value : value < found.value);
     if (better) found = { system: system.id, value };

@@ -1,17 +1,24 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Backend, createClient, createWorker, defineJob, MemoryBackend } from '../../src/index.ts';
-import type { BenchJob, StoreRef, SystemAdapter, SystemConnection } from './system-adapter.ts';
+import {
+  createPostgresStore,
+  createRedisStore,
+  createSqliteStore,
+  destroyPostgresStore,
+  destroyRedisStore,
+  destroySqliteStore,
+  storeField,
+} from './stores.ts';
+import type { BenchJob, SystemAdapter, SystemConnection } from './system-adapter.ts';
 
-/** Jobsmith as it ships, on each of its embedded backends. */
-type JobsmithStorage = 'memory' | 'sqlite-full' | 'sqlite-normal';
+/** Jobsmith as it ships, on each of its backends. */
+type JobsmithStorage = 'memory' | 'sqlite-full' | 'sqlite-normal' | 'postgres' | 'redis';
 
 const jobName = 'bench.noop';
 
 /** Options the worker runs with; listed in the README, so keep them in one place. */
 const workerDefaults = 'worker: pruneInterval null (no pruning during a run); lease 30 s, heartbeat 5 s, pollInterval 1 s (defaults)';
 const jobDefaults = 'job: defaults (maxAttempts 3, keepCompleted 1 d, no timeout); no-op handler';
+const ownConnections = 'the client and the worker each open their own connection, as separate parts of an app would';
 
 /** The no-op job. The worker's copy reports each start; the client's copy only names the job. */
 function noopJob(onJobStart: (job: BenchJob) => void) {
@@ -60,6 +67,8 @@ function memorySystem(): SystemAdapter {
     id: 'memory',
     label: 'Jobsmith memory',
     family: 'jobsmith',
+    store: 'memory',
+    bulkEnqueue: true,
     settings: ["backend: 'memory:' (MemoryBackend, shared by the client and worker in one process)", workerDefaults, jobDefaults],
     storeSharedAcrossProcesses: false,
     async createStore() {
@@ -76,40 +85,79 @@ function memorySystem(): SystemAdapter {
 }
 
 function sqliteSystem(synchronous: 'full' | 'normal'): SystemAdapter {
+  const query = synchronous === 'normal' ? '?synchronous=normal' : '';
   return {
     id: `sqlite-${synchronous}`,
     label: `Jobsmith SQLite ${synchronous}`,
     family: 'jobsmith',
+    store: 'sqlite',
+    durability: synchronous,
+    bulkEnqueue: true,
     settings: [
-      `backend: 'sqlite:<fresh temp file>${synchronous === 'normal' ? '?synchronous=normal' : ''}' (WAL, synchronous=${synchronous.toUpperCase()}${synchronous === 'full' ? ', the default' : ''})`,
-      'the client and the worker each open their own connection, as separate parts of an app would',
+      `backend: 'sqlite:<fresh temp file>${query}' (WAL, synchronous=${synchronous.toUpperCase()}${synchronous === 'full' ? ', the default' : ''})`,
+      ownConnections,
       workerDefaults,
       jobDefaults,
     ],
     storeSharedAcrossProcesses: true,
-    async createStore() {
-      const directory = await mkdtemp(join(tmpdir(), 'jobsmith-bench-'));
-      const path = join(directory, 'jobs.db');
-      return { directory, url: `sqlite:${path}${synchronous === 'normal' ? '?synchronous=normal' : ''}` };
-    },
+    createStore: createSqliteStore,
     async connect(store) {
-      return connectTo(storeField(store, 'url'), async () => {});
+      return connectTo(`sqlite:${storeField(store, 'path')}${query}`, async () => {});
     },
-    async destroyStore(store) {
-      // The directory holds the database and its -wal and -shm files.
-      await rm(storeField(store, 'directory'), { recursive: true, force: true });
-    },
+    destroyStore: destroySqliteStore,
   };
 }
 
-function storeField(store: StoreRef, field: string): string {
-  const value = store[field];
-  if (value === undefined) throw new Error(`store reference has no "${field}": ${JSON.stringify(store)}`);
-  return value;
+function postgresSystem(): SystemAdapter {
+  return {
+    id: 'postgres',
+    label: 'Jobsmith PostgreSQL',
+    family: 'jobsmith',
+    store: 'postgres',
+    bulkEnqueue: true,
+    settings: [
+      "backend: 'postgres://…/<fresh database>' (PostgresBackend, schema 'jobsmith', pool of 10 per client or worker: the defaults)",
+      ownConnections,
+      'idle workers wake through LISTEN/NOTIFY (the default)',
+      workerDefaults,
+      jobDefaults,
+    ],
+    storeSharedAcrossProcesses: true,
+    createStore: createPostgresStore,
+    async connect(store) {
+      return connectTo(storeField(store, 'url'), async () => {});
+    },
+    destroyStore: destroyPostgresStore,
+  };
+}
+
+function redisSystem(): SystemAdapter {
+  return {
+    id: 'redis',
+    label: 'Jobsmith Redis',
+    family: 'jobsmith',
+    store: 'redis',
+    bulkEnqueue: true,
+    settings: [
+      "backend: 'redis://…?prefix=<fresh prefix>' (RedisBackend over ioredis; every move one Lua script)",
+      ownConnections,
+      'idle workers wake through pub/sub (the default)',
+      workerDefaults,
+      jobDefaults,
+    ],
+    storeSharedAcrossProcesses: true,
+    createStore: createRedisStore,
+    async connect(store) {
+      return connectTo(`${storeField(store, 'url').replace(/\/$/, '')}?prefix=${storeField(store, 'queue')}`, async () => {});
+    },
+    destroyStore: destroyRedisStore,
+  };
 }
 
 export const jobsmithSystems: Readonly<Record<JobsmithStorage, SystemAdapter>> = {
   memory: memorySystem(),
   'sqlite-full': sqliteSystem('full'),
   'sqlite-normal': sqliteSystem('normal'),
+  postgres: postgresSystem(),
+  redis: redisSystem(),
 };

@@ -16,6 +16,21 @@ export interface SystemAdapter {
   readonly label: string;
   /** Jobsmith's own configurations, or a library it is compared with. */
   readonly family: SystemFamily;
+  /** Where the jobs live; the results table groups systems by it and compares Jobsmith with peers on the same store. */
+  readonly store: StoreKind;
+  /**
+   * SQLite only: whether a commit is flushed to disk before it returns (`full`: durable
+   * against power loss) or only to the OS (`normal`: durable against a process crash).
+   * Jobsmith SQLite is compared with the peers in the same mode.
+   */
+  readonly durability?: Durability;
+  /**
+   * Whether the system has a bulk enqueue call. Without one, the bulk workload is reported
+   * as "none" and the backlog is filled with single enqueues.
+   */
+  readonly bulkEnqueue: boolean;
+  /** The npm package measured, for peers: its installed version is recorded with the results. */
+  readonly packageName?: string;
   /** Everything a reader needs to reproduce the setup: store, durability, worker options, versions. */
   readonly settings: readonly string[];
   /**
@@ -33,6 +48,11 @@ export interface SystemAdapter {
 }
 
 export type SystemFamily = 'jobsmith' | 'peer';
+
+/** The kind of store a system keeps its jobs in. PostgreSQL and Redis are throwaway servers the harness starts once per benchmark. */
+export type StoreKind = 'memory' | 'sqlite' | 'postgres' | 'redis';
+
+export type Durability = 'full' | 'normal';
 
 /** JSON that lets any process reach a store: a URL, a file path, a queue prefix… */
 export type StoreRef = Readonly<Record<string, string>>;
@@ -52,8 +72,11 @@ export interface BenchJob {
 export interface SystemConnection {
   /** Enqueues one job and resolves once the system acknowledges it. */
   enqueue(job: BenchJob): Promise<void>;
-  /** Enqueues many jobs with the system's bulk call (the harness sends 1,000 at a time). */
-  enqueueBatch(jobs: readonly BenchJob[]): Promise<void>;
+  /**
+   * Enqueues many jobs with the system's bulk call (the harness sends 1,000 at a time).
+   * Absent when the system has none (`bulkEnqueue: false`).
+   */
+  enqueueBatch?(jobs: readonly BenchJob[]): Promise<void>;
   /** Starts one worker and resolves once it is running. */
   startWorker(options: BenchWorkerOptions): Promise<RunningWorker>;
   /** Closes everything this connection opened; workers must be stopped first. */
