@@ -147,7 +147,7 @@ export class SqliteBackend implements Backend {
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
-    const results = this.write('enqueue', () => jobs.map((job) => this.insertJob(job)));
+    const results = this.write('enqueue', () => this.insertJobs(jobs));
     const queues = new Map<string, number>();
     jobs.forEach((job, index) => {
       if (results[index]!.created) queues.set(job.queue, Math.min(queues.get(job.queue) ?? job.runAt, job.runAt));
@@ -158,7 +158,7 @@ export class SqliteBackend implements Backend {
 
   async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
     return this.write('enqueue', () => {
-      const inserted = this.insertJob(job);
+      const inserted = this.insertJobs([job])[0]!;
       if (!inserted.created) return { created: false as const, id: inserted.id };
       const row = this.stmts().start.get(this.clock.now(), newLeaseToken(), lease.workerId, this.clock.now() + lease.leaseMs, 0, job.id) as JobRow;
       return { created: true as const, job: rowToClaimed(row, false) };
@@ -377,7 +377,7 @@ export class SqliteBackend implements Backend {
         s.advanceSchedule.run(tick.nextRunAt, now, tick.id);
         return { outcome: 'skipped-overlap' };
       }
-      const results = tick.jobs.map((job) => this.insertJob(job));
+      const results = this.insertJobs(tick.jobs);
       enqueued = tick.jobs.filter((_job, index) => results[index]!.created);
       s.fireSchedule.run(tick.nextRunAt, tick.firedAt, results.at(-1)?.id ?? row.last_job_id, now, tick.id);
       return { outcome: 'fired', jobIds: results.map((item) => item.id) };
@@ -487,8 +487,14 @@ export class SqliteBackend implements Backend {
       if (!existing) throw new StoreError(`Job "${job.id}" was not stored and no job holds its key`, { details: { id: job.id } });
       return { id: existing.id, created: false };
     }
-    s.ensureQueue.run(job.queue);
     return { id: job.id, created: true };
+  }
+
+  /** Inserts jobs (inside the caller's transaction), recording each queue once, not once per job. */
+  private insertJobs(jobs: readonly NewJob[]): EnqueueResult[] {
+    const results = jobs.map((job) => this.insertJob(job));
+    for (const queue of new Set(jobs.filter((_job, index) => results[index]!.created).map((job) => job.queue))) this.stmts().ensureQueue.run(queue);
+    return results;
   }
 
   private claimIn(request: ClaimRequest): ClaimResult {
