@@ -149,7 +149,8 @@ export class PostgresBackend implements Backend {
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (jobs.length === 0) return [];
-    const results = await this.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs));
+    // One statement, so one round trip and one commit: atomic without BEGIN/COMMIT around it.
+    const results = options.tx === undefined ? await this.run('enqueue', (db) => this.insertJobs(db, jobs)) : await this.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs));
     this.emitEnqueued(jobs, results);
     return results;
   }
@@ -520,12 +521,14 @@ export class PostgresBackend implements Backend {
     const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
     const { rows } = await q<{ id: string }>(
       db,
-      `INSERT INTO ${this.S}.jobs (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms,
+      `WITH ins AS (INSERT INTO ${this.S}.jobs (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms,
          keep_completed_ms, keep_failed_ms, run_at, created_at)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::text[], $9::int[],
          $10::jsonb[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
        ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${activeStates} DO NOTHING
-       RETURNING id`,
+       RETURNING id, queue),
+       queues AS (INSERT INTO ${this.S}.queues (name) SELECT DISTINCT queue FROM ins ON CONFLICT (name) DO NOTHING)
+       SELECT id FROM ins`,
       [
         column((job) => job.id),
         column((job) => job.name),
@@ -545,8 +548,6 @@ export class PostgresBackend implements Backend {
       ],
     );
     const inserted = new Set(rows.map((row) => row.id));
-    const queues = [...new Set(jobs.filter((job) => inserted.has(job.id)).map((job) => job.queue))];
-    if (queues.length > 0) await q(db, `INSERT INTO ${this.S}.queues (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING`, [queues]);
     const results: EnqueueResult[] = [];
     const batchKeys = new Map<string, string>();
     for (const job of jobs) {
