@@ -29,6 +29,7 @@ import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, isTerminal, terminalStates } from '../../domain/job-state.ts';
 import type { JsonValue } from '../../domain/json-value.ts';
+import { BackendListeners, enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { ReadyIndex } from './ready-index.ts';
 import { sameSpec } from '../../contract/schedule-spec-equality.ts';
@@ -58,7 +59,7 @@ export class MemoryBackend implements Backend {
   private readonly keys = new Map<string, string>();
   private readonly queues = new Map<string, { paused: boolean; lastProcessedAt: number | null }>();
   private readonly buckets = new Map<string, BucketCount>();
-  private readonly listeners = new Set<(event: BackendEvent) => void>();
+  private readonly listeners = new BackendListeners();
   private readonly schedules = new Map<string, ScheduleRecord>();
   private seq = 0;
   private closed = false;
@@ -85,8 +86,7 @@ export class MemoryBackend implements Backend {
   }
 
   subscribe(listener: (event: BackendEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
@@ -115,7 +115,7 @@ export class MemoryBackend implements Backend {
       results.push({ id: job.id, created: true });
     }
     for (const stored of added) this.insert(stored);
-    for (const stored of added) this.emit({ type: 'enqueued', queue: stored.queue, runAt: stored.runAt });
+    for (const event of enqueuedEvents(jobs, results)) this.emit(event);
     return results;
   }
 
@@ -531,7 +531,7 @@ export class MemoryBackend implements Backend {
   }
 
   private emit(event: BackendEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.listeners.emit(event);
   }
 
   private assertOpen(): void {

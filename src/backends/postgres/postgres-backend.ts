@@ -23,6 +23,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
+import { BackendListeners, enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { canonicalJson } from '../../contract/schedule-spec-equality.ts';
 import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
@@ -81,7 +82,7 @@ export class PostgresBackend implements Backend {
   private readonly migrateOnOpen: boolean;
   private opening: Promise<void> | null = null;
   private closed = false;
-  private readonly listeners = new Set<(event: BackendEvent) => void>();
+  private readonly listeners = new BackendListeners();
   private listener: PostgresListener | null = null;
   private readonly connectionString: string | undefined;
 
@@ -133,7 +134,7 @@ export class PostgresBackend implements Backend {
   }
 
   subscribe(listener: (event: BackendEvent) => void): () => void {
-    this.listeners.add(listener);
+    const unsubscribe = this.listeners.add(listener);
     this.listener ??= new PostgresListener({
       connect: () => this.listenConnection(),
       channel: this.channel,
@@ -142,9 +143,7 @@ export class PostgresBackend implements Backend {
       onDrop: (error) => this.emit({ type: 'connection-error', error: toStoreError('listen', error, this.schema) }),
     });
     this.listener.start();
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return unsubscribe;
   }
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
@@ -719,15 +718,11 @@ export class PostgresBackend implements Backend {
   }
 
   private emitEnqueued(jobs: readonly NewJob[], results: readonly EnqueueResult[]): void {
-    const queues = new Map<string, number>();
-    jobs.forEach((job, index) => {
-      if (results[index]?.created) queues.set(job.queue, Math.min(queues.get(job.queue) ?? job.runAt, job.runAt));
-    });
-    for (const [queue, runAt] of queues) this.emit({ type: 'enqueued', queue, runAt });
+    for (const event of enqueuedEvents(jobs, results)) this.emit(event);
   }
 
   private emit(event: BackendEvent): void {
-    for (const listener of [...this.listeners]) listener(event);
+    this.listeners.emit(event);
   }
 }
 

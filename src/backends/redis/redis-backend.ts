@@ -24,6 +24,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
+import { BackendListeners } from '../../contract/backend-listeners.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { canonicalJson } from '../../contract/schedule-spec-equality.ts';
 import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
@@ -68,7 +69,7 @@ export class RedisBackend implements Backend {
   private subscriber: Redis | null = null;
   private opening: Promise<void> | null = null;
   private closed = false;
-  private readonly listeners = new Set<(event: BackendEvent) => void>();
+  private readonly listeners = new BackendListeners();
 
   constructor(options: RedisBackendOptions) {
     this.prefix = options.prefix ?? 'jobsmith';
@@ -125,7 +126,7 @@ export class RedisBackend implements Backend {
   }
 
   subscribe(listener: (event: BackendEvent) => void): () => void {
-    this.listeners.add(listener);
+    const unsubscribe = this.listeners.add(listener);
     if (!this.subscriber) {
       const subscriber = this.redis.duplicate({ lazyConnect: false });
       this.subscriber = subscriber;
@@ -138,9 +139,7 @@ export class RedisBackend implements Backend {
       });
       subscriber.subscribe(`${this.P}events`).catch(() => undefined);
     }
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return unsubscribe;
   }
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
@@ -529,7 +528,7 @@ export class RedisBackend implements Backend {
   }
 
   private emit(event: BackendEvent): void {
-    for (const listener of [...this.listeners]) listener(event);
+    this.listeners.emit(event);
   }
 }
 

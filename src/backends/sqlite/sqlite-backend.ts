@@ -25,6 +25,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
+import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
@@ -148,11 +149,7 @@ export class SqliteBackend implements Backend {
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
     const results = this.write('enqueue', () => this.insertJobs(jobs));
-    const queues = new Map<string, number>();
-    jobs.forEach((job, index) => {
-      if (results[index]!.created) queues.set(job.queue, Math.min(queues.get(job.queue) ?? job.runAt, job.runAt));
-    });
-    for (const [queue, runAt] of queues) this.emit({ type: 'enqueued', queue, runAt });
+    for (const event of enqueuedEvents(jobs, results)) this.emit(event);
     return results;
   }
 
