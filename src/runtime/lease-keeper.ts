@@ -62,10 +62,6 @@ export class LeaseKeeper {
     for (const item of this.tracked.values()) item.controller.abort(reasonFor(item.lease.id));
   }
 
-  get size(): number {
-    return this.tracked.size;
-  }
-
   /** Renews every tracked lease now. */
   async beat(): Promise<void> {
     if (this.beating || this.tracked.size === 0) return;
