@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultBenchOptions, jobsFor, runsFor } from '../bench/harness/bench-options.ts';
-import { metrics } from '../bench/harness/metrics.ts';
+import { benchMetrics } from '../bench/harness/metrics.ts';
 import type { RunRecord } from '../bench/harness/measure-run.ts';
+import type { RunOutcome } from '../bench/harness/run-outcome.ts';
 import { parseCli } from '../bench/harness/parse-cli.ts';
 import { buildResultsTables, renderMarkdown, renderText, type TableSystem } from '../bench/harness/results-table.ts';
 import { type BenchmarkResults, runBenchmark } from '../bench/harness/run-benchmark.ts';
 import { summarize } from '../bench/harness/summarize.ts';
+import { checkTargets } from '../bench/harness/targets.ts';
+import { multiWorkerProcesses } from '../bench/harness/workloads.ts';
 import { defaultOutputPaths, writeOutputs } from '../bench/harness/write-outputs.ts';
 import { knownSystemIds, loadSystem, needsPeerPackages } from '../bench/systems/registry.ts';
 import { requireServers } from './support/index.ts';
@@ -19,6 +22,8 @@ import { requireServers } from './support/index.ts';
 
 const jobs = 200;
 const latencyJobs = 50;
+/** The scale workload's two backlogs; it times as many jobs as the small one holds. */
+const scale = { largeBacklog: 2000, smallBacklog: 200 } as const;
 const servers = requireServers('postgres');
 
 /** Modification time of a file the smoke run must leave alone, or null when absent. */
@@ -29,13 +34,32 @@ async function modifiedAt(path: string): Promise<number | null> {
   );
 }
 
-/** Every run finished without error, cap or duplicate, and did all its jobs. */
+/** Every run finished without error, cap or duplicate, and did all its jobs, each exactly once. */
 function expectCompleteRuns(results: BenchmarkResults): void {
   for (const run of results.runs) {
     expect(run.error, `${run.workload} on ${run.system}`).toBeNull();
     const outcome = run.outcome!;
     expect(outcome.capped).toBe(false);
-    if (outcome.kind === 'throughput') {
+    if (outcome.kind === 'scale') {
+      expect(outcome).toMatchObject({ timedJobs: scale.smallBacklog, duplicateRuns: 0 });
+      expect([outcome.small.backlog, outcome.large.backlog]).toEqual([scale.smallBacklog, scale.largeBacklog]);
+      for (const side of [outcome.small, outcome.large]) {
+        expect(side.processing).toMatchObject({ target: scale.smallBacklog, completed: scale.smallBacklog, duplicateRuns: 0, capped: false });
+        expect(side.processing.jobsPerSecond).toBeGreaterThan(0);
+        // A store other processes can reach is filled by the parent, which times it; an in-process one by the worker's process.
+        if (run.system === 'memory') expect(side.fillMs).toBeNull();
+        else expect(side.fillMs).toBeGreaterThan(0);
+      }
+      expect(outcome.largeOverSmall).toBeGreaterThan(0);
+      expect(Number.isFinite(outcome.largeOverSmall)).toBe(true);
+    } else if (outcome.kind === 'multi-worker') {
+      // Every job ran exactly once across the worker processes, and the work was shared out among all of them.
+      expect(outcome).toMatchObject({ processes: multiWorkerProcesses, target: jobs, completed: jobs, duplicateRuns: 0, lostJobs: 0 });
+      expect(outcome.runsPerWorker).toHaveLength(multiWorkerProcesses);
+      expect(outcome.runsPerWorker.reduce((sum, runs) => sum + runs, 0)).toBe(jobs);
+      expect(outcome.jobsPerSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(outcome.jobsPerSecond)).toBe(true);
+    } else if (outcome.kind === 'throughput') {
       expect(outcome).toMatchObject({ target: jobs, completed: jobs, duplicateRuns: 0 });
       expect(outcome.jobsPerSecond).toBeGreaterThan(0);
       expect(Number.isFinite(outcome.jobsPerSecond)).toBe(true);
@@ -55,6 +79,8 @@ const tinyOptions = {
   runs: 1,
   capSeconds: 30,
   latency: { ratePerSecond: 100, seconds: latencyJobs / 100 },
+  scale,
+  fillCapSeconds: 30,
   overrides: {},
 } as const;
 
@@ -80,6 +106,14 @@ describe('benchmark harness', () => {
     expect(jobsFor(sized.options, 'sidequest-postgres')).toBe(Math.min(1000, defaultBenchOptions.overrides['sidequest-postgres']?.jobs ?? 1000));
     expect(() => parseCli(['--runs-for', 'nope=1'])).toThrow(/unknown system/);
     expect(() => parseCli(['--runs-for', 'bullmq'])).toThrow(/id=n/);
+
+    // The scale workload's backlogs and the fill cap, and the group that names both new workloads.
+    expect(parseCli(['--workloads', 'scaling'])).toMatchObject({ options: { workloads: ['multi-worker', 'scale'], scale: defaultBenchOptions.scale } });
+    expect(defaultBenchOptions.scale).toEqual({ largeBacklog: 1_000_000, smallBacklog: 10_000 });
+    expect(parseCli(['--scale-backlog', '50000', '--scale-small-backlog', '500', '--fill-cap', '60'])).toMatchObject({
+      options: { scale: { largeBacklog: 50_000, smallBacklog: 500 }, fillCapSeconds: 60 },
+    });
+    expect(() => parseCli(['--scale-backlog', '1.5'])).toThrow(/whole number/);
   });
 
   it('lists the peers without needing their packages until they connect', async () => {
@@ -117,7 +151,7 @@ describe('benchmark harness', () => {
       ...systems.map((system) => run(system.id, 'process-c50', rates[system.id]!)),
       ...systems.filter((system) => system.bulkEnqueue).map((system) => run(system.id, 'enqueue-bulk', rates[system.id]!)),
     ];
-    const summary = summarize(systems, metrics, runs);
+    const summary = summarize(systems, benchMetrics(defaultBenchOptions), runs);
     const c50 = summary.find((row) => row.metric === 'process-c50')!;
     // Memory's 100,000 jobs/s is in no ratio: each store is compared with itself.
     expect(c50.ratios['sqlite-full']).toMatchObject({ ratio: 3, jobsmith: 'sqlite-full', peer: 'peer-full' });
@@ -144,6 +178,95 @@ describe('benchmark harness', () => {
     expect(renderMarkdown(tables)).toContain('### PostgreSQL');
     expect(tables.notes.join('\n')).toContain('none: the library has no bulk enqueue call.');
   });
+
+  it('flags runs that ran a job twice or lost one, and checks the scale and several-worker targets', () => {
+    const systems: TableSystem[] = [
+      { id: 'sqlite-full', label: 'Jobsmith SQLite full', family: 'jobsmith', store: 'sqlite', durability: 'full', bulkEnqueue: true },
+      { id: 'peer-full', label: 'Peer full', family: 'peer', store: 'sqlite', durability: 'full', bulkEnqueue: true },
+      { id: 'postgres', label: 'Jobsmith PostgreSQL', family: 'jobsmith', store: 'postgres', bulkEnqueue: true },
+      { id: 'bullmq', label: 'BullMQ', family: 'peer', store: 'redis', bulkEnqueue: true },
+    ];
+    const record = (system: string, outcome: RunOutcome): RunRecord => ({ system, workload: outcome.kind === 'scale' ? 'scale' : 'multi-worker', run: 1, startedAt: '', error: null, outcome });
+    const severalWorkers = (system: string, jobsPerSecond: number, duplicateRuns = 0): RunRecord =>
+      record(system, {
+        kind: 'multi-worker',
+        processes: 4,
+        concurrencyPerWorker: 10,
+        target: 100,
+        completed: 100,
+        elapsedMs: 1,
+        jobsPerSecond,
+        capped: false,
+        duplicateRuns,
+        lostJobs: 0,
+        runsPerWorker: [25, 25, 25, 25 + duplicateRuns],
+      });
+    const processing = (jobsPerSecond: number) => ({
+      kind: 'throughput' as const,
+      target: 10,
+      completed: 10,
+      elapsedMs: 1,
+      jobsPerSecond,
+      capped: false,
+      workerMemory: null,
+      duplicateRuns: 0,
+    });
+    const scaled = (system: string, small: number, large: number): RunRecord =>
+      record(system, {
+        kind: 'scale',
+        timedJobs: 10,
+        small: { backlog: 10, fillMs: 1, processing: processing(small) },
+        large: { backlog: 1000, fillMs: 1, processing: processing(large) },
+        largeOverSmall: large / small,
+        capped: false,
+        duplicateRuns: 0,
+      });
+    const runs = [
+      severalWorkers('sqlite-full', 5000, 2),
+      severalWorkers('peer-full', 2500),
+      severalWorkers('postgres', 3000),
+      severalWorkers('bullmq', 2000),
+      scaled('sqlite-full', 10_000, 7000),
+      scaled('postgres', 6000, 5400),
+    ];
+    const sizes = { scale: { largeBacklog: 1000, smallBacklog: 10 } };
+    const summary = summarize(systems, benchMetrics(sizes), runs);
+    const tables = buildResultsTables(systems, summary, { jobs: 100, runs: 1, capSeconds: 30 });
+    const sqlite = tables.tables[0]!;
+    expect(sqlite.header).toEqual(['Workload', 'Unit', 'Jobsmith SQLite full', 'Peer full', 'full: Jobsmith ÷ best peer', 'Jobsmith SQLite ÷ BullMQ (Redis)']);
+    // The wrong run keeps its figure, flagged; the counts that must be zero are not compared with peers.
+    expect(sqlite.rows).toContainEqual(['Process backlog, 4 worker processes × concurrency 10', 'jobs/s', '5,000 ✗ error', '2,500', '2.00×', '2.50×']);
+    expect(sqlite.rows).toContainEqual(['Duplicate runs, 4 worker processes (must be 0)', 'runs', '2 ✗ error', '0', '', '']);
+    expect(sqlite.rows).toContainEqual(['Jobs never run, 4 worker processes (must be 0)', 'jobs', '0 ✗ error', '0', '', '']);
+    // No peer runs the scale workload, so its rows compare with nothing.
+    expect(sqlite.rows).toContainEqual(['Process 10 of 1,000 queued, concurrency 50', 'jobs/s', '7,000', 'n/a', '', '']);
+    expect(sqlite.rows).toContainEqual(['Rate with 1,000 queued ÷ with 10', '×', '0.70', 'n/a', '', '']);
+    const notes = tables.notes.join('\n');
+    expect(notes).toContain('✗ error: a run ran a job twice or never ran one');
+    expect(notes).toContain("the scale workload runs on Jobsmith's own systems only");
+
+    const targets = checkTargets(summary, sizes.scale);
+    const statusOf = (target: string) => targets.find((check) => check.target === target)?.status;
+    expect(statusOf('Scale (sqlite-full): processing with 1,000 queued ≥ 0.8× the rate with 10 queued')).toBe('missed');
+    expect(statusOf('Scale (postgres): processing with 1,000 queued ≥ 0.8× the rate with 10 queued')).toBe('met');
+    expect(statusOf('Several workers (sqlite-full): no job runs twice, none is lost')).toBe('missed');
+    expect(statusOf('Several workers (postgres): no job runs twice, none is lost')).toBe('met');
+    // Systems that were not measured have no target line.
+    expect(targets.some((check) => check.jobsmith === 'sqlite-normal')).toBe(false);
+  });
+
+  it('measures several worker processes and the scale workload on memory and SQLite', async () => {
+    const results = await runBenchmark({ ...tinyOptions, systems: ['memory', 'sqlite-full'], workloads: ['multi-worker', 'scale'] }, { command: 'bench smoke test' });
+    // An in-process store cannot be shared by several processes; the scale workload runs on both.
+    expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual(['multi-worker/sqlite-full', 'scale/memory', 'scale/sqlite-full']);
+    expectCompleteRuns(results);
+    expect(results.summary.map((row) => row.metric)).toEqual(['multi-worker', 'multi-worker-duplicates', 'multi-worker-lost', 'scale-small', 'scale-large', 'scale-ratio']);
+    expect(results.summary.find((row) => row.metric === 'multi-worker')?.figures.memory).toBeNull();
+    for (const row of results.summary.filter((candidate) => candidate.unit === 'jobs/s' || candidate.unit === '×')) {
+      expect(row.figures['sqlite-full']?.median).toBeGreaterThan(0);
+    }
+    expect(results.options).toMatchObject({ scale, scaleTimedJobs: scale.smallBacklog, multiWorkerProcesses });
+  }, 60_000);
 
   it('measures enqueue, processing and latency on memory and SQLite', async () => {
     const readmeBefore = await modifiedAt(defaultOutputPaths.readmePath!);
@@ -214,10 +337,15 @@ describe('benchmark harness', () => {
   describe.skipIf(servers.skip)('on PostgreSQL', () => {
     it('starts a throwaway server and measures Jobsmith PostgreSQL on a fresh database per run', async () => {
       const results = await runBenchmark(
-        { ...tinyOptions, systems: ['postgres'], workloads: ['enqueue-bulk', 'process-c10', 'latency-remote'] },
+        { ...tinyOptions, systems: ['postgres'], workloads: ['enqueue-bulk', 'process-c10', 'multi-worker', 'latency-remote'] },
         { command: 'bench smoke test' },
       );
-      expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual(['enqueue-bulk/postgres', 'process-c10/postgres', 'latency-remote/postgres']);
+      expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual([
+        'enqueue-bulk/postgres',
+        'process-c10/postgres',
+        'multi-worker/postgres',
+        'latency-remote/postgres',
+      ]);
       expectCompleteRuns(results);
       expect(results.services.map((service) => service.kind)).toEqual(['postgres']);
       expect(results.systems[0]).toMatchObject({ id: 'postgres', family: 'jobsmith', store: 'postgres' });

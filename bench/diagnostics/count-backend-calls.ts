@@ -165,8 +165,8 @@ async function processOnce(kind: BackendKind, jobs: number, concurrency: number)
   const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null });
   const startedAt = performance.now();
   await worker.start();
-  await tracker.waitForAll(startedAt + 120_000);
-  const elapsedMs = tracker.lastNewAt - startedAt;
+  await tracker.waitUntilDone(startedAt + 120_000);
+  const elapsedMs = (tracker.doneAt ?? performance.now()) - startedAt;
   await worker.stop();
   await client.close();
   await backend.close();

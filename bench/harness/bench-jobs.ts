@@ -1,9 +1,9 @@
 import type { BenchJob, SystemConnection } from '../systems/system-adapter.ts';
 import { bulkBatchSize } from './workloads.ts';
 
-/** Payloads 0 … count-1, built before timing starts so building them is never timed. */
-export function benchJobs(count: number): BenchJob[] {
-  return Array.from({ length: count }, (_, index) => ({ index, sentAt: 0 }));
+/** Payloads first … first+count-1, built before timing starts so building them is never timed. */
+export function benchJobs(count: number, first = 0): BenchJob[] {
+  return Array.from({ length: count }, (_, offset) => ({ index: first + offset, sentAt: 0 }));
 }
 
 /**
@@ -13,16 +13,40 @@ export function benchJobs(count: number): BenchJob[] {
  */
 const fillParallelism = 32;
 
-/** Enqueues the backlog a processing run starts from, with the system's bulk call, or with single enqueues when it has none. */
-export async function fillBacklog(connection: SystemConnection, count: number): Promise<void> {
-  const jobs = benchJobs(count);
+/**
+ * Enqueues the backlog a processing run starts from, jobs 0 … count-1, with the system's
+ * bulk call, or with single enqueues when it has none. Each batch is built as it is sent,
+ * so a backlog of millions never sits in memory as one array. The fill is untimed but has
+ * its own cap: past `capMs` it stops and throws, and the run fails saying how far it got,
+ * rather than measuring a backlog smaller than asked for. Resolves with the time it took.
+ */
+export async function fillBacklog(connection: SystemConnection, count: number, capMs: number): Promise<number> {
+  const startedAt = performance.now();
+  const deadline = startedAt + capMs;
+  let enqueued = 0;
+  const stopAtCap = () => {
+    if (performance.now() < deadline) return;
+    throw new Error(
+      `filling the backlog of ${count.toLocaleString('en-US')} jobs did not finish within its ${capMs / 1000} s cap (--fill-cap): ${enqueued.toLocaleString('en-US')} enqueued`,
+    );
+  };
   if (connection.enqueueBatch) {
-    for (let start = 0; start < count; start += bulkBatchSize) await connection.enqueueBatch(jobs.slice(start, start + bulkBatchSize));
-    return;
+    while (enqueued < count) {
+      stopAtCap();
+      const batch = benchJobs(Math.min(bulkBatchSize, count - enqueued), enqueued);
+      await connection.enqueueBatch(batch);
+      enqueued += batch.length;
+    }
+    return performance.now() - startedAt;
   }
   let next = 0;
   const lane = async () => {
-    while (next < jobs.length) await connection.enqueue(jobs[next++]!);
+    while (next < count) {
+      stopAtCap();
+      await connection.enqueue({ index: next++, sentAt: 0 });
+      enqueued++;
+    }
   };
   await Promise.all(Array.from({ length: Math.min(fillParallelism, count) }, lane));
+  return performance.now() - startedAt;
 }

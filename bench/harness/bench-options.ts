@@ -1,5 +1,5 @@
 import { knownSystemIds } from '../systems/registry.ts';
-import { type WorkloadId, workloadIds } from './workloads.ts';
+import { scaleTimedJobs, type WorkloadId, workloadIds } from './workloads.ts';
 
 /** What one benchmark measures, and how big and how often. */
 export interface BenchOptions {
@@ -13,6 +13,12 @@ export interface BenchOptions {
   /** A run stops at this many seconds and reports what it completed. */
   readonly capSeconds: number;
   readonly latency: LatencyOptions;
+  readonly scale: ScaleOptions;
+  /**
+   * A backlog is filled (untimed) within this many seconds, apart from the run's cap;
+   * a fill that cannot finish in time fails its run.
+   */
+  readonly fillCapSeconds: number;
   /**
    * Smaller sizes for systems too slow to measure at full size within the benchmark's
    * time budget, by system id. Tables mark their figures.
@@ -33,6 +39,14 @@ export interface LatencyOptions {
   readonly seconds: number;
 }
 
+/** The two backlog sizes of the scale workload. */
+export interface ScaleOptions {
+  /** Jobs queued in the run that tests the backlog's cost. */
+  readonly largeBacklog: number;
+  /** Jobs queued in the run it is compared with. */
+  readonly smallBacklog: number;
+}
+
 export const defaultBenchOptions: BenchOptions = {
   systems: knownSystemIds,
   workloads: workloadIds,
@@ -40,6 +54,10 @@ export const defaultBenchOptions: BenchOptions = {
   runs: 3,
   capSeconds: 120,
   latency: { ratePerSecond: 100, seconds: 5 },
+  scale: { largeBacklog: 1_000_000, smallBacklog: 10_000 },
+  // A million jobs take 15-40 s to enqueue in bulk on SQLite, PostgreSQL and Redis here:
+  // the cap leaves room for a busy machine and still ends a fill that has stalled.
+  fillCapSeconds: 300,
   // About 100-300 jobs/s and no bulk call: 20,000 jobs would take 2-3 minutes to enqueue
   // and again to process, per run (far past the cap), so these get 2,000 jobs and one run.
   overrides: {
@@ -55,6 +73,7 @@ export const quickBenchOptions: BenchOptions = {
   runs: 1,
   capSeconds: 30,
   latency: { ratePerSecond: 100, seconds: 1 },
+  scale: { largeBacklog: 20_000, smallBacklog: 2000 },
 };
 
 /** Jobs per enqueue and processing run of `system`. */
@@ -70,4 +89,9 @@ export function runsFor(options: Pick<BenchOptions, 'runs' | 'overrides'>, syste
 /** How many jobs one latency run enqueues. */
 export function latencyJobCount(latency: LatencyOptions): number {
   return Math.max(1, Math.round(latency.ratePerSecond * latency.seconds));
+}
+
+/** Jobs the scale workload times at each backlog size: its usual count, or the whole small backlog when that is smaller. */
+export function scaleTimedJobCount(scale: ScaleOptions): number {
+  return Math.min(scaleTimedJobs, scale.smallBacklog);
 }

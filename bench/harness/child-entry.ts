@@ -4,6 +4,7 @@
  * channel, so each run starts from a fresh heap and the worker's RSS is its own.
  */
 import { loadSystem } from '../systems/registry.ts';
+import { linkToParent } from './parent-link.ts';
 import type { ChildMessage, RunSpec } from './run-spec.ts';
 import { runWorkloadHere } from './run-workload-here.ts';
 import { useServices } from './services.ts';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const spec = JSON.parse(specText) as RunSpec;
   useServices(spec.services);
   const system = await loadSystem(spec.system);
-  const result = await runWorkloadHere(system, spec, () => void send({ type: 'ready' }));
+  const result = await runWorkloadHere(system, spec, linkToParent(send));
   await send({ type: 'result', outcome: result });
 }
 

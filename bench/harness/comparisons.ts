@@ -28,7 +28,7 @@ export interface Comparison {
 }
 
 const everyMetric = () => true;
-const processingAndMemory = (metricId: string) => metricId.startsWith('process-') || metricId.startsWith('rss-');
+const processingAndMemory = (metricId: string) => metricId.startsWith('process-') || metricId.startsWith('rss-') || metricId === 'multi-worker';
 
 function sqliteMode(durability: Durability): Comparison {
   const inMode = (system: ComparedSystem) => system.store === 'sqlite' && system.durability === durability;

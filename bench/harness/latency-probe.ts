@@ -44,7 +44,7 @@ export class LatencyProbe {
 
   /** Waits for every expected job, or `deadline`, then stops the worker. */
   async finish(deadline: number): Promise<LatencyObservation> {
-    const finished = await this.tracker.waitForAll(deadline);
+    const finished = await this.tracker.waitUntilDone(deadline);
     await this.worker?.stop();
     const received = this.tracker.distinct;
     const sorted = this.latencies.slice(0, received).sort();

@@ -1,9 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { SystemAdapter } from '../systems/system-adapter.ts';
-import { fillBacklog } from './bench-jobs.ts';
 import { type BenchOptions, jobsFor } from './bench-options.ts';
 import type { ServiceUrls } from './services.ts';
 import { idleWorkerSettleMs, type LatencyObservation, latencyOutcome } from './latency-probe.ts';
+import { processBacklogInChild } from './measure-backlog.ts';
+import { measureScale } from './measure-scale.ts';
+import { measureSeveralWorkers } from './measure-several-workers.ts';
 import type { RunOutcome } from './run-outcome.ts';
 import type { ChildResult, RunSpec } from './run-spec.ts';
 import { spawnMeasuringChild } from './spawn-child.ts';
@@ -24,17 +26,30 @@ export interface RunRecord {
 /** Time a measuring child gets beyond its cap for setup and teardown before it is killed. */
 const childGraceMs = 120_000;
 
-/** Whether `workload` can be measured on `system` at all. */
-export function isApplicable(system: SystemAdapter, workload: WorkloadId): boolean {
+/** Whether `workload` is measured on `system` at all. */
+export function isApplicable(system: Pick<SystemAdapter, 'family' | 'bulkEnqueue' | 'storeSharedAcrossProcesses'>, workload: WorkloadId): boolean {
   const definition = workloads[workload];
-  if (definition.kind === 'enqueue' && definition.batching === 'bulk' && !system.bulkEnqueue) return false;
-  return !(definition.kind === 'latency' && definition.producer === 'other-process' && !system.storeSharedAcrossProcesses);
+  switch (definition.kind) {
+    case 'enqueue':
+      return definition.batching === 'single' || system.bulkEnqueue;
+    case 'latency':
+      return definition.producer === 'same-process' || system.storeSharedAcrossProcesses;
+    case 'multi-worker':
+      return system.storeSharedAcrossProcesses;
+    case 'scale':
+      // Jobsmith's own target. A million-job fill per run for every peer would take longer
+      // than the rest of the benchmark (sidequest, with no bulk call, enqueues a few hundred a second).
+      return system.family === 'jobsmith';
+    case 'process':
+      return true;
+  }
 }
 
 /**
- * Measures one run of `workload` on `system` in a fresh child process and a fresh
- * store. The parent prepares what must exist before timing starts: for processing,
- * the backlog (in a store it can reach); for cross-process latency, the producer.
+ * Measures one run of `workload` on `system` in fresh child processes and fresh stores.
+ * The parent prepares what must exist before timing starts: for processing, the backlog
+ * (in a store it can reach); for several workers, their processes, told to start
+ * together; for cross-process latency, the producer.
  */
 export async function measureRun(
   system: SystemAdapter,
@@ -55,52 +70,59 @@ export async function measureRun(
 async function measure(system: SystemAdapter, workload: WorkloadId, options: BenchOptions, services: ServiceUrls): Promise<RunOutcome> {
   const capMs = options.capSeconds * 1000;
   const jobs = jobsFor(options, system.id);
-  const spec: RunSpec = { system: system.id, workload, jobs, capMs, latency: options.latency, store: null, services };
+  const spec: Omit<RunSpec, 'store'> = {
+    system: system.id,
+    workload,
+    jobs,
+    timedJobs: jobs,
+    capMs,
+    fillCapMs: options.fillCapSeconds * 1000,
+    latency: options.latency,
+    services,
+  };
   const definition = workloads[workload];
-  const inChild = (store: RunSpec['store']) => spawnMeasuringChild({ ...spec, store }, capMs + childGraceMs);
 
-  if (definition.kind === 'process' && system.storeSharedAcrossProcesses) {
-    const store = await system.createStore();
-    try {
-      const producer = await system.connect(store);
-      try {
-        await fillBacklog(producer, jobs);
-      } finally {
-        // Closed before the worker starts, so the parent holds nothing open during the timed part.
-        await producer.close();
-      }
-      return expectOutcome(await inChild(store).result);
-    } finally {
-      await system.destroyStore(store);
-    }
+  switch (definition.kind) {
+    case 'process':
+      return (await processBacklogInChild(system, spec, childGraceMs)).outcome;
+    case 'scale':
+      return measureScale(system, spec, options.scale, childGraceMs);
+    case 'multi-worker':
+      return measureSeveralWorkers(system, spec, { processes: definition.processes, concurrencyPerWorker: definition.concurrency, childGraceMs });
+    case 'latency':
+      if (definition.producer === 'other-process') return measureLatencyFromAnotherProcess(system, spec, options);
+      return expectOutcome(await spawnMeasuringChild({ ...spec, store: null }, capMs + childGraceMs).result);
+    case 'enqueue':
+      return expectOutcome(await spawnMeasuringChild({ ...spec, store: null }, capMs + childGraceMs).result);
   }
+}
 
-  if (definition.kind === 'latency' && definition.producer === 'other-process') {
-    if (!system.storeSharedAcrossProcesses) throw new Error(`${system.id} keeps its store in one process; ${workload} does not apply`);
-    const store = await system.createStore();
+/** The parent produces, at a steady pace, into the store a worker in the child drains. */
+async function measureLatencyFromAnotherProcess(system: SystemAdapter, spec: Omit<RunSpec, 'store'>, options: BenchOptions): Promise<RunOutcome> {
+  if (!system.storeSharedAcrossProcesses) throw new Error(`${system.id} keeps its store in one process; ${spec.workload} does not apply`);
+  const store = await system.createStore();
+  try {
+    const producer = await system.connect(store);
+    const child = spawnMeasuringChild({ ...spec, store }, spec.capMs + childGraceMs);
     try {
-      const producer = await system.connect(store);
-      const child = inChild(store);
-      try {
-        await child.ready;
-        await delay(idleWorkerSettleMs);
-        const production = await produceSteadily(producer, options.latency, performance.now() + capMs);
-        return latencyOutcome(production, expectObservation(await child.result));
-      } finally {
-        // Only does something when the producer failed and the child still waits for jobs.
-        child.stop();
-        await producer.close();
-      }
+      await child.ready;
+      await delay(idleWorkerSettleMs);
+      const production = await produceSteadily(producer, options.latency, performance.now() + spec.capMs);
+      return latencyOutcome(production, expectObservation(await child.result));
     } finally {
-      await system.destroyStore(store);
+      // Only does something when the producer failed and the child still waits for jobs.
+      child.stop();
+      await producer.close();
     }
+  } finally {
+    await system.destroyStore(store);
   }
-
-  return expectOutcome(await inChild(null).result);
 }
 
 function expectOutcome(result: ChildResult): RunOutcome {
-  if (result.kind === 'latency-observation') throw new Error('the measuring process sent half a latency run where a whole run was expected');
+  if (result.kind === 'latency-observation' || result.kind === 'worker-share') {
+    throw new Error(`the measuring process sent part of a run (${result.kind}) where a whole run was expected`);
+  }
   return result;
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { knownSystemIds } from '../systems/registry.ts';
 import { type BenchOptions, defaultBenchOptions, quickBenchOptions, type SystemOverride } from './bench-options.ts';
-import { isWorkloadId, type WorkloadId, workloadGroups, workloadIds } from './workloads.ts';
+import { isWorkloadId, multiWorkerProcesses, scaleTimedJobs, type WorkloadId, workloadGroups, workloadIds } from './workloads.ts';
 
 export type CliRequest =
   | { readonly kind: 'help' }
@@ -21,7 +21,10 @@ export const cliOptionHelp: ReadonlyArray<readonly [flag: string, help: string]>
     '--workloads <list>',
     `Comma-separated workloads or groups (${Object.keys(workloadGroups).join(', ')}). Workloads: ${workloadIds.join(', ')}. Default: all.`,
   ],
-  ['--jobs <n>', `Jobs per enqueue and processing run. Default: ${defaultBenchOptions.jobs.toLocaleString('en-US')}.`],
+  [
+    '--jobs <n>',
+    `Jobs per enqueue and processing run (in the multi-worker run, shared by its ${multiWorkerProcesses} workers). Default: ${defaultBenchOptions.jobs.toLocaleString('en-US')}.`,
+  ],
   ['--runs <n>', `Runs of each workload on each system; figures are their median. Default: ${defaultBenchOptions.runs}.`],
   [
     '--jobs-for <id=n,…>',
@@ -32,8 +35,20 @@ export const cliOptionHelp: ReadonlyArray<readonly [flag: string, help: string]>
   ['--latency-seconds <s>', `How long the latency workloads enqueue for. Default: ${defaultBenchOptions.latency.seconds}.`],
   ['--latency-rate <n>', `Jobs per second in the latency workloads. Default: ${defaultBenchOptions.latency.ratePerSecond}.`],
   [
+    '--scale-backlog <n>',
+    `Jobs queued in the scale workload's large-backlog run. Default: ${defaultBenchOptions.scale.largeBacklog.toLocaleString('en-US')}.`,
+  ],
+  [
+    '--scale-small-backlog <n>',
+    `Jobs queued in the scale workload's run it is compared with; each run times the first ${scaleTimedJobs.toLocaleString('en-US')} jobs (or this many, if fewer). Default: ${defaultBenchOptions.scale.smallBacklog.toLocaleString('en-US')}.`,
+  ],
+  [
+    '--fill-cap <seconds>',
+    `Time cap for filling a backlog before a run (untimed, apart from --cap); a fill that does not finish fails its run. Default: ${defaultBenchOptions.fillCapSeconds}.`,
+  ],
+  [
     '--quick',
-    `Tiny sizes to check the harness (${quickBenchOptions.jobs} jobs, ${quickBenchOptions.runs} run, ${quickBenchOptions.latency.seconds} s of latency); implies --dry-run. Other flags still override.`,
+    `Tiny sizes to check the harness (${quickBenchOptions.jobs} jobs, ${quickBenchOptions.runs} run, ${quickBenchOptions.latency.seconds} s of latency, scale backlogs ${quickBenchOptions.scale.largeBacklog.toLocaleString('en-US')} and ${quickBenchOptions.scale.smallBacklog.toLocaleString('en-US')}); implies --dry-run. Other flags still override.`,
   ],
   ['--dry-run', 'Print the table; write neither bench/results nor bench/README.md.'],
   ['--readme-from <file>', 'Measure nothing: rewrite bench/README.md from a saved results file (after changing how the README is written).'],
@@ -66,6 +81,9 @@ export function parseCli(argv: readonly string[]): CliRequest {
       cap: { type: 'string' },
       'latency-seconds': { type: 'string' },
       'latency-rate': { type: 'string' },
+      'scale-backlog': { type: 'string' },
+      'scale-small-backlog': { type: 'string' },
+      'fill-cap': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       'readme-from': { type: 'string' },
@@ -86,6 +104,12 @@ export function parseCli(argv: readonly string[]): CliRequest {
       seconds: values['latency-seconds'] === undefined ? base.latency.seconds : parseNumber('--latency-seconds', values['latency-seconds'], { integer: false }),
       ratePerSecond: values['latency-rate'] === undefined ? base.latency.ratePerSecond : parseNumber('--latency-rate', values['latency-rate'], { integer: false }),
     },
+    scale: {
+      largeBacklog: values['scale-backlog'] === undefined ? base.scale.largeBacklog : parseNumber('--scale-backlog', values['scale-backlog'], { integer: true }),
+      smallBacklog:
+        values['scale-small-backlog'] === undefined ? base.scale.smallBacklog : parseNumber('--scale-small-backlog', values['scale-small-backlog'], { integer: true }),
+    },
+    fillCapSeconds: values['fill-cap'] === undefined ? base.fillCapSeconds : parseNumber('--fill-cap', values['fill-cap'], { integer: false }),
   };
   return { kind: 'run', options, writeFiles: !values.quick && !values['dry-run'] };
 }

@@ -1,9 +1,11 @@
 import { engineAdmits } from '../systems/peer-module.ts';
-import { formatValue } from './format-figures.ts';
+import { defaultBenchOptions, scaleTimedJobCount } from './bench-options.ts';
+import { formatValue, wrongMark } from './format-figures.ts';
 import { cliOptionHelp } from './parse-cli.ts';
 import { buildResultsTables, renderMarkdown, storeTitles } from './results-table.ts';
 import type { BenchmarkResults } from './run-benchmark.ts';
-import { checkTargets, type TargetCheck } from './targets.ts';
+import { checkTargets, scaleRequired, type TargetCheck } from './targets.ts';
+import { multiWorkerConcurrency, multiWorkerProcesses, scaleConcurrency } from './workloads.ts';
 
 /**
  * `bench/README.md`: how the benchmark works and its latest summary, rewritten by every
@@ -20,8 +22,23 @@ export function renderReadme(results: BenchmarkResults, resultsLink: string | nu
   const peers = results.systems.filter((system) => system.family === 'peer' && system.packageName !== undefined);
   const peerPackages = [...new Map(peers.map((peer) => [peer.packageName!, peer])).values()];
   const needsNewerNode = peerPackages.filter((peer) => peer.nodeEngine && !engineAdmits(peer.nodeEngine, machine.node.replace(/^v/, '')));
-  const targets = checkTargets(results.summary);
+  // Results saved before the scale workload and the fill cap existed have neither: the text describes the defaults, the sizes line leaves them out.
+  const scale = options.scale ?? defaultBenchOptions.scale;
+  const fillCapSeconds = options.fillCapSeconds ?? defaultBenchOptions.fillCapSeconds;
+  const targets = checkTargets(results.summary, scale);
   const label = (id: string) => results.systems.find((system) => system.id === id)?.label ?? id;
+  const count = (value: number) => value.toLocaleString('en-US');
+  const timedJobs = count(scaleTimedJobCount(scale));
+  const sizes = [
+    `${count(options.jobs)} jobs per enqueue and processing run, ${count(options.bulkBatchSize)} per bulk call`,
+    `latency: ${options.latency.ratePerSecond} jobs/s for ${options.latency.seconds} s (${options.latencyJobs} jobs) into a worker at concurrency ${options.latencyWorkerConcurrency}`,
+    ...(options.workloads.includes('multi-worker') ? [`several workers: ${multiWorkerProcesses} processes at concurrency ${multiWorkerConcurrency} each`] : []),
+    ...(options.workloads.includes('scale')
+      ? [`scale: the first ${timedJobs} jobs with ${count(scale.smallBacklog)} and with ${count(scale.largeBacklog)} queued, concurrency ${scaleConcurrency}`]
+      : []),
+    `${options.runs} run${options.runs === 1 ? '' : 's'} each (fewer where marked §)`,
+    `cap ${options.capSeconds} s per run${options.fillCapSeconds === undefined ? '' : `, and ${options.fillCapSeconds} s to fill a backlog beforehand`}`,
+  ];
 
   return `# Jobsmith benchmarks
 
@@ -39,7 +56,7 @@ Measured ${measuredOn} on ${commit}${resultsLink === null ? '' : `; every run's 
 - **Machine:** ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB memory, ${machine.os}; load average ${machine.loadAverage.join(' / ')} at the start (the machine was shared)
 - **Software:** Node ${machine.node}, SQLite ${machine.sqlite} (better-sqlite3 ${machine.betterSqlite3}), ${[...serverVersions, `Jobsmith ${machine.jobsmithVersion}`].join(', ')}${peerPackages.length > 0 ? `; peers: ${peerPackages.map((peer) => `${peer.packageName} ${peer.version ?? '?'}`).join(', ')}` : ''}
 - **Command:** \`${results.command}\`
-- **Sizes:** ${options.jobs.toLocaleString('en-US')} jobs per enqueue and processing run, ${options.bulkBatchSize.toLocaleString('en-US')} per bulk call; latency: ${options.latency.ratePerSecond} jobs/s for ${options.latency.seconds} s (${options.latencyJobs} jobs) into a worker at concurrency ${options.latencyWorkerConcurrency}; ${options.runs} run${options.runs === 1 ? '' : 's'} each (fewer where marked §); cap ${options.capSeconds} s per run
+- **Sizes:** ${sizes.join('; ')}
 
 One table per store. Each Jobsmith system is compared only with peers on its own store
 (on SQLite, in its own durability mode); the BullMQ columns compare processing speed
@@ -80,6 +97,8 @@ Every job is a no-op, so the figures are the cost of the queue itself.
 - **Enqueue, 1 per call, awaited:** ${options.jobs.toLocaleString('en-US')} jobs into an empty store, each \`enqueue\` awaited before the next. Jobs per second.
 - **Enqueue, 1,000 per call:** the same with the system's bulk call (\`client.enqueueMany\` for Jobsmith); "none" for a library without one.
 - **Process backlog, concurrency 1 / 10 / 50:** ${options.jobs.toLocaleString('en-US')} jobs are enqueued first (untimed), then one worker starts; timed from the worker's start call to the moment the last handler ran. Jobs per second.
+- **Process backlog, ${multiWorkerProcesses} worker processes × concurrency ${multiWorkerConcurrency}:** the same backlog in one store, worked by ${multiWorkerProcesses} worker processes at once, as an app scaled out on one server would. Each process starts and connects first; then the parent tells all of them to start at the same moment, and the time runs from there to the first run of the last job. Each worker reports every handler run, with its time, to the parent, which merges the reports: *duplicate runs* counts handler runs of a job that had already run, in the same worker or another, up to the workers' stop; *jobs never run* counts jobs no worker had run when the run ended (at its cap). Both must be 0: a run where either is not is flagged "${wrongMark} error" in the tables, beside its figures. For every store that several processes can share, peers included (not Jobsmith memory).
+- **Scale: process ${timedJobs} jobs with ${count(scale.smallBacklog)} and with ${count(scale.largeBacklog)} queued:** whether processing slows down as the backlog grows. Each run fills two fresh stores, one with ${count(scale.smallBacklog)} jobs and one with ${count(scale.largeBacklog)}, with the bulk call (${count(options.bulkBatchSize)} per call, untimed); in each, one worker at concurrency ${scaleConcurrency} runs jobs until ${timedJobs} of them have run, and is stopped. Timed from the worker's start call to the handler of the ${timedJobs}th job, so both sides do the same work and only the backlog differs; the jobs left over go with the store. The ratio row is the large backlog's rate over the small one's within each run (the two sides run back to back), median over the runs; the target is at least ${scaleRequired}×. Jobsmith's own systems only: a peer would need a ${count(scale.largeBacklog)}-job fill per run (sidequest has no bulk call and enqueues a few hundred jobs a second), and the target is Jobsmith's.
 - **Worker peak RSS:** the highest \`process.memoryUsage().rss\` of the worker's process during the processing runs, sampled every 10 ms inside that process. It includes Node itself and tsx's TypeScript loader (the same for every system), so compare systems with each other rather than with zero.
 - **Latency:** an idle, running worker receives ${options.latency.ratePerSecond} jobs/s for ${options.latency.seconds} s; for each job, the time from just before its enqueue call to the start of its handler. p50 / p95 / p99 in ms. *Producer in worker process:* the app enqueues and works in one process. *Producer in another process:* a separate process enqueues (web server and worker apart); only for stores that other processes can reach.
 
@@ -87,11 +106,11 @@ Every job is a no-op, so the figures are the cost of the queue itself.
 
 - **A fresh process and a fresh store for every run.** Each run is measured in a child process (\`node --import tsx bench/harness/child-entry.ts\`) that reports over IPC, so no run inherits another's heap, JIT state or garbage, and the RSS is the worker's own. SQLite runs use a new temporary file, deleted afterwards; PostgreSQL runs a new database, dropped afterwards; Redis runs a new queue name, and Redis is emptied afterwards.
 - **Throwaway servers.** PostgreSQL and Redis are started by the benchmark once per run of \`npm run bench\` (with the test suite's helpers in \`test/support\`: a temp folder, a random loopback port), never the machine's own servers, and stopped at its end. PostgreSQL commits are durable (fsync and synchronous_commit on); Redis keeps nothing on disk (appendonly off, no snapshots), which favours the Redis peers.
-- **Where the backlog comes from.** For a store that other processes can reach (SQLite, Redis, PostgreSQL), the parent enqueues the backlog with the system's bulk call (32 single enqueues in flight for a system without one) and closes its connection before the worker's process starts. An in-process store (Jobsmith memory) can only be filled by the process that holds it, so its backlog is in the worker's heap and counts in its RSS.
+- **Where the backlog comes from.** For a store that other processes can reach (SQLite, Redis, PostgreSQL), the parent enqueues the backlog with the system's bulk call (32 single enqueues in flight for a system without one) and closes its connection before the worker's process starts. An in-process store (Jobsmith memory) can only be filled by the process that holds it, so its backlog is in the worker's heap and counts in its RSS. Filling has its own cap (${fillCapSeconds} s, \`--fill-cap\`), apart from the run's: a fill that cannot finish fails the run, with how many jobs it enqueued, rather than measuring a smaller backlog than asked for.
 - **Alternation.** Runs alternate between systems (A B C A B C …) within each workload, so a machine that speeds up or slows down during the benchmark affects all systems alike. Figures are medians, with the min–max range of the runs.
 - **Caps.** A run stops at its cap (${options.capSeconds} s) and reports what it completed: its rate is over the jobs done before the cap, and the table marks it.
 - **Latency clock.** Producer and worker stamp times with \`performance.timeOrigin + performance.now()\`: sub-millisecond, and comparable across processes on one machine. The producer is open loop: each job is sent at its time even if earlier enqueues have not resolved, so a slow enqueue shows up as latency rather than as a lower rate.
-- **Sanity checks.** Every job carries its index, and the worker's handler records it: a processing or latency run counts the distinct jobs that ran and is complete only when all of them did (a partial run is marked, and listed at the end of the benchmark's output); a job whose handler runs twice is counted once and reported (\`duplicateRuns\` in the results), so a fast but wrong system cannot look faster. The bulk call of every system is what fills the processing backlogs, so each processing run also checks that every job the bulk call was given arrived.
+- **Sanity checks.** Every job carries its index, and the worker's handler records it: a processing or latency run counts the distinct jobs that ran and is complete only when all of them did (a partial run is marked, and listed at the end of the benchmark's output); a job whose handler runs twice is counted once and reported (\`duplicateRuns\` in the results, and "${wrongMark} error" beside the figure), so a fast but wrong system cannot look faster. The bulk call of every system is what fills the processing backlogs, so each processing run also checks that every job the bulk call was given arrived. With several worker processes, the parent also checks that it received every run each worker says it reported.
 - **Shared machine.** Other work on the machine lowers every figure; the load average above tells how busy it was at the start.
 
 ## Running it
@@ -126,13 +145,22 @@ function ranCleanly(results: BenchmarkResults, packageName: string): boolean {
 }
 
 function renderTargets(targets: readonly TargetCheck[], label: (id: string) => string): string {
+  const statusText = (status: TargetCheck['status']) => (status === 'met' ? 'met' : status === 'missed' ? '**missed**' : 'not measured');
   const lines = targets.map((check) => {
+    if (check.kind === 'never') {
+      const counts = check.counts.map((count) => `${count.worst === null ? 'not measured' : count.worst.toLocaleString('en-US')} ${count.what}`).join(', ');
+      return `| ${check.target} | ${label(check.jobsmith)}: ${counts} (its worst run) | | | none | ${statusText(check.status)} |`;
+    }
     const figure = (value: number | null) => (value === null ? 'not measured' : `${formatValue(value, check.unit)} ${check.unit}`);
-    const reference = check.reference.endsWith(check.unit) ? check.reference : `${label(check.reference)} ${figure(check.referenceValue)}`;
+    const reference =
+      check.referenceKind === 'limit'
+        ? check.reference
+        : check.referenceKind === 'baseline'
+          ? `${label(check.jobsmith)} ${check.reference} ${figure(check.referenceValue)}`
+          : `${label(check.reference)} ${figure(check.referenceValue)}`;
     const ratio = check.ratio === null ? '—' : `${check.ratio.toFixed(2)}×`;
     const required = `${check.better === 'higher' ? '≥' : '≤'} ${check.required}×`;
-    const status = check.status === 'met' ? 'met' : check.status === 'missed' ? '**missed**' : 'not measured';
-    return `| ${check.target} | ${label(check.jobsmith)} ${figure(check.jobsmithValue)} | ${reference} | ${ratio} | ${required} | ${status} |`;
+    return `| ${check.target} | ${label(check.jobsmith)} ${figure(check.jobsmithValue)} | ${reference} | ${ratio} | ${required} | ${statusText(check.status)} |`;
   });
   return ['| Target | Jobsmith | Compared with | Ratio | Needed | |', '| :-- | --: | --: | --: | --: | :-- |', ...lines].join('\n');
 }

@@ -1,7 +1,7 @@
 import type { StoreKind } from '../systems/system-adapter.ts';
 import { type BenchOptions, jobsFor, runsFor } from './bench-options.ts';
 import { type ComparedSystem, type Comparison, comparisons as defaultComparisons } from './comparisons.ts';
-import { cappedMark, failedMark, formatFigure, formatRatio } from './format-figures.ts';
+import { cappedMark, failedMark, formatFigure, formatRatio, wrongMark } from './format-figures.ts';
 import type { SummaryRow } from './summarize.ts';
 
 /** A system as the tables need it. */
@@ -97,16 +97,36 @@ export function buildResultsTables(
   if (anyFigure((row, system) => (row.figures[system]?.cappedRuns ?? 0) > 0)) {
     notes.push(`${cappedMark} A run hit its ${capSeconds} s cap; its figure counts only the jobs done before the cap.`);
   }
+  if (anyFigure((row, system) => (row.figures[system]?.wrongRuns ?? 0) > 0)) {
+    notes.push(
+      `${wrongMark} error: a run ran a job twice or never ran one, so its figures are wrong, not just slow (duplicateRuns and lostJobs in the results JSON; the benchmark's output lists the run).`,
+    );
+  }
   if (anyFigure((row, system) => (row.figures[system]?.failedRuns ?? 0) > 0)) {
     notes.push(`${failedMark} Some runs failed; the figure is over the others (see the results JSON for the errors).`);
   }
   if (systems.some((system) => system.bulkEnqueue === false) && rows.some((row) => row.metric === 'enqueue-bulk')) {
     notes.push(`${noBulkCall}: the library has no bulk enqueue call.`);
   }
-  if (anyFigure((row, system) => row.figures[system] === null && !(row.metric === 'enqueue-bulk' && bulkless(systems, system)))) {
-    notes.push(`${notApplicable}: not measured for this system (a store that lives in one process cannot take jobs from another).`);
+  if (rows.some((row) => row.metric === 'scale-ratio')) {
+    notes.push(
+      'Scale ratio: the median of each run\'s own ratio (its two backlogs ran back to back, on the same machine state), so it can differ a little from the ratio of the two medians above it.',
+    );
   }
+  const notMeasured = (test: (row: SummaryRow) => boolean) =>
+    anyFigure((row, system) => test(row) && row.figures[system] === null && !(row.metric === 'enqueue-bulk' && bulkless(systems, system)));
+  const isSeveralWorkersRow = (row: SummaryRow) => row.metric.startsWith('multi-worker');
+  const reasons = [
+    ...(notMeasured((row) => !isScaleRow(row) && !isSeveralWorkersRow(row)) ? ['a store that lives in one process cannot take jobs from another'] : []),
+    ...(notMeasured(isSeveralWorkersRow) ? ['several worker processes cannot share a store that lives in one process'] : []),
+    ...(notMeasured(isScaleRow) ? ["the scale workload runs on Jobsmith's own systems only"] : []),
+  ];
+  if (reasons.length > 0) notes.push(`${notApplicable}: not measured for this system (${reasons.join('; ')}).`);
   return { tables, notes };
+}
+
+function isScaleRow(row: SummaryRow): boolean {
+  return row.metric.startsWith('scale-');
 }
 
 function bulkless(systems: readonly TableSystem[], id: string): boolean {

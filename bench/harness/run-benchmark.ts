@@ -1,15 +1,23 @@
 import { loadSystem } from '../systems/registry.ts';
 import { peerNodeEngine, peerVersion } from '../systems/peer-module.ts';
 import type { SystemAdapter } from '../systems/system-adapter.ts';
-import { type BenchOptions, latencyJobCount, runsFor } from './bench-options.ts';
+import { type BenchOptions, latencyJobCount, runsFor, scaleTimedJobCount } from './bench-options.ts';
 import { formatValue } from './format-figures.ts';
 import { describeMachine, type MachineInfo } from './machine-info.ts';
 import { isApplicable, measureRun, type RunRecord } from './measure-run.ts';
-import { metrics } from './metrics.ts';
-import type { RunOutcome } from './run-outcome.ts';
+import { benchMetrics } from './metrics.ts';
+import type { RunOutcome, ThroughputOutcome } from './run-outcome.ts';
+import { isWrong } from './run-faults.ts';
 import { type ServiceInfo, type ServiceKind, serviceFor, startServices, useServices } from './services.ts';
 import { summarize, type SummaryRow } from './summarize.ts';
-import { bulkBatchSize, latencyWorkerConcurrency, type WorkloadId } from './workloads.ts';
+import {
+  bulkBatchSize,
+  latencyWorkerConcurrency,
+  multiWorkerConcurrency,
+  multiWorkerProcesses,
+  scaleConcurrency,
+  type WorkloadId,
+} from './workloads.ts';
 
 /** Everything one benchmark produced; written as-is to `bench/results/<date>.json`. */
 export interface BenchmarkResults {
@@ -18,13 +26,25 @@ export interface BenchmarkResults {
   /** The command that produced these results, to run it again. */
   readonly command: string;
   readonly machine: MachineInfo;
-  readonly options: BenchOptions & { readonly bulkBatchSize: number; readonly latencyWorkerConcurrency: number; readonly latencyJobs: number };
+  readonly options: BenchOptions & BuiltInSizes;
   readonly systems: readonly SystemRecord[];
   /** The throwaway servers the PostgreSQL and Redis stores lived on. */
   readonly services: readonly ServiceInfo[];
   /** Every run, in the order it ran. */
   readonly runs: readonly RunRecord[];
   readonly summary: readonly SummaryRow[];
+}
+
+/** Sizes the harness fixes rather than takes as options, recorded with the results so they explain the figures. */
+export interface BuiltInSizes {
+  readonly bulkBatchSize: number;
+  readonly latencyWorkerConcurrency: number;
+  readonly latencyJobs: number;
+  /** Jobs timed at each backlog size of the scale workload. */
+  readonly scaleTimedJobs: number;
+  readonly scaleConcurrency: number;
+  readonly multiWorkerProcesses: number;
+  readonly multiWorkerConcurrency: number;
 }
 
 /** A measured system as the results record it. */
@@ -72,9 +92,9 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
     useServices({});
     await services.stop();
   }
-  const incomplete = runs.filter((run) => run.outcome === null || run.outcome.capped || (run.outcome.kind === 'throughput' && run.outcome.duplicateRuns > 0));
+  const incomplete = runs.filter((run) => run.outcome === null || run.outcome.capped || isWrong(run.outcome));
   if (incomplete.length > 0) {
-    log(`${incomplete.length} run(s) failed, hit the cap or ran a job twice: ${incomplete.map((run) => `${run.workload}/${run.system}#${run.run}`).join(', ')}`);
+    log(`${incomplete.length} run(s) failed, hit the cap, ran a job twice or never ran one: ${incomplete.map((run) => `${run.workload}/${run.system}#${run.run}`).join(', ')}`);
   }
 
   return {
@@ -82,7 +102,16 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
     finishedAt: new Date().toISOString(),
     command: hooks.command ?? `tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
-    options: { ...options, bulkBatchSize, latencyWorkerConcurrency, latencyJobs: latencyJobCount(options.latency) },
+    options: {
+      ...options,
+      bulkBatchSize,
+      latencyWorkerConcurrency,
+      latencyJobs: latencyJobCount(options.latency),
+      scaleTimedJobs: scaleTimedJobCount(options.scale),
+      scaleConcurrency,
+      multiWorkerProcesses,
+      multiWorkerConcurrency,
+    },
     systems: systems.map(({ id, label, family, store, durability, bulkEnqueue, packageName, settings }) => ({
       id,
       label,
@@ -95,7 +124,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
     })),
     services: services.info,
     runs,
-    summary: summarize(systems, metrics, runs),
+    summary: summarize(systems, benchMetrics(options), runs),
   };
 }
 
@@ -127,16 +156,41 @@ function checkOptions(options: BenchOptions): void {
   }
   if (!(options.capSeconds > 0)) throw new Error(`the cap must be above 0 seconds, not ${options.capSeconds}`);
   if (!(options.latency.ratePerSecond > 0 && options.latency.seconds > 0)) throw new Error('the latency rate and duration must be above 0');
+  if (!(options.fillCapSeconds > 0)) throw new Error(`the fill cap must be above 0 seconds, not ${options.fillCapSeconds}`);
+  if (options.workloads.includes('scale')) {
+    positiveInteger('the scale workload\'s large backlog', options.scale.largeBacklog);
+    positiveInteger('the scale workload\'s small backlog', options.scale.smallBacklog);
+    if (options.scale.smallBacklog >= options.scale.largeBacklog) {
+      throw new Error(`the scale workload compares a small backlog with a larger one: ${options.scale.smallBacklog} is not below ${options.scale.largeBacklog}`);
+    }
+  }
   if (options.systems.length === 0) throw new Error('no systems selected');
   if (options.workloads.length === 0) throw new Error('no workloads selected');
 }
 
 function describeOutcome(outcome: RunOutcome): string {
   const capped = outcome.capped ? ' (hit the cap)' : '';
-  if (outcome.kind === 'latency') {
-    const ms = (value: number) => formatValue(value, 'ms');
-    return `p50 ${ms(outcome.p50Ms)} ms, p95 ${ms(outcome.p95Ms)} ms, p99 ${ms(outcome.p99Ms)} ms, ${outcome.received}/${outcome.target} jobs${capped}`;
+  const rate = (value: number) => `${formatValue(value, 'jobs/s')} jobs/s`;
+  const count = (value: number) => value.toLocaleString('en-US');
+  switch (outcome.kind) {
+    case 'latency': {
+      const ms = (value: number) => formatValue(value, 'ms');
+      return `p50 ${ms(outcome.p50Ms)} ms, p95 ${ms(outcome.p95Ms)} ms, p99 ${ms(outcome.p99Ms)} ms, ${outcome.received}/${outcome.target} jobs${capped}`;
+    }
+    case 'throughput': {
+      const rss = outcome.workerMemory ? `, peak RSS ${(outcome.workerMemory.peakRssBytes / 2 ** 20).toFixed(0)} MB` : '';
+      const duplicates = outcome.duplicateRuns > 0 ? `, ${outcome.duplicateRuns} DUPLICATE RUNS` : '';
+      return `${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs${rss}${duplicates}${capped}`;
+    }
+    case 'scale': {
+      const side = (backlog: number, fillMs: number | null, processing: ThroughputOutcome) =>
+        `${count(backlog)} queued${fillMs === null ? '' : ` (filled in ${(fillMs / 1000).toFixed(1)} s)`}: ${rate(processing.jobsPerSecond)}${processing.capped ? ` over ${processing.completed}/${processing.target} jobs` : ''}`;
+      const duplicates = outcome.duplicateRuns > 0 ? `, ${outcome.duplicateRuns} DUPLICATE RUNS` : '';
+      return `${side(outcome.small.backlog, outcome.small.fillMs, outcome.small.processing)}; ${side(outcome.large.backlog, outcome.large.fillMs, outcome.large.processing)}; ratio ${formatValue(outcome.largeOverSmall, '×')}${duplicates}${capped}`;
+    }
+    case 'multi-worker': {
+      const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.lostJobs} jobs never run` : ', every job ran once';
+      return `${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs over ${outcome.processes} workers (${outcome.runsPerWorker.join(' / ')} runs)${faults}${capped}`;
+    }
   }
-  const rss = outcome.workerMemory ? `, peak RSS ${(outcome.workerMemory.peakRssBytes / 2 ** 20).toFixed(0)} MB` : '';
-  return `${formatValue(outcome.jobsPerSecond, 'jobs/s')} jobs/s, ${outcome.completed}/${outcome.target} jobs${rss}${capped}`;
 }

@@ -1,9 +1,9 @@
-/** What one run measured, as the process that measured it reports it. Plain JSON. */
-export type RunOutcome = ThroughputOutcome | LatencyOutcome;
+/** What one run measured, as the process that measured it (or, for runs of several processes, the parent) reports it. Plain JSON. */
+export type RunOutcome = ThroughputOutcome | LatencyOutcome | ScaleOutcome | MultiWorkerOutcome;
 
 export interface ThroughputOutcome {
   readonly kind: 'throughput';
-  /** Jobs the run set out to enqueue or process. */
+  /** Jobs the run set out to enqueue or process (in a scale run, the ones it times out of a larger backlog). */
   readonly target: number;
   /** Jobs enqueued, or distinct jobs whose handler ran, before the end or the cap. */
   readonly completed: number;
@@ -14,7 +14,7 @@ export interface ThroughputOutcome {
   readonly capped: boolean;
   /** Processing runs only: the worker process's memory. */
   readonly workerMemory: WorkerMemory | null;
-  /** Processing runs only: handler runs of a job that had already run (should be 0). */
+  /** Processing runs only: handler runs of a job that had already run, up to the worker's stop (should be 0). */
   readonly duplicateRuns: number;
 }
 
@@ -43,4 +43,52 @@ export interface LatencyOutcome {
   readonly p95Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+}
+
+/** One run of the scale workload: the same number of jobs processed with a small and with a large backlog queued. */
+export interface ScaleOutcome {
+  readonly kind: 'scale';
+  /** Jobs timed at each backlog size. */
+  readonly timedJobs: number;
+  readonly small: BacklogRun;
+  readonly large: BacklogRun;
+  /**
+   * The large backlog's rate over the small one's, within this run: the pair ran back to
+   * back, so a machine that slowed down between runs does not move the ratio.
+   */
+  readonly largeOverSmall: number;
+  /** Either side hit its time cap. */
+  readonly capped: boolean;
+  /** Both sides together (should be 0). */
+  readonly duplicateRuns: number;
+}
+
+/** One side of a scale run: its own fresh store, its own measuring process. */
+export interface BacklogRun {
+  /** Jobs queued before the worker started. */
+  readonly backlog: number;
+  /** How long the untimed fill took; null when the measuring process filled a store that lives in it. */
+  readonly fillMs: number | null;
+  readonly processing: ThroughputOutcome;
+}
+
+/** One run of several worker processes on one store, merged by the parent from what each worker reported. */
+export interface MultiWorkerOutcome {
+  readonly kind: 'multi-worker';
+  readonly processes: number;
+  readonly concurrencyPerWorker: number;
+  /** Jobs in the backlog the workers share. */
+  readonly target: number;
+  /** Distinct jobs that ran in any worker before the last of them was done, or before the cap. */
+  readonly completed: number;
+  /** From the moment the workers were told to start to the first run of the last job, or to the cap. */
+  readonly elapsedMs: number;
+  readonly jobsPerSecond: number;
+  readonly capped: boolean;
+  /** Handler runs of a job that had already run, in the same worker or another, up to the workers' stop (should be 0). */
+  readonly duplicateRuns: number;
+  /** Jobs no worker ran by the time all of them had stopped (should be 0). */
+  readonly lostJobs: number;
+  /** Handler runs in each worker process: how the work was shared out. */
+  readonly runsPerWorker: readonly number[];
 }

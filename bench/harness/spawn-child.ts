@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, ChildResult, RunSpec } from './run-spec.ts';
+import type { ChildMessage, ChildResult, ParentMessage, RunSpec } from './run-spec.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const childEntry = fileURLToPath(new URL('./child-entry.ts', import.meta.url));
@@ -10,11 +10,18 @@ const outputTailChars = 4000;
 
 /** A measuring child process, from the parent's side. */
 export interface MeasuringChild {
-  /** Resolves when the child's worker is running (cross-process latency runs only). */
+  /** Resolves when the child is ready for the parent's next step (cross-process latency and multi-worker runs only). */
   readonly ready: Promise<void>;
   readonly result: Promise<ChildResult>;
+  /** Tells one of several workers to start or stop; a child that is gone reports that through `result`. */
+  tell(message: ParentMessage): void;
   /** Kills the child if it is still running: for a parent that gives up on the run. */
   stop(): void;
+}
+
+export interface MeasuringChildHooks {
+  /** Receives each batch of handler runs one of several workers reports. */
+  readonly onRuns?: (indexes: readonly number[], at: readonly number[]) => void;
 }
 
 /**
@@ -22,7 +29,7 @@ export interface MeasuringChild {
  * an IPC channel for its messages. A child still running after `hardTimeoutMs` (its
  * own cap has failed) is killed, and the run fails.
  */
-export function spawnMeasuringChild(spec: RunSpec, hardTimeoutMs: number): MeasuringChild {
+export function spawnMeasuringChild(spec: RunSpec, hardTimeoutMs: number, hooks: MeasuringChildHooks = {}): MeasuringChild {
   const child = spawn(process.execPath, ['--import', 'tsx', childEntry, JSON.stringify(spec)], {
     // `--import tsx` is resolved from here.
     cwd: repositoryRoot,
@@ -59,6 +66,8 @@ export function spawnMeasuringChild(spec: RunSpec, hardTimeoutMs: number): Measu
       switch (message.type) {
         case 'ready':
           return markReady();
+        case 'ran':
+          return hooks.onRuns?.(message.indexes, message.at);
         case 'result':
           settled = true;
           failReady(new Error('the measuring process finished without announcing a running worker'));
@@ -78,6 +87,10 @@ export function spawnMeasuringChild(spec: RunSpec, hardTimeoutMs: number): Measu
   return {
     ready,
     result,
+    tell: (message) => {
+      // A child that has just exited cannot take the message; its exit already fails `result`.
+      if (child.connected) child.send(message, () => {});
+    },
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },

@@ -1,6 +1,7 @@
 import { type ComparedSystem, type Comparison, comparisons as defaultComparisons } from './comparisons.ts';
 import type { RunRecord } from './measure-run.ts';
 import type { Metric, MetricUnit } from './metrics.ts';
+import { isWrong } from './run-faults.ts';
 import { median } from './statistics.ts';
 
 /** One system's figure for one metric over its runs. */
@@ -13,6 +14,11 @@ export interface Figure {
   readonly runs: number;
   /** Of those, runs that hit their time cap. */
   readonly cappedRuns: number;
+  /**
+   * Of those, runs that ran a job twice or never ran one (bench/harness/run-faults.ts):
+   * their figures are wrong, not just slow. Absent in results saved before it was counted.
+   */
+  readonly wrongRuns?: number;
   /** Runs that failed and produced nothing. */
   readonly failedRuns: number;
 }
@@ -64,7 +70,7 @@ export function summarize(
       figures,
       ratios: Object.fromEntries(
         comparisons
-          .filter((comparison) => comparison.covers(metric.id))
+          .filter((comparison) => metric.comparedWithPeers && comparison.covers(metric.id))
           .map((comparison) => [comparison.id, peerRatio(metric, systems.filter(comparison.jobsmith), systems.filter(comparison.peers), figures)]),
       ),
     });
@@ -75,11 +81,14 @@ export function summarize(
 function figureOf(metric: Metric, runs: readonly RunRecord[]): Figure {
   const values: number[] = [];
   let cappedRuns = 0;
+  let wrongRuns = 0;
   for (const run of runs) {
-    const value = run.outcome === null ? null : metric.read(run.outcome);
+    if (run.outcome === null) continue;
+    const value = metric.read(run.outcome);
     if (value === null) continue;
     values.push(value);
-    if (run.outcome?.capped) cappedRuns++;
+    if (run.outcome.capped) cappedRuns++;
+    if (isWrong(run.outcome)) wrongRuns++;
   }
   return {
     median: values.length > 0 ? median(values) : null,
@@ -87,6 +96,7 @@ function figureOf(metric: Metric, runs: readonly RunRecord[]): Figure {
     max: values.length > 0 ? Math.max(...values) : null,
     runs: values.length,
     cappedRuns,
+    wrongRuns,
     failedRuns: runs.filter((run) => run.outcome === null).length,
   };
 }

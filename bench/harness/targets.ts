@@ -1,44 +1,85 @@
 /**
  * The performance targets Jobsmith is held to, checked against a benchmark's medians.
- * Each compares one Jobsmith system with a reference (a peer's figure, or a fixed
- * number) on one metric; a target whose figures were not all measured is "not measured".
+ * Most compare one Jobsmith system with a reference (a peer's figure, a fixed number, or
+ * the same system's figure under easier conditions) on one metric; the rest demand that
+ * something never happens (a job run twice). A target whose figures were not all
+ * measured is "not measured".
  */
+import { type ScaleOptions, defaultBenchOptions } from './bench-options.ts';
 import type { MetricUnit } from './metrics.ts';
 import type { SummaryRow } from './summarize.ts';
 
-export interface TargetCheck {
+export type TargetCheck = RatioCheck | NeverCheck;
+
+export type TargetStatus = 'met' | 'missed' | 'not measured';
+
+/** A Jobsmith figure over a reference figure, against a required ratio. */
+export interface RatioCheck {
+  readonly kind: 'ratio';
   readonly target: string;
   readonly unit: MetricUnit;
   /** The Jobsmith system and its median. */
   readonly jobsmith: string;
   readonly jobsmithValue: number | null;
-  /** What it is compared with: a system id, or a fixed limit. */
+  /**
+   * What it is compared with: a system id (`peer`), a fixed limit with its unit
+   * (`limit`), or how the same Jobsmith system's baseline figure was made (`baseline`).
+   */
   readonly reference: string;
+  readonly referenceKind: 'peer' | 'limit' | 'baseline';
   readonly referenceValue: number | null;
   /** Jobsmith over the reference (for a fixed limit, over the limit). */
   readonly ratio: number | null;
   /** The ratio the target asks for: at least it (jobs/s) or at most it (ms, MB). */
   readonly required: number;
   readonly better: 'higher' | 'lower';
-  readonly status: 'met' | 'missed' | 'not measured';
+  readonly status: TargetStatus;
 }
 
-interface TargetSpec {
+/** Counts that must be zero in every run: a fault, not a speed. */
+export interface NeverCheck {
+  readonly kind: 'never';
+  readonly target: string;
+  readonly jobsmith: string;
+  /** Each count's worst run (its maximum), so one faulty run among several still misses the target. */
+  readonly counts: ReadonlyArray<{ readonly what: string; readonly worst: number | null }>;
+  readonly status: TargetStatus;
+}
+
+interface RatioSpec {
   readonly target: string;
   readonly metric: string;
   readonly jobsmith: string;
   /** The best of these peers is the reference… */
   readonly peers?: readonly string[];
-  /** …or this fixed limit, in the metric's unit. */
+  /** …or this fixed limit, in the metric's unit… */
   readonly limit?: number;
+  /**
+   * …or the same system's figure on this metric, described by `baselineLabel`; the ratio
+   * is then read from `ratioMetric`, the median of each run's own ratio, rather than
+   * computed from the two medians.
+   */
+  readonly baseline?: { readonly metric: string; readonly label: string; readonly ratioMetric: string };
   readonly required: number;
+}
+
+interface NeverSpec {
+  readonly target: string;
+  readonly jobsmith: string;
+  readonly counts: ReadonlyArray<{ readonly metric: string; readonly what: string }>;
 }
 
 const graphile = ['graphile-default', 'graphile-best'];
 const sqlitePeers = { full: ['plainjob-full', 'sidequest-sqlite'], normal: ['plainjob-normal'] } as const;
+const jobsmithSystems = ['memory', 'sqlite-full', 'sqlite-normal', 'postgres', 'redis'];
+/** Jobsmith's systems whose store several processes can share. */
+const sharedStoreSystems = ['sqlite-full', 'sqlite-normal', 'postgres', 'redis'];
 
-function specs(): TargetSpec[] {
-  const list: TargetSpec[] = [
+/** The share of its small-backlog rate Jobsmith must keep with the large backlog queued: its cost must stay flat as the backlog grows. */
+export const scaleRequired = 0.8;
+
+function ratioSpecs(scale: ScaleOptions): RatioSpec[] {
+  const list: RatioSpec[] = [
     { target: 'PostgreSQL: processing at c50 ≥ 1.5× Graphile Worker batched', metric: 'process-c50', jobsmith: 'postgres', peers: ['graphile-best'], required: 1.5 },
     { target: 'PostgreSQL: single enqueue ≥ 3× Graphile Worker', metric: 'enqueue-single', jobsmith: 'postgres', peers: graphile, required: 3 },
     { target: 'PostgreSQL: bulk enqueue ≥ 1.5× Graphile Worker', metric: 'enqueue-bulk', jobsmith: 'postgres', peers: graphile, required: 1.5 },
@@ -59,38 +100,88 @@ function specs(): TargetSpec[] {
       list.push({ target: `Worker RSS ≤ BullMQ's (${jobsmith}, c${concurrency})`, metric: `rss-c${concurrency}`, jobsmith, peers: ['bullmq'], required: 1 });
     }
   }
+  const count = (value: number) => value.toLocaleString('en-US');
+  for (const jobsmith of jobsmithSystems) {
+    list.push({
+      target: `Scale (${jobsmith}): processing with ${count(scale.largeBacklog)} queued ≥ ${scaleRequired}× the rate with ${count(scale.smallBacklog)} queued`,
+      metric: 'scale-large',
+      jobsmith,
+      baseline: { metric: 'scale-small', label: `with ${count(scale.smallBacklog)} queued`, ratioMetric: 'scale-ratio' },
+      required: scaleRequired,
+    });
+  }
   return list;
 }
 
-export function checkTargets(summary: readonly SummaryRow[]): TargetCheck[] {
+function neverSpecs(): NeverSpec[] {
+  return sharedStoreSystems.map((jobsmith) => ({
+    target: `Several workers (${jobsmith}): no job runs twice, none is lost`,
+    jobsmith,
+    counts: [
+      { metric: 'multi-worker-duplicates', what: 'duplicate runs' },
+      { metric: 'multi-worker-lost', what: 'jobs never run' },
+    ],
+  }));
+}
+
+/** `scale`: the backlog sizes the results were measured with, for the scale targets' wording. */
+export function checkTargets(summary: readonly SummaryRow[], scale: ScaleOptions = defaultBenchOptions.scale): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const spec of specs()) {
-    const row = summary.find((candidate) => candidate.metric === spec.metric);
+  const rowOf = (metric: string) => summary.find((candidate) => candidate.metric === metric);
+  for (const spec of ratioSpecs(scale)) {
+    const row = rowOf(spec.metric);
     if (!row || !(spec.jobsmith in row.figures)) continue;
-    const value = (system: string) => row.figures[system]?.median ?? null;
+    const value = (system: string, of: SummaryRow = row) => of.figures[system]?.median ?? null;
     const jobsmithValue = value(spec.jobsmith);
     let reference = `${spec.limit} ${row.unit}`;
+    let referenceKind: RatioCheck['referenceKind'] = 'limit';
     let referenceValue: number | null = spec.limit ?? null;
+    let ratio: number | null = null;
     if (spec.peers) {
       const measured = spec.peers.filter((peer) => value(peer) !== null);
       if (spec.peers.every((peer) => !(peer in row.figures))) continue;
       const best = measured.sort((a, b) => (row.better === 'higher' ? value(b)! - value(a)! : value(a)! - value(b)!))[0];
       reference = best ?? spec.peers.join(' / ');
+      referenceKind = 'peer';
       referenceValue = best === undefined ? null : value(best);
     }
-    const ratio = jobsmithValue === null || referenceValue === null || referenceValue === 0 ? null : jobsmithValue / referenceValue;
+    if (spec.baseline) {
+      const baselineRow = rowOf(spec.baseline.metric);
+      const ratioRow = rowOf(spec.baseline.ratioMetric);
+      reference = spec.baseline.label;
+      referenceKind = 'baseline';
+      referenceValue = baselineRow ? value(spec.jobsmith, baselineRow) : null;
+      ratio = ratioRow ? value(spec.jobsmith, ratioRow) : null;
+    } else {
+      ratio = jobsmithValue === null || referenceValue === null || referenceValue === 0 ? null : jobsmithValue / referenceValue;
+    }
     const met = ratio !== null && (row.better === 'higher' ? ratio >= spec.required : ratio <= spec.required);
     checks.push({
+      kind: 'ratio',
       target: spec.target,
       unit: row.unit,
       jobsmith: spec.jobsmith,
       jobsmithValue,
       reference,
+      referenceKind,
       referenceValue,
       ratio,
       required: spec.required,
       better: row.better,
       status: ratio === null ? 'not measured' : met ? 'met' : 'missed',
+    });
+  }
+  for (const spec of neverSpecs()) {
+    const rows = spec.counts.map((count) => rowOf(count.metric));
+    if (rows.some((row) => !row || !(spec.jobsmith in row.figures))) continue;
+    const counts = spec.counts.map((count, position) => ({ what: count.what, worst: rows[position]?.figures[spec.jobsmith]?.max ?? null }));
+    const measured = counts.every((count) => count.worst !== null);
+    checks.push({
+      kind: 'never',
+      target: spec.target,
+      jobsmith: spec.jobsmith,
+      counts,
+      status: !measured ? 'not measured' : counts.every((count) => count.worst === 0) ? 'met' : 'missed',
     });
   }
   return checks;

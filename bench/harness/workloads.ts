@@ -5,7 +5,26 @@
 export type Workload =
   | { readonly kind: 'enqueue'; readonly batching: 'single' | 'bulk' }
   | { readonly kind: 'process'; readonly concurrency: number }
-  | { readonly kind: 'latency'; readonly producer: 'same-process' | 'other-process' };
+  | { readonly kind: 'latency'; readonly producer: 'same-process' | 'other-process' }
+  /** Processing with a small and with a large backlog queued: does the cost per job stay flat as the backlog grows? */
+  | { readonly kind: 'scale'; readonly concurrency: number }
+  /** Several worker processes draining one store: how fast, and does every job still run exactly once? */
+  | { readonly kind: 'multi-worker'; readonly processes: number; readonly concurrency: number };
+
+/** Concurrency of the one worker in the scale workload: the highest of the processing workloads, where a slow claim shows most. */
+export const scaleConcurrency = 50;
+
+/**
+ * Jobs the scale workload times at each backlog size (fewer when the small backlog is
+ * smaller): the same amount of work on both sides of the ratio, so only the backlog differs.
+ */
+export const scaleTimedJobs = 10_000;
+
+/** Worker processes in the multi-worker workload: more than the machine's cores, so claims collide as they would on a busy server. */
+export const multiWorkerProcesses = 4;
+
+/** Concurrency of each worker in the multi-worker workload: Jobsmith's default. */
+export const multiWorkerConcurrency = 10;
 
 export const workloads = {
   'enqueue-single': { kind: 'enqueue', batching: 'single' },
@@ -13,6 +32,8 @@ export const workloads = {
   'process-c1': { kind: 'process', concurrency: 1 },
   'process-c10': { kind: 'process', concurrency: 10 },
   'process-c50': { kind: 'process', concurrency: 50 },
+  'multi-worker': { kind: 'multi-worker', processes: multiWorkerProcesses, concurrency: multiWorkerConcurrency },
+  scale: { kind: 'scale', concurrency: scaleConcurrency },
   latency: { kind: 'latency', producer: 'same-process' },
   'latency-remote': { kind: 'latency', producer: 'other-process' },
 } as const satisfies Record<string, Workload>;
@@ -26,6 +47,8 @@ export const workloadGroups: Readonly<Record<string, readonly WorkloadId[]>> = {
   all: workloadIds,
   enqueue: ['enqueue-single', 'enqueue-bulk'],
   process: ['process-c1', 'process-c10', 'process-c50'],
+  // Processing past one worker on a modest backlog: more workers on one store, and a far larger backlog.
+  scaling: ['multi-worker', 'scale'],
   latency: ['latency', 'latency-remote'],
 };
 

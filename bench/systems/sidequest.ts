@@ -21,8 +21,15 @@ interface SidequestEngine {
   configure(config: Record<string, unknown>): Promise<SidequestConfig>;
   start(config: Record<string, unknown>): Promise<void>;
   getConfig(): SidequestConfig | undefined;
+  getBackend(): SidequestBackend | undefined;
   build(jobClass: typeof BenchNoopJob): { queue(name: string): { enqueue(job: BenchJob): Promise<unknown> } };
   close(): Promise<void>;
+}
+
+/** The parts of the engine's backend the adapter uses: queue rows. */
+interface SidequestBackend {
+  getQueue(name: string): Promise<unknown>;
+  createNewQueue(queue: { name: string; concurrency: number }): Promise<unknown>;
 }
 
 /** The engine's resolved configuration; the worker's settings are written into it before `start`. */
@@ -77,6 +84,7 @@ function sidequestSystem(storage: Storage): SystemAdapter {
       `Engine.start({ fork: false, runner: 'inline', jobPollingInterval: ${pollIntervalMs}, queues: [{ name, concurrency: <the workload's> }], maxConcurrentJobs: <the same> }): jobs run in the worker's own process, no worker threads`,
       'no stale-job release or cleanup during a run, no signal handlers, logger level error',
       'enqueue: Engine.build(Job).queue(name).enqueue(payload) awaited; no bulk call (the backlog is filled with 32 single enqueues in flight)',
+      "each connection creates the queue's row if it is missing: sidequest creates it when a worker first starts, by a check and then an insert that workers starting together race on (the loser fails on the unique name), so the producer makes it first, as a deployed app's queue would already exist",
       'the job class lives in bench/systems/sidequest-job.ts: sidequest imports a job by the path of the file that exports its class',
     ],
     storeSharedAcrossProcesses: true,
@@ -88,6 +96,9 @@ function sidequestSystem(storage: Storage): SystemAdapter {
       const { BenchNoopJob: jobClass } = await import('./sidequest-job.ts');
       const engine = new Engine();
       await engine.configure(engineConfig(storage, store, 1));
+      const backend = engine.getBackend();
+      if (!backend) throw new Error('the sidequest engine has no backend after configure');
+      if (!(await backend.getQueue(queueName))) await backend.createNewQueue({ name: queueName, concurrency: 1 });
       let closed = false;
       const close = async () => {
         if (closed) return;
