@@ -263,11 +263,17 @@ export class Client implements AsyncDisposable {
     const deadline = timeoutMs === null ? null : this.clock.now() + timeoutMs;
     for (;;) {
       options.signal?.throwIfAborted();
-      const job = await backend.get(id);
-      if (!job) throw new JobNotFoundError(id);
-      if (isTerminal(job.state)) return job;
-      if (deadline !== null && this.clock.now() >= deadline) throw new WaitTimeoutError(id, timeoutMs!);
-      await this.nextChange(backend, id, deadline === null ? pollMs : Math.min(pollMs, deadline - this.clock.now()), options.signal);
+      // Listen before reading: a job that ends between the read and the wait must still wake us.
+      const change = this.changeWatch(backend, id);
+      try {
+        const job = await backend.get(id);
+        if (!job) throw new JobNotFoundError(id);
+        if (isTerminal(job.state)) return job;
+        if (deadline !== null && this.clock.now() >= deadline) throw new WaitTimeoutError(id, timeoutMs!);
+        await change.wait(deadline === null ? pollMs : Math.min(pollMs, deadline - this.clock.now()), options.signal);
+      } finally {
+        change.stop();
+      }
     }
   }
 
@@ -300,29 +306,41 @@ export class Client implements AsyncDisposable {
     return this.keeper;
   }
 
-  /** Waits for a `settled` event of `id` from the backend, or `ms`, or the signal. */
-  private nextChange(backend: Backend, id: string, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        cancelTimer();
-        unsubscribe?.();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        done();
-        reject(signal!.reason);
-      };
-      const cancelTimer = this.clock.setTimer(Math.max(0, ms), () => {
-        done();
-        resolve();
-      });
-      const unsubscribe = backend.subscribe?.((event) => {
-        if ((event.type === 'settled' && event.id === id) || event.type === 'changed') {
+  /**
+   * Starts listening for a `settled` event of `id` (or any `changed`) at once; `wait`
+   * resolves when one came, or after `ms`, or rejects when the signal aborts.
+   */
+  private changeWatch(backend: Backend, id: string): { wait: (ms: number, signal: AbortSignal | undefined) => Promise<void>; stop: () => void } {
+    let changed = false;
+    let wake: (() => void) | null = null;
+    const unsubscribe = backend.subscribe?.((event) => {
+      if ((event.type === 'settled' && event.id === id) || event.type === 'changed') {
+        changed = true;
+        wake?.();
+      }
+    });
+    const wait = (ms: number, signal: AbortSignal | undefined) =>
+      new Promise<void>((resolve, reject) => {
+        if (changed) return resolve();
+        const done = () => {
+          cancelTimer();
+          wake = null;
+          signal?.removeEventListener('abort', onAbort);
+        };
+        const onAbort = () => {
+          done();
+          reject(signal!.reason);
+        };
+        const cancelTimer = this.clock.setTimer(Math.max(0, ms), () => {
           done();
           resolve();
-        }
+        });
+        wake = () => {
+          done();
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return { wait, stop: () => unsubscribe?.() };
   }
 }

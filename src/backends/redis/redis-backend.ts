@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type {
   Backend,
@@ -32,9 +31,10 @@ import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
 import { recordLimits } from '../../domain/job-record.ts';
+import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobState, jobStates, terminalStates } from '../../domain/job-state.ts';
 import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
-import { fieldsToRecord, pairsToMap, scheduleFromFields } from './redis-rows.ts';
+import { fieldsToRecord, flatToFields, pairsToMap, scheduleFromFields } from './redis-rows.ts';
 
 export interface RedisBackendOptions {
   /** A `redis://` URL, or… */
@@ -168,7 +168,7 @@ export class RedisBackend implements Backend {
   }
 
   async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
-    const [id, created] = (await this.script('enqueueRunning', this.clock.now(), randomUUID(), lease.workerId, lease.leaseMs, ...jobArgs(job))) as [string, number];
+    const [id, created] = (await this.script('enqueueRunning', this.clock.now(), newLeaseToken(), lease.workerId, lease.leaseMs, ...jobArgs(job))) as [string, number];
     if (created !== 1) return { created: false, id };
     const [record] = await this.records([id]);
     if (!record?.lease) throw new StoreError(`Job "${id}" was started inline but could not be read back`, { details: { id } });
@@ -176,78 +176,33 @@ export class RedisBackend implements Backend {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    const now = this.clock.now();
-    const tokens = Array.from({ length: request.limit }, () => randomUUID());
-    const out = (await this.script(
-      'claim',
-      now,
-      request.limit,
-      request.workerId,
-      request.leaseMs,
-      request.queues.length,
-      ...request.queues,
-      request.names.length,
-      ...request.names,
-      ...tokens,
-    )) as string[];
-    const claimedIds: Array<{ id: string; recovered: boolean }> = [];
-    let nextRunAt: number | null = null;
-    for (let i = 0; i < out.length; ) {
-      if (out[i] === 'J') {
-        claimedIds.push({ recovered: out[i + 1] === '1', id: out[i + 2]! });
-        i += 3;
-      } else {
-        nextRunAt = out[i + 1] ? Number(out[i + 1]) : null;
-        i += 2;
-      }
-    }
-    const records = await this.records(claimedIds.map((item) => item.id));
-    const jobs = claimedIds.map(({ id, recovered }, index) => {
-      const record = records[index];
-      if (!record?.lease) throw new StoreError(`Claimed job "${id}" vanished`, { details: { id } });
-      return { ...record, lease: record.lease, recovered };
-    });
-    return { jobs, nextRunAt };
+    const out = (await this.script('claim', this.clock.now(), ...claimArgs(request))) as ClaimReply;
+    return claimedFromReply(out);
   }
 
+  /** One script call: the outcomes are written and the next jobs claimed in one atomic step and one round trip. */
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
-    let applied: boolean[] = [];
-    if (settlements.length > 0) {
-      const now = this.clock.now();
-      const args = settlements.flatMap((settlement) => [
-        settlement.kind,
-        settlement.id,
-        settlement.token,
-        settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
-        settlement.kind !== 'complete' && settlement.error !== null ? JSON.stringify(settlement.error) : '',
-        settlement.kind === 'retry' ? settlement.runAt : '',
-        (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
-        settlement.kind !== 'retry' && settlement.expiresAt !== null ? settlement.expiresAt : '',
-      ]);
-      const out = (await this.script('settle', now, bucketOf(now), settlements.length, ...args)) as number[];
-      applied = out.map((value) => value === 1);
-      settlements.forEach((settlement, index) => {
-        if (!applied[index]) return;
-        if (settlement.kind === 'retry') return;
-        const state: JobState = settlement.kind === 'complete' ? 'completed' : settlement.kind === 'fail' ? 'failed' : 'cancelled';
-        this.emit({ type: 'settled', id: settlement.id, state });
-      });
-    }
-    return { applied, claimed: next ? await this.claimAfterSettle(next) : null };
-  }
-
-  /**
-   * The claim that follows written outcomes is a separate round trip: if it fails, the
-   * outcomes stand, so report it and claim nothing rather than fail the whole call (the
-   * worker would write the outcomes again and see them refused).
-   */
-  private async claimAfterSettle(next: ClaimRequest): Promise<ClaimResult | null> {
-    try {
-      return await this.claim(next);
-    } catch (error) {
-      this.emit({ type: 'connection-error', error });
-      return null;
-    }
+    const now = this.clock.now();
+    const args = settlements.flatMap((settlement) => [
+      settlement.kind,
+      settlement.id,
+      settlement.token,
+      settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
+      settlement.kind !== 'complete' && settlement.error !== null ? JSON.stringify(settlement.error) : '',
+      settlement.kind === 'retry' ? settlement.runAt : '',
+      (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
+      settlement.kind !== 'retry' && settlement.expiresAt !== null ? settlement.expiresAt : '',
+    ]);
+    const claimPart = next ? ['1', ...claimArgs(next)] : ['0'];
+    const [out, claimed] = (await this.script('settle', now, bucketOf(now), settlements.length, ...args, ...claimPart)) as [number[], ClaimReply | 0];
+    const applied = out.map((value) => value === 1);
+    settlements.forEach((settlement, index) => {
+      if (!applied[index]) return;
+      if (settlement.kind === 'retry') return;
+      const state: JobState = settlement.kind === 'complete' ? 'completed' : settlement.kind === 'fail' ? 'failed' : 'cancelled';
+      this.emit({ type: 'settled', id: settlement.id, state });
+    });
+    return { applied, claimed: claimed === 0 ? null : claimedFromReply(claimed) };
   }
 
   async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
@@ -549,4 +504,23 @@ function jobArgs(job: NewJob): Array<string | number> {
     job.runAt,
     job.createdAt,
   ];
+}
+
+/** What the claim scripts return: per job [recovered, hash as a flat list, progress list, log list], then the next run time or ''. */
+type ClaimReply = [jobs: Array<[recovered: number, fields: string[], progress: string[], logs: string[]]>, nextRunAt: string];
+
+function claimArgs(request: ClaimRequest): Array<string | number> {
+  // One random prefix per call; the script appends a counter, so each lease token is unique.
+  return [request.limit, request.workerId, request.leaseMs, `${newLeaseToken()}-`, request.queues.length, ...request.queues, request.names.length, ...request.names];
+}
+
+function claimedFromReply([jobs, nextRunAt]: ClaimReply): ClaimResult {
+  return {
+    jobs: jobs.map(([recovered, flat, progress, logs]) => {
+      const record = fieldsToRecord(flatToFields(flat), progress, logs);
+      if (!record.lease) throw new StoreError(`Claimed job "${record.id}" has no lease`, { details: { id: record.id } });
+      return { ...record, lease: record.lease, recovered: recovered === 1 };
+    }),
+    nextRunAt: nextRunAt === '' ? null : Number(nextRunAt),
+  };
 }

@@ -44,18 +44,24 @@ export function pairsToMap(object: Record<string, string>): Map<string, string> 
   return new Map(Object.entries(object));
 }
 
+/** A hash as a flat [field, value, …] list, as a Lua script returns HGETALL, made an object. */
+export function flatToFields(flat: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
 /** A schedule hash as a flat [field, value, …] list. */
 export function scheduleFromFields(flat: readonly string[]): ScheduleRecord {
-  const fields = new Map<string, string>();
-  for (let i = 0; i < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
-  const number = (name: string) => (fields.has(name) ? Number(fields.get(name)) : null);
+  const fields = flatToFields(flat);
+  const number = (name: string) => (fields[name] === undefined ? null : Number(fields[name]));
   return {
-    id: fields.get('id')!,
-    spec: JSON.parse(fields.get('spec')!),
-    enabled: fields.get('enabled') === '1',
+    id: fields.id!,
+    spec: JSON.parse(fields.spec!),
+    enabled: fields.enabled === '1',
     nextRunAt: number('nextRunAt'),
     lastRunAt: number('lastRunAt'),
-    lastJobId: fields.get('lastJobId') ?? null,
+    lastJobId: fields.lastJobId ?? null,
     createdAt: number('createdAt') ?? 0,
     updatedAt: number('updatedAt') ?? 0,
   };

@@ -176,137 +176,160 @@ return result
 `;
 
 /**
- * ARGV: now, limit, worker, leaseMs, nQueues, queues…, nNames, names…, tokens (limit of them).
- * Returns { {recovered, id, token}…, nextRunAt or '' } as a flat list: 'J', recovered, id, … then 'N', nextRunAt.
+ * Claiming and settling are functions shared by the `claim` and `settle` scripts, so a
+ * worker's settle-then-claim is one script call: one round trip, one atomic step.
+ *
+ * Claim arguments, from ARGV[base + 1]: limit, worker, leaseMs, tokenPrefix, nQueues,
+ * queues…, nNames, names…. A lease token is the prefix (random per call) and a counter.
+ * Returns { jobs, nextRunAt or '' }, each job { recovered (1/0), hash as a flat field
+ * list, progress list, log list }, so the caller needs no second round trip to read them.
  */
-const claim = `${common}
-local now = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local worker = ARGV[3]
-local leaseMs = tonumber(ARGV[4])
-local nq = tonumber(ARGV[5])
-local queues = {}
-local paused = {}
-for i = 1, nq do
-  local q = ARGV[5 + i]
-  if redis.call('HGET', P .. 'queues', q) ~= '1' then queues[#queues + 1] = q end
+const claimFunctions = `
+local function readJob(id)
+  return { redis.call('HGETALL', jk(id)), redis.call('LRANGE', P .. 'prog:' .. id, 0, -1), redis.call('LRANGE', P .. 'logs:' .. id, 0, -1) }
 end
-local nn = tonumber(ARGV[6 + nq])
-local names = {}
-for i = 1, nn do names[#names + 1] = ARGV[6 + nq + i] end
-local tokens = {}
-for i = 1, limit do tokens[i] = ARGV[6 + nq + nn + i] end
-local out = {}
-local used = 0
-local function start(id, recovered)
-  used = used + 1
-  startJob(id, now, tokens[used], worker, leaseMs)
-  out[#out + 1] = 'J'
-  out[#out + 1] = recovered and '1' or '0'
-  out[#out + 1] = id
-end
-if #queues == 0 then return { 'N', '' } end
 
-promoteDue(now)
+local function claimJobs(now, base)
+  local limit = tonumber(ARGV[base + 1])
+  local worker = ARGV[base + 2]
+  local leaseMs = tonumber(ARGV[base + 3])
+  local tokenPrefix = ARGV[base + 4]
+  local nq = tonumber(ARGV[base + 5])
+  local queues = {}
+  for i = 1, nq do
+    local q = ARGV[base + 5 + i]
+    if redis.call('HGET', P .. 'queues', q) ~= '1' then queues[#queues + 1] = q end
+  end
+  local nn = tonumber(ARGV[base + 6 + nq])
+  local names = {}
+  for i = 1, nn do names[#names + 1] = ARGV[base + 6 + nq + i] end
+  local jobs = {}
+  local used = 0
+  local function start(id, recovered)
+    used = used + 1
+    startJob(id, now, tokenPrefix .. used, worker, leaseMs)
+    local job = readJob(id)
+    jobs[used] = { recovered and 1 or 0, job[1], job[2], job[3] }
+  end
+  if #queues == 0 then return { jobs, '' } end
 
--- Running jobs whose lease expired: their worker crashed or hung.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', now, 'LIMIT', 0, 1000)) do
-  if used >= limit then break end
-  local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs')
-  if hasValue(queues, f[1]) and hasValue(names, f[2]) then
-    if f[3] == '1' then
-      local keep = num(f[4])
-      finish(id, f[1], 'running', 'cancelled', now, keep and (now + keep) or nil)
-    else
-      redis.call('HINCRBY', jk(id), 'crashes', 1)
-      start(id, true)
+  promoteDue(now)
+
+  -- Running jobs whose lease expired: their worker crashed or hung.
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', now, 'LIMIT', 0, 1000)) do
+    if used >= limit then break end
+    local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs')
+    if hasValue(queues, f[1]) and hasValue(names, f[2]) then
+      if f[3] == '1' then
+        local keep = num(f[4])
+        finish(id, f[1], 'running', 'cancelled', now, keep and (now + keep) or nil)
+      else
+        redis.call('HINCRBY', jk(id), 'crashes', 1)
+        start(id, true)
+      end
     end
   end
+
+  -- Queued jobs: the best of each queue's head, merged by score, then id.
+  if used < limit then
+    local want = limit - used
+    local candidates = {}
+    for _, q in ipairs(queues) do
+      local found, offset = 0, 0
+      while found < want do
+        local batch = redis.call('ZRANGE', P .. 'ready:' .. q, offset, offset + want - found - 1, 'WITHSCORES')
+        if #batch == 0 then break end
+        for i = 1, #batch, 2 do
+          local id = batch[i]
+          if found < want and hasValue(names, redis.call('HGET', jk(id), 'name')) then
+            candidates[#candidates + 1] = { id = id, score = tonumber(batch[i + 1]), queue = q }
+            found = found + 1
+          end
+        end
+        offset = offset + #batch / 2
+        if offset >= 2000 then break end
+      end
+    end
+    if #queues > 1 then
+      table.sort(candidates, function(a, b) if a.score ~= b.score then return a.score < b.score end return a.id < b.id end)
+    end
+    for i = 1, math.min(want, #candidates) do
+      local c = candidates[i]
+      redis.call('ZREM', P .. 'ready:' .. c.queue, c.id)
+      setState(c.id, c.queue, 'queued', 'running')
+      start(c.id, false)
+    end
+  end
+  local nextRunAt = ''
+  if used < limit then
+    local first = redis.call('ZRANGE', P .. 'scheduled', 0, 0, 'WITHSCORES')
+    nextRunAt = first[2] or ''
+  end
+  return { jobs, nextRunAt }
 end
 
--- Queued jobs: the best of each queue's head, merged by score, then id.
-if used < limit then
-  local want = limit - used
-  local candidates = {}
-  for _, q in ipairs(queues) do
-    local found, offset = 0, 0
-    while found < want do
-      local batch = redis.call('ZRANGE', P .. 'ready:' .. q, offset, offset + 99, 'WITHSCORES')
-      if #batch == 0 then break end
-      for i = 1, #batch, 2 do
-        local id = batch[i]
-        if found < want and hasValue(names, redis.call('HGET', jk(id), 'name')) then
-          candidates[#candidates + 1] = { id = id, score = tonumber(batch[i + 1]), queue = q }
-          found = found + 1
+-- Settlement arguments, from ARGV[base + 1], 8 per settlement: kind, id, token, result,
+-- error, runAt, countAttempt, expiresAt. Returns 1/0 per settlement (0: fenced off).
+local function settleJobs(now, bucket, base, n)
+  local out = {}
+  for i = 0, n - 1 do
+    local b = base + i * 8
+    local kind, id, token = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+    local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority')
+    if f[1] ~= 'running' or f[2] ~= token then
+      out[#out + 1] = 0
+    else
+      local queue = f[3]
+      local count = ARGV[b + 7] == '1'
+      if count or kind == 'complete' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
+      if ARGV[b + 5] ~= '' then redis.call('HSET', jk(id), 'error', ARGV[b + 5]) end
+      local expiresAt = num(ARGV[b + 8])
+      if kind == 'complete' then
+        redis.call('HSET', jk(id), 'result', ARGV[b + 4])
+        finish(id, queue, 'running', 'completed', now, expiresAt)
+        redis.call('HINCRBY', P .. 'done:' .. queue, 'c:' .. bucket, 1)
+      elseif kind == 'fail' then
+        finish(id, queue, 'running', 'failed', now, expiresAt)
+        redis.call('HINCRBY', P .. 'done:' .. queue, 'f:' .. bucket, 1)
+      elseif kind == 'cancel' then
+        finish(id, queue, 'running', 'cancelled', now, expiresAt)
+      else
+        local runAt = tonumber(ARGV[b + 6])
+        redis.call('ZREM', P .. 'running', id)
+        redis.call('HDEL', jk(id), 'leaseToken', 'leaseWorker', 'leaseExpiresAt')
+        redis.call('HSET', jk(id), 'runAt', runAt)
+        if runAt > now then
+          setState(id, queue, 'running', 'scheduled')
+          redis.call('ZADD', P .. 'scheduled', runAt, id)
+        else
+          setState(id, queue, 'running', 'queued')
+          makeReady(id, queue, tonumber(f[4]), runAt)
+          redis.call('PUBLISH', P .. 'events', 'q:' .. queue)
         end
       end
-      offset = offset + 100
-      if offset >= 2000 then break end
+      out[#out + 1] = 1
     end
   end
-  table.sort(candidates, function(a, b) if a.score ~= b.score then return a.score < b.score end return a.id < b.id end)
-  for i = 1, math.min(want, #candidates) do
-    local c = candidates[i]
-    redis.call('ZREM', P .. 'ready:' .. c.queue, c.id)
-    setState(c.id, c.queue, 'queued', 'running')
-    start(c.id, false)
-  end
+  return out
 end
-out[#out + 1] = 'N'
-if used < limit then
-  local first = redis.call('ZRANGE', P .. 'scheduled', 0, 0, 'WITHSCORES')
-  out[#out + 1] = first[2] or ''
-else
-  out[#out + 1] = ''
-end
-return out
 `;
 
-/** ARGV: now, bucket, n, then 8 per settlement: kind, id, token, result, error, runAt, countAttempt, expiresAt. Returns 1/0 per settlement. */
-const settle = `${common}
+/** ARGV: now, then the claim arguments (see `claimJobs`). Returns { jobs, nextRunAt }. */
+const claim = `${common}${claimFunctions}
+return claimJobs(tonumber(ARGV[1]), 1)
+`;
+
+/**
+ * ARGV: now, bucket, n, the settlements (see `settleJobs`), then '1' and the claim
+ * arguments to claim in the same step, or '0'. Returns { applied, { jobs, nextRunAt } or 0 }.
+ */
+const settle = `${common}${claimFunctions}
 local now = tonumber(ARGV[1])
-local bucket = ARGV[2]
 local n = tonumber(ARGV[3])
-local out = {}
-for i = 0, n - 1 do
-  local b = 3 + i * 8
-  local kind, id, token = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-  local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority')
-  if f[1] ~= 'running' or f[2] ~= token then
-    out[#out + 1] = 0
-  else
-    local queue = f[3]
-    local count = ARGV[b + 7] == '1'
-    if count or kind == 'complete' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
-    if ARGV[b + 5] ~= '' then redis.call('HSET', jk(id), 'error', ARGV[b + 5]) end
-    local expiresAt = num(ARGV[b + 8])
-    if kind == 'complete' then
-      redis.call('HSET', jk(id), 'result', ARGV[b + 4])
-      finish(id, queue, 'running', 'completed', now, expiresAt)
-      redis.call('HINCRBY', P .. 'done:' .. queue, 'c:' .. bucket, 1)
-    elseif kind == 'fail' then
-      finish(id, queue, 'running', 'failed', now, expiresAt)
-      redis.call('HINCRBY', P .. 'done:' .. queue, 'f:' .. bucket, 1)
-    elseif kind == 'cancel' then
-      finish(id, queue, 'running', 'cancelled', now, expiresAt)
-    else
-      local runAt = tonumber(ARGV[b + 6])
-      redis.call('ZREM', P .. 'running', id)
-      redis.call('HDEL', jk(id), 'leaseToken', 'leaseWorker', 'leaseExpiresAt')
-      redis.call('HSET', jk(id), 'runAt', runAt)
-      if runAt > now then
-        setState(id, queue, 'running', 'scheduled')
-        redis.call('ZADD', P .. 'scheduled', runAt, id)
-      else
-        setState(id, queue, 'running', 'queued')
-        makeReady(id, queue, tonumber(f[4]), runAt)
-        redis.call('PUBLISH', P .. 'events', 'q:' .. queue)
-      end
-    end
-    out[#out + 1] = 1
-  end
-end
-return out
+local applied = settleJobs(now, ARGV[2], 3, n)
+local after = 3 + n * 8
+if ARGV[after + 1] == '1' then return { applied, claimJobs(now, after + 1) } end
+return { applied, 0 }
 `;
 
 /** ARGV: expiresAt, n, then id, token pairs. Returns per lease: 0 lost, 1 held, 2 held with a cancel asked for. */
