@@ -185,8 +185,57 @@ return result
  * list, progress list, log list }, so the caller needs no second round trip to read them.
  */
 const claimFunctions = `
+-- Writes that many jobs of one batch share are collected and made once per batch: one
+-- variadic ZADD or ZREM per set, one HINCRBY per queue and state. Per job, a claim is
+-- about three commands and a completion about eight.
+local function newBatch()
+  return { zadd = {}, zrem = {}, counts = {} }
+end
+local function batchZadd(batch, key, score, id)
+  local list = batch.zadd[key]
+  if not list then list = {}; batch.zadd[key] = list end
+  list[#list + 1] = score
+  list[#list + 1] = id
+end
+local function batchZrem(batch, key, id)
+  local list = batch.zrem[key]
+  if not list then list = {}; batch.zrem[key] = list end
+  list[#list + 1] = id
+end
+local function batchMove(batch, id, queue, from, to)
+  batchZrem(batch, P .. 'state:' .. from, id)
+  batchZadd(batch, P .. 'state:' .. to, 0, id)
+  local counts = batch.counts[queue]
+  if not counts then counts = {}; batch.counts[queue] = counts end
+  counts[from] = (counts[from] or 0) - 1
+  counts[to] = (counts[to] or 0) + 1
+end
+local function flushBatch(batch)
+  -- unpack is bounded by Lua's C stack; 2,000 values at a time stays far below it.
+  for key, list in pairs(batch.zrem) do
+    for i = 1, #list, 2000 do redis.call('ZREM', key, unpack(list, i, math.min(i + 1999, #list))) end
+  end
+  for key, list in pairs(batch.zadd) do
+    for i = 1, #list, 2000 do redis.call('ZADD', key, unpack(list, i, math.min(i + 1999, #list))) end
+  end
+  for queue, counts in pairs(batch.counts) do
+    for state, delta in pairs(counts) do
+      if delta ~= 0 then redis.call('HINCRBY', P .. 'count:' .. queue, state, delta) end
+    end
+  end
+end
+
+-- A job's hash as a flat list, with its progress and log lists. A job never attempted
+-- has neither (only an attempt writes them), which saves two reads per fresh claim.
 local function readJob(id)
-  return { redis.call('HGETALL', jk(id)), redis.call('LRANGE', P .. 'prog:' .. id, 0, -1), redis.call('LRANGE', P .. 'logs:' .. id, 0, -1) }
+  local fields = redis.call('HGETALL', jk(id))
+  local fresh = true
+  for i = 1, #fields, 2 do
+    local name = fields[i]
+    if (name == 'attempts' or name == 'crashes') and fields[i + 1] ~= '0' then fresh = false end
+  end
+  if fresh then return { fields, {}, {} } end
+  return { fields, redis.call('LRANGE', P .. 'prog:' .. id, 0, -1), redis.call('LRANGE', P .. 'logs:' .. id, 0, -1) }
 end
 
 local function claimJobs(now, base)
@@ -205,15 +254,17 @@ local function claimJobs(now, base)
   for i = 1, nn do names[#names + 1] = ARGV[base + 6 + nq + i] end
   local jobs = {}
   local used = 0
-  local function start(id, recovered)
+  local expires = now + leaseMs
+  local function lease(id, recovered)
     used = used + 1
-    startJob(id, now, tokenPrefix .. used, worker, leaseMs)
+    redis.call('HSET', jk(id), 'state', 'running', 'startedAt', now, 'leaseToken', tokenPrefix .. used, 'leaseWorker', worker, 'leaseExpiresAt', expires)
     local job = readJob(id)
     jobs[used] = { recovered and 1 or 0, job[1], job[2], job[3] }
   end
   if #queues == 0 then return { jobs, '' } end
 
   promoteDue(now)
+  local batch = newBatch()
 
   -- Running jobs whose lease expired: their worker crashed or hung.
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', now, 'LIMIT', 0, 1000)) do
@@ -225,7 +276,8 @@ local function claimJobs(now, base)
         finish(id, f[1], 'running', 'cancelled', now, keep and (now + keep) or nil)
       else
         redis.call('HINCRBY', jk(id), 'crashes', 1)
-        start(id, true)
+        batchZadd(batch, P .. 'running', expires, id)
+        lease(id, true)
       end
     end
   end
@@ -237,16 +289,16 @@ local function claimJobs(now, base)
     for _, q in ipairs(queues) do
       local found, offset = 0, 0
       while found < want do
-        local batch = redis.call('ZRANGE', P .. 'ready:' .. q, offset, offset + want - found - 1, 'WITHSCORES')
-        if #batch == 0 then break end
-        for i = 1, #batch, 2 do
-          local id = batch[i]
+        local page = redis.call('ZRANGE', P .. 'ready:' .. q, offset, offset + want - found - 1, 'WITHSCORES')
+        if #page == 0 then break end
+        for i = 1, #page, 2 do
+          local id = page[i]
           if found < want and hasValue(names, redis.call('HGET', jk(id), 'name')) then
-            candidates[#candidates + 1] = { id = id, score = tonumber(batch[i + 1]), queue = q }
+            candidates[#candidates + 1] = { id = id, score = tonumber(page[i + 1]), queue = q }
             found = found + 1
           end
         end
-        offset = offset + #batch / 2
+        offset = offset + #page / 2
         if offset >= 2000 then break end
       end
     end
@@ -255,11 +307,13 @@ local function claimJobs(now, base)
     end
     for i = 1, math.min(want, #candidates) do
       local c = candidates[i]
-      redis.call('ZREM', P .. 'ready:' .. c.queue, c.id)
-      setState(c.id, c.queue, 'queued', 'running')
-      start(c.id, false)
+      batchZrem(batch, P .. 'ready:' .. c.queue, c.id)
+      batchMove(batch, c.id, c.queue, 'queued', 'running')
+      batchZadd(batch, P .. 'running', expires, c.id)
+      lease(c.id, false)
     end
   end
+  flushBatch(batch)
   local nextRunAt = ''
   if used < limit then
     local first = redis.call('ZRANGE', P .. 'scheduled', 0, 0, 'WITHSCORES')
@@ -272,44 +326,72 @@ end
 -- error, runAt, countAttempt, expiresAt. Returns 1/0 per settlement (0: fenced off).
 local function settleJobs(now, bucket, base, n)
   local out = {}
+  local batch = newBatch()
+  local finishedQueues, done, published = {}, {}, {}
+  local ended = { complete = 'completed', fail = 'failed', cancel = 'cancelled' }
   for i = 0, n - 1 do
     local b = base + i * 8
     local kind, id, token = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
-    local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority')
+    local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority', 'attempts', 'name', 'key')
     if f[1] ~= 'running' or f[2] ~= token then
       out[#out + 1] = 0
     else
       local queue = f[3]
-      local count = ARGV[b + 7] == '1'
-      if count or kind == 'complete' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
-      if ARGV[b + 5] ~= '' then redis.call('HSET', jk(id), 'error', ARGV[b + 5]) end
-      local expiresAt = num(ARGV[b + 8])
-      if kind == 'complete' then
-        redis.call('HSET', jk(id), 'result', ARGV[b + 4])
-        finish(id, queue, 'running', 'completed', now, expiresAt)
-        redis.call('HINCRBY', P .. 'done:' .. queue, 'c:' .. bucket, 1)
-      elseif kind == 'fail' then
-        finish(id, queue, 'running', 'failed', now, expiresAt)
-        redis.call('HINCRBY', P .. 'done:' .. queue, 'f:' .. bucket, 1)
-      elseif kind == 'cancel' then
-        finish(id, queue, 'running', 'cancelled', now, expiresAt)
+      local attempts = tonumber(f[5]) + ((ARGV[b + 7] == '1' or kind == 'complete') and 1 or 0)
+      local fields = { 'attempts', attempts }
+      if ARGV[b + 5] ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = ARGV[b + 5] end
+      local dropped = { 'leaseToken', 'leaseWorker', 'leaseExpiresAt' }
+      batchZrem(batch, P .. 'running', id)
+      local to = ended[kind]
+      if to then
+        local expiresAt = num(ARGV[b + 8])
+        fields[#fields + 1] = 'state'; fields[#fields + 1] = to
+        fields[#fields + 1] = 'finishedAt'; fields[#fields + 1] = now
+        fields[#fields + 1] = 'cancelRequested'; fields[#fields + 1] = '0'
+        if kind == 'complete' then fields[#fields + 1] = 'result'; fields[#fields + 1] = ARGV[b + 4] end
+        if expiresAt then
+          fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = expiresAt
+          batchZadd(batch, P .. 'expiry', expiresAt, id)
+        else
+          dropped[#dropped + 1] = 'expiresAt'
+        end
+        batchMove(batch, id, queue, 'running', to)
+        batchZadd(batch, P .. 'finished', now, id)
+        finishedQueues[queue] = true
+        if kind ~= 'cancel' then
+          local field = (kind == 'complete' and 'c:' or 'f:') .. bucket
+          done[queue] = done[queue] or {}
+          done[queue][field] = (done[queue][field] or 0) + 1
+        end
+        if f[7] then
+          local k = f[6] .. '\\0' .. f[7]
+          if redis.call('HGET', P .. 'keys', k) == id then redis.call('HDEL', P .. 'keys', k) end
+        end
       else
         local runAt = tonumber(ARGV[b + 6])
-        redis.call('ZREM', P .. 'running', id)
-        redis.call('HDEL', jk(id), 'leaseToken', 'leaseWorker', 'leaseExpiresAt')
-        redis.call('HSET', jk(id), 'runAt', runAt)
+        fields[#fields + 1] = 'runAt'; fields[#fields + 1] = runAt
         if runAt > now then
-          setState(id, queue, 'running', 'scheduled')
-          redis.call('ZADD', P .. 'scheduled', runAt, id)
+          fields[#fields + 1] = 'state'; fields[#fields + 1] = 'scheduled'
+          batchMove(batch, id, queue, 'running', 'scheduled')
+          batchZadd(batch, P .. 'scheduled', runAt, id)
         else
-          setState(id, queue, 'running', 'queued')
-          makeReady(id, queue, tonumber(f[4]), runAt)
-          redis.call('PUBLISH', P .. 'events', 'q:' .. queue)
+          fields[#fields + 1] = 'state'; fields[#fields + 1] = 'queued'
+          batchMove(batch, id, queue, 'running', 'queued')
+          batchZadd(batch, P .. 'ready:' .. queue, readyScore(tonumber(f[4]), runAt), id)
+          published[queue] = true
         end
       end
+      redis.call('HSET', jk(id), unpack(fields))
+      redis.call('HDEL', jk(id), unpack(dropped))
       out[#out + 1] = 1
     end
   end
+  flushBatch(batch)
+  for queue in pairs(finishedQueues) do redis.call('HSET', P .. 'lastproc', queue, now) end
+  for queue, fields in pairs(done) do
+    for field, count in pairs(fields) do redis.call('HINCRBY', P .. 'done:' .. queue, field, count) end
+  end
+  for queue in pairs(published) do redis.call('PUBLISH', P .. 'events', 'q:' .. queue) end
   return out
 end
 `;
