@@ -48,8 +48,13 @@ export interface AttemptDeps {
  * retry with backoff, fail, cancel, release), writes it fenced by the lease, and
  * runs the `failed` hook once the failure is durable.
  */
-export async function runAttempt(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob): Promise<AttemptEnd> {
-  const controller = new AbortController();
+export async function runAttempt(
+  deps: AttemptDeps,
+  definition: JobDefinition,
+  job: ClaimedJob,
+  /** The attempt's controller, when the caller tracked the lease before the attempt started (a prefetched job). */
+  controller = new AbortController(),
+): Promise<AttemptEnd> {
   const lease = { id: job.id, token: job.lease.token };
   deps.keeper.track(lease, controller);
   // No listener per attempt on the shutdown signal: at high concurrency that is a cost and a
@@ -81,6 +86,8 @@ async function runHandler(
     if (controller.signal.aborted) resolve({ aborted: controller.signal.reason });
     controller.signal.addEventListener('abort', () => resolve({ aborted: controller.signal.reason }), { once: true });
   });
+  // A prefetched job may have lost its lease or been cancelled while it waited: do not start it.
+  if (controller.signal.aborted) return decideAbort(deps, job, controller.signal.reason);
   const cancelTimeout =
     job.timeoutMs === null ? null : deps.clock.setTimer(job.timeoutMs, () => controller.abort(new TimeoutError(job.id, job.timeoutMs!)));
   const handled = (async () => {

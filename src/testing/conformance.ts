@@ -295,8 +295,8 @@ export function runBackendConformance(options: ConformanceOptions): void {
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         },
       });
-      // Concurrency 1 keeps this worker from recovering its own job: the thief must.
-      const worker = createWorker({ backend: stalling, clock, jobs: [job], concurrency: 1, lease: '3s', heartbeat: '1s', pruneInterval: null });
+      // Concurrency 1 and no prefetch keep this worker from recovering its own job: the thief must.
+      const worker = createWorker({ backend: stalling, clock, jobs: [job], concurrency: 1, prefetch: 0, lease: '3s', heartbeat: '1s', pruneInterval: null });
       workers.push(worker);
       await worker.start();
       const { id } = await client.enqueue(job, null);
@@ -911,6 +911,72 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await stopping;
       expect(await backend.get(b.id)).toMatchObject({ state: 'queued', attempts: 0, lease: null });
       expect(await stateOf(late.id)).toBe('queued');
+    });
+
+    test('prefetched jobs start as slots free, go back unstarted when held too long, and go back on stop', async () => {
+      const started: number[] = [];
+      const finishers = new Map<number, () => void>();
+      const job = defineJob({
+        name: 'held',
+        run: (n: number) =>
+          new Promise<number>((resolve) => {
+            started.push(n);
+            finishers.set(n, () => resolve(n));
+          }),
+      });
+      const ids: string[] = [];
+      for (const n of [1, 2, 3, 4]) ids.push((await client.enqueue(job, n)).id);
+      const worker = await startWorker([job], { concurrency: 1, prefetch: 2 });
+      await eventually(() => started.length === 1, 'the first job to start');
+      // One runs and two are held under this worker's lease, unstarted; the fourth stays queued.
+      const records = await Promise.all(ids.map((id) => backend.get(id)));
+      expect(records.map((record) => record?.state)).toEqual(['running', 'running', 'running', 'queued']);
+      expect(records.slice(1, 3).every((record) => record?.lease?.workerId === worker.id)).toBe(true);
+      // A freed slot starts a held job at once, in claim order.
+      finishers.get(1)!();
+      await eventually(() => started.length === 2, 'a held job to start');
+      expect(started).toEqual([1, 2]);
+      await untilState(ids[0]!, 'completed');
+      // Held past 500 ms while the slot stays busy: back to the queue, no attempt spent, no crash counted.
+      await clock.advance('600ms');
+      await eventually(async () => (await stateOf(ids[2]!)) === 'queued', 'the held job to go back');
+      expect(await backend.get(ids[2]!)).toMatchObject({ state: 'queued', attempts: 0, crashes: 0, lease: null });
+      expect(started).toEqual([1, 2]);
+      // A stop gives back whatever is held and waits for the running one.
+      finishers.get(2)!();
+      await eventually(() => started.length === 3, 'the next job to start');
+      const stopping = worker.stop({ timeout: '5s' });
+      finishers.get(started[2]!)!();
+      await stopping;
+      const after = await Promise.all(ids.map((id) => stateOf(id)));
+      expect(after.filter((state) => state === 'completed')).toHaveLength(3);
+      expect(after.filter((state) => state === 'queued')).toHaveLength(1);
+      expect(started).toHaveLength(3);
+    });
+
+    test('a prefetched job cancelled while held is cancelled without running', async () => {
+      let runs = 0;
+      let finishFirst: (() => void) | undefined;
+      const job = defineJob({
+        name: 'held',
+        run: () =>
+          new Promise<void>((resolve) => {
+            runs++;
+            finishFirst ??= resolve;
+          }),
+      });
+      const first = await client.enqueue(job, null);
+      const second = await client.enqueue(job, null);
+      await startWorker([job], { concurrency: 1, prefetch: 1 });
+      await untilState(first.id, 'running');
+      await untilState(second.id, 'running');
+      expect(await client.cancel(second.id)).toMatchObject({ outcome: 'cancel-requested' });
+      // The heartbeat (or the store's event) tells the worker; the held job never runs its handler.
+      await clock.advance('5s');
+      finishFirst!();
+      await untilState(second.id, 'cancelled');
+      await untilState(first.id, 'completed');
+      expect(runs).toBe(1);
     });
   });
 }

@@ -22,6 +22,14 @@ export interface WorkerOptions {
   queues?: readonly string[];
   /** Attempts run at once. @default 10 */
   concurrency?: number;
+  /**
+   * Jobs claimed ahead of free slots and held here under lease, so a slot that frees
+   * starts its next job at once while the worker writes outcomes and claims more in the
+   * background. A held job that has not started within 500 ms goes back to the queue,
+   * so a worker busy with long jobs does not keep work from idle ones. 0 turns it off.
+   * @default concurrency
+   */
+  prefetch?: number;
   /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
   lease?: Duration;
   /** How often leases are renewed, and cancels noticed across processes. @default lease ÷ 6, at most 5 s */
@@ -50,6 +58,18 @@ export interface WorkerHealth {
   consecutiveFailures: number;
 }
 
+/** Settle-and-claim calls a worker keeps in flight at once. */
+const maxStoreCalls = 2;
+
+/** How long a prefetched job may wait here for a slot before it goes back to the queue. */
+const prefetchHoldMs = 500;
+
+interface PrefetchedJob {
+  job: ClaimedJob;
+  controller: AbortController;
+  claimedAt: number;
+}
+
 interface PendingSettlement {
   settlement: Settlement;
   resolve: (applied: boolean) => void;
@@ -70,6 +90,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private readonly registry: JobRegistry;
   private readonly clock: Clock;
   private readonly concurrency: number;
+  private readonly prefetch: number;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
@@ -85,6 +106,19 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   /** Lease tokens of attempts whose handler still runs. An attempt whose outcome is only waiting to be written frees its slot, so that write can claim the next job. */
   private readonly busy = new Set<string>();
   private pending: PendingSettlement[] = [];
+  /** Claimed jobs waiting for a slot, oldest first; their leases are tracked and renewed like running ones. */
+  private prefetched: PrefetchedJob[] = [];
+  /** Set when held jobs went back unstarted; no more are claimed ahead until a slot frees. */
+  private prefetchPaused = false;
+  /** Store calls in flight, and the job slots their claims asked for. */
+  private storeCalls = 0;
+  private requested = 0;
+  /** After a claim came back short: no claim before this time unless woken. */
+  private quietUntil = 0;
+  /** After a failed store call: no call before this time. */
+  private backoffUntil = 0;
+  /** Counts wake-ups, so a call can tell whether news arrived while it was out. */
+  private wakeCount = 0;
   private shutdown = new AbortController();
   private stopping = false;
   private loopDone: Promise<void> | null = null;
@@ -108,6 +142,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.concurrency = options.concurrency ?? 10;
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
       throw new InvalidOptionError('concurrency', options.concurrency, 'an integer of 1 or more');
+    }
+    this.prefetch = options.prefetch ?? this.concurrency;
+    if (!Number.isSafeInteger(this.prefetch) || this.prefetch < 0) {
+      throw new InvalidOptionError('prefetch', options.prefetch, 'an integer of 0 or more');
     }
     this.leaseMs = toMs(options.lease ?? '30s', 'lease');
     if (this.leaseMs < 100) throw new InvalidOptionError('lease', options.lease, 'at least 100 ms');
@@ -225,49 +263,122 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.logger.info({ workerId: this.id }, 'worker stopped');
   }
 
+  /**
+   * Keeps up to `maxStoreCalls` settle-and-claim calls in flight, so jobs run here while
+   * the store writes the last outcomes and picks the next jobs.
+   */
   private async loop(): Promise<void> {
-    const backend = this.backend!;
     for (;;) {
-      const free = this.stopping ? 0 : this.concurrency - this.busy.size;
-      if (this.pending.length === 0 && free === 0) {
-        if (this.stopping && this.inFlight.size === 0) return;
-        await this.idle(null);
+      this.returnHeldJobs();
+      const now = this.clock.now();
+      if (now < this.backoffUntil) {
+        await this.idle(this.backoffUntil, true);
         continue;
       }
-      const batch = this.pending;
-      this.pending = [];
-      const request = free > 0 ? this.claimRequest(free) : undefined;
-      let claimed: ClaimResult | null = null;
-      try {
-        if (this.needsOpen) {
-          await backend.open();
-          this.needsOpen = false;
-          this.logger.info({ workerId: this.id }, 'backend reachable; worker resumes');
-        }
-        if (batch.length > 0) {
-          const result = await backend.settle(
-            batch.map((item) => item.settlement),
-            request,
-          );
-          batch.forEach((item, index) => item.resolve(result.applied[index] ?? false));
-          claimed = result.claimed;
-        } else if (request) {
-          claimed = await backend.claim(request);
-        }
-        this.failures = 0;
-        this.lastContactAt = this.clock.now();
-      } catch (error) {
-        await this.onLoopError(error, batch);
+      const free = this.stopping
+        ? 0
+        : Math.max(0, this.concurrency - this.busy.size + (this.prefetchPaused ? 0 : this.prefetch) - this.prefetched.length - this.requested);
+      // Outcomes to write always carry a claim (same round trip); a claim alone waits out a quiet spell.
+      const claimWanted = free > 0 && (this.pending.length > 0 || now >= this.quietUntil);
+      // A store being reopened gets one call at a time.
+      const callsAllowed = this.needsOpen ? 1 : maxStoreCalls;
+      if ((this.pending.length === 0 && !claimWanted) || this.storeCalls >= callsAllowed) {
+        if (this.stopping && this.inFlight.size === 0 && this.storeCalls === 0 && this.pending.length === 0 && this.prefetched.length === 0) return;
+        const heldUntil = this.prefetched.length > 0 ? this.prefetched[0]!.claimedAt + prefetchHoldMs : Infinity;
+        const until = Math.min(heldUntil, free > 0 ? this.quietUntil : Infinity);
+        await this.idle(until === Infinity ? null : until);
         continue;
       }
-      for (const job of claimed?.jobs ?? []) this.launch(job);
-      if (claimed && claimed.jobs.length < free && this.pending.length === 0) await this.idle(claimed.nextRunAt);
+      void this.storeCall(claimWanted ? free : 0);
       // Let attempts that finish in the same tick add their settlements to one batch.
-      else await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
-  private async onLoopError(error: unknown, batch: PendingSettlement[]): Promise<void> {
+  /** One round trip: writes the pending outcomes and claims up to `limit` jobs. Never rejects. */
+  private async storeCall(limit: number): Promise<void> {
+    const backend = this.backend!;
+    const batch = this.pending;
+    this.pending = [];
+    const wakeCount = this.wakeCount;
+    this.storeCalls++;
+    this.requested += limit;
+    try {
+      if (this.needsOpen) {
+        await backend.open();
+        this.needsOpen = false;
+        this.logger.info({ workerId: this.id }, 'backend reachable; worker resumes');
+      }
+      const request = limit > 0 ? this.claimRequest(limit) : undefined;
+      let claimed: ClaimResult | null = null;
+      if (batch.length > 0) {
+        const result = await backend.settle(
+          batch.map((item) => item.settlement),
+          request,
+        );
+        batch.forEach((item, index) => item.resolve(result.applied[index] ?? false));
+        claimed = result.claimed;
+      } else if (request) {
+        claimed = await backend.claim(request);
+      }
+      this.failures = 0;
+      const now = this.clock.now();
+      this.lastContactAt = now;
+      for (const job of claimed?.jobs ?? []) {
+        const controller = new AbortController();
+        // Tracked from the claim on, so a held job's lease is renewed and a cancel reaches it.
+        this.keeper!.track({ id: job.id, token: job.lease.token }, controller);
+        this.prefetched.push({ job, controller, claimedAt: now });
+      }
+      // The store had less than asked: wait for news (or the next delayed job, or a poll)
+      // before claiming again, unless news came while this call was out.
+      if (claimed && claimed.jobs.length < limit && this.wakeCount === wakeCount) {
+        this.quietUntil = Math.min(claimed.nextRunAt ?? Infinity, now + this.pollMs);
+      }
+    } catch (error) {
+      this.onStoreError(error, batch);
+    } finally {
+      this.storeCalls--;
+      this.requested -= limit;
+      this.startHeldJobs();
+      this.nudge();
+    }
+  }
+
+  /** Starts held jobs while slots are free. */
+  private startHeldJobs(): void {
+    while (this.busy.size < this.concurrency && this.prefetched.length > 0 && !this.stopping) {
+      const { job, controller } = this.prefetched.shift()!;
+      this.launch(job, controller);
+    }
+  }
+
+  /**
+   * Gives held jobs back to the queue, unstarted and without spending an attempt: all
+   * of them when stopping, else those that waited past the hold time (this worker's
+   * slots are busy with longer jobs, and another worker may be idle).
+   */
+  private returnHeldJobs(): void {
+    if (this.prefetched.length === 0) return;
+    const now = this.clock.now();
+    const stale = this.stopping ? this.prefetched.length : this.prefetched.findIndex((held) => now - held.claimedAt < prefetchHoldMs);
+    const count = stale === -1 ? this.prefetched.length : stale;
+    if (count === 0) return;
+    for (const { job, controller } of this.prefetched.splice(0, count)) {
+      // A held job that was cancelled or lost its lease meanwhile: the attempt path settles it
+      // as that (it never calls the handler of an aborted attempt).
+      if (controller.signal.aborted) {
+        this.launch(job, controller);
+        continue;
+      }
+      const lease = { id: job.id, token: job.lease.token };
+      this.keeper!.untrack(lease);
+      this.pending.push({ settlement: { ...lease, kind: 'retry', error: null, runAt: now, countAttempt: false }, resolve: () => {} });
+    }
+    if (!this.stopping) this.prefetchPaused = true;
+  }
+
+  private onStoreError(error: unknown, batch: PendingSettlement[]): void {
     this.failures++;
     this.reportError(error, batch.length > 0 ? 'settle' : 'claim');
     if (this.stopping && this.shutdown.signal.aborted && this.failures > 3) {
@@ -279,14 +390,14 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     }
     // Capped low, so a worker resumes within a couple of seconds of its store coming back.
     const delay = Math.min(2000, 100 * 2 ** Math.min(this.failures - 1, 6));
-    await this.idle(this.clock.now() + delay, true);
+    this.backoffUntil = this.clock.now() + delay;
   }
 
   private claimRequest(limit: number): ClaimRequest {
     return { workerId: this.id, leaseMs: this.leaseMs, queues: this.queues, names: this.registry.names(), limit };
   }
 
-  private launch(job: ClaimedJob): void {
+  private launch(job: ClaimedJob, controller: AbortController): void {
     const definition = this.registry.get(job.name);
     const deps: AttemptDeps = {
       backend: this.backend!,
@@ -294,7 +405,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       keeper: this.keeper!,
       maxCrashRetries: this.maxCrashRetries,
       settle: (settlement) => {
-        this.busy.delete(settlement.token);
+        this.freeSlot(settlement.token);
         return this.enqueueSettlement(settlement);
       },
       shutdown: this.shutdown.signal,
@@ -304,7 +415,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const started = this.clock.now();
     if (job.recovered) this.safeEmit('job:stalled', { job });
     this.safeEmit('job:started', { job });
-    const run = runAttempt(deps, definition, job)
+    const run = runAttempt(deps, definition, job, controller)
       .then((end) => {
         const durationMs = this.clock.now() - started;
         switch (end.kind) {
@@ -325,18 +436,24 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       .catch((error: unknown) => this.reportError(error, 'attempt', job.id))
       .finally(() => {
         this.inFlight.delete(job.lease.token);
-        this.busy.delete(job.lease.token);
-        this.wake();
+        this.freeSlot(job.lease.token);
+        this.nudge();
       });
     // Keyed by lease token, as a job's new attempt may start here before its old one is gone.
     this.inFlight.set(job.lease.token, run);
     this.busy.add(job.lease.token);
   }
 
+  private freeSlot(token: string): void {
+    if (!this.busy.delete(token)) return;
+    this.prefetchPaused = false;
+    this.startHeldJobs();
+  }
+
   private enqueueSettlement(settlement: Settlement): Promise<boolean> {
     return new Promise((resolve) => {
       this.pending.push({ settlement, resolve });
-      this.wake();
+      this.nudge();
     });
   }
 
@@ -359,7 +476,15 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     });
   }
 
+  /** News from the store or a stop: claim again even if the last claim came back short. */
   private wake(): void {
+    this.wakeCount++;
+    this.quietUntil = 0;
+    this.nudge();
+  }
+
+  /** Lets the loop look again at what it has to do (a slot freed, an outcome to write, a call returned). */
+  private nudge(): void {
     if (this.wakeUp) this.wakeUp();
     else this.woken = true;
   }
