@@ -285,7 +285,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       if ((this.pending.length === 0 && !claimWanted) || this.storeCalls >= callsAllowed) {
         if (this.stopping && this.inFlight.size === 0 && this.storeCalls === 0 && this.pending.length === 0 && this.prefetched.length === 0) return;
         const heldUntil = this.prefetched.length > 0 ? this.prefetched[0]!.claimedAt + prefetchHoldMs : Infinity;
-        const until = Math.min(heldUntil, free > 0 ? this.quietUntil : Infinity);
+        // Calls in flight nudge the loop when they return; a quiet spell ends on its own clock.
+        const until = Math.min(heldUntil, free > 0 && !claimWanted ? this.quietUntil : Infinity);
         await this.idle(until === Infinity ? null : until);
         continue;
       }
