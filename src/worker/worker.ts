@@ -102,6 +102,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private backend: Backend | null = null;
   private ownsBackend = false;
   private keeper: LeaseKeeper | null = null;
+  private attemptDeps: AttemptDeps | null = null;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Lease tokens of attempts whose handler still runs. An attempt whose outcome is only waiting to be written frees its slot, so that write can claim the next job. */
   private readonly busy = new Set<string>();
@@ -400,19 +401,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
 
   private launch(job: ClaimedJob, controller: AbortController): void {
     const definition = this.registry.get(job.name);
-    const deps: AttemptDeps = {
-      backend: this.backend!,
-      clock: this.clock,
-      keeper: this.keeper!,
-      maxCrashRetries: this.maxCrashRetries,
-      settle: (settlement) => {
-        this.freeSlot(settlement.token);
-        return this.enqueueSettlement(settlement);
-      },
-      shutdown: this.shutdown.signal,
-      onProgress: (progressJob, progress) => this.safeEmit('job:progress', { job: progressJob, progress }),
-      onHookError: (error, hookJob) => this.reportError(error, 'failed hook', hookJob.id),
-    };
+    const deps = (this.attemptDeps ??= this.makeAttemptDeps());
     const started = this.clock.now();
     if (job.recovered) this.safeEmit('job:stalled', { job });
     this.safeEmit('job:started', { job });
@@ -443,6 +432,23 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     // Keyed by lease token, as a job's new attempt may start here before its old one is gone.
     this.inFlight.set(job.lease.token, run);
     this.busy.add(job.lease.token);
+  }
+
+  /** What every attempt of this worker shares; made once, as it holds only worker-wide closures. */
+  private makeAttemptDeps(): AttemptDeps {
+    return {
+      backend: this.backend!,
+      clock: this.clock,
+      keeper: this.keeper!,
+      maxCrashRetries: this.maxCrashRetries,
+      settle: (settlement) => {
+        this.freeSlot(settlement.token);
+        return this.enqueueSettlement(settlement);
+      },
+      shutdown: this.shutdown.signal,
+      onProgress: (progressJob, progress) => this.safeEmit('job:progress', { job: progressJob, progress }),
+      onHookError: (error, hookJob) => this.reportError(error, 'failed hook', hookJob.id),
+    };
   }
 
   private freeSlot(token: string): void {
