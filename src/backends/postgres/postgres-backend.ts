@@ -58,6 +58,16 @@ export interface PostgresBackendOptions {
 
 const activeStates = "('scheduled','queued','running')";
 
+/** An outcome settle_and_claim() wrote (a fenced one is absent). */
+interface AppliedSettlement {
+  id: string;
+  queue: string;
+  kind: Settlement['kind'];
+  run_at: number;
+}
+
+const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelled' } as const satisfies Record<Exclude<Settlement['kind'], 'retry'>, JobState>;
+
 // bigint columns hold epoch milliseconds, well inside Number's exact range; pg would hand them back as strings.
 const int8AsNumber: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -174,24 +184,15 @@ export class PostgresBackend implements Backend {
   }
 
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
-    const events: BackendEvent[] = [];
-    const applied = settlements.length === 0 ? [] : await this.run('settle', (db) => this.applySettlements(db, settlements, events));
-    for (const event of events) this.emit(event);
-    return { applied, claimed: next ? await this.claimAfterSettle(next) : null };
-  }
-
-  /**
-   * The claim that follows written outcomes is a separate round trip: if it fails, the
-   * outcomes stand, so report it and claim nothing rather than fail the whole call (the
-   * worker would write the outcomes again and see them refused).
-   */
-  private async claimAfterSettle(next: ClaimRequest): Promise<ClaimResult | null> {
-    try {
-      return await this.claim(next);
-    } catch (error) {
-      this.emit({ type: 'connection-error', error });
-      return null;
+    if (settlements.length === 0) return { applied: [], claimed: next ? await this.claim(next) : null };
+    const { applied, claimed } = await this.run('settle', (db) => this.settleAndClaim(db, settlements, next));
+    // Only once the outcomes are committed: a failed call changed nothing, and the worker sends them again.
+    for (const row of applied) {
+      if (row.kind === 'retry') this.emit({ type: 'enqueued', queue: row.queue, runAt: row.run_at });
+      else this.emit({ type: 'settled', id: row.id, state: settledStates[row.kind] });
     }
+    const appliedIds = new Set(applied.map((row) => row.id));
+    return { applied: settlements.map((settlement) => appliedIds.has(settlement.id)), claimed };
   }
 
   async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
@@ -589,7 +590,16 @@ export class PostgresBackend implements Backend {
     return { jobs: rows.map(pgRowToClaimed), nextRunAt };
   }
 
-  private async applySettlements(db: PgQueryable, settlements: readonly Settlement[], events: BackendEvent[]): Promise<boolean[]> {
+  /**
+   * Writes the outcomes and claims the next jobs in one round trip to settle_and_claim()
+   * (migration 3), so in one commit: if the claim fails, the outcomes roll back with it.
+   * Each outcome is fenced by its lease token; the applied ones come back to be reported.
+   */
+  private async settleAndClaim(
+    db: PgQueryable,
+    settlements: readonly Settlement[],
+    next: ClaimRequest | undefined,
+  ): Promise<{ applied: AppliedSettlement[]; claimed: ClaimResult | null }> {
     const now = this.clock.now();
     const input = settlements.map((settlement) => ({
       id: settlement.id,
@@ -601,49 +611,15 @@ export class PostgresBackend implements Backend {
       count_attempt: settlement.kind === 'complete' || ((settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt),
       expires_at: settlement.kind === 'retry' ? null : settlement.expiresAt,
     }));
-    // One statement: the fenced state changes, the queue's last-processed time (written at most
-    // once a second, so busy workers do not queue on one row) and the per-connection counters.
-    const { rows } = await q<{ id: string; queue: string; kind: Settlement['kind']; run_at: number }>(
+    const { rows } = await q<{ applied: AppliedSettlement[]; claimed: PgJobRow[] | null; next_run_at: number | null }>(
       db,
-      `WITH s AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, token text, kind text, result jsonb, error jsonb,
-           run_at bigint, count_attempt boolean, expires_at bigint)
-       ), done AS (
-         UPDATE ${this.S}.jobs j SET
-           state = CASE s.kind WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' WHEN 'cancel' THEN 'cancelled'
-                               ELSE CASE WHEN s.run_at > $2 THEN 'scheduled' ELSE 'queued' END END,
-           attempts = j.attempts + CASE WHEN s.count_attempt THEN 1 ELSE 0 END,
-           result = CASE WHEN s.kind = 'complete' THEN s.result ELSE j.result END,
-           error = coalesce(s.error, j.error),
-           run_at = coalesce(s.run_at, j.run_at),
-           finished_at = CASE WHEN s.kind = 'retry' THEN j.finished_at ELSE $2 END,
-           expires_at = CASE WHEN s.kind = 'retry' THEN j.expires_at ELSE s.expires_at END,
-           cancel_requested = CASE WHEN s.kind = 'retry' THEN j.cancel_requested ELSE false END,
-           lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
-         FROM s WHERE j.id = s.id AND j.state = 'running' AND j.lease_token = s.token
-         RETURNING j.id, j.queue, s.kind, j.run_at
-       ), touched AS (
-         UPDATE ${this.S}.queues q SET last_processed_at = $2
-           FROM (SELECT DISTINCT queue FROM done WHERE kind <> 'retry') d
-          WHERE q.name = d.queue AND (q.last_processed_at IS NULL OR q.last_processed_at < $2 - 1000)
-       ), counted AS (
-         INSERT INTO ${this.S}.counts (queue, bucket, shard, completed, failed)
-         SELECT queue, $3, pg_backend_pid(), count(*) FILTER (WHERE kind = 'complete'), count(*) FILTER (WHERE kind = 'fail')
-           FROM done WHERE kind IN ('complete', 'fail') GROUP BY queue
-         ON CONFLICT (queue, bucket, shard) DO UPDATE SET completed = counts.completed + excluded.completed,
-           failed = counts.failed + excluded.failed
-       ), notified AS (
-         SELECT pg_notify($4, 'q:' || queue) FROM (SELECT DISTINCT queue FROM done WHERE kind = 'retry' AND run_at <= $2) r
-       )
-       SELECT done.id, done.queue, done.kind, done.run_at FROM done LEFT JOIN (SELECT count(*) FROM notified) n ON true`,
-      [JSON.stringify(input), now, bucketOf(now), this.channel],
+      `SELECT applied, claimed, next_run_at FROM ${this.S}.settle_and_claim($1::jsonb, $2, $3, $4::text[], $5::text[], $6, $7, $8)`,
+      [JSON.stringify(input), now, bucketOf(now), next?.queues ?? null, next?.names ?? null, next?.limit ?? null, next?.workerId ?? null, next?.leaseMs ?? null],
     );
-    const applied = new Map(rows.map((row) => [row.id, row]));
-    for (const row of rows) {
-      if (row.kind === 'retry') events.push({ type: 'enqueued', queue: row.queue, runAt: row.run_at });
-      else events.push({ type: 'settled', id: row.id, state: row.kind === 'complete' ? 'completed' : row.kind === 'fail' ? 'failed' : 'cancelled' });
-    }
-    return settlements.map((settlement) => applied.has(settlement.id));
+    const { applied, claimed, next_run_at } = rows[0]!;
+    if (!next || claimed === null) return { applied, claimed: null };
+    claimed.sort(claimOrder);
+    return { applied, claimed: { jobs: claimed.map(pgRowToClaimed), nextRunAt: next_run_at } };
   }
 
   private async promoteDue(): Promise<void> {
