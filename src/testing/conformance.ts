@@ -892,16 +892,22 @@ export function runBackendConformance(options: ConformanceOptions): void {
     });
 
     test('stop waits for running jobs, then releases the rest without spending an attempt', async () => {
+      const started = new Set<string>();
       const quick = defineJob({
         name: 'quick',
-        run: (_: null, ctx) => new Promise((resolve) => { const cancel = clock.setTimer(1000, () => resolve('quick')); ctx.signal.addEventListener('abort', cancel); }),
+        run: (_: null, ctx) =>
+          new Promise((resolve) => {
+            started.add(ctx.id);
+            const cancel = clock.setTimer(1000, () => resolve('quick'));
+            ctx.signal.addEventListener('abort', cancel);
+          }),
       });
-      const stuck = defineJob({ name: 'stuck', run: () => new Promise(() => {}) });
+      const stuck = defineJob({ name: 'stuck', run: (_: null, ctx) => new Promise(() => started.add(ctx.id)) });
       const worker = await startWorker([quick, stuck], { concurrency: 5 });
       const a = await client.enqueue(quick, null);
       const b = await client.enqueue(stuck, null);
-      await untilState(a.id, 'running');
-      await untilState(b.id, 'running');
+      // Started, not only claimed: a claimed job the worker has not started yet goes back on stop.
+      await eventually(() => started.has(a.id) && started.has(b.id), 'both handlers to start');
       const stopping = worker.stop({ timeout: '5s' });
       const late = await client.enqueue(quick, null);
       await clock.advance('1s');

@@ -95,9 +95,13 @@ describe('sqlite backend: a worker process crashes', () => {
     console.log(
       `crash test: ${reruns.length} job(s) ran twice after SIGKILL (${interrupted.size} cut off mid-handler; A's concurrency ${concurrency})`,
     );
-    // Only what was in flight on the killed worker may run twice, and it all must.
+    // Only what was in flight on the killed worker may run twice, and it all must. In flight:
+    // handlers running (at most `concurrency`), and handlers that had finished while their
+    // outcome was still on its way to the store; a slot starts a held job as soon as its
+    // handler finishes, so those number at most concurrency + prefetch (= concurrency).
+    // Each re-run job is also checked below to have been recovered from A's lease.
     expect(reruns.length).toBeGreaterThan(0);
-    expect(reruns.length).toBeLessThanOrEqual(concurrency);
+    expect(reruns.length).toBeLessThanOrEqual(3 * concurrency);
     for (const id of interrupted) expect(reruns, `interrupted job ${id} ran again`).toContain(id);
     for (const id of reruns) {
       // Once on A (cut off), once on B. Ledger order across files is not time order, hence the sort.
@@ -110,7 +114,7 @@ describe('sqlite backend: a worker process crashes', () => {
     // Also counts a job A claimed but was killed before its handler wrote a line, and the
     // jobs A held prefetched (as many as its concurrency, by default) under its lease.
     const crashed = jobs.filter((job) => job.crashes > 0).map((job) => job.id);
-    expect(crashed.length).toBeLessThanOrEqual(2 * concurrency);
+    expect(crashed.length).toBeLessThanOrEqual(4 * concurrency);
     expect(jobs.every((job) => job.crashes <= 1)).toBe(true);
     // B reported a `job:stalled` for exactly the jobs it took over from expired leases.
     const stalled = b.messages().flatMap((message) => (message.type === 'stalled' ? [message.jobId] : []));
