@@ -21,6 +21,12 @@ import type { SerializedError } from '../domain/serialized-error.ts';
 export interface Backend extends AsyncDisposable {
   /** `memory`, `sqlite`, `postgres`, `redis`. */
   readonly kind: string;
+  /**
+   * True when every call does its work on the caller's thread before it returns (the
+   * memory and SQLite backends): no call overlaps with running jobs, so a worker gains
+   * nothing by claiming ahead and does not by default. Absent means false.
+   */
+  readonly inProcess?: boolean;
   /** Connects and applies migrations. Idempotent; every other method may call it first. */
   open(): Promise<void>;
   /** Closes connections. Idempotent. */

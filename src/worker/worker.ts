@@ -27,7 +27,7 @@ export interface WorkerOptions {
    * starts its next job at once while the worker writes outcomes and claims more in the
    * background. A held job that has not started within 500 ms goes back to the queue,
    * so a worker busy with long jobs does not keep work from idle ones. 0 turns it off.
-   * @default concurrency
+   * @default concurrency, or 0 on a backend that works in this process (SQLite, memory), where nothing overlaps
    */
   prefetch?: number;
   /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
@@ -90,7 +90,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private readonly registry: JobRegistry;
   private readonly clock: Clock;
   private readonly concurrency: number;
-  private readonly prefetch: number;
+  private readonly prefetchOption: number | undefined;
+  private prefetch = 0;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
@@ -144,8 +145,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
       throw new InvalidOptionError('concurrency', options.concurrency, 'an integer of 1 or more');
     }
-    this.prefetch = options.prefetch ?? this.concurrency;
-    if (!Number.isSafeInteger(this.prefetch) || this.prefetch < 0) {
+    this.prefetchOption = options.prefetch;
+    if (options.prefetch !== undefined && (!Number.isSafeInteger(options.prefetch) || options.prefetch < 0)) {
       throw new InvalidOptionError('prefetch', options.prefetch, 'an integer of 0 or more');
     }
     this.leaseMs = toMs(options.lease ?? '30s', 'lease');
@@ -209,6 +210,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
     this.backend = backend;
     this.ownsBackend = owned;
+    // Claiming ahead pays off only when the store works while jobs run here.
+    this.prefetch = this.prefetchOption ?? (backend.inProcess ? 0 : this.concurrency);
     try {
       await backend.open();
     } catch (error) {

@@ -50,6 +50,7 @@ interface StoredJob extends JobRecord {
  */
 export class MemoryBackend implements Backend {
   readonly kind = 'memory';
+  readonly inProcess = true;
   private readonly clock: Clock;
   private readonly jobs = new Map<string, StoredJob>();
   private readonly ready = new ReadyIndex<StoredJob>();

@@ -68,6 +68,7 @@ const activeStates = "('scheduled','queued','running')";
  */
 export class SqliteBackend implements Backend {
   readonly kind = 'sqlite';
+  readonly inProcess = true;
   private readonly options: SqliteBackendOptions;
   private readonly clock: Clock;
   private db: Db | null = null;
