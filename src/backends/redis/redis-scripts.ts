@@ -97,94 +97,6 @@ local function startJob(id, now, token, worker, leaseMs)
   redis.call('ZADD', P .. 'running', expires, id)
 end
 
--- Adds n jobs whose 14 fields each start at ARGV[base + 1]. Checks every id before writing
--- anything, so a bad batch raises before it changes a thing.
-local function enqueueJobs(base, n, now)
-  local jobs = {}
-  local seenIds, seenKeys = {}, {}
-  for i = 0, n - 1 do
-    local b = base + i * 14
-    local job = { id = ARGV[b + 1], name = ARGV[b + 2], queue = ARGV[b + 3], payload = ARGV[b + 4], metadata = ARGV[b + 5],
-      priority = ARGV[b + 6], key = ARGV[b + 7], maxAttempts = ARGV[b + 8], backoff = ARGV[b + 9], timeoutMs = ARGV[b + 10],
-      keepCompletedMs = ARGV[b + 11], keepFailedMs = ARGV[b + 12], runAt = ARGV[b + 13], createdAt = ARGV[b + 14] }
-    if seenIds[job.id] or redis.call('EXISTS', jk(job.id)) == 1 then error('DUPLICATE_ID ' .. job.id) end
-    seenIds[job.id] = true
-    jobs[#jobs + 1] = job
-  end
-  local out = {}
-  local published = {}
-  for _, job in ipairs(jobs) do
-    local existing = false
-    if job.key ~= '' then
-      local k = job.name .. '\\0' .. job.key
-      existing = seenKeys[k] or redis.call('HGET', P .. 'keys', k)
-      if not existing then seenKeys[k] = job.id end
-    end
-    if existing then
-      out[#out + 1] = { existing, 0 }
-    else
-      local runAt = tonumber(job.runAt)
-      local fields = { 'id', job.id, 'name', job.name, 'queue', job.queue, 'payload', job.payload, 'metadata', job.metadata,
-        'priority', job.priority, 'maxAttempts', job.maxAttempts, 'attempts', '0', 'crashes', '0', 'runAt', job.runAt,
-        'createdAt', job.createdAt, 'cancelRequested', '0' }
-      for _, f in ipairs({ 'key', 'backoff', 'timeoutMs', 'keepCompletedMs', 'keepFailedMs' }) do
-        if job[f] ~= '' then fields[#fields + 1] = f; fields[#fields + 1] = job[f] end
-      end
-      redis.call('HSET', jk(job.id), unpack(fields))
-      redis.call('ZADD', P .. 'ids', 0, job.id)
-      if job.key ~= '' then redis.call('HSET', P .. 'keys', job.name .. '\\0' .. job.key, job.id) end
-      redis.call('HSETNX', P .. 'queues', job.queue, '0')
-      if runAt > now then
-        setState(job.id, job.queue, nil, 'scheduled')
-        redis.call('ZADD', P .. 'scheduled', runAt, job.id)
-      else
-        setState(job.id, job.queue, nil, 'queued')
-        makeReady(job.id, job.queue, tonumber(job.priority), runAt)
-        published[job.queue] = true
-      end
-      out[#out + 1] = { job.id, 1 }
-    end
-  end
-  for queue in pairs(published) do redis.call('PUBLISH', P .. 'events', 'q:' .. queue) end
-  return out
-end
-`;
-
-/** ARGV: now, count, then 14 fields per job. Returns per job {id, created}. All or nothing: checks first, then writes. */
-const enqueue = `${common}
-return enqueueJobs(2, tonumber(ARGV[2]), tonumber(ARGV[1]))
-`;
-
-/** ARGV: now. */
-const promote = `${common}
-promoteDue(tonumber(ARGV[1]))
-return 1
-`;
-
-/** `job.now()`: adds one job already running. ARGV: now, token, worker, leaseMs, then 14 fields. Returns {id, created}. */
-const enqueueRunning = `${common}
-local now = tonumber(ARGV[1])
-local result = enqueueJobs(4, 1, now)[1]
-if result[2] == 1 then
-  local f = redis.call('HMGET', jk(result[1]), 'queue', 'state')
-  redis.call('ZREM', P .. 'ready:' .. f[1], result[1])
-  redis.call('ZREM', P .. 'scheduled', result[1])
-  setState(result[1], f[1], f[2], 'running')
-  startJob(result[1], now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
-end
-return result
-`;
-
-/**
- * Claiming and settling are functions shared by the `claim` and `settle` scripts, so a
- * worker's settle-then-claim is one script call: one round trip, one atomic step.
- *
- * Claim arguments, from ARGV[base + 1]: limit, worker, leaseMs, tokenPrefix, nQueues,
- * queues…, nNames, names…. A lease token is the prefix (random per call) and a counter.
- * Returns { jobs, nextRunAt or '' }, each job { recovered (1/0), hash as a flat field
- * list, progress list, log list }, so the caller needs no second round trip to read them.
- */
-const claimFunctions = `
 -- Writes that many jobs of one batch share are collected and made once per batch: one
 -- variadic ZADD or ZREM per set, one HINCRBY per queue and state. Per job, a claim is
 -- about three commands and a completion about eight.
@@ -225,6 +137,110 @@ local function flushBatch(batch)
   end
 end
 
+-- Adds n jobs whose 14 fields each start at ARGV[base + 1]. Checks every id before writing
+-- anything, so a bad batch raises before it changes a thing.
+local function enqueueJobs(base, n, now)
+  local jobs = {}
+  local seenIds, seenKeys = {}, {}
+  local hashKeys = {}
+  for i = 0, n - 1 do
+    local b = base + i * 14
+    local job = { id = ARGV[b + 1], name = ARGV[b + 2], queue = ARGV[b + 3], payload = ARGV[b + 4], metadata = ARGV[b + 5],
+      priority = ARGV[b + 6], key = ARGV[b + 7], maxAttempts = ARGV[b + 8], backoff = ARGV[b + 9], timeoutMs = ARGV[b + 10],
+      keepCompletedMs = ARGV[b + 11], keepFailedMs = ARGV[b + 12], runAt = ARGV[b + 13], createdAt = ARGV[b + 14] }
+    if seenIds[job.id] then error('DUPLICATE_ID ' .. job.id) end
+    seenIds[job.id] = true
+    jobs[#jobs + 1] = job
+    hashKeys[#hashKeys + 1] = jk(job.id)
+  end
+  -- One EXISTS for the whole batch; only when it finds one does it look for which.
+  for i = 1, #hashKeys, 1000 do
+    if redis.call('EXISTS', unpack(hashKeys, i, math.min(i + 999, #hashKeys))) > 0 then
+      for j = i, math.min(i + 999, #hashKeys) do
+        if redis.call('EXISTS', hashKeys[j]) == 1 then error('DUPLICATE_ID ' .. jobs[j].id) end
+      end
+    end
+  end
+  local out = {}
+  local published, queues = {}, {}
+  local batch = newBatch()
+  for _, job in ipairs(jobs) do
+    local existing = false
+    if job.key ~= '' then
+      local k = job.name .. '\\0' .. job.key
+      existing = seenKeys[k] or redis.call('HGET', P .. 'keys', k)
+      if not existing then seenKeys[k] = job.id end
+    end
+    if existing then
+      out[#out + 1] = { existing, 0 }
+    else
+      local runAt = tonumber(job.runAt)
+      local state = runAt > now and 'scheduled' or 'queued'
+      local fields = { 'id', job.id, 'name', job.name, 'queue', job.queue, 'state', state, 'payload', job.payload, 'metadata', job.metadata,
+        'priority', job.priority, 'maxAttempts', job.maxAttempts, 'attempts', '0', 'crashes', '0', 'runAt', job.runAt,
+        'createdAt', job.createdAt, 'cancelRequested', '0' }
+      for _, f in ipairs({ 'key', 'backoff', 'timeoutMs', 'keepCompletedMs', 'keepFailedMs' }) do
+        if job[f] ~= '' then fields[#fields + 1] = f; fields[#fields + 1] = job[f] end
+      end
+      redis.call('HSET', jk(job.id), unpack(fields))
+      batchZadd(batch, P .. 'ids', 0, job.id)
+      if job.key ~= '' then redis.call('HSET', P .. 'keys', job.name .. '\\0' .. job.key, job.id) end
+      queues[job.queue] = true
+      batchZadd(batch, P .. 'state:' .. state, 0, job.id)
+      local counts = batch.counts[job.queue]
+      if not counts then counts = {}; batch.counts[job.queue] = counts end
+      counts[state] = (counts[state] or 0) + 1
+      if state == 'scheduled' then
+        batchZadd(batch, P .. 'scheduled', runAt, job.id)
+      else
+        batchZadd(batch, P .. 'ready:' .. job.queue, readyScore(tonumber(job.priority), runAt), job.id)
+        published[job.queue] = true
+      end
+      out[#out + 1] = { job.id, 1 }
+    end
+  end
+  flushBatch(batch)
+  for queue in pairs(queues) do redis.call('HSETNX', P .. 'queues', queue, '0') end
+  for queue in pairs(published) do redis.call('PUBLISH', P .. 'events', 'q:' .. queue) end
+  return out
+end
+`;
+
+/** ARGV: now, count, then 14 fields per job. Returns per job {id, created}. All or nothing: checks first, then writes. */
+const enqueue = `${common}
+return enqueueJobs(2, tonumber(ARGV[2]), tonumber(ARGV[1]))
+`;
+
+/** ARGV: now. */
+const promote = `${common}
+promoteDue(tonumber(ARGV[1]))
+return 1
+`;
+
+/** `job.now()`: adds one job already running. ARGV: now, token, worker, leaseMs, then 14 fields. Returns {id, created}. */
+const enqueueRunning = `${common}
+local now = tonumber(ARGV[1])
+local result = enqueueJobs(4, 1, now)[1]
+if result[2] == 1 then
+  local f = redis.call('HMGET', jk(result[1]), 'queue', 'state')
+  redis.call('ZREM', P .. 'ready:' .. f[1], result[1])
+  redis.call('ZREM', P .. 'scheduled', result[1])
+  setState(result[1], f[1], f[2], 'running')
+  startJob(result[1], now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+end
+return result
+`;
+
+/**
+ * Claiming and settling are functions shared by the `claim` and `settle` scripts, so a
+ * worker's settle-then-claim is one script call: one round trip, one atomic step.
+ *
+ * Claim arguments, from ARGV[base + 1]: limit, worker, leaseMs, tokenPrefix, nQueues,
+ * queues…, nNames, names…. A lease token is the prefix (random per call) and a counter.
+ * Returns { jobs, nextRunAt or '' }, each job { recovered (1/0), hash as a flat field
+ * list, progress list, log list }, so the caller needs no second round trip to read them.
+ */
+const claimFunctions = `
 -- A job's hash as a flat list, with its progress and log lists. A job never attempted
 -- has neither (only an attempt writes them), which saves two reads per fresh claim.
 local function readJob(id)
