@@ -2,8 +2,12 @@
  * Why processing runs at the speed it does: counts, per processed job, the backend
  * calls (each one SQLite transaction) and SQL statements a Jobsmith worker makes, and
  * how many jobs each claim and settle carries; on PostgreSQL, every statement is a round
- * trip to the server, and the enqueue calls are counted too. Not part of `npm run bench`; run it with
- * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres] [--concurrency 1,10,50]`.
+ * trip to the server, and the enqueue calls are counted too; on Redis, every script call
+ * is a round trip (counted by the server's INFO commandstats, with the time it spent in
+ * them). It also splits the CPU a run costs between the worker process and the store:
+ * the server's processes for PostgreSQL and Redis, the time inside backend calls for
+ * SQLite (which runs in the worker's process). Not part of `npm run bench`; run it with
+ * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres,redis] [--concurrency 1,10,50]`.
  * SQLite runs with synchronous=normal, so disk flushes do not hide the CPU cost.
  * PostgreSQL runs on a throwaway server (test/support startPostgres), a fresh database per
  * run. Under `node --cpu-prof`, pass `--skip-statement-counts`: the counting wrapper would
@@ -13,15 +17,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
 import { type Backend, createClient, createWorker, defineJob, MemoryBackend, SqliteBackend } from '../../src/index.ts';
-import { type PostgresServer, requireServers, startPostgres } from '../../test/support/index.ts';
+import { type PostgresServer, type RedisServer, requireServers, startPostgres, startRedis } from '../../test/support/index.ts';
 import { CompletionTracker } from '../harness/completion-tracker.ts';
 
-type BackendKind = 'memory' | 'sqlite' | 'postgres';
+type BackendKind = 'memory' | 'sqlite' | 'postgres' | 'redis';
 
 interface CallTally {
   calls: number;
+  /** Milliseconds between each call and its answer: for SQLite, the store's own work in this process. */
+  ms: number;
   /** Jobs the calls carried: claimed for `claim`, settled for `settle`. */
   jobsIn: number;
   /** Jobs claimed by the calls (a settle may claim too). */
@@ -72,13 +81,72 @@ async function instrument(backend: Backend): Promise<void> {
 }
 
 let postgresServer: PostgresServer | null = null;
+let redisServer: RedisServer | null = null;
 let databases = 0;
+
+/** CPU seconds (user + system) of a process and its children listed in /proc, e.g. a postmaster and its backends. */
+function processTreeCpuSeconds(rootPid: number): number {
+  const ticksPerSecond = 100;
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the parenthesised command name: state ppid … utime (14th) stime (15th).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    const ppid = Number(fields[1]);
+    if (pid === rootPid || ppid === rootPid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / ticksPerSecond;
+}
+
+/** The store's own CPU seconds so far, where it runs in processes of its own. */
+async function storeCpuSeconds(kind: BackendKind): Promise<number | null> {
+  if (kind === 'postgres' && postgresServer?.pid !== undefined) return processTreeCpuSeconds(postgresServer.pid);
+  if (kind === 'redis' && redisServer) {
+    const redis = new Redis(redisServer.url);
+    try {
+      const info = await redis.info('cpu');
+      const value = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+      return value('used_cpu_user') + value('used_cpu_sys');
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return null;
+}
+
+/** Redis script calls (round trips) and the microseconds the server spent in them, since its last stats reset. */
+async function redisScriptStats(reset: boolean): Promise<{ calls: number; usec: number }> {
+  const redis = new Redis(redisServer!.url);
+  try {
+    if (reset) await redis.config('RESETSTAT');
+    const info = await redis.info('commandstats');
+    let calls = 0;
+    let usec = 0;
+    for (const match of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+      calls += Number(match[1]);
+      usec += Number(match[2]);
+    }
+    return { calls, usec };
+  } finally {
+    redis.disconnect();
+  }
+}
 
 async function openBackend(kind: BackendKind, directory: string): Promise<Backend> {
   if (kind === 'memory') return new MemoryBackend();
   let backend: Backend;
   if (kind === 'sqlite') {
     backend = new SqliteBackend({ path: join(directory, 'jobs.db'), synchronous: 'normal' });
+  } else if (kind === 'redis') {
+    redisServer ??= await startRedis();
+    backend = new RedisBackend({ url: redisServer.url, prefix: `diagnose${++databases}` });
   } else {
     postgresServer ??= await startPostgres();
     backend = new PostgresBackend({ connectionString: await postgresServer.createDatabase(`diagnose_${++databases}`) });
@@ -125,7 +193,7 @@ async function countEnqueueCalls(kind: 'sqlite' | 'postgres', singles: number): 
 /** Wraps a backend so every call through it is tallied. */
 function tallied(backend: Backend, tallies: Tallies): Backend {
   const tally = (method: string) => {
-    const entry = tallies.get(method) ?? { calls: 0, jobsIn: 0, jobsClaimed: 0 };
+    const entry = tallies.get(method) ?? { calls: 0, ms: 0, jobsIn: 0, jobsClaimed: 0 };
     tallies.set(method, entry);
     return entry;
   };
@@ -137,7 +205,12 @@ function tallied(backend: Backend, tallies: Tallies): Backend {
       return (...args: unknown[]) => {
         const entry = tally(property);
         entry.calls++;
+        const calledAt = performance.now();
         const result = method.apply(target, args);
+        void Promise.resolve(result).then(
+          () => (entry.ms += performance.now() - calledAt),
+          () => (entry.ms += performance.now() - calledAt),
+        );
         if (property === 'settle') entry.jobsIn += (args[0] as readonly unknown[]).length;
         if (property === 'claim' || property === 'settle') {
           void (result as Promise<{ jobs?: unknown[]; claimed?: { jobs: unknown[] } | null }>).then((answer) => {
@@ -163,10 +236,16 @@ async function processOnce(kind: BackendKind, jobs: number, concurrency: number)
   statementCounts.clear();
   queryCounts.clear();
   const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null });
+  if (kind === 'redis') await redisScriptStats(true);
+  const storeCpuBefore = await storeCpuSeconds(kind);
+  const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();
   await worker.start();
   await tracker.waitUntilDone(startedAt + 120_000);
   const elapsedMs = (tracker.doneAt ?? performance.now()) - startedAt;
+  const cpu = process.cpuUsage(cpuBefore);
+  const storeCpuAfter = await storeCpuSeconds(kind);
+  const scripts = kind === 'redis' ? await redisScriptStats(false) : null;
   await worker.stop();
   await client.close();
   await backend.close();
@@ -180,6 +259,13 @@ async function processOnce(kind: BackendKind, jobs: number, concurrency: number)
     const claimed = method === 'claim' || method === 'settle' ? `, ${(entry.jobsClaimed / entry.calls).toFixed(1)} claimed per call` : '';
     console.log(`  ${method}: ${entry.calls} calls (${perJob(entry.calls)} per job)${carried}${claimed}`);
   }
+  const workerCpuMs = (cpu.user + cpu.system) / 1000;
+  const storeCpuMs = storeCpuBefore === null || storeCpuAfter === null ? null : (storeCpuAfter - storeCpuBefore) * 1000;
+  const callMs = [...tallies.values()].reduce((sum, entry) => sum + entry.ms, 0);
+  const perJobUs = (ms: number) => `${((ms * 1000) / jobs).toFixed(1)} µs/job`;
+  console.log(`  CPU: worker process ${perJobUs(workerCpuMs)}${storeCpuMs === null ? '' : `, store server ${perJobUs(storeCpuMs)}`}; wall ${perJobUs(elapsedMs)}`);
+  if (kind === 'sqlite' || kind === 'memory') console.log(`  of which inside backend calls (the store, in this process): ${perJobUs(callMs)}`);
+  if (scripts) console.log(`  Redis script calls (round trips): ${perJob(scripts.calls)} per job; server time in them ${perJobUs(scripts.usec / 1000)}`);
   if (kind === 'sqlite' && statementCounts.size > 0) printCounts('SQL statements', statementCounts, jobs, 'job');
   if (kind === 'postgres' && queryCounts.size > 0) printCounts('round trips (one query each; the LISTEN connection included)', queryCounts, jobs, 'job');
 }
@@ -196,9 +282,10 @@ const concurrencies = values.concurrency.split(',').map(Number);
 countingEnabled = !values['skip-statement-counts'];
 const kinds = values.backends.split(',');
 for (const kind of kinds) {
-  if (kind !== 'sqlite' && kind !== 'memory' && kind !== 'postgres') throw new Error(`--backends: sqlite, memory or postgres, not "${kind}"`);
+  if (kind !== 'sqlite' && kind !== 'memory' && kind !== 'postgres' && kind !== 'redis') throw new Error(`--backends: sqlite, memory, postgres or redis, not "${kind}"`);
 }
 if (kinds.includes('postgres') && requireServers('postgres').skip) throw new Error('--backends postgres: no PostgreSQL server binaries on this machine');
+if (kinds.includes('redis') && requireServers('redis').skip) throw new Error('--backends redis: no redis-server binary on this machine');
 try {
   if (!values['skip-statement-counts']) {
     for (const kind of kinds) if (kind === 'sqlite' || kind === 'postgres') await countEnqueueCalls(kind, Number(values['enqueue-calls']));
@@ -208,4 +295,5 @@ try {
   }
 } finally {
   await (postgresServer as PostgresServer | null)?.stop();
+  await (redisServer as RedisServer | null)?.stop();
 }

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { engineAdmits } from '../systems/peer-module.ts';
 import { defaultBenchOptions, scaleTimedJobCount } from './bench-options.ts';
 import { formatValue, wrongMark } from './format-figures.ts';
@@ -63,7 +64,7 @@ One table per store. Each Jobsmith system is compared only with peers on its own
 and memory with the Redis queue most Node applications use, as the targets below do.
 
 ${renderMarkdown(tables)}
-${targets.length === 0 ? '' : `\n### Targets\n\n${renderTargets(targets, label)}\n`}
+${targets.length === 0 ? '' : `\n### Targets\n\n${renderTargets(targets, label)}\n`}${whereTheTimeGoes()}
 ## Peers
 
 The peers are the benchmark's own dependencies: [\`bench/package.json\`](package.json) and its lockfile, a private package of its own, so installing Jobsmith never downloads them. \`npm run bench\` installs them on first use (\`npm install --prefix bench --no-audit --no-fund --engine-strict=false\`, printed when it runs) and again whenever \`bench/package.json\` or its lockfile changes. Each is the newest release that runs on Node 20, the oldest Node Jobsmith supports.
@@ -139,6 +140,16 @@ Why Jobsmith's processing runs at the speed it does: \`npx tsx bench/diagnostics
 }
 
 /** Whether every run of every system of `packageName` produced an outcome (a capped run still ran). */
+/**
+ * Why the figures are what they are, counted with `bench/diagnostics/count-backend-calls.ts`:
+ * written by hand in `bench/where-the-time-goes.md` (it names the commit it was counted
+ * on), since it comes from a diagnostic run rather than from the benchmark's own.
+ */
+function whereTheTimeGoes(): string {
+  const file = new URL('../where-the-time-goes.md', import.meta.url);
+  return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n` : '';
+}
+
 function ranCleanly(results: BenchmarkResults, packageName: string): boolean {
   const systems = new Set(results.systems.filter((system) => system.packageName === packageName).map((system) => system.id));
   return results.runs.filter((run) => systems.has(run.system)).every((run) => run.outcome !== null);
