@@ -86,6 +86,34 @@ function ratioSpecs(scale: ScaleOptions): RatioSpec[] {
     { target: 'PostgreSQL: p99 latency ≤ 5 ms (producer in worker process)', metric: 'latency-p99', jobsmith: 'postgres', limit: 5, required: 1 },
     { target: 'PostgreSQL: p99 latency ≤ 5 ms (producer in another process)', metric: 'latency-remote-p99', jobsmith: 'postgres', limit: 5, required: 1 },
   ];
+  const redisPeers = ['bullmq', 'bee-queue'];
+  list.push(
+    { target: 'Redis: processing at c50 ≥ 2× the better of BullMQ and bee-queue', metric: 'process-c50', jobsmith: 'redis', peers: redisPeers, required: 2 },
+    { target: 'Redis: single enqueue ≥ 1.5× BullMQ', metric: 'enqueue-single', jobsmith: 'redis', peers: ['bullmq'], required: 1.5 },
+    { target: 'Redis: single enqueue ≥ bee-queue', metric: 'enqueue-single', jobsmith: 'redis', peers: ['bee-queue'], required: 1 },
+    { target: 'Redis: bulk enqueue ≥ 3× BullMQ', metric: 'enqueue-bulk', jobsmith: 'redis', peers: ['bullmq'], required: 3 },
+    { target: 'Redis: bulk enqueue ≥ bee-queue', metric: 'enqueue-bulk', jobsmith: 'redis', peers: ['bee-queue'], required: 1 },
+  );
+  // Every store: p99 at most 5 ms, and p50 no worse than the best peer on that store.
+  const latencyPeers: ReadonlyArray<readonly [string, string, readonly string[]]> = [
+    ['sqlite-full', 'SQLite full', sqlitePeers.full],
+    ['sqlite-normal', 'SQLite normal', sqlitePeers.normal],
+    ['redis', 'Redis', redisPeers],
+  ];
+  for (const [jobsmith, title, peers] of latencyPeers) {
+    list.push(
+      { target: `${title}: p99 latency ≤ 5 ms (producer in worker process)`, metric: 'latency-p99', jobsmith, limit: 5, required: 1 },
+      { target: `${title}: p99 latency ≤ 5 ms (producer in another process)`, metric: 'latency-remote-p99', jobsmith, limit: 5, required: 1 },
+    );
+    list.push({ target: `${title}: p50 latency ≤ the best peer's (producer in worker process)`, metric: 'latency-p50', jobsmith, peers, required: 1 });
+  }
+  list.push({
+    target: "PostgreSQL: p50 latency ≤ the best peer's (producer in worker process)",
+    metric: 'latency-p50',
+    jobsmith: 'postgres',
+    peers: ['graphile-default', 'graphile-best', 'pg-boss', 'sidequest-postgres'],
+    required: 1,
+  });
   for (const mode of ['full', 'normal'] as const) {
     const jobsmith = `sqlite-${mode}`;
     list.push(
@@ -95,7 +123,7 @@ function ratioSpecs(scale: ScaleOptions): RatioSpec[] {
       { target: `SQLite ${mode}: bulk enqueue ≥ the best SQLite peer (${mode})`, metric: 'enqueue-bulk', jobsmith, peers: sqlitePeers[mode], required: 1 },
     );
   }
-  for (const jobsmith of ['memory', 'sqlite-full', 'sqlite-normal', 'postgres']) {
+  for (const jobsmith of ['memory', 'sqlite-full', 'sqlite-normal', 'postgres', 'redis']) {
     for (const concurrency of [1, 10, 50]) {
       list.push({ target: `Worker RSS ≤ BullMQ's (${jobsmith}, c${concurrency})`, metric: `rss-c${concurrency}`, jobsmith, peers: ['bullmq'], required: 1 });
     }
