@@ -973,7 +973,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
       });
       const first = await client.enqueue(job, null);
       const second = await client.enqueue(job, null);
-      await startWorker([job], { concurrency: 1, prefetch: 1 });
+      const worker = await startWorker([job], { concurrency: 1, prefetch: 1 });
+      const startedIds: string[] = [];
+      worker.on('job:started', ({ job: started }) => startedIds.push(started.id));
       await untilState(first.id, 'running');
       await untilState(second.id, 'running');
       expect(await client.cancel(second.id)).toMatchObject({ outcome: 'cancel-requested' });
@@ -983,6 +985,8 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await untilState(second.id, 'cancelled');
       await untilState(first.id, 'completed');
       expect(runs).toBe(1);
+      // No job:started for the job that never started.
+      expect(startedIds).not.toContain(second.id);
     });
   });
 }

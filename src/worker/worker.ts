@@ -407,7 +407,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const deps = (this.attemptDeps ??= this.makeAttemptDeps());
     const started = this.clock.now();
     if (job.recovered) this.safeEmit('job:stalled', { job });
-    this.safeEmit('job:started', { job });
+    // A held job cancelled, taken over or released before its turn never starts its handler.
+    if (!controller.signal.aborted) this.safeEmit('job:started', { job });
     const run = runAttempt(deps, definition, job, controller)
       .then((end) => {
         const durationMs = this.clock.now() - started;
