@@ -506,8 +506,13 @@ function jobArgs(job: NewJob): Array<string | number> {
   ];
 }
 
-/** What the claim scripts return: per job [recovered, hash as a flat list, progress list, log list], then the next run time or ''. */
-type ClaimReply = [jobs: Array<[recovered: number, fields: string[], progress: string[], logs: string[]]>, nextRunAt: string];
+/** What the claim scripts return: per job a JSON array [recovered, hash as a flat list, progress list, log list], then the next run time or ''. */
+type ClaimReply = [jobs: string[], nextRunAt: string];
+
+/** A claimed job as the script encodes it; Lua's cjson writes an empty list as `{}`. */
+type EncodedClaim = [recovered: number, fields: string[], progress: string[] | Record<string, never>, logs: string[] | Record<string, never>];
+
+const listOf = (value: string[] | Record<string, never>): string[] => (Array.isArray(value) ? value : []);
 
 function claimArgs(request: ClaimRequest): Array<string | number> {
   // One random prefix per call; the script appends a counter, so each lease token is unique.
@@ -516,8 +521,9 @@ function claimArgs(request: ClaimRequest): Array<string | number> {
 
 function claimedFromReply([jobs, nextRunAt]: ClaimReply): ClaimResult {
   return {
-    jobs: jobs.map(([recovered, flat, progress, logs]) => {
-      const record = fieldsToRecord(flatToFields(flat), progress, logs);
+    jobs: jobs.map((encoded) => {
+      const [recovered, flat, progress, logs] = JSON.parse(encoded) as EncodedClaim;
+      const record = fieldsToRecord(flatToFields(flat), listOf(progress), listOf(logs));
       if (!record.lease) throw new StoreError(`Claimed job "${record.id}" has no lease`, { details: { id: record.id } });
       return { ...record, lease: record.lease, recovered: recovered === 1 };
     }),
