@@ -794,6 +794,40 @@ export function runBackendConformance(options: ConformanceOptions): void {
       ]);
       expect(results.every((result) => result.created)).toBe(true);
       expect((await client.list()).jobs).toHaveLength(2);
+      // A batch naming a job already stored is refused whole, too.
+      const stored = await newJob(noop, 3);
+      await backend.enqueue([stored]);
+      const fresh = await newJob(noop, 4);
+      await expect(backend.enqueue([fresh, { ...stored }])).rejects.toThrow();
+      expect(await backend.get(fresh.id)).toBeNull();
+    });
+
+    test('payloads, metadata and results keep every character through the store and the worker', async () => {
+      const text = 'héllo – 日本語 🎉 "quoted" \\ back\\slash / slash \u0001 control \t tab, and an empty string next';
+      const payload = { text, empty: '', list: [null, true, 1.5e300, -0], nested: { '': 'empty key' } };
+      let seen: unknown;
+      const echo = defineJob({ name: 'echo', run: (input: typeof payload) => { seen = input; return { echoed: input.text }; } });
+      await startWorker([echo]);
+      const { id } = await client.enqueue(echo, payload, { metadata: { tag: 'ü/∑' } });
+      const record = await client.waitFor(id);
+      expect(seen).toEqual(JSON.parse(JSON.stringify(payload)));
+      expect(record).toMatchObject({ state: 'completed', result: { echoed: text }, metadata: { tag: 'ü/∑' } });
+    });
+
+    test('a worker claims ahead by default only where the store works apart from it', async () => {
+      const release: Array<() => void> = [];
+      const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) ids.push((await client.enqueue(blocking, null)).id);
+      await startWorker([blocking], { concurrency: 1 });
+      await eventually(() => release.length === 1, 'the first job to start');
+      // Prefetch defaults to the concurrency (1 here), or to 0 on an in-process store.
+      const expectedRunning = backend.inProcess ? 1 : 2;
+      await eventually(async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length === expectedRunning, `${expectedRunning} running`);
+      const states = await Promise.all(ids.map((id) => stateOf(id)));
+      expect(states.filter((state) => state === 'running')).toHaveLength(expectedRunning);
+      expect(release).toHaveLength(1);
+      for (const done of release) done();
     });
 
     test('bad input is rejected at enqueue with a typed error naming the problem, and nothing is written', async () => {
