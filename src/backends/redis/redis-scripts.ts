@@ -42,12 +42,16 @@ end
 local function makeReady(id, queue, priority, runAt)
   redis.call('ZADD', P .. 'ready:' .. queue, readyScore(priority, runAt), id)
 end
-local function releaseKey(id)
-  local f = redis.call('HMGET', jk(id), 'name', 'key')
-  if f[2] then
-    local k = f[1] .. '\\0' .. f[2]
+-- Frees job id's key (name, key; key may be nil), if the key still names this job.
+local function releaseKeyOf(id, name, key)
+  if key then
+    local k = name .. '\\0' .. key
     if redis.call('HGET', P .. 'keys', k) == id then redis.call('HDEL', P .. 'keys', k) end
   end
+end
+local function releaseKey(id)
+  local f = redis.call('HMGET', jk(id), 'name', 'key')
+  releaseKeyOf(id, f[1], f[2])
 end
 local function finish(id, queue, from, to, now, expiresAt)
   setState(id, queue, from, to)
@@ -114,13 +118,16 @@ local function batchZrem(batch, key, id)
   if not list then list = {}; batch.zrem[key] = list end
   list[#list + 1] = id
 end
+local function batchCount(batch, queue, state, delta)
+  local counts = batch.counts[queue]
+  if not counts then counts = {}; batch.counts[queue] = counts end
+  counts[state] = (counts[state] or 0) + delta
+end
 local function batchMove(batch, id, queue, from, to)
   batchZrem(batch, P .. 'state:' .. from, id)
   batchZadd(batch, P .. 'state:' .. to, 0, id)
-  local counts = batch.counts[queue]
-  if not counts then counts = {}; batch.counts[queue] = counts end
-  counts[from] = (counts[from] or 0) - 1
-  counts[to] = (counts[to] or 0) + 1
+  batchCount(batch, queue, from, -1)
+  batchCount(batch, queue, to, 1)
 end
 local function flushBatch(batch)
   -- unpack is bounded by Lua's C stack; 2,000 values at a time stays far below it.
@@ -187,9 +194,7 @@ local function enqueueJobs(base, n, now)
       if job.key ~= '' then redis.call('HSET', P .. 'keys', job.name .. '\\0' .. job.key, job.id) end
       queues[job.queue] = true
       batchZadd(batch, P .. 'state:' .. state, 0, job.id)
-      local counts = batch.counts[job.queue]
-      if not counts then counts = {}; batch.counts[job.queue] = counts end
-      counts[state] = (counts[state] or 0) + 1
+      batchCount(batch, job.queue, state, 1)
       if state == 'scheduled' then
         batchZadd(batch, P .. 'scheduled', runAt, job.id)
       else
@@ -382,10 +387,7 @@ local function settleJobs(now, bucket, base, n)
           done[queue] = done[queue] or {}
           done[queue][field] = (done[queue][field] or 0) + 1
         end
-        if f[7] then
-          local k = f[6] .. '\\0' .. f[7]
-          if redis.call('HGET', P .. 'keys', k) == id then redis.call('HDEL', P .. 'keys', k) end
-        end
+        releaseKeyOf(id, f[6], f[7])
       else
         local runAt = tonumber(ARGV[b + 6])
         fields[#fields + 1] = 'runAt'; fields[#fields + 1] = runAt
