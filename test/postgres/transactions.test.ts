@@ -109,6 +109,51 @@ describe.skipIf(servers.skip)('postgres backend: transactions and migrations', (
     await Promise.all(backends.map((backend) => backend.close()));
   });
 
+  it('hot statements are prepared once per connection of its own pool, never on the caller’s transaction, and not at all when turned off', async () => {
+    /** Names of the statements prepared on the one connection of a one-connection pool, after an enqueue, a claim and a settle. */
+    async function preparedAfterWork(preparedStatements: boolean | undefined, schema: string): Promise<string[]> {
+      const single = new pg.Pool({ connectionString: server.url, max: 1 });
+      const backend = new PostgresBackend({ pool: single, schema, ...(preparedStatements === undefined ? {} : { preparedStatements }) });
+      const client = createClient({ backend, jobs: [shipOrder] });
+      try {
+        const { id } = await client.enqueue(shipOrder, { orderId: 1 });
+        const claimed = await backend.claim({ queues: ['default'], names: ['ship-order'], limit: 5, workerId: 'w', leaseMs: 30_000 });
+        expect(claimed.jobs.map((job) => job.id)).toEqual([id]);
+        const lease = claimed.jobs[0]!;
+        const { applied } = await backend.settle([{ kind: 'complete', id, token: lease.lease.token, result: 1, expiresAt: null }]);
+        expect(applied).toEqual([true]);
+        // Twice over, so a statement the connection already holds is reused rather than prepared again (which pg refuses).
+        await client.enqueue(shipOrder, { orderId: 2 });
+        const { rows } = await single.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name LIKE 'jobsmith%' ORDER BY name");
+        return rows.map((row) => row.name);
+      } finally {
+        await client.close();
+        await single.end();
+      }
+    }
+    const names = await preparedAfterWork(undefined, 'prepared_on');
+    expect(names).toHaveLength(2);
+    expect(names.some((name) => name.startsWith('jobsmith_insert_'))).toBe(true);
+    expect(names.some((name) => name.startsWith('jobsmith_settle_and_claim_'))).toBe(true);
+    expect(await preparedAfterWork(false, 'prepared_off')).toEqual([]);
+
+    // The caller's own connection: used for the enqueue, left without statements of ours.
+    const client = createClient({ backend: new PostgresBackend({ connectionString: server.url, schema: 'prepared_tx' }), jobs: [shipOrder] });
+    await (await client.backend()).open();
+    const own = new pg.Client({ connectionString: server.url });
+    await own.connect();
+    try {
+      await own.query('BEGIN');
+      await client.enqueue(shipOrder, { orderId: 3 }, { tx: own });
+      await own.query('COMMIT');
+      const { rows } = await own.query("SELECT name FROM pg_prepared_statements WHERE name LIKE 'jobsmith%'");
+      expect(rows).toEqual([]);
+    } finally {
+      await own.end();
+      await client.close();
+    }
+  });
+
   it('migrate: false leaves the schema alone and says what is missing', async () => {
     const backend = new PostgresBackend({ connectionString: server.url, schema: 'never_migrated', migrate: false });
     await backend.open();

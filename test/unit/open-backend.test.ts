@@ -6,6 +6,7 @@ import { MemoryBackend } from '../../src/backends/memory/memory-backend.ts';
 import { defaultBackendUrl, openBackend } from '../../src/backends/open-backend.ts';
 import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
 import { type SqliteUrlOptions, parseSqliteUrl } from '../../src/backends/sqlite/sqlite-url.ts';
+import { parsePostgresUrl } from '../../src/backends/postgres/postgres-url.ts';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
 import { InvalidUrlError } from '../../src/domain/errors.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
@@ -125,6 +126,8 @@ describe('openBackend', () => {
     ['postgres://app:s3cret@/jobs', /not a URL/],
     ['postgres://app:s3cret@localhost:5432/jobs?schema=Bad-Name', /schema "Bad-Name"/],
     ['postgres://localhost/jobs?poolSize=0', /poolSize/],
+    ['postgres://localhost/jobs?preparedStatements=no', /preparedStatements must be true or false, not "no"/],
+    ['postgres://localhost/jobs?migrate=1', /migrate must be true or false, not "1"/],
   ])('%s throws InvalidUrlError without showing the password', async (url, reason) => {
     const error = await rejection(openBackend(url));
     expect(error).toBeInstanceOf(InvalidUrlError);
@@ -145,6 +148,19 @@ describe('openBackend', () => {
   it.each(['redis://', 'redis://host/notanumber', 'redis://host/0?prefix=has space'])('%s is an InvalidUrlError', async (url) => {
     const error = await rejection(openBackend(url));
     expect(error).toBeInstanceOf(InvalidUrlError);
+  });
+});
+
+describe('parsePostgresUrl', () => {
+  it('takes Jobsmith’s own parameters out and leaves the rest for pg', () => {
+    expect(parsePostgresUrl('postgres://app@db:5432/jobs?schema=work&poolSize=4&migrate=false&preparedStatements=false&sslmode=require')).toEqual({
+      connectionString: 'postgres://app@db:5432/jobs?sslmode=require',
+      schema: 'work',
+      poolSize: 4,
+      migrate: false,
+      preparedStatements: false,
+    });
+    expect(parsePostgresUrl('postgres://db/jobs?preparedStatements=true')).toEqual({ connectionString: 'postgres://db/jobs', preparedStatements: true });
   });
 });
 

@@ -32,6 +32,7 @@ import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError } fr
 import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
 import { recordLimits } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
+import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
 import { PostgresListener } from './postgres-listener.ts';
 import { postgresMigrations } from './postgres-migrations.ts';
 import { toStoreError } from './postgres-errors.ts';
@@ -53,6 +54,14 @@ export interface PostgresBackendOptions {
   poolSize?: number;
   /** Apply migrations at open. Turn off to migrate separately, with the rights that takes. @default true */
   migrate?: boolean;
+  /**
+   * Send the statements run on every enqueue and claim as named prepared statements, planned
+   * once per connection. Turn off behind a pooler that cannot keep them across transactions
+   * (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`).
+   * Never used on the connection of a transactional enqueue (`{ tx }`), which is yours.
+   * @default true
+   */
+  preparedStatements?: boolean;
   clock?: Clock;
 }
 
@@ -95,6 +104,9 @@ export class PostgresBackend implements Backend {
   private readonly listeners = new BackendListeners();
   private listener: PostgresListener | null = null;
   private readonly connectionString: string | undefined;
+  private readonly prepare: boolean;
+  private readonly insertStatement: HotStatement;
+  private readonly settleStatement: HotStatement;
 
   constructor(options: PostgresBackendOptions) {
     this.schema = options.schema ?? 'jobsmith';
@@ -103,6 +115,22 @@ export class PostgresBackend implements Backend {
     this.channel = `jobsmith_${this.schema}`;
     this.clock = options.clock ?? systemClock;
     this.migrateOnOpen = options.migrate ?? true;
+    this.prepare = options.preparedStatements ?? true;
+    this.insertStatement = hotStatement(
+      'insert',
+      `WITH ins AS (INSERT INTO ${this.S}.jobs (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms,
+         keep_completed_ms, keep_failed_ms, run_at, created_at)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::text[], $9::int[],
+         $10::jsonb[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
+       ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${activeStates} DO NOTHING
+       RETURNING id, queue),
+       queues AS (INSERT INTO ${this.S}.queues (name) SELECT DISTINCT queue FROM ins ON CONFLICT (name) DO NOTHING)
+       SELECT id FROM ins`,
+    );
+    this.settleStatement = hotStatement(
+      'settle_and_claim',
+      `SELECT applied, claimed, next_run_at FROM ${this.S}.settle_and_claim($1::jsonb, $2, $3, $4::text[], $5::text[], $6, $7, $8)`,
+    );
     if (options.pool) {
       this.pool = options.pool;
       this.ownsPool = false;
@@ -159,14 +187,17 @@ export class PostgresBackend implements Backend {
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (jobs.length === 0) return [];
     // One statement, so one round trip and one commit: atomic without BEGIN/COMMIT around it.
-    const results = options.tx === undefined ? await this.run('enqueue', (db) => this.insertJobs(db, jobs)) : await this.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs));
+    const results =
+      options.tx === undefined
+        ? await this.run('enqueue', (db) => this.insertJobs(db, jobs, this.prepare))
+        : await this.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs, false));
     this.emitEnqueued(jobs, results);
     return results;
   }
 
   async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
     return this.inTransaction(undefined, 'enqueue', async (db) => {
-      const [inserted] = await this.insertJobs(db, [job]);
+      const [inserted] = await this.insertJobs(db, [job], this.prepare);
       if (!inserted!.created) return { created: false as const, id: inserted!.id };
       const now = this.clock.now();
       const { rows } = await q<PgJobRow>(
@@ -180,7 +211,9 @@ export class PostgresBackend implements Backend {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    return this.run('claim', (db) => this.claimWith(db, request));
+    // settle_and_claim() with no outcomes: the claim and the next delayed job's time in one round trip.
+    const { claimed } = await this.run('claim', (db) => this.settleAndClaim(db, [], request));
+    return claimed ?? { jobs: [], nextRunAt: null };
   }
 
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
@@ -481,7 +514,7 @@ export class PostgresBackend implements Backend {
           return { outcome: 'skipped-overlap' };
         }
       }
-      results = tick.jobs.length > 0 ? await this.insertJobs(db, tick.jobs) : [];
+      results = tick.jobs.length > 0 ? await this.insertJobs(db, tick.jobs, this.prepare) : [];
       await q(
         db,
         `UPDATE ${this.S}.schedules SET next_run_at = $2, last_run_at = coalesce($3, last_run_at), last_job_id = coalesce($4, last_job_id), updated_at = $5 WHERE id = $1`,
@@ -516,19 +549,12 @@ export class PostgresBackend implements Backend {
   }
 
   /** Inserts jobs in one statement; a key held by an active job returns that job instead. */
-  private async insertJobs(db: PgQueryable, jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+  private async insertJobs(db: PgQueryable, jobs: readonly NewJob[], prepare: boolean): Promise<EnqueueResult[]> {
     const now = this.clock.now();
     const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
     const { rows } = await q<{ id: string }>(
       db,
-      `WITH ins AS (INSERT INTO ${this.S}.jobs (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms,
-         keep_completed_ms, keep_failed_ms, run_at, created_at)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::text[], $9::int[],
-         $10::jsonb[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
-       ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${activeStates} DO NOTHING
-       RETURNING id, queue),
-       queues AS (INSERT INTO ${this.S}.queues (name) SELECT DISTINCT queue FROM ins ON CONFLICT (name) DO NOTHING)
-       SELECT id FROM ins`,
+      this.insertStatement.text,
       [
         column((job) => job.id),
         column((job) => job.name),
@@ -546,6 +572,7 @@ export class PostgresBackend implements Backend {
         column((job) => job.runAt),
         column((job) => job.createdAt),
       ],
+      prepare ? this.insertStatement.name : undefined,
     );
     const inserted = new Set(rows.map((row) => row.id));
     const results: EnqueueResult[] = [];
@@ -565,29 +592,6 @@ export class PostgresBackend implements Backend {
       results.push({ id: existing, created: false });
     }
     return results;
-  }
-
-  private async claimWith(db: PgQueryable, request: ClaimRequest): Promise<ClaimResult> {
-    const now = this.clock.now();
-    const { rows } = await q<PgJobRow>(db, `SELECT * FROM ${this.S}.claim($1::text[], $2::text[], $3, $4, $5, $6)`, [
-      request.queues,
-      request.names,
-      request.limit,
-      request.workerId,
-      request.leaseMs,
-      now,
-    ]);
-    rows.sort(claimOrder);
-    let nextRunAt: number | null = null;
-    if (rows.length < request.limit) {
-      const next = await q<{ at: number | null }>(
-        db,
-        `SELECT min(run_at) AS at FROM ${this.S}.jobs WHERE state = 'scheduled' AND queue = ANY ($1::text[]) AND name = ANY ($2::text[])`,
-        [request.queues, request.names],
-      );
-      nextRunAt = next.rows[0]?.at ?? null;
-    }
-    return { jobs: rows.map(pgRowToClaimed), nextRunAt };
   }
 
   /**
@@ -613,8 +617,9 @@ export class PostgresBackend implements Backend {
     }));
     const { rows } = await q<{ applied: AppliedSettlement[]; claimed: PgJobRow[] | null; next_run_at: number | null }>(
       db,
-      `SELECT applied, claimed, next_run_at FROM ${this.S}.settle_and_claim($1::jsonb, $2, $3, $4::text[], $5::text[], $6, $7, $8)`,
+      this.settleStatement.text,
       [JSON.stringify(input), now, bucketOf(now), next?.queues ?? null, next?.names ?? null, next?.limit ?? null, next?.workerId ?? null, next?.leaseMs ?? null],
+      this.prepare ? this.settleStatement.name : undefined,
     );
     const { applied, claimed, next_run_at } = rows[0]!;
     if (!next || claimed === null) return { applied, claimed: null };
@@ -702,8 +707,9 @@ export class PostgresBackend implements Backend {
   }
 }
 
-function q<R extends pg.QueryResultRow = pg.QueryResultRow>(db: PgQueryable, text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-  return db.query<R>({ text, ...(values ? { values } : {}), types: int8AsNumber });
+/** Runs one statement; with a `name`, as a prepared statement that each connection parses and plans once. */
+function q<R extends pg.QueryResultRow = pg.QueryResultRow>(db: PgQueryable, text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> {
+  return db.query<R>({ text, ...(values ? { values } : {}), ...(name === undefined ? {} : { name }), types: int8AsNumber });
 }
 
 function isQueryable(value: unknown): value is PgQueryable {

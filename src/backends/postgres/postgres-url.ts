@@ -6,13 +6,15 @@ export interface PostgresUrlOptions {
   schema?: string;
   poolSize?: number;
   migrate?: boolean;
+  preparedStatements?: boolean;
 }
 
-const ownParameters = ['schema', 'poolSize', 'migrate'];
+const ownParameters = ['schema', 'poolSize', 'migrate', 'preparedStatements'];
 
 /**
- * `postgres://user:pass@host:5432/db?schema=jobsmith&poolSize=10&migrate=false`. Jobsmith
- * takes `schema`, `poolSize` and `migrate`; every other parameter (sslmode, …) goes to pg.
+ * `postgres://user:pass@host:5432/db?schema=jobsmith&poolSize=10&migrate=false&preparedStatements=false`.
+ * Jobsmith takes `schema`, `poolSize`, `migrate` and `preparedStatements`; every other
+ * parameter (sslmode, …) goes to pg.
  */
 export function parsePostgresUrl(url: string): PostgresUrlOptions {
   let parsed: URL;
@@ -35,12 +37,18 @@ export function parsePostgresUrl(url: string): PostgresUrlOptions {
     if (!Number.isSafeInteger(size) || size < 1) throw new InvalidUrlError(url, `poolSize must be a whole number of 1 or more, not "${poolSize}"`);
     options.poolSize = size;
   }
-  const migrate = parsed.searchParams.get('migrate');
-  if (migrate !== null) {
-    if (migrate !== 'true' && migrate !== 'false') throw new InvalidUrlError(url, `migrate must be true or false, not "${migrate}"`);
-    options.migrate = migrate === 'true';
-  }
+  const migrate = booleanParameter(url, parsed, 'migrate');
+  if (migrate !== undefined) options.migrate = migrate;
+  const preparedStatements = booleanParameter(url, parsed, 'preparedStatements');
+  if (preparedStatements !== undefined) options.preparedStatements = preparedStatements;
   for (const name of ownParameters) parsed.searchParams.delete(name);
   options.connectionString = parsed.toString();
   return options;
+}
+
+function booleanParameter(url: string, parsed: URL, name: string): boolean | undefined {
+  const value = parsed.searchParams.get(name);
+  if (value === null) return undefined;
+  if (value !== 'true' && value !== 'false') throw new InvalidUrlError(url, `${name} must be true or false, not "${value}"`);
+  return value === 'true';
 }
