@@ -1,9 +1,11 @@
 /**
- * The claim's plan over a large backlog. Right after a bulk enqueue the table has no
- * statistics, and the planner once read the head of a queue through jobs_state and
- * sorted every queued row: each claim cost O(backlog). These tests read the plans the
- * claim function really runs (auto_explain with nested statements) and check they are
- * index ranges that stop at the LIMIT, with and without statistics. No timings.
+ * The plans of claim() and settle_and_claim() over a large backlog. Right after a bulk
+ * enqueue the table has no statistics, and the planner once read the head of a queue
+ * through jobs_state and sorted every queued row: each claim cost O(backlog). A plan kept
+ * from when the table was empty could scan it whole, and a batch of outcomes could be
+ * matched against every running job. These tests read the plans the functions really run
+ * (auto_explain with nested statements) and check they are index ranges that stop at the
+ * batch's size, or primary-key lookups. No timings.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
