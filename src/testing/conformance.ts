@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../client/client.ts';
 import { prepareJob } from '../client/prepare-job.ts';
-import type { Backend, ClaimRequest, NewJob } from '../contract/backend.ts';
+import type { Backend, ClaimRequest, JobPage, NewJob } from '../contract/backend.ts';
 import type { BackoffOption } from '../domain/backoff.ts';
 import type { Clock } from '../domain/clock.ts';
 import { type JobDefinition, defineJob } from '../domain/define-job.ts';
@@ -642,7 +642,8 @@ export function runBackendConformance(options: ConformanceOptions): void {
     // ── lookup, listing, stats, pruning ────────────────────────────────────
 
     test('get finds a job by a unique id prefix; an ambiguous prefix lists the matches', async () => {
-      const [a, b] = await backend.enqueue([await newJob(noop, 1), await newJob(noop, 2)]);
+      // In two states, so a store that indexes jobs by state must look in each.
+      const [a, b] = await backend.enqueue([await newJob(noop, 1, { delay: '1h' }), await newJob(noop, 2)]);
       let common = 0;
       while (a!.id[common] === b!.id[common]) common++;
       await expect(client.get(a!.id.slice(0, common))).rejects.toSatisfy(
@@ -678,6 +679,31 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect((await client.list({ state: 'scheduled', limit: 100 })).jobs).toHaveLength(5);
       expect((await client.list({ state: ['scheduled', 'queued'], limit: 100 })).jobs).toHaveLength(25);
       expect((await client.list({ state: 'queued', queue: 'q2', name: 'other', limit: 100 })).jobs.every((job) => job.queue === 'q2' && job.name === 'other')).toBe(true);
+    });
+
+    test('running jobs are listed, paged and found by id prefix like jobs in any other state', async () => {
+      const release: Array<() => void> = [];
+      const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
+      const ids: string[] = [];
+      for (let n = 0; n < 6; n++) ids.push((await client.enqueue(blocking, null)).id);
+      await startWorker([blocking], { concurrency: 3, prefetch: 0 });
+      await eventually(() => release.length === 3, 'three jobs to start');
+      const running = (await client.list({ state: 'running', limit: 100 })).jobs.map((job) => job.id);
+      expect(running).toHaveLength(3);
+      expect(running).toEqual([...running].sort().reverse());
+      for (const id of running) expect(ids).toContain(id);
+      // Paged one at a time across the running and queued jobs: every job once, newest first.
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: JobPage = await client.list({ state: ['running', 'queued'], limit: 1, cursor });
+        seen.push(...page.jobs.map((job) => job.id));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect(seen).toEqual([...ids].sort().reverse());
+      expect((await client.list({ limit: 100 })).jobs.map((job) => job.id)).toEqual([...ids].sort().reverse());
+      for (const id of running) expect((await client.get(id.slice(0, 30))).id).toBe(id);
+      for (const done of release) done();
     });
 
     test('stats count jobs per state and queue, and finished jobs per minute and hour', async () => {

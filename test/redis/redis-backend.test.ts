@@ -66,7 +66,7 @@ describe.skipIf(servers.skip)('redis backend', () => {
     const keys = (await server.command('KEYS', `{${prefix}}:*`)) as string[];
     // What stays is per queue, not per job: flags, counters and the empty indexes' absence.
     expect(keys.filter((key) => /:(job|logs|prog):/.test(key))).toEqual([]);
-    for (const index of ['ids', 'scheduled', 'running', 'expiry', 'finished', 'state:completed', 'state:failed', 'ready:default']) {
+    for (const index of ['scheduled', 'running', 'expiry', 'finished', 'state:completed', 'state:failed', 'ready:default']) {
       expect(await server.command('ZCARD', `{${prefix}}:${index}`), index).toBe(0);
     }
     expect(await server.command('HLEN', `{${prefix}}:keys`)).toBe(0);

@@ -228,7 +228,15 @@ export class RedisBackend implements Backend {
   }
 
   async findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
-    const ids = await this.call('findByIdPrefix', () => this.redis.zrangebylex(`${this.P}ids`, `[${prefix}`, `(${prefix}\xff`, 'LIMIT', 0, limit));
+    // Every job is in exactly one state's set (running jobs: the running set): the first `limit` of each, merged.
+    const perState = await Promise.all(
+      jobStates.map(async (state) =>
+        state === 'running'
+          ? (await this.runningIds('findByIdPrefix')).filter((id) => id.startsWith(prefix)).slice(0, limit)
+          : this.call('findByIdPrefix', () => this.redis.zrangebylex(`${this.P}state:${state}`, `[${prefix}`, `(${prefix}\xff`, 'LIMIT', 0, limit)),
+      ),
+    );
+    const ids = perState.flat().sort().slice(0, limit);
     return (await this.records(ids)).filter((record): record is JobRecord => record !== null);
   }
 
@@ -237,15 +245,23 @@ export class RedisBackend implements Backend {
     const after = listCursor.decode(filter.cursor);
     await this.promoteDue();
     const states = filter.state === undefined ? null : typeof filter.state === 'string' ? [filter.state] : [...filter.state];
-    const sources = states === null ? [`${this.P}ids`] : states.map((state) => `${this.P}state:${state}`);
     const page: JobRecord[] = [];
-    let upper = after === null ? '+' : `(${after}`;
-    // Newest first, walking each source backwards in id order and merging; filters on queue
+    let below = after;
+    // Running jobs have no id-ordered set; their set (by lease expiry) holds one entry per
+    // running job, so it is read once and ordered here.
+    let running: Promise<string[]> | null = null;
+    const newestBelow = async (state: JobState): Promise<string[]> => {
+      if (state !== 'running') {
+        return this.call('list', () => this.redis.zrevrangebylex(`${this.P}state:${state}`, below === null ? '+' : `(${below}`, '-', 'LIMIT', 0, 200));
+      }
+      running ??= this.runningIds('list').then((ids) => ids.reverse());
+      const bound = below;
+      return (await running).filter((id) => bound === null || id < bound).slice(0, 200);
+    };
+    // Newest first, walking each state backwards in id order and merging; filters on queue
     // and name are applied as we go, in chunks so a selective filter does not read everything.
     for (;;) {
-      const chunks = await Promise.all(
-        sources.map((source) => this.call('list', () => this.redis.zrevrangebylex(source, upper, '-', 'LIMIT', 0, 200))),
-      );
+      const chunks = await Promise.all((states ?? jobStates).map(newestBelow));
       const ids = [...new Set(chunks.flat())].sort().reverse().slice(0, 200);
       if (ids.length === 0) break;
       const records = await this.records(ids);
@@ -257,7 +273,7 @@ export class RedisBackend implements Backend {
         if (page.length > limit) break;
       }
       if (page.length > limit) break;
-      upper = `(${ids.at(-1)}`;
+      below = ids.at(-1)!;
     }
     const jobs = page.slice(0, limit);
     return { jobs, nextCursor: page.length > limit ? listCursor.encode(jobs.at(-1)!.id) : null };
@@ -447,6 +463,11 @@ export class RedisBackend implements Backend {
       if (!fields || Object.keys(fields).length === 0) return null;
       return fieldsToRecord(fields, (replies[index * 3 + 1]?.[1] ?? []) as string[], (replies[index * 3 + 2]?.[1] ?? []) as string[]);
     });
+  }
+
+  /** Every running job's id, in id order. */
+  private async runningIds(operation: string): Promise<string[]> {
+    return (await this.call(operation, () => this.redis.zrange(`${this.P}running`, '0', '-1'))).sort();
   }
 
   private async script(name: RedisScriptName, ...args: Array<string | number>): Promise<unknown> {

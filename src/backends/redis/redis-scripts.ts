@@ -11,8 +11,10 @@
  *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
  *   P scheduled       zset: delayed and retrying jobs by runAt
  *   P running         zset: running jobs by lease expiry
- *   P state:<state>   zset: ids by state, all scores 0, so ids sort (they are time-ordered)
- *   P ids             zset: every id, scores 0, for prefix lookup
+ *   P state:<state>   zset: ids by state, all scores 0, so ids sort (they are time-ordered);
+ *                     none for running (the running set lists those); with it, every job is
+ *                     in exactly one set, so together they serve listing every job and
+ *                     looking ids up by prefix
  *   P expiry          zset: finished jobs by retention deadline
  *   P finished        zset: finished jobs by finish time
  *   P keys            hash: "<name>\0<key>" -> id while that job is active
@@ -30,12 +32,13 @@ local function jk(id) return P .. 'job:' .. id end
 local function num(v) if v == false or v == nil or v == '' then return nil end return tonumber(v) end
 local function readyScore(priority, runAt) return (1000 - priority) * 4398046511104 + runAt end
 local function hasValue(list, value) for _, v in ipairs(list) do if v == value then return true end end return false end
+-- Running jobs have no state set: the running set (by lease expiry) lists them already.
 local function setState(id, queue, from, to)
   if from then
-    redis.call('ZREM', P .. 'state:' .. from, id)
+    if from ~= 'running' then redis.call('ZREM', P .. 'state:' .. from, id) end
     redis.call('HINCRBY', P .. 'count:' .. queue, from, -1)
   end
-  redis.call('ZADD', P .. 'state:' .. to, 0, id)
+  if to ~= 'running' then redis.call('ZADD', P .. 'state:' .. to, 0, id) end
   redis.call('HINCRBY', P .. 'count:' .. queue, to, 1)
   redis.call('HSET', jk(id), 'state', to)
 end
@@ -79,7 +82,6 @@ local function removeJob(id)
   redis.call('ZREM', P .. 'running', id)
   redis.call('ZREM', P .. 'expiry', id)
   redis.call('ZREM', P .. 'finished', id)
-  redis.call('ZREM', P .. 'ids', id)
   redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id)
   return true
 end
@@ -124,8 +126,8 @@ local function batchCount(batch, queue, state, delta)
   counts[state] = (counts[state] or 0) + delta
 end
 local function batchMove(batch, id, queue, from, to)
-  batchZrem(batch, P .. 'state:' .. from, id)
-  batchZadd(batch, P .. 'state:' .. to, 0, id)
+  if from ~= 'running' then batchZrem(batch, P .. 'state:' .. from, id) end
+  if to ~= 'running' then batchZadd(batch, P .. 'state:' .. to, 0, id) end
   batchCount(batch, queue, from, -1)
   batchCount(batch, queue, to, 1)
 end
@@ -190,7 +192,6 @@ local function enqueueJobs(base, n, now)
         if job[f] ~= '' then fields[#fields + 1] = f; fields[#fields + 1] = job[f] end
       end
       redis.call('HSET', jk(job.id), unpack(fields))
-      batchZadd(batch, P .. 'ids', 0, job.id)
       if job.key ~= '' then redis.call('HSET', P .. 'keys', job.name .. '\\0' .. job.key, job.id) end
       queues[job.queue] = true
       batchZadd(batch, P .. 'state:' .. state, 0, job.id)
