@@ -50,7 +50,7 @@ export interface RedisBackendOptions {
 
 type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unknown>;
 
-/** Jobs per enqueue script call: 14 arguments each stays far below Lua's limits. */
+/** Jobs per enqueue script call: bounds how long one call holds Redis, and what its EXISTS unpacks at once. */
 const enqueueChunk = 1000;
 
 /**
@@ -148,7 +148,7 @@ export class RedisBackend implements Backend {
     const now = this.clock.now();
     if (new Set(jobs.map((job) => job.id)).size !== jobs.length) throw new StoreError('Two jobs in one enqueue share an id', { details: { operation: 'enqueue' } });
     if (jobs.length <= enqueueChunk) {
-      const out = (await this.script('enqueue', now, jobs.length, ...jobs.flatMap(jobArgs))) as Array<[string, number]>;
+      const out = (await this.script('enqueue', now, jobs.length, packedFields(jobs))) as Array<[string, number]>;
       return out.map(([id, created]) => ({ id, created: created === 1 }));
     }
     // A large batch goes as several script calls in one MULTI, which Redis runs back to back
@@ -156,7 +156,7 @@ export class RedisBackend implements Backend {
     const multi = this.redis.multi() as unknown as Record<string, ScriptCall> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (let start = 0; start < jobs.length; start += enqueueChunk) {
       const chunk = jobs.slice(start, start + enqueueChunk);
-      void multi.jobsmith_enqueue!(this.P, now, chunk.length, ...chunk.flatMap(jobArgs));
+      void multi.jobsmith_enqueue!(this.P, now, chunk.length, packedFields(chunk));
     }
     const replies = (await this.call('enqueue', () => multi.exec())) ?? [];
     const results: EnqueueResult[] = [];
@@ -183,18 +183,20 @@ export class RedisBackend implements Backend {
   /** One script call: the outcomes are written and the next jobs claimed in one atomic step and one round trip. */
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     const now = this.clock.now();
-    const args = settlements.flatMap((settlement) => [
+    // One JSON list of strings for the whole batch (the script decodes it): the driver handles
+    // one argument instead of eight an outcome.
+    const fields = settlements.flatMap((settlement) => [
       settlement.kind,
       settlement.id,
       settlement.token,
       settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
       settlement.kind !== 'complete' && settlement.error !== null ? JSON.stringify(settlement.error) : '',
-      settlement.kind === 'retry' ? settlement.runAt : '',
+      settlement.kind === 'retry' ? String(settlement.runAt) : '',
       (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
-      settlement.kind !== 'retry' && settlement.expiresAt !== null ? settlement.expiresAt : '',
+      settlement.kind !== 'retry' && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
     ]);
     const claimPart = next ? ['1', ...claimArgs(next)] : ['0'];
-    const [out, claimed] = (await this.script('settle', now, bucketOf(now), settlements.length, ...args, ...claimPart)) as [number[], ClaimReply | 0];
+    const [out, claimed] = (await this.script('settle', now, bucketOf(now), settlements.length, JSON.stringify(fields), ...claimPart)) as [number[], ClaimReply | 0];
     const applied = out.map((value) => value === 1);
     settlements.forEach((settlement, index) => {
       if (!applied[index]) return;
@@ -508,23 +510,29 @@ export class RedisBackend implements Backend {
   }
 }
 
-function jobArgs(job: NewJob): Array<string | number> {
+/** A job's 14 fields as the scripts read them: strings, '' for none. */
+function jobArgs(job: NewJob): string[] {
   return [
     job.id,
     job.name,
     job.queue,
     job.payload,
     JSON.stringify(job.metadata),
-    job.priority,
+    String(job.priority),
     job.key ?? '',
-    job.maxAttempts,
+    String(job.maxAttempts),
     job.backoff === null ? '' : JSON.stringify(job.backoff),
-    job.timeoutMs ?? '',
-    job.keepCompletedMs ?? '',
-    job.keepFailedMs ?? '',
-    job.runAt,
-    job.createdAt,
+    job.timeoutMs === null ? '' : String(job.timeoutMs),
+    job.keepCompletedMs === null ? '' : String(job.keepCompletedMs),
+    job.keepFailedMs === null ? '' : String(job.keepFailedMs),
+    String(job.runAt),
+    String(job.createdAt),
   ];
+}
+
+/** A batch's fields as one JSON list of strings, which the enqueue script decodes. */
+function packedFields(jobs: readonly NewJob[]): string {
+  return JSON.stringify(jobs.flatMap(jobArgs));
 }
 
 /** What the claim scripts return: per job a JSON array [recovered, hash as a flat list, progress list, log list], then the next run time or ''. */
