@@ -1,10 +1,11 @@
 import type { Backend, LeaseRef } from '../contract/backend.ts';
 import type { Clock } from '../domain/clock.ts';
 import { JobCancelledError, LeaseLostError } from '../domain/errors.ts';
+import type { AttemptAbort } from './attempt-abort.ts';
 
 interface Tracked {
   lease: LeaseRef;
-  controller: AbortController;
+  controller: AttemptAbort;
 }
 
 export interface LeaseKeeperOptions {
@@ -49,7 +50,7 @@ export class LeaseKeeper {
 
   // Keyed by lease token: a worker may hold a new attempt of a job whose old,
   // fenced-off attempt has not yet noticed.
-  track(lease: LeaseRef, controller: AbortController): void {
+  track(lease: LeaseRef, controller: AttemptAbort): void {
     this.tracked.set(lease.token, { lease, controller });
   }
 

@@ -16,6 +16,7 @@ import { type JobProgress, recordLimits } from '../domain/job-record.ts';
 import { type JsonObject, type JsonValue, toJsonText } from '../domain/json-value.ts';
 import { serializeError } from '../domain/serialized-error.ts';
 import { validatePayload } from '../domain/validate-payload.ts';
+import { AttemptAbort } from './attempt-abort.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
 
 /** What became of one attempt, after its settlement was written (or rejected). */
@@ -52,15 +53,15 @@ export async function runAttempt(
   deps: AttemptDeps,
   definition: JobDefinition,
   job: ClaimedJob,
-  /** The attempt's controller, when the caller tracked the lease before the attempt started (a prefetched job). */
-  controller = new AbortController(),
+  /** The attempt's abort, when the caller tracked the lease before the attempt started (a prefetched job). */
+  controller = new AttemptAbort(),
 ): Promise<AttemptEnd> {
   const lease = { id: job.id, token: job.lease.token };
   deps.keeper.track(lease, controller);
   // No listener per attempt on the shutdown signal: at high concurrency that is a cost and a
   // MaxListeners warning. The keeper aborts every tracked attempt on shutdown instead.
   if (deps.shutdown.aborted) controller.abort(new WorkerShutdownError(job.id));
-  const ctx = makeContext(deps, job, controller.signal);
+  const ctx = makeContext(deps, job, controller);
   try {
     if (job.crashes > deps.maxCrashRetries) {
       const error = new WorkerCrashedError(job.id, job.crashes);
@@ -80,14 +81,11 @@ async function runHandler(
   definition: JobDefinition,
   job: ClaimedJob,
   ctx: JobContext,
-  controller: AbortController,
+  controller: AttemptAbort,
 ): Promise<Decided> {
-  const aborted = new Promise<{ aborted: unknown }>((resolve) => {
-    if (controller.signal.aborted) resolve({ aborted: controller.signal.reason });
-    controller.signal.addEventListener('abort', () => resolve({ aborted: controller.signal.reason }), { once: true });
-  });
   // A prefetched job may have lost its lease or been cancelled while it waited: do not start it.
-  if (controller.signal.aborted) return decideAbort(deps, job, controller.signal.reason);
+  if (controller.aborted) return decideAbort(deps, job, controller.reason);
+  const aborted = new Promise<{ aborted: unknown }>((resolve) => controller.onAbort((reason) => resolve({ aborted: reason })));
   const cancelTimeout =
     job.timeoutMs === null ? null : deps.clock.setTimer(job.timeoutMs, () => controller.abort(new TimeoutError(job.id, job.timeoutMs!)));
   const handled = (async () => {
@@ -201,7 +199,7 @@ function keepUntil(now: number, keepMs: number | null): number | null {
   return keepMs === null ? null : now + keepMs;
 }
 
-function makeContext(deps: AttemptDeps, job: ClaimedJob, signal: AbortSignal): JobContext {
+function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort): JobContext {
   const lease = { id: job.id, token: job.lease.token };
   const attempt = job.attempts + 1;
   return {
@@ -211,7 +209,9 @@ function makeContext(deps: AttemptDeps, job: ClaimedJob, signal: AbortSignal): J
     attempt,
     maxAttempts: job.maxAttempts,
     metadata: job.metadata,
-    signal,
+    get signal() {
+      return abort.signal;
+    },
     async progress(percent, message) {
       if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
         throw new InvalidOptionError('progress percent', percent, 'a number from 0 to 100');

@@ -6,6 +6,7 @@ import type { AnyJob } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
 import { InvalidOptionError, StoreError, WorkerShutdownError } from '../domain/errors.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
+import { AttemptAbort } from '../runtime/attempt-abort.ts';
 import type { WorkerEvents } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
 import { LeaseKeeper } from '../runtime/lease-keeper.ts';
@@ -66,7 +67,7 @@ const prefetchHoldMs = 500;
 
 interface PrefetchedJob {
   job: ClaimedJob;
-  controller: AbortController;
+  controller: AttemptAbort;
   claimedAt: number;
 }
 
@@ -330,7 +331,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       const now = this.clock.now();
       this.lastContactAt = now;
       for (const job of claimed?.jobs ?? []) {
-        const controller = new AbortController();
+        const controller = new AttemptAbort();
         // Tracked from the claim on, so a held job's lease is renewed and a cancel reaches it.
         this.keeper!.track({ id: job.id, token: job.lease.token }, controller);
         this.prefetched.push({ job, controller, claimedAt: now });
@@ -372,7 +373,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     for (const { job, controller } of this.prefetched.splice(0, count)) {
       // A held job that was cancelled or lost its lease meanwhile: the attempt path settles it
       // as that (it never calls the handler of an aborted attempt).
-      if (controller.signal.aborted) {
+      if (controller.aborted) {
         this.launch(job, controller);
         continue;
       }
@@ -402,13 +403,13 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     return { workerId: this.id, leaseMs: this.leaseMs, queues: this.queues, names: this.registry.names(), limit };
   }
 
-  private launch(job: ClaimedJob, controller: AbortController): void {
+  private launch(job: ClaimedJob, controller: AttemptAbort): void {
     const definition = this.registry.get(job.name);
     const deps = (this.attemptDeps ??= this.makeAttemptDeps());
     const started = this.clock.now();
     if (job.recovered) this.safeEmit('job:stalled', { job });
     // A held job cancelled, taken over or released before its turn never starts its handler.
-    if (!controller.signal.aborted) this.safeEmit('job:started', { job });
+    if (!controller.aborted) this.safeEmit('job:started', { job });
     const run = runAttempt(deps, definition, job, controller)
       .then((end) => {
         const durationMs = this.clock.now() - started;
