@@ -535,11 +535,11 @@ function packedFields(jobs: readonly NewJob[]): string {
   return JSON.stringify(jobs.flatMap(jobArgs));
 }
 
-/** What the claim scripts return: per job a JSON array [recovered, hash as a flat list, progress list, log list], then the next run time or ''. */
+/** What the claim scripts return: per job a JSON array [recovered, hash as an object, progress list, log list], then the next run time or ''. */
 type ClaimReply = [jobs: string[], nextRunAt: string];
 
 /** A claimed job as the script encodes it; Lua's cjson writes an empty list as `{}`. */
-type EncodedClaim = [recovered: number, fields: string[], progress: string[] | Record<string, never>, logs: string[] | Record<string, never>];
+type EncodedClaim = [recovered: number, fields: Record<string, string>, progress: string[] | Record<string, never>, logs: string[] | Record<string, never>];
 
 const listOf = (value: string[] | Record<string, never>): string[] => (Array.isArray(value) ? value : []);
 
@@ -551,10 +551,12 @@ function claimArgs(request: ClaimRequest): Array<string | number> {
 function claimedFromReply([jobs, nextRunAt]: ClaimReply): ClaimResult {
   return {
     jobs: jobs.map((encoded) => {
-      const [recovered, flat, progress, logs] = JSON.parse(encoded) as EncodedClaim;
-      const record = fieldsToRecord(flatToFields(flat), listOf(progress), listOf(logs));
+      const [recovered, fields, progress, logs] = JSON.parse(encoded) as EncodedClaim;
+      const record = fieldsToRecord(fields, listOf(progress), listOf(logs));
       if (!record.lease) throw new StoreError(`Claimed job "${record.id}" has no lease`, { details: { id: record.id } });
-      return { ...record, lease: record.lease, recovered: recovered === 1 };
+      const claimed = record as ClaimedJob;
+      claimed.recovered = recovered === 1;
+      return claimed;
     }),
     nextRunAt: nextRunAt === '' ? null : Number(nextRunAt),
   };

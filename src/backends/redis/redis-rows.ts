@@ -2,10 +2,20 @@ import type { ScheduleRecord } from '../../contract/backend.ts';
 import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 
+/** A field that holds a number, or null when absent or empty. */
+function numberField(fields: Record<string, string>, name: string): number | null {
+  const value = fields[name];
+  return value === undefined || value === '' ? null : Number(value);
+}
+
+/** A field that holds JSON, or null when absent. */
+function jsonField<T>(fields: Record<string, string>, name: string): T | null {
+  const value = fields[name];
+  return value === undefined ? null : (JSON.parse(value) as T);
+}
+
 /** A job hash as HGETALL returns it (absent field = null), with its progress and log lists. */
 export function fieldsToRecord(fields: Record<string, string>, progress: readonly string[], logs: readonly string[]): JobRecord {
-  const number = (name: string) => (fields[name] === undefined || fields[name] === '' ? null : Number(fields[name]));
-  const json = <T>(name: string): T | null => (fields[name] === undefined ? null : (JSON.parse(fields[name]) as T));
   return {
     id: fields.id!,
     name: fields.name!,
@@ -18,17 +28,17 @@ export function fieldsToRecord(fields: Record<string, string>, progress: readonl
     attempts: Number(fields.attempts),
     maxAttempts: Number(fields.maxAttempts),
     crashes: Number(fields.crashes),
-    backoff: json('backoff'),
-    timeoutMs: number('timeoutMs'),
-    keepCompletedMs: number('keepCompletedMs'),
-    keepFailedMs: number('keepFailedMs'),
+    backoff: jsonField(fields, 'backoff'),
+    timeoutMs: numberField(fields, 'timeoutMs'),
+    keepCompletedMs: numberField(fields, 'keepCompletedMs'),
+    keepFailedMs: numberField(fields, 'keepFailedMs'),
     runAt: Number(fields.runAt),
     createdAt: Number(fields.createdAt),
-    startedAt: number('startedAt'),
-    finishedAt: number('finishedAt'),
-    result: json('result'),
-    error: json('error'),
-    progress: json<JobProgress>('progress'),
+    startedAt: numberField(fields, 'startedAt'),
+    finishedAt: numberField(fields, 'finishedAt'),
+    result: jsonField(fields, 'result'),
+    error: jsonField(fields, 'error'),
+    progress: jsonField<JobProgress>(fields, 'progress'),
     progressHistory: progress.map((entry) => JSON.parse(entry) as JobProgress),
     logs: logs.map((entry) => JSON.parse(entry) as JobLogEntry),
     lease:
@@ -36,7 +46,7 @@ export function fieldsToRecord(fields: Record<string, string>, progress: readonl
         ? null
         : { token: fields.leaseToken, workerId: fields.leaseWorker ?? '', expiresAt: Number(fields.leaseExpiresAt) },
     cancelRequested: fields.cancelRequested === '1',
-    expiresAt: number('expiresAt'),
+    expiresAt: numberField(fields, 'expiresAt'),
   };
 }
 

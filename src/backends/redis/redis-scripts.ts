@@ -249,21 +249,18 @@ return result
  *
  * Claim arguments, from ARGV[base + 1]: limit, worker, leaseMs, tokenPrefix, nQueues,
  * queues…, nNames, names…. A lease token is the prefix (random per call) and a counter.
- * Returns { jobs, nextRunAt or '' }, each job a JSON array [recovered (1/0), hash as a
- * flat field list, progress list, log list] (an empty list may come as {}), so the
- * caller needs no second round trip to read them.
+ * Returns { jobs, nextRunAt or '' }, each job a JSON array [recovered (1/0), hash as an
+ * object, progress list, log list] (an empty list may come as {}), so the caller needs
+ * no second round trip to read them.
  */
 const claimFunctions = `
--- A job's hash as a flat list, with its progress and log lists. A job never attempted
--- has neither (only an attempt writes them), which saves two reads per fresh claim.
+-- A job's hash as a table of fields, with its progress and log lists. A job never
+-- attempted has neither (only an attempt writes them), which saves two reads per fresh claim.
 local function readJob(id)
-  local fields = redis.call('HGETALL', jk(id))
-  local fresh = true
-  for i = 1, #fields, 2 do
-    local name = fields[i]
-    if (name == 'attempts' or name == 'crashes') and fields[i + 1] ~= '0' then fresh = false end
-  end
-  if fresh then return { fields, {}, {} } end
+  local flat = redis.call('HGETALL', jk(id))
+  local fields = {}
+  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+  if (fields.attempts or '0') == '0' and (fields.crashes or '0') == '0' then return { fields, {}, {} } end
   return { fields, redis.call('LRANGE', P .. 'prog:' .. id, 0, -1), redis.call('LRANGE', P .. 'logs:' .. id, 0, -1) }
 end
 
