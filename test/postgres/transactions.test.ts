@@ -154,6 +154,29 @@ describe.skipIf(servers.skip)('postgres backend: transactions and migrations', (
     }
   });
 
+  it('a heartbeat and a settle of the same jobs, racing on two connections, never deadlock', { timeout: 60_000 }, async () => {
+    // Both statements lock many rows; if they took them in different orders, each could hold
+    // a row the other waits for. The settle gets its outcomes newest first, the heartbeat its
+    // leases oldest first, every round.
+    const backend = new PostgresBackend({ connectionString: server.url, schema: 'lock_order', poolSize: 4 });
+    const client = createClient({ backend, jobs: [shipOrder] });
+    try {
+      for (let round = 0; round < 15; round++) {
+        await client.enqueueMany(Array.from({ length: 100 }, (_, n) => ({ job: shipOrder, payload: { orderId: n } })));
+        const { jobs } = await backend.claim({ queues: ['default'], names: ['ship-order'], limit: 100, workerId: 'w', leaseMs: 30_000 });
+        expect(jobs).toHaveLength(100);
+        const leases = jobs.map((job) => ({ id: job.id, token: job.lease.token })).sort((a, b) => (a.id < b.id ? -1 : 1));
+        const outcomes = [...leases].reverse().map((lease) => ({ ...lease, kind: 'complete' as const, result: null, expiresAt: null }));
+        const [renewed, settled] = await Promise.all([backend.renewLeases(leases, 30_000), backend.settle(outcomes)]);
+        // Each job was either renewed before its completion or found finished after it.
+        expect(renewed).toHaveLength(100);
+        expect(settled.applied.every(Boolean)).toBe(true);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   it('migrate: false leaves the schema alone and says what is missing', async () => {
     const backend = new PostgresBackend({ connectionString: server.url, schema: 'never_migrated', migrate: false });
     await backend.open();

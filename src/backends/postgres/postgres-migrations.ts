@@ -252,6 +252,11 @@ BEGIN
   WITH s AS (
     SELECT * FROM jsonb_to_recordset(p_settlements) AS x(id uuid, token text, kind text, result jsonb, error jsonb,
       run_at bigint, count_attempt boolean, expires_at bigint)
+  ), locked AS (
+    -- The rows are locked in id order, as renewing leases locks them, whatever plan either
+    -- statement gets: a worker's heartbeat and its settle of the same jobs, on two
+    -- connections, must not each hold a row the other waits for.
+    SELECT j.id FROM ${S}.jobs j JOIN s ON j.id = s.id AND j.lease_token = s.token ORDER BY j.id FOR UPDATE OF j
   ), done AS (
     UPDATE ${S}.jobs j SET
       state = CASE s.kind WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' WHEN 'cancel' THEN 'cancelled'
@@ -268,7 +273,7 @@ BEGIN
     -- checked again as an expression the planner cannot match to jobs_running's predicate:
     -- otherwise, expecting few running jobs, it may read all of them for every batch
     -- instead of looking each outcome's job up by id.
-    FROM s WHERE j.id = s.id AND j.lease_token = s.token AND (j.state || '') = 'running'
+    FROM s WHERE j.id = s.id AND j.lease_token = s.token AND (j.state || '') = 'running' AND j.id IN (SELECT id FROM locked)
     RETURNING j.id, j.queue, s.kind, j.run_at
   ), touched AS (
     UPDATE ${S}.queues q SET last_processed_at = p_now
