@@ -236,10 +236,10 @@ export class PostgresBackend implements Backend {
         // Rows are locked in id order, as settle_and_claim() locks them: a heartbeat and a
         // settle of the same jobs on two connections never wait on each other in a cycle.
         `WITH l AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS l(id, token)),
-         locked AS (SELECT j.id FROM ${this.S}.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j)
+         locked AS (SELECT l.* FROM ${this.S}.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j)
          UPDATE ${this.S}.jobs j SET lease_expires_at = $1
-           FROM l
-          WHERE j.id = l.id AND j.state = 'running' AND j.lease_token = l.token AND j.id IN (SELECT id FROM locked)
+           FROM locked l
+          WHERE j.id = l.id AND j.state = 'running' AND j.lease_token = l.token
           RETURNING j.id, j.cancel_requested`,
         [this.clock.now() + leaseMs, leases.map((lease) => lease.id), leases.map((lease) => lease.token)],
       ),
