@@ -7,33 +7,31 @@
  */
 export class AttemptAbort {
   private controller: AbortController | null = null;
-  private listener: ((reason: unknown) => void) | null = null;
-  #aborted = false;
-  #reason: unknown = undefined;
+  private listener: ((reason: Error) => void) | null = null;
+  private abortedWith: { reason: Error } | null = null;
 
   get aborted(): boolean {
-    return this.#aborted;
+    return this.abortedWith !== null;
   }
 
-  /** Why it was aborted (an Error); undefined while it was not. */
-  get reason(): unknown {
-    return this.#reason;
+  /** Why it was aborted; undefined while it was not. */
+  get reason(): Error | undefined {
+    return this.abortedWith?.reason;
   }
 
   /** The handler's signal, made on first use. */
   get signal(): AbortSignal {
     if (this.controller === null) {
       this.controller = new AbortController();
-      if (this.#aborted) this.controller.abort(this.#reason);
+      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
     }
     return this.controller.signal;
   }
 
   /** Aborts with `reason`; later calls change nothing. */
   abort(reason: Error): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
+    if (this.abortedWith) return;
+    this.abortedWith = { reason };
     this.controller?.abort(reason);
     const listener = this.listener;
     this.listener = null;
@@ -41,8 +39,8 @@ export class AttemptAbort {
   }
 
   /** Calls `listener` once with the reason when aborted (at once if it already is). One listener: the attempt's own. */
-  onAbort(listener: (reason: unknown) => void): void {
-    if (this.#aborted) listener(this.#reason);
+  onAbort(listener: (reason: Error) => void): void {
+    if (this.abortedWith) listener(this.abortedWith.reason);
     else this.listener = listener;
   }
 }

@@ -168,7 +168,7 @@ export class RedisBackend implements Backend {
   }
 
   async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
-    const [id, created] = (await this.script('enqueueRunning', this.clock.now(), newLeaseToken(), lease.workerId, lease.leaseMs, ...jobArgs(job))) as [string, number];
+    const [id, created] = (await this.script('enqueueRunning', this.clock.now(), newLeaseToken(), lease.workerId, lease.leaseMs, packedFields([job]))) as [string, number];
     if (created !== 1) return { created: false, id };
     const [record] = await this.records([id]);
     if (!record?.lease) throw new StoreError(`Job "${id}" was started inline but could not be read back`, { details: { id } });
@@ -411,7 +411,7 @@ export class RedisBackend implements Backend {
       tick.overlap,
       this.clock.now(),
       tick.jobs.length,
-      ...tick.jobs.flatMap(jobArgs),
+      packedFields(tick.jobs),
     )) as string[];
     if (out[0] === 'lost') return { outcome: 'lost' };
     if (out[0] === 'skipped') return { outcome: 'skipped-overlap' };
@@ -511,7 +511,7 @@ export class RedisBackend implements Backend {
 }
 
 /** A job's 14 fields as the scripts read them: strings, '' for none. */
-function jobArgs(job: NewJob): string[] {
+function jobFields(job: NewJob): string[] {
   return [
     job.id,
     job.name,
@@ -530,9 +530,9 @@ function jobArgs(job: NewJob): string[] {
   ];
 }
 
-/** A batch's fields as one JSON list of strings, which the enqueue script decodes. */
+/** Jobs' fields as one JSON list of strings, which the scripts decode (see `enqueueJobs`). */
 function packedFields(jobs: readonly NewJob[]): string {
-  return JSON.stringify(jobs.flatMap(jobArgs));
+  return JSON.stringify(jobs.flatMap(jobFields));
 }
 
 /** What the claim scripts return: per job a JSON array [recovered, hash as an object, progress list, log list], then the next run time or ''. */

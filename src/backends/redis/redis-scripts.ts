@@ -146,15 +146,19 @@ local function flushBatch(batch)
   end
 end
 
--- Adds n jobs whose 14 fields each start at A[base + 1] (A is ARGV, or a batch's fields
--- decoded from one JSON list of strings: see the enqueue script). Checks every id before writing
+-- Adds n jobs from \`packed\`: one JSON list of strings, 14 fields a job (id, name, queue,
+-- payload, metadata, priority, key, maxAttempts, backoff, timeoutMs, keepCompletedMs,
+-- keepFailedMs, runAt, createdAt; '' for none). One argument for the whole batch: the
+-- client's driver handles one string instead of fourteen a job, which was most of a bulk
+-- enqueue's cost in the client. Checks every id before writing
 -- anything, so a bad batch raises before it changes a thing.
-local function enqueueJobs(A, base, n, now)
+local function enqueueJobs(packed, n, now)
+  local A = cjson.decode(packed)
   local jobs = {}
   local seenIds, seenKeys = {}, {}
   local hashKeys = {}
   for i = 0, n - 1 do
-    local b = base + i * 14
+    local b = i * 14
     local job = { id = A[b + 1], name = A[b + 2], queue = A[b + 3], payload = A[b + 4], metadata = A[b + 5],
       priority = A[b + 6], key = A[b + 7], maxAttempts = A[b + 8], backoff = A[b + 9], timeoutMs = A[b + 10],
       keepCompletedMs = A[b + 11], keepFailedMs = A[b + 12], runAt = A[b + 13], createdAt = A[b + 14] }
@@ -213,14 +217,9 @@ local function enqueueJobs(A, base, n, now)
 end
 `;
 
-/**
- * ARGV: now, count, then the jobs' 14 fields each, as one JSON list of strings for the whole
- * batch: the client's driver then handles one argument instead of fourteen a job, which was
- * most of a bulk enqueue's cost in the client. Returns per job {id, created}. All or
- * nothing: checks first, then writes.
- */
+/** ARGV: now, count, the jobs' fields (see \`enqueueJobs\`). Returns per job {id, created}. All or nothing: checks first, then writes. */
 const enqueue = `${common}
-return enqueueJobs(cjson.decode(ARGV[3]), 0, tonumber(ARGV[2]), tonumber(ARGV[1]))
+return enqueueJobs(ARGV[3], tonumber(ARGV[2]), tonumber(ARGV[1]))
 `;
 
 /** ARGV: now. */
@@ -229,10 +228,10 @@ promoteDue(tonumber(ARGV[1]))
 return 1
 `;
 
-/** `job.now()`: adds one job already running. ARGV: now, token, worker, leaseMs, then 14 fields. Returns {id, created}. */
+/** `job.now()`: adds one job already running. ARGV: now, token, worker, leaseMs, the job's fields (see `enqueueJobs`). Returns {id, created}. */
 const enqueueRunning = `${common}
 local now = tonumber(ARGV[1])
-local result = enqueueJobs(ARGV, 4, 1, now)[1]
+local result = enqueueJobs(ARGV[5], 1, now)[1]
 if result[2] == 1 then
   local f = redis.call('HMGET', jk(result[1]), 'queue', 'state')
   redis.call('ZREM', P .. 'ready:' .. f[1], result[1])
@@ -552,7 +551,7 @@ return 1
 
 /**
  * The compare-and-set that fires a tick exactly once, and the tick's jobs, in one script.
- * ARGV: id, expectedNextRunAt, nextRunAt or '', firedAt or '', overlap, now, count, then 14 fields per job.
+ * ARGV: id, expectedNextRunAt, nextRunAt or '', firedAt or '', overlap, now, count, the jobs' fields (see `enqueueJobs`).
  * Returns {'lost'}, {'skipped'} or {'fired', id…}.
  */
 const fireSchedule = `${common}
@@ -568,7 +567,7 @@ if ARGV[5] == 'skip' and f[3] then
     return { 'skipped' }
   end
 end
-local results = enqueueJobs(ARGV, 7, tonumber(ARGV[7]), now)
+local results = enqueueJobs(ARGV[8], tonumber(ARGV[7]), now)
 if ARGV[3] ~= '' then redis.call('HSET', sk, 'nextRunAt', ARGV[3]) else redis.call('HDEL', sk, 'nextRunAt') end
 if ARGV[4] ~= '' then redis.call('HSET', sk, 'lastRunAt', ARGV[4]) end
 if #results > 0 then redis.call('HSET', sk, 'lastJobId', results[#results][1]) end
