@@ -5,7 +5,7 @@
  * database on PostgreSQL, an emptied Redis (see bench/systems/stores.ts). Measuring
  * children learn the servers' URLs from their RunSpec.
  */
-import { type PostgresServer, type RedisServer, startPostgres, startRedis } from '../../test/support/index.ts';
+import { harnessDeviations, type PostgresServer, type RedisServer, startPostgres, startRedis } from '../../test/support/index.ts';
 import type { StoreKind } from '../systems/system-adapter.ts';
 
 export type ServiceKind = 'postgres' | 'redis';
@@ -21,11 +21,11 @@ export interface ServiceInfo {
 }
 
 /**
- * PostgreSQL as the test harness configures it (fsync on, synchronous_commit on,
- * full_page_writes on: commits are durable), with the stock shared_buffers and room
- * for every pool the peers open.
+ * PostgreSQL as the test harness starts it: the stock configuration (jit on, fsync,
+ * synchronous_commit and full_page_writes on, shared_buffers 128MB), with room for every
+ * pool the peers open.
  */
-const postgresSettings = { shared_buffers: '128MB', max_connections: 300 } as const;
+const postgresSettings = { max_connections: 300 } as const;
 
 let current: ServiceUrls = {};
 
@@ -70,7 +70,8 @@ export async function startServices(kinds: ReadonlySet<ServiceKind>, log: (line:
         version,
         settings: [
           `a throwaway cluster on 127.0.0.1:${server.port} (test/support startPostgres), a fresh database per run`,
-          `fsync on, synchronous_commit on, full_page_writes on (every commit is flushed to disk); shared_buffers ${postgresSettings.shared_buffers}, max_connections ${postgresSettings.max_connections}`,
+          'the stock configuration (jit on, fsync, synchronous_commit and full_page_writes on: every commit is flushed to disk), except:',
+          ...harnessDeviations.map((deviation) => (deviation.startsWith('max_connections') ? `max_connections = ${postgresSettings.max_connections} (stock 100): room for every pool the peers open` : deviation)),
         ],
       });
       log(`Started PostgreSQL ${version} on ${server.host}:${server.port}`);

@@ -161,4 +161,45 @@ describe.skipIf(servers.skip)('postgres backend: claim and settle plans', () => 
       expect(plans.filter((plan) => plan.includes('jsonb_to_recordset')).at(-1)).toMatch(/Index Scan using jobs_pkey on jobs j/);
     });
   });
+
+  /**
+   * A stock server has the LLVM JIT on. The functions rule plan nodes out, and a plan that
+   * still needs a ruled-out node is costed near 1e10, far above every JIT threshold, so each
+   * call was compiled: 0.3-1.3 s a claim instead of about 1 ms. They turn the JIT off for
+   * themselves, whatever the server or the session says.
+   */
+  describe('the JIT of a stock server', () => {
+    it('runs on the test server, as on users\' servers', async () => {
+      const { rows } = await client.query<{ jit: string }>('SHOW jit');
+      expect(rows[0]!.jit).toBe('on');
+    });
+
+    it('compiles nothing in claim() and settle_and_claim(), even when the session asks for it on every query', async () => {
+      await client.query('SET jit = on; SET jit_above_cost = 0; SET jit_inline_above_cost = 0; SET jit_optimize_above_cost = 0');
+      try {
+        const plans = await explained(async () => {
+          await client.query('BEGIN');
+          try {
+            await client.query(`SELECT id FROM plan.claim('{default}', '{noop}', $1, 'w', 30000, $2)`, [claimLimit, backlog + 1]);
+            await client.query(`SELECT applied FROM plan.settle_and_claim('[]'::jsonb, $1, 0, '{default}', '{noop}', $2, 'w', 30000)`, [
+              backlog + 1,
+              claimLimit,
+            ]);
+          } finally {
+            await client.query('ROLLBACK');
+          }
+        });
+        const functionPlans = plans.filter((plan) => / on jobs/.test(plan));
+        expect(functionPlans.length).toBeGreaterThan(5);
+        for (const plan of functionPlans) expect(plan).not.toMatch(/JIT:/);
+        // The check can see a compiled plan: a plain query in the same session is compiled.
+        const plain = await explained(async () => {
+          await client.query('SELECT count(*) FROM plan.jobs');
+        });
+        expect(plain.join('\n')).toMatch(/JIT:/);
+      } finally {
+        await client.query('RESET jit; RESET jit_above_cost; RESET jit_inline_above_cost; RESET jit_optimize_above_cost');
+      }
+    });
+  });
 });

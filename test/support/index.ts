@@ -3,7 +3,7 @@
  * when the machine has neither (never under CI).
  */
 export { ServerUnavailableError } from './binaries.ts';
-export { PASSWORD_ROLE, SUPERUSER } from './postgres-config.ts';
+export { harnessDeviations, PASSWORD_ROLE, SUPERUSER } from './postgres-config.ts';
 export { type PostgresServer, type PostgresServerOptions, type PostgresStopMode, startPostgres, type UrlParts } from './postgres-server.ts';
 export { isProcessAlive } from './process-alive.ts';
 export { trackedServers } from './process-registry.ts';
