@@ -26,7 +26,9 @@ export interface LeaseKeeperOptions {
 export class LeaseKeeper {
   private readonly tracked = new Map<string, Tracked>();
   private cancelTimer: (() => void) | null = null;
-  private beating = false;
+  private beating: Promise<void> | null = null;
+  /** When the last heartbeat that renewed every tracked lease started (the store extends them from then). */
+  private renewedAt = 0;
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly options: LeaseKeeperOptions) {}
@@ -51,6 +53,8 @@ export class LeaseKeeper {
   // Keyed by lease token: a worker may hold a new attempt of a job whose old,
   // fenced-off attempt has not yet noticed.
   track(lease: LeaseRef, controller: AttemptAbort): void {
+    // A fresh claim is as good as a renewal: with nothing else tracked, every lease is fresh.
+    if (this.tracked.size === 0) this.renewedAt = this.options.clock.now();
     this.tracked.set(lease.token, { lease, controller });
   }
 
@@ -63,11 +67,30 @@ export class LeaseKeeper {
     for (const item of this.tracked.values()) item.controller.abort(reasonFor(item.lease.id));
   }
 
+  /**
+   * Renews the tracked leases first when a heartbeat is overdue, or waits for the one in
+   * flight. A worker calls it before it claims: after its event loop was blocked (a
+   * synchronous handler) past a lease, its own running jobs look crashed to the store, and
+   * a claim would take them over and run them a second time in this very process.
+   */
+  async renewIfOverdue(): Promise<void> {
+    if (this.beating) return this.beating;
+    if (this.tracked.size > 0 && this.options.clock.now() - this.renewedAt > this.options.heartbeatMs * 1.5) await this.beat();
+  }
+
   /** Renews every tracked lease now. */
-  async beat(): Promise<void> {
-    if (this.beating || this.tracked.size === 0) return;
-    this.beating = true;
+  beat(): Promise<void> {
+    if (this.beating) return this.beating;
+    if (this.tracked.size === 0) return Promise.resolve();
+    this.beating = this.renew().finally(() => {
+      this.beating = null;
+    });
+    return this.beating;
+  }
+
+  private async renew(): Promise<void> {
     const batch = [...this.tracked.values()];
+    const startedAt = this.options.clock.now();
     try {
       const statuses = await this.options.backend.renewLeases(
         batch.map((item) => item.lease),
@@ -80,10 +103,9 @@ export class LeaseKeeper {
         if (!status.held) item.controller.abort(new LeaseLostError(status.id));
         else if (status.cancelRequested) item.controller.abort(new JobCancelledError(status.id));
       });
+      this.renewedAt = startedAt;
     } catch (error) {
       this.options.onError(error);
-    } finally {
-      this.beating = false;
     }
   }
 

@@ -110,9 +110,7 @@ async function runHandler(
 function decideAbort(deps: AttemptDeps, job: ClaimedJob, reason: unknown): Decided {
   const lease = { id: job.id, token: job.lease.token };
   const now = deps.clock.now();
-  if (reason instanceof WorkerShutdownError) {
-    return { settlement: { ...lease, kind: 'retry', error: null, runAt: now, countAttempt: false }, end: { kind: 'released' } };
-  }
+  if (reason instanceof WorkerShutdownError) return { settlement: releaseUnstarted(job), end: { kind: 'released' } };
   if (reason instanceof LeaseLostError) return { settlement: null, end: { kind: 'lost', error: reason } };
   if (reason instanceof JobCancelledError) {
     return {
@@ -122,6 +120,15 @@ function decideAbort(deps: AttemptDeps, job: ClaimedJob, reason: unknown): Decid
   }
   // A timeout: an ordinary, retryable failure.
   return decideError(deps, null, job, reason);
+}
+
+/**
+ * Gives a job back to its queue without spending an attempt (a worker stopping, or a held
+ * job that waited too long for a slot). It keeps its run time, so it keeps its place in
+ * line ahead of the jobs queued after it.
+ */
+export function releaseUnstarted(job: ClaimedJob): Settlement {
+  return { id: job.id, token: job.lease.token, kind: 'retry', error: null, runAt: job.runAt, countAttempt: false };
 }
 
 function decideError(deps: AttemptDeps, definition: JobDefinition | null, job: ClaimedJob, error: unknown): Decided {

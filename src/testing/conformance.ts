@@ -1020,6 +1020,54 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect(started).toHaveLength(3);
     });
 
+    test('a worker at concurrency 1 with its default prefetch starts jobs by priority, then first in, first out', async () => {
+      const started: Array<{ index: number; priority: number }> = [];
+      const job = defineJob({
+        name: 'ordered',
+        run: (payload: { index: number; priority: number }) => void started.push(payload),
+      });
+      const priorities = [0, 5, -5, 10, 1];
+      const count = 300;
+      const items = Array.from({ length: count }, (_, index) => {
+        const priority = priorities[index % priorities.length]!;
+        return { job, payload: { index, priority }, options: { priority } };
+      });
+      // Several batches, so the backlog is as a busy app leaves it, not one transaction's.
+      for (let from = 0; from < count; from += 50) await client.enqueueMany(items.slice(from, from + 50));
+      await startWorker([job], { concurrency: 1 });
+      await eventually(async () => (await backend.stats()).counts.completed === count, 'every job to complete');
+      const expected = [...started].sort((a, b) => b.priority - a.priority || a.index - b.index);
+      expect(started.map((entry) => entry.index)).toEqual(expected.map((entry) => entry.index));
+    });
+
+    test('a held job given back keeps its place in line', async () => {
+      const started: number[] = [];
+      let finishFirst: (() => void) | undefined;
+      const job = defineJob({
+        name: 'in-line',
+        run: (n: number) =>
+          new Promise<void>((resolve) => {
+            started.push(n);
+            if (n === 0) finishFirst = resolve;
+            else resolve();
+          }),
+      });
+      const ids: string[] = [];
+      for (const n of [0, 1, 2, 3]) {
+        ids.push((await client.enqueue(job, n)).id);
+        await clock.advance('10ms');
+      }
+      await startWorker([job], { concurrency: 1, prefetch: 1 });
+      await eventually(() => started.length === 1, 'the first job to start');
+      await untilState(ids[1]!, 'running');
+      // Held past 500 ms while job 0 runs: job 1 goes back, ahead of 2 and 3, queued after it.
+      await clock.advance('600ms');
+      await untilState(ids[1]!, 'queued');
+      finishFirst!();
+      await eventually(async () => (await backend.stats()).counts.completed === 4, 'every job to complete');
+      expect(started).toEqual([0, 1, 2, 3]);
+    });
+
     test('a prefetched job cancelled while held is cancelled without running', async () => {
       let runs = 0;
       let finishFirst: (() => void) | undefined;

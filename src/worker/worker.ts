@@ -11,7 +11,7 @@ import type { WorkerEvents } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
 import { LeaseKeeper } from '../runtime/lease-keeper.ts';
 import { resolveBackend } from '../runtime/resolve-backend.ts';
-import { type AttemptDeps, runAttempt } from '../runtime/run-attempt.ts';
+import { type AttemptDeps, releaseUnstarted, runAttempt } from '../runtime/run-attempt.ts';
 import { SafeEmitter } from '../runtime/safe-emitter.ts';
 
 export interface WorkerOptions {
@@ -76,6 +76,14 @@ interface PendingSettlement {
   resolve: (applied: boolean) => void;
 }
 
+/**
+ * The order jobs leave a queue (priority, highest first; then run time; then enqueue order,
+ * which time-ordered ids follow), for jobs that came back from more than one claim.
+ */
+function inQueueOrder(a: PrefetchedJob, b: PrefetchedJob): number {
+  return b.job.priority - a.job.priority || a.job.runAt - b.job.runAt || (a.job.id < b.job.id ? -1 : a.job.id > b.job.id ? 1 : 0);
+}
+
 /** Creates a worker. Call `start()` to begin claiming. */
 export function createWorker(options: WorkerOptions): Worker {
   return new Worker(options);
@@ -109,8 +117,17 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   /** Lease tokens of attempts whose handler still runs. An attempt whose outcome is only waiting to be written frees its slot, so that write can claim the next job. */
   private readonly busy = new Set<string>();
   private pending: PendingSettlement[] = [];
-  /** Claimed jobs waiting for a slot, oldest first; their leases are tracked and renewed like running ones. */
+  /** Claimed jobs waiting for a slot, in queue order; their leases are tracked and renewed like running ones. */
   private prefetched: PrefetchedJob[] = [];
+  /**
+   * Claimed jobs that came back while another claim was still out. Two claims in flight on
+   * two connections may be answered in either order, and the later answer can hold the
+   * earlier jobs, so none of them starts until every claim out has come back and they are
+   * merged in queue order: a worker starts the jobs it claimed in the order of the queue.
+   */
+  private arrived: PrefetchedJob[] = [];
+  /** Store calls in flight that claim. */
+  private claimCalls = 0;
   /** Set when held jobs went back unstarted; no more are claimed ahead until a slot frees. */
   private prefetchPaused = false;
   /** Store calls in flight, and the job slots their claims asked for. */
@@ -282,13 +299,16 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       }
       const free = this.stopping
         ? 0
-        : Math.max(0, this.concurrency - this.busy.size + (this.prefetchPaused ? 0 : this.prefetch) - this.prefetched.length - this.requested);
+        : Math.max(
+            0,
+            this.concurrency - this.busy.size + (this.prefetchPaused ? 0 : this.prefetch) - this.prefetched.length - this.arrived.length - this.requested,
+          );
       // Outcomes to write always carry a claim (same round trip); a claim alone waits out a quiet spell.
       const claimWanted = free > 0 && (this.pending.length > 0 || now >= this.quietUntil);
       // A store being reopened gets one call at a time.
       const callsAllowed = this.needsOpen ? 1 : maxStoreCalls;
       if ((this.pending.length === 0 && !claimWanted) || this.storeCalls >= callsAllowed) {
-        if (this.stopping && this.inFlight.size === 0 && this.storeCalls === 0 && this.pending.length === 0 && this.prefetched.length === 0) return;
+        if (this.stopping && this.inFlight.size === 0 && this.storeCalls === 0 && this.pending.length === 0 && this.prefetched.length === 0 && this.arrived.length === 0) return;
         const heldUntil = this.prefetched.length > 0 ? this.prefetched[0]!.claimedAt + prefetchHoldMs : Infinity;
         // Calls in flight nudge the loop when they return; a quiet spell ends on its own clock.
         const until = Math.min(heldUntil, free > 0 && !claimWanted ? this.quietUntil : Infinity);
@@ -308,6 +328,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.pending = [];
     const wakeCount = this.wakeCount;
     this.storeCalls++;
+    if (limit > 0) this.claimCalls++;
     this.requested += limit;
     try {
       if (this.needsOpen) {
@@ -316,6 +337,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
         this.logger.info({ workerId: this.id }, 'backend reachable; worker resumes');
       }
       const request = limit > 0 ? this.claimRequest(limit) : undefined;
+      // Never take over a job this worker still runs: renew its own leases first if they may have lapsed.
+      if (request) await this.keeper!.renewIfOverdue();
       let claimed: ClaimResult | null = null;
       if (batch.length > 0) {
         const result = await backend.settle(
@@ -334,7 +357,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
         const controller = new AttemptAbort();
         // Tracked from the claim on, so a held job's lease is renewed and a cancel reaches it.
         this.keeper!.track({ id: job.id, token: job.lease.token }, controller);
-        this.prefetched.push({ job, controller, claimedAt: now });
+        this.arrived.push({ job, controller, claimedAt: now });
       }
       // The store had less than asked: wait for news (or the next delayed job, or a poll)
       // before claiming again, unless news came while this call was out.
@@ -345,10 +368,19 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       this.onStoreError(error, batch);
     } finally {
       this.storeCalls--;
+      if (limit > 0) this.claimCalls--;
       this.requested -= limit;
+      if (this.claimCalls === 0 && this.arrived.length > 0) this.holdArrivedJobs();
       this.startHeldJobs();
       this.nudge();
     }
+  }
+
+  /** Moves the jobs that arrived into the held list, everything in queue order. */
+  private holdArrivedJobs(): void {
+    this.prefetched.push(...this.arrived);
+    this.arrived = [];
+    this.prefetched.sort(inQueueOrder);
   }
 
   /** Starts held jobs while slots are free. */
@@ -379,7 +411,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       }
       const lease = { id: job.id, token: job.lease.token };
       this.keeper!.untrack(lease);
-      this.pending.push({ settlement: { ...lease, kind: 'retry', error: null, runAt: now, countAttempt: false }, resolve: () => {} });
+      this.pending.push({ settlement: releaseUnstarted(job), resolve: () => {} });
     }
     if (!this.stopping) this.prefetchPaused = true;
   }

@@ -83,4 +83,44 @@ describe.skipIf(servers.skip)('redis backend: a handler that blocks the event lo
       await env.dispose();
     }
   });
+
+  it('is never taken over by its own worker when no other worker is there', { timeout: 60_000 }, async () => {
+    const url = `${server.url}?prefix=lone`;
+    const env = createIntegrationEnv('redis-lone', { backendUrl: url });
+    let runs = 0;
+    let aborted: unknown = null;
+    const blocking = defineJob({
+      name: ledgerJobName,
+      maxAttempts: 1,
+      run: async (_payload: unknown, ctx) => {
+        runs++;
+        const until = Date.now() + 3000; // three leases, with no heartbeat
+        while (Date.now() < until) {
+          // A synchronous loop: nothing else in this process runs, heartbeats included.
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        aborted = ctx.signal.aborted ? ctx.signal.reason : null;
+        return 'done';
+      },
+    });
+    const stalled: string[] = [];
+    const worker = createWorker({ backend: url, jobs: [blocking], concurrency: 2, lease: '1s', heartbeat: '200ms', pollInterval: '100ms' });
+    worker.on('job:stalled', ({ job }) => stalled.push(job.id));
+    try {
+      await worker.start();
+      const [id] = await env.enqueue(1);
+      await waitUntil('the job to complete', async () => ((await env.client.get(id!)).state === 'completed' ? true : 'not yet'), {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      });
+      // Its lease lapsed while the loop was blocked, but the worker renewed it before it claimed again.
+      expect(await env.client.get(id!)).toMatchObject({ state: 'completed', crashes: 0, attempts: 1, result: 'done' });
+      expect(runs).toBe(1);
+      expect(stalled).toEqual([]);
+      expect(aborted).toBeNull();
+    } finally {
+      await worker.stop({ timeout: 0 });
+      await env.dispose();
+    }
+  });
 });
