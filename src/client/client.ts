@@ -26,6 +26,7 @@ import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { RunMetadata } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
 import { LeaseKeeper } from '../runtime/lease-keeper.ts';
+import { holdProcessOpen } from '../runtime/process-hold.ts';
 import { LazyBackend } from '../runtime/resolve-backend.ts';
 import { runAttempt } from '../runtime/run-attempt.ts';
 import { BoundJob } from './bound-job.ts';
@@ -151,6 +152,16 @@ export class Client implements AsyncDisposable {
    * and `metadata.error`): one that may be retried is left `scheduled` for a worker.
    */
   async runNow<I, R>(definition: JobDefinition<I, unknown, R>, payload: I, options: EnqueueOptions = {}): Promise<JobRun<R>> {
+    // A job running here holds the process open until its outcome is written, as a worker does.
+    const releaseProcess = holdProcessOpen();
+    try {
+      return await this.runHere(definition, payload, options);
+    } finally {
+      releaseProcess();
+    }
+  }
+
+  private async runHere<I, R>(definition: JobDefinition<I, unknown, R>, payload: I, options: EnqueueOptions): Promise<JobRun<R>> {
     const backend = await this.backend();
     const prepared = await prepareJob(definition as JobDefinition, payload, options, backend.now());
     const started = await backend.enqueueRunning(prepared, { workerId: this.inlineId, leaseMs: this.leaseMs });
@@ -256,6 +267,16 @@ export class Client implements AsyncDisposable {
 
   /** Resolves with the job once it is completed, failed or cancelled. */
   async waitFor(idOrPrefix: string, options: WaitOptions = {}): Promise<JobRecord> {
+    // A pending wait holds the process open: a script that awaits a job run elsewhere must not exit first.
+    const releaseProcess = holdProcessOpen();
+    try {
+      return await this.waitUntilFinished(idOrPrefix, options);
+    } finally {
+      releaseProcess();
+    }
+  }
+
+  private async waitUntilFinished(idOrPrefix: string, options: WaitOptions): Promise<JobRecord> {
     const backend = await this.backend();
     const { id } = await this.get(idOrPrefix);
     const pollMs = toMs(options.pollInterval ?? '250ms', 'pollInterval');

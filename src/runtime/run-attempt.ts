@@ -84,7 +84,7 @@ async function runHandler(
   controller: AttemptAbort,
 ): Promise<Decided> {
   // A prefetched job may have lost its lease or been cancelled while it waited: do not start it.
-  if (controller.aborted) return decideAbort(deps, job, controller.reason);
+  if (controller.aborted) return decideAbort(deps, definition, job, controller.reason);
   const aborted = new Promise<{ aborted: unknown }>((resolve) => controller.onAbort((reason) => resolve({ aborted: reason })));
   const cancelTimeout =
     job.timeoutMs === null ? null : deps.clock.setTimer(job.timeoutMs, () => controller.abort(new TimeoutError(job.id, job.timeoutMs!)));
@@ -99,7 +99,7 @@ async function runHandler(
     // The handler is not awaited past an abort: a handler that ignores its signal must
     // not hold the job. Whatever it does later is fenced off by the lease.
     const first = await Promise.race([handled, aborted]);
-    if ('aborted' in first) return decideAbort(deps, job, first.aborted);
+    if ('aborted' in first) return decideAbort(deps, definition, job, first.aborted);
     if ('error' in first) return decideError(deps, definition, job, first.error);
     return decideSuccess(deps, job, first.value);
   } finally {
@@ -107,7 +107,7 @@ async function runHandler(
   }
 }
 
-function decideAbort(deps: AttemptDeps, job: ClaimedJob, reason: unknown): Decided {
+function decideAbort(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, reason: unknown): Decided {
   const lease = { id: job.id, token: job.lease.token };
   const now = deps.clock.now();
   if (reason instanceof WorkerShutdownError) return { settlement: releaseUnstarted(job), end: { kind: 'released' } };
@@ -118,8 +118,8 @@ function decideAbort(deps: AttemptDeps, job: ClaimedJob, reason: unknown): Decid
       end: { kind: 'cancelled' },
     };
   }
-  // A timeout: an ordinary, retryable failure.
-  return decideError(deps, null, job, reason);
+  // A timeout: an ordinary, retryable failure, backed off as the job's definition says.
+  return decideError(deps, definition, job, reason);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { JsonObject, JsonValue } from '../domain/json-value.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { EveryTiming } from '../domain/schedule-helpers.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
+import { holdProcessOpen } from '../runtime/process-hold.ts';
 import { LazyBackend } from '../runtime/resolve-backend.ts';
 import { SafeEmitter } from '../runtime/safe-emitter.ts';
 import { FireTimes } from './fire-times.ts';
@@ -89,7 +90,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   private wakeUp: (() => void) | null = null;
   private woken = false;
   private closed = false;
-  private keepAlive: NodeJS.Timeout | null = null;
+  private releaseProcess: (() => void) | null = null;
 
   constructor(options: SchedulerOptions = {}) {
     super('scheduler:error', options.logger ?? silentLogger);
@@ -191,7 +192,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
     if (this.running) return;
     this.running = true;
     // A started scheduler holds the process open until stopped, as a worker does.
-    this.keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    this.releaseProcess = holdProcessOpen();
     this.loopDone = this.loop();
   }
 
@@ -200,8 +201,8 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
     this.wake();
     await this.loopDone;
     this.loopDone = null;
-    if (this.keepAlive) clearInterval(this.keepAlive);
-    this.keepAlive = null;
+    this.releaseProcess?.();
+    this.releaseProcess = null;
   }
 
   async close(): Promise<void> {

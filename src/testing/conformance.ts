@@ -452,6 +452,26 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect(await backend.get(id)).toMatchObject({ attempts: 2, error: { code: 'TIMEOUT' } });
     });
 
+    test("a timed-out attempt is retried after the job definition's backoff", async () => {
+      const job = defineJob({
+        name: 'hangs-then-waits',
+        timeout: '1s',
+        maxAttempts: 2,
+        backoff: { type: 'fixed', delay: '1m' },
+        run: () => new Promise(() => {}),
+      });
+      const worker = await startWorker([job]);
+      const retries: number[] = [];
+      worker.on('job:retrying', ({ runAt }) => retries.push(runAt));
+      const { id } = await client.enqueue(job, null);
+      await untilState(id, 'running');
+      const timedOutAt = clock.now() + 1000;
+      await clock.advance('1s');
+      await eventually(() => retries.length === 1, 'the timeout retry');
+      expect(retries[0]).toBe(timedOutAt + 60_000);
+      expect(await backend.get(id)).toMatchObject({ state: 'scheduled', runAt: timedOutAt + 60_000, attempts: 1 });
+    });
+
     test('a handler that throws an odd value is retried and recorded, and the worker goes on', async () => {
       const thrown: unknown[] = [null, undefined, 'a string', { circular: null as unknown }];
       (thrown[3] as { circular: unknown }).circular = thrown[3];

@@ -11,6 +11,7 @@ import type { WorkerEvents } from '../runtime/job-events.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
 import { LeaseKeeper } from '../runtime/lease-keeper.ts';
 import { resolveBackend } from '../runtime/resolve-backend.ts';
+import { holdProcessOpen } from '../runtime/process-hold.ts';
 import { type AttemptDeps, releaseUnstarted, runAttempt } from '../runtime/run-attempt.ts';
 import { SafeEmitter } from '../runtime/safe-emitter.ts';
 
@@ -149,7 +150,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private starting: Promise<void> | null = null;
   private stopped: Promise<void> | null = null;
   private lastContactAt: number | null = null;
-  private keepAlive: NodeJS.Timeout | null = null;
+  private releaseProcess: (() => void) | null = null;
   /** The first open failed transiently; the loop opens before its next claim. */
   private needsOpen = false;
   private failures = 0;
@@ -259,7 +260,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       }) ?? null;
     if (this.pruneMs !== null) this.schedulePrune(this.pruneMs);
     // Library timers never hold the process open; a started worker does, like a listening server, until stopped.
-    this.keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    this.releaseProcess = holdProcessOpen();
     this.logger.info({ workerId: this.id, queues: this.queues, concurrency: this.concurrency }, 'worker started');
     this.loopDone = this.loop();
   }
@@ -280,7 +281,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.keeper?.stop();
     this.unsubscribe?.();
     this.cancelPrune?.();
-    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.releaseProcess?.();
     if (this.ownsBackend) await this.backend?.close();
     this.logger.info({ workerId: this.id }, 'worker stopped');
   }
