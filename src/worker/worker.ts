@@ -111,7 +111,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private readonly queues: readonly string[];
   private readonly backendOption: Backend | string | undefined;
   private backend: Backend | null = null;
-  private ownsBackend = false;
+  /** Lets go of the backend: closes one this worker built from a connection string. */
+  private releaseBackend: () => Promise<void> = async () => {};
   private keeper: LeaseKeeper | null = null;
   private attemptDeps: AttemptDeps | null = null;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -191,7 +192,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   start(): Promise<void> {
     this.starting ??= this.begin().catch(async (error: unknown) => {
       // Nothing may keep running or connecting after a failed start.
-      if (this.ownsBackend) await this.backend?.close().catch(() => undefined);
+      await this.releaseBackend().catch((closeError: unknown) => this.reportError(closeError, 'close'));
       throw error;
     });
     return this.starting;
@@ -226,9 +227,9 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   }
 
   private async begin(): Promise<void> {
-    const { backend, owned } = await resolveBackend(this.backendOption, this.clock);
+    const { backend, release } = await resolveBackend(this.backendOption, this.clock);
     this.backend = backend;
-    this.ownsBackend = owned;
+    this.releaseBackend = release;
     // Claiming ahead pays off only when the store works while jobs run here.
     this.prefetch = this.prefetchOption ?? (backend.inProcess ? 0 : this.concurrency);
     try {
@@ -282,7 +283,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.unsubscribe?.();
     this.cancelPrune?.();
     this.releaseProcess?.();
-    if (this.ownsBackend) await this.backend?.close();
+    await this.releaseBackend();
     this.logger.info({ workerId: this.id }, 'worker stopped');
   }
 
