@@ -1,5 +1,6 @@
 // `npm start`: a worker, the scheduler and a producer on the embedded SQLite default, with the example jobs.
-// Ctrl-C stops it gracefully: running jobs get up to 10 s, then are released for the next start.
+// Ctrl-C stops it gracefully: running jobs get up to 10 s, then are released for the next start;
+// a second Ctrl-C stops it at once (see the end of this file).
 import { pino } from 'pino';
 import { createClient, createScheduler, createWorker, daily, defaultBackendUrl, every, openBackend } from '../src/index.ts';
 import { ChargeCard, flakyWebhook, monthlyReport, queueDigest, welcomeEmail } from './jobs.ts';
@@ -58,18 +59,42 @@ const produce = async () => {
 const producer = setInterval(() => produce().catch((error: unknown) => logger.error({ err: error }, 'enqueue failed')), 3000);
 await produce();
 
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping: finishing running jobs (up to 10 s)');
-  clearInterval(producer);
-  await scheduler.stop();
-  await worker.stop({ timeout: '10s' });
-  await client.close();
-  await backend.close();
-  logger.info('stopped');
-  logger.flush();
+// Stopping, as a long-running process should: the first SIGINT or SIGTERM stops
+// gracefully (running jobs get up to 10 s, then are released to the queue); a second one
+// stops at once, releasing running jobs. Nothing is left `running` either way. One Ctrl-C
+// can arrive more than once: the terminal sends it to the whole process group, and npm and
+// tsx pass it on to their child too, so signals within a second of the first count as one.
+// `process.on`, not `once`: a repeated signal must not fall through to Node's default,
+// which kills the process before the worker has written what it holds.
+let firstSignalAt: number | null = null;
+const onSignal = (signal: NodeJS.Signals) => {
+  const now = Date.now();
+  if (firstSignalAt === null) {
+    firstSignalAt = now;
+    void shutdown(signal);
+  } else if (now - firstSignalAt >= 1000) {
+    logger.warn({ signal }, 'stopping at once: releasing running jobs');
+    void worker.stop({ timeout: 0 });
+  }
 };
-process.once('SIGINT', () => void shutdown('SIGINT'));
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  logger.info({ signal }, 'stopping: finishing running jobs (up to 10 s); signal again to stop at once');
+  clearInterval(producer);
+  try {
+    await scheduler.stop();
+    await worker.stop({ timeout: '10s' });
+    await client.close();
+    await backend.close();
+    logger.info('stopped');
+  } catch (error) {
+    logger.error({ err: error }, 'stopping failed');
+    process.exitCode = 1;
+  } finally {
+    logger.flush();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -150,6 +150,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private cancelPrune: (() => void) | null = null;
   private starting: Promise<void> | null = null;
   private stopped: Promise<void> | null = null;
+  /** While stopping: releases the running attempts within `ms` (a later stop() may shorten the wait). */
+  private releaseWithin: ((ms: number) => void) | null = null;
+  /** Shorter timeouts asked for by stop() calls that came while the worker was still starting. */
+  private stopTimeoutsBeforeEnd: number[] = [];
   private lastContactAt: number | null = null;
   private releaseProcess: (() => void) | null = null;
   /** The first open failed transiently; the loop opens before its next claim. */
@@ -201,9 +205,17 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   /**
    * Stops gracefully: claims nothing new, waits up to `timeout` for running attempts,
    * then aborts the rest and releases them to `queued` without spending an attempt.
+   * Called again while stopping, a shorter `timeout` shortens the wait (a second Ctrl-C
+   * that means "now"); every call resolves when the worker has stopped.
    */
   stop(options: { timeout?: Duration } = {}): Promise<void> {
-    this.stopped ??= this.end(options.timeout === undefined ? this.shutdownMs : toMs(options.timeout, 'timeout'));
+    const timeoutMs = options.timeout === undefined ? this.shutdownMs : toMs(options.timeout, 'timeout');
+    if (this.stopped) {
+      if (this.releaseWithin) this.releaseWithin(timeoutMs);
+      else this.stopTimeoutsBeforeEnd.push(timeoutMs);
+      return this.stopped;
+    }
+    this.stopped = this.end(timeoutMs);
     return this.stopped;
   }
 
@@ -275,10 +287,16 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       this.shutdown.abort();
       this.keeper?.abortAll((id) => new WorkerShutdownError(id));
     };
-    const releaseTimer = timeoutMs === 0 ? (release(), () => {}) : this.clock.setTimer(timeoutMs, release);
+    const releaseTimers: Array<() => void> = [];
+    this.releaseWithin = (ms) => {
+      if (ms === 0) release();
+      else releaseTimers.push(this.clock.setTimer(ms, release));
+    };
+    for (const ms of [timeoutMs, ...this.stopTimeoutsBeforeEnd]) this.releaseWithin(ms);
     // The loop ends once nothing runs and every outcome is written.
     await this.loopDone;
-    releaseTimer();
+    this.releaseWithin = null;
+    for (const cancel of releaseTimers) cancel();
     this.keeper?.stop();
     this.unsubscribe?.();
     this.cancelPrune?.();

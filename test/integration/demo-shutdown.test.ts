@@ -1,0 +1,112 @@
+/**
+ * `npm start`, stopped as a terminal or a process manager stops it: SIGINT to the whole
+ * process group, so npm, tsx and the demo each get it and npm and tsx pass it on again.
+ * The demo must stop gracefully on that one Ctrl-C, and at once (releasing running jobs)
+ * on a second one a moment later; either way it leaves no job `running`. It used to die
+ * from the repeated signal 0.2-0.4 s after "stopping", leaving a job running until its
+ * lease lapsed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/index.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'jobsmith-demo-'));
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface DemoRun {
+  child: ChildProcess;
+  logs: Array<Record<string, unknown>>;
+  exited: Promise<void>;
+  until(what: string, match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
+}
+
+function startDemo(url: string): DemoRun {
+  // Its own process group, as a terminal gives a foreground job, so one kill reaches npm, tsx and the demo.
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: root,
+    detached: true,
+    env: { ...process.env, JOBSMITH_URL: url, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const until = async (what: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 40_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!logs.some(match)) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the demo never logged ${what}; stderr: ${stderr.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return { child, logs, exited, until };
+}
+
+const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // The group is gone already.
+  }
+};
+
+async function runningJobs(url: string): Promise<number> {
+  const client = createClient({ backend: url });
+  try {
+    return (await client.list({ state: 'running', limit: 100 })).jobs.length;
+  } finally {
+    await client.close();
+  }
+}
+
+const reportStarted = (line: Record<string, unknown>) => line.msg === 'started' && line.job === 'monthly-report';
+
+describe('the demo (npm start) stopped by signals to its process group', () => {
+  it('stops gracefully on one Ctrl-C: running jobs finish, nothing is left running', { timeout: 90_000 }, async () => {
+    const url = `sqlite:${join(dir, 'once.db')}`;
+    const demo = startDemo(url);
+    try {
+      await demo.until('a monthly report starting', reportStarted);
+      killGroup(demo.child, 'SIGINT');
+      await demo.exited;
+      // npm re-raises the signal it got on itself, so its own exit says nothing; the demo's log does.
+      expect(demo.logs.at(-1)).toMatchObject({ msg: 'stopped' });
+      expect(demo.logs.some((line) => line.msg === 'completed' && line.job === 'monthly-report')).toBe(true);
+      expect(demo.logs.some((line) => line.msg === 'stopping at once: releasing running jobs')).toBe(false);
+      expect(await runningJobs(url)).toBe(0);
+    } finally {
+      killGroup(demo.child, 'SIGKILL');
+    }
+  });
+
+  it('stops at once on a second Ctrl-C, releasing the running jobs', { timeout: 90_000 }, async () => {
+    const url = `sqlite:${join(dir, 'twice.db')}`;
+    const demo = startDemo(url);
+    try {
+      await demo.until('a monthly report starting', reportStarted);
+      killGroup(demo.child, 'SIGINT');
+      await demo.until('stopping', (line) => typeof line.msg === 'string' && line.msg.startsWith('stopping:'));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      killGroup(demo.child, 'SIGINT');
+      await demo.exited;
+      expect(demo.logs.some((line) => line.msg === 'stopping at once: releasing running jobs')).toBe(true);
+      expect(demo.logs.at(-1)).toMatchObject({ msg: 'stopped' });
+      expect(await runningJobs(url)).toBe(0);
+    } finally {
+      killGroup(demo.child, 'SIGKILL');
+    }
+  });
+});
