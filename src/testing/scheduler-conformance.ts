@@ -287,7 +287,7 @@ export function runSchedulerConformance(options: ConformanceOptions): void {
         }
         // The same night caught up afterwards by a scheduler that was not running: the same ticks.
         await scheduler.stop();
-        for (const [i] of expressions.entries()) await scheduler.remove(`dst-${i}`);
+        for (const i of expressions.keys()) await scheduler.remove(`dst-${i}`);
         const caughtUp = defineJob({ name: 'report-caught-up', run: () => null });
         const late = newScheduler({ jobs: [caughtUp] });
         await clock.set(night.from);
