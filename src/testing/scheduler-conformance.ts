@@ -10,6 +10,7 @@ import { type Scheduler, type SchedulerOptions, createScheduler } from '../sched
 import type { ConformanceOptions } from './conformance.ts';
 import { FakeClock } from './fake-clock.ts';
 import { InFlightCalls } from './in-flight-calls.ts';
+import { daylightSavingNights, firesThatNight } from './daylight-saving.ts';
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -254,6 +255,48 @@ export function runSchedulerConformance(options: ConformanceOptions): void {
       expect(times).toContain('2026-11-01T05:45:00.000Z'); // 01:45 EDT
       expect(times).toContain('2026-11-01T06:45:00.000Z'); // 01:45 EST, an hour later
     });
+
+    for (const night of daylightSavingNights) {
+      test(`daylight saving in ${night.tz} on ${night.date} (${night.change}): what fires, what is stored and what nextRuns() lists agree`, async () => {
+        const expressions = Object.keys(night.fires);
+        const firedBy = async (name: string) => {
+          const fired = new Map<string, number[]>(expressions.map((cron) => [cron, []]));
+          for await (const job of client.jobs({ name })) fired.get(job.payload as string)!.push(Date.parse(String(job.metadata.scheduledFor)));
+          return new Map([...fired].map(([cron, times]) => [cron, firesThatNight(times.sort((a, b) => a - b), night)]));
+        };
+        await clock.set(night.from);
+        const scheduler = await started();
+        for (const [i, cron] of expressions.entries()) await scheduler.schedule({ id: `dst-${i}`, cron, tz: night.tz, job: report, payload: cron });
+        for (const [i, cron] of expressions.entries()) {
+          expect(firesThatNight((await scheduler.nextRuns(`dst-${i}`, 12)).map(Number), night), cron).toEqual(night.fires[cron]);
+        }
+        // Through the night in ten-minute steps: each schedule has fired exactly what it should
+        // have so far, and its stored next fire time and nextRuns() show what fires next.
+        while (clock.now() < night.to) {
+          await clock.advance('10m');
+          const fired = await firedBy('report');
+          for (const [i, cron] of expressions.entries()) {
+            const expected = night.fires[cron]!;
+            const done = fired.get(cron)!.length;
+            expect(fired.get(cron), `${cron} by ${new Date(clock.now()).toISOString()}`).toEqual(expected.slice(0, done));
+            const { nextRunAt } = await scheduler.get(`dst-${i}`);
+            if (done < expected.length) expect(firesThatNight([nextRunAt!], night), cron).toEqual([expected[done]]);
+            else expect(nextRunAt, cron).toBeGreaterThanOrEqual(night.to);
+            expect(firesThatNight((await scheduler.nextRuns(`dst-${i}`, 3)).map(Number), night), cron).toEqual(expected.slice(done, done + 3));
+          }
+        }
+        // The same night caught up afterwards by a scheduler that was not running: the same ticks.
+        await scheduler.stop();
+        for (const i of expressions.keys()) await scheduler.remove(`dst-${i}`);
+        const caughtUp = defineJob({ name: 'report-caught-up', run: () => null });
+        const late = newScheduler({ jobs: [caughtUp] });
+        await clock.set(night.from);
+        for (const [i, cron] of expressions.entries()) await late.schedule({ id: `late-${i}`, cron, tz: night.tz, job: caughtUp, payload: cron, catchUp: 'all' });
+        await clock.set(night.to);
+        await late.fireDue();
+        expect(Object.fromEntries(await firedBy('report-caught-up'))).toEqual(night.fires);
+      });
+    }
 
     test('a clock that jumps backward never fires a tick twice', async () => {
       await clock.set(Date.UTC(2026, 0, 1, 3, 59));
