@@ -293,8 +293,12 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
       const backend = await this.backend();
       const now = backend.now();
       let wait = this.pollMs;
+      const known = this.registry.names();
       for (const schedule of await backend.listSchedules()) {
-        if (schedule.enabled && schedule.nextRunAt !== null) wait = Math.min(wait, Math.max(0, schedule.nextRunAt - now));
+        // A schedule of a job this scheduler does not know is another's to fire: waking for
+        // it would find nothing to do and spin until that other scheduler fires it.
+        if (!schedule.enabled || schedule.nextRunAt === null || !known.includes(schedule.spec.job)) continue;
+        wait = Math.min(wait, Math.max(0, schedule.nextRunAt - now));
       }
       return wait;
     } catch (error) {
