@@ -1,3 +1,5 @@
+// Node's types, for projects that list no `types` (see src/index.ts).
+/// <reference types="node" preserve="true" />
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../client/client.ts';
 import { prepareJob } from '../client/prepare-job.ts';
