@@ -1,4 +1,4 @@
-// Node's types, for projects that list no `types` (see src/index.ts).
+// These declarations use Node's types: load them for projects that list no `types`.
 /// <reference types="node" preserve="true" />
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../client/client.ts';

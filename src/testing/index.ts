@@ -1,5 +1,5 @@
 // `jobsmith/testing`: what users need to test their own jobs, with any test runner (nothing here imports one).
-// Node's types, for projects that list no `types` (see src/index.ts).
+// These declarations use Node's types: load them for projects that list no `types`.
 /// <reference types="node" preserve="true" />
 export { FakeClock } from './fake-clock.ts';
 export type { FakeClockOptions } from './fake-clock.ts';

@@ -1,5 +1,5 @@
 // `jobsmith/postgres`: the PostgreSQL backend, for passing your own pg.Pool or options.
-// Node's types, for projects that list no `types` (see src/index.ts).
+// These declarations use Node's types: load them for projects that list no `types`.
 /// <reference types="node" preserve="true" />
 export { PostgresBackend } from './postgres-backend.ts';
 export type { PgQueryable, PostgresBackendOptions } from './postgres-backend.ts';

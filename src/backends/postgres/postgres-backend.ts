@@ -80,13 +80,14 @@ const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelle
 
 // bigint columns hold epoch milliseconds, well inside Number's exact range; pg would hand them back as strings.
 const int8AsNumber: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pgTypes().builtins.INT8 ? (value: string) => Number(value) : pgTypes().getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    const { types } = pgDriver();
+    return oid === types.builtins.INT8 ? (value: string) => Number(value) : types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** The `pg` package, loaded when a backend is built (see load-driver.ts). */
 const pgDriver = (): typeof pg => loadDriver<typeof pg>('postgres');
-const pgTypes = (): typeof pg.types => pgDriver().types;
 
 /**
  * The backend for many workers on many machines. Claims are one round trip to a
