@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import { createClient, createScheduler, createWorker, daily, defaultBackendUrl, every, openBackend } from '../src/index.ts';
 import { ChargeCard, flakyWebhook, monthlyReport, queueDigest, welcomeEmail } from './jobs.ts';
+import { shortId } from './short-id.ts';
 
 const url = process.env.JOBSMITH_URL ?? defaultBackendUrl;
 const logger = pino({
@@ -16,14 +17,14 @@ const jobs = [welcomeEmail, monthlyReport, flakyWebhook, ChargeCard, queueDigest
 const client = createClient({ backend, jobs, logger });
 const worker = createWorker({ backend, jobs, concurrency: 5, logger: logger.child({ component: 'worker' }) });
 
-worker.on('job:started', ({ job }) => logger.info({ id: job.id.slice(0, 13), job: job.name, attempt: job.attempts + 1 }, 'started'));
-worker.on('job:progress', ({ job, progress }) => logger.info({ id: job.id.slice(0, 13), percent: progress.percent, phase: progress.message }, 'progress'));
-worker.on('job:completed', ({ job, result, durationMs }) => logger.info({ id: job.id.slice(0, 13), job: job.name, result, durationMs }, 'completed'));
+worker.on('job:started', ({ job }) => logger.info({ id: shortId(job.id), job: job.name, attempt: job.attempts + 1 }, 'started'));
+worker.on('job:progress', ({ job, progress }) => logger.info({ id: shortId(job.id), percent: progress.percent, phase: progress.message }, 'progress'));
+worker.on('job:completed', ({ job, result, durationMs }) => logger.info({ id: shortId(job.id), job: job.name, result, durationMs }, 'completed'));
 worker.on('job:retrying', ({ job, error, runAt }) =>
-  logger.warn({ id: job.id.slice(0, 13), job: job.name, error: (error as Error).message, retryInMs: runAt - Date.now() }, 'retrying'),
+  logger.warn({ id: shortId(job.id), job: job.name, error: (error as Error).message, retryInMs: runAt - Date.now() }, 'retrying'),
 );
-worker.on('job:failed', ({ job, error }) => logger.error({ id: job.id.slice(0, 13), job: job.name, error: (error as Error).message }, 'failed'));
-worker.on('job:stalled', ({ job }) => logger.warn({ id: job.id.slice(0, 13), job: job.name, crashes: job.crashes }, 'recovered from a crashed worker'));
+worker.on('job:failed', ({ job, error }) => logger.error({ id: shortId(job.id), job: job.name, error: (error as Error).message }, 'failed'));
+worker.on('job:stalled', ({ job }) => logger.warn({ id: shortId(job.id), job: job.name, crashes: job.crashes }, 'recovered from a crashed worker'));
 worker.on('worker:error', ({ error, during }) => logger.error({ err: error, during }, 'worker error'));
 
 await worker.start();
@@ -31,7 +32,7 @@ await worker.start();
 // Schedules live in the store: every process may register them at start; each tick fires once.
 const scheduler = createScheduler({ backend, jobs, logger: logger.child({ component: 'scheduler' }) });
 scheduler.on('schedule:fired', ({ schedule, tick, jobIds }) =>
-  logger.info({ schedule: schedule.id, tick: new Date(tick).toISOString(), jobIds: jobIds.map((id) => id.slice(0, 13)) }, 'schedule fired'),
+  logger.info({ schedule: schedule.id, tick: new Date(tick).toISOString(), jobIds: jobIds.map(shortId) }, 'schedule fired'),
 );
 scheduler.on('scheduler:error', ({ error, during }) => logger.error({ err: error, during }, 'scheduler error'));
 await scheduler.schedule({ id: 'queue-digest', every: every('15s'), job: queueDigest, payload: null, overlap: 'skip' });

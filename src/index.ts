@@ -1,4 +1,7 @@
 // The public API of `jobsmith`. Every export is listed by name; nothing else is reachable.
+// The declarations use Node's types (EventEmitter, AbortSignal, AsyncDisposable); this loads them
+// for projects that list no `types` (TypeScript 6 and later load none by default).
+/// <reference types="node" preserve="true" />
 export { defineJob, Job, toJobDefinition } from './domain/define-job.ts';
 export type { AnyJob, JobClass, JobDefinition, JobInput, JobResult } from './domain/define-job.ts';
 export type { JobContext } from './domain/job-context.ts';

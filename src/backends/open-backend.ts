@@ -1,6 +1,6 @@
 import type { Backend } from '../contract/backend.ts';
 import type { Clock } from '../domain/clock.ts';
-import { BackendUnavailableError, InvalidUrlError } from '../domain/errors.ts';
+import { InvalidUrlError } from '../domain/errors.ts';
 import { MemoryBackend } from './memory/memory-backend.ts';
 import { parseSqliteUrl } from './sqlite/sqlite-url.ts';
 
@@ -36,19 +36,15 @@ export async function openBackend(url: string, options: OpenBackendOptions = {})
     case 'postgresql': {
       const { parsePostgresUrl } = await import('./postgres/postgres-url.ts');
       const parsed = parsePostgresUrl(url);
-      const { PostgresBackend } = await import('./postgres/postgres-backend.ts').catch((error: unknown) => {
-        throw new BackendUnavailableError(scheme, `the "pg" package is not installed (npm install pg): ${(error as Error).message}`);
-      });
-      return new PostgresBackend({ ...parsed, ...options });
+      const { PostgresBackend } = await import('./postgres/postgres-backend.ts');
+      return new PostgresBackend({ ...parsed, ...options }); // BackendUnavailableError without pg
     }
     case 'redis':
     case 'rediss': {
       const { parseRedisUrl } = await import('./redis/redis-url.ts');
       const parsed = parseRedisUrl(url);
-      const { RedisBackend } = await import('./redis/redis-backend.ts').catch((error: unknown) => {
-        throw new BackendUnavailableError(scheme, `the "ioredis" package is not installed (npm install ioredis): ${(error as Error).message}`);
-      });
-      return new RedisBackend({ ...parsed, ...options });
+      const { RedisBackend } = await import('./redis/redis-backend.ts');
+      return new RedisBackend({ ...parsed, ...options }); // BackendUnavailableError without ioredis
     }
     default:
       throw new InvalidUrlError(url, `unknown scheme "${scheme}:"; expected sqlite:, memory:, postgres:// or redis://`);

@@ -6,9 +6,9 @@ import type { SerializedError } from '../domain/serialized-error.ts';
 
 /**
  * The backend contract: the one interface every store implements and the client,
- * worker, scheduler, CLI and dashboard speak. Its semantics are pinned down by the
- * conformance suite (`runBackendConformance` in `jobsmith/testing`); the memory
- * backend is the reference implementation.
+ * worker and scheduler speak. Its semantics are pinned down by the conformance suite
+ * (`runBackendConformance` in `jobsmith/testing/conformance`); the memory backend is the
+ * reference implementation.
  *
  * Rules every backend keeps:
  * - Each method is atomic: it happens entirely or not at all.

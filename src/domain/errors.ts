@@ -131,8 +131,8 @@ export class StoreError extends JobsmithError {
 }
 
 export class BackendUnavailableError extends JobsmithError {
-  constructor(readonly scheme: string, reason: string) {
-    super('BACKEND_UNAVAILABLE', `The "${scheme}" backend is not available: ${reason}.`, { details: { scheme } });
+  constructor(readonly scheme: string, reason: string, cause?: unknown) {
+    super('BACKEND_UNAVAILABLE', `The "${scheme}" backend is not available: ${reason}.`, { details: { scheme }, cause });
   }
 }
 

@@ -1,3 +1,5 @@
+// These declarations use Node's types: load them for projects that list no `types`.
+/// <reference types="node" preserve="true" />
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../client/client.ts';
 import { prepareJob } from '../client/prepare-job.ts';

@@ -1,5 +1,7 @@
-// `jobsmith/testing`: what users need to test their own jobs, and what a new backend needs to prove itself.
+// `jobsmith/testing`: what users need to test their own jobs, with any test runner (nothing here imports one).
+// These declarations use Node's types: load them for projects that list no `types`.
+/// <reference types="node" preserve="true" />
 export { FakeClock } from './fake-clock.ts';
+export type { FakeClockOptions } from './fake-clock.ts';
 export { MemoryBackend } from '../backends/memory/memory-backend.ts';
-export { runBackendConformance } from './conformance.ts';
-export type { ConformanceOptions, ConformanceHarness } from './conformance.ts';
+export type { MemoryBackendOptions } from '../backends/memory/memory-backend.ts';

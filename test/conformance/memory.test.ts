@@ -1,4 +1,5 @@
-import { MemoryBackend, runBackendConformance } from '../../src/testing/index.ts';
+import { MemoryBackend } from '../../src/testing/index.ts';
+import { runBackendConformance } from '../../src/testing/conformance.ts';
 
 runBackendConformance({
   name: 'memory',

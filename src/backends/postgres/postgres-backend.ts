@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type {
   Backend,
   BackendEvent,
@@ -36,6 +36,7 @@ import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
 import { PostgresListener } from './postgres-listener.ts';
 import { postgresMigrations } from './postgres-migrations.ts';
 import { toStoreError } from './postgres-errors.ts';
+import { loadDriver } from '../load-driver.ts';
 import { type PgJobRow, type PgScheduleRow, claimOrder, pgRowToClaimed, pgRowToRecord, pgRowToSchedule } from './postgres-rows.ts';
 
 /** Something that runs a query: a `pg.Pool`, a `pg.Client`, or a pool client inside the user's transaction. */
@@ -79,9 +80,14 @@ const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelle
 
 // bigint columns hold epoch milliseconds, well inside Number's exact range; pg would hand them back as strings.
 const int8AsNumber: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    const { types } = pgDriver();
+    return oid === types.builtins.INT8 ? (value: string) => Number(value) : types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+/** The `pg` package, loaded when a backend is built (see load-driver.ts). */
+const pgDriver = (): typeof pg => loadDriver<typeof pg>('postgres');
 
 /**
  * The backend for many workers on many machines. Claims are one round trip to a
@@ -109,6 +115,7 @@ export class PostgresBackend implements Backend {
   private readonly settleStatement: HotStatement;
 
   constructor(options: PostgresBackendOptions) {
+    const driver = pgDriver(); // without pg, fail here rather than at the first query
     this.schema = options.schema ?? 'jobsmith';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.schema)) throw new InvalidOptionError('schema', options.schema, 'a lower-case SQL identifier');
     this.S = `"${this.schema}"`;
@@ -136,7 +143,7 @@ export class PostgresBackend implements Backend {
       this.ownsPool = false;
     } else {
       if (!options.connectionString) throw new InvalidOptionError('connectionString', options.connectionString, 'a postgres:// URL or a pool');
-      this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+      this.pool = new driver.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
       this.ownsPool = true;
     }
     this.connectionString = options.connectionString;
@@ -692,7 +699,8 @@ export class PostgresBackend implements Backend {
   }
 
   private async listenConnection(): Promise<pg.Client> {
-    const client = this.connectionString ? new pg.Client({ connectionString: this.connectionString }) : new pg.Client(this.pool.options);
+    const { Client } = pgDriver();
+    const client = this.connectionString ? new Client({ connectionString: this.connectionString }) : new Client(this.pool.options);
     await client.connect();
     return client;
   }

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type {
   Backend,
   BackendEvent,
@@ -34,6 +34,7 @@ import { recordLimits } from '../../domain/job-record.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobState, jobStates, terminalStates } from '../../domain/job-state.ts';
 import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
+import { loadDriver } from '../load-driver.ts';
 import { fieldsToRecord, flatToFields, pairsToMap, scheduleFromFields } from './redis-rows.ts';
 
 export interface RedisBackendOptions {
@@ -72,6 +73,7 @@ export class RedisBackend implements Backend {
   private readonly listeners = new BackendListeners();
 
   constructor(options: RedisBackendOptions) {
+    const driver = loadDriver<typeof import('ioredis')>('redis'); // without ioredis, fail here
     this.prefix = options.prefix ?? 'jobsmith';
     if (!/^[\w.:-]{1,64}$/.test(this.prefix)) throw new InvalidOptionError('prefix', options.prefix, 'letters, digits, _ . : or -, at most 64');
     this.P = `{${this.prefix}}:`;
@@ -89,7 +91,7 @@ export class RedisBackend implements Backend {
       this.ownsConnection = false;
     } else {
       if (!options.url) throw new InvalidOptionError('url', options.url, 'a redis:// URL or an ioredis connection');
-      this.redis = new Redis(options.url, connection);
+      this.redis = new driver.Redis(options.url, connection);
       this.ownsConnection = true;
     }
     this.redis.on('error', (error: unknown) => this.emit({ type: 'connection-error', error: this.wrap('connection', error) }));

@@ -1,0 +1,11 @@
+import { describe, expect, it } from 'vitest';
+import { shortId } from '../../examples/short-id.ts';
+import { newJobId } from '../../src/domain/ids.ts';
+
+describe("the demo's short job ids", () => {
+  it('tell apart jobs enqueued in the same millisecond', () => {
+    const now = Date.now();
+    const ids = Array.from({ length: 1000 }, () => newJobId(now));
+    expect(new Set(ids.map(shortId)).size).toBe(ids.length);
+  });
+});
