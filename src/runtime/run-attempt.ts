@@ -70,19 +70,19 @@ export async function runAttempt(
   // No listener per attempt on the shutdown signal: at high concurrency that is a cost and a
   // MaxListeners warning. The keeper aborts every tracked attempt on shutdown instead.
   if (deps.shutdown.aborted) controller.abort(new WorkerShutdownError(job.id));
-  const ctx = makeContext(deps, job, controller);
   if (job.state === 'failed') {
-    await runTakenOverHook(deps, definition, job, ctx, controller);
+    await runTakenOverHook(deps, definition, job, controller);
     return { kind: 'hook-ran' };
   }
+  const ctx = makeContext(deps, job, controller);
   let hookRuns = false;
   try {
     if (job.crashes > deps.maxCrashRetries) {
       const error = new WorkerCrashedError(job.id, job.crashes);
-      return await finish(deps, definition, job, ctx, controller, failWith(deps, definition, job, error, false), { kind: 'failed', error });
+      return await finish(deps, definition, job, failWith(deps, definition, job, error, false), { kind: 'failed', error });
     }
     const outcome = await runHandler(deps, definition, job, ctx, controller);
-    const end = await finish(deps, definition, job, ctx, controller, outcome.settlement, outcome.end);
+    const end = await finish(deps, definition, job, outcome.settlement, outcome.end);
     hookRuns = end.kind === 'failed' && end.failedHook !== undefined;
     return end;
   } finally {
@@ -198,21 +198,14 @@ function failWith(deps: AttemptDeps, definition: JobDefinition | null, job: Clai
   };
 }
 
-async function finish(
-  deps: AttemptDeps,
-  definition: JobDefinition,
-  job: ClaimedJob,
-  ctx: JobContext,
-  controller: AttemptAbort,
-  settlement: Settlement | null,
-  end: AttemptEnd,
-): Promise<AttemptEnd> {
+async function finish(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, settlement: Settlement | null, end: AttemptEnd): Promise<AttemptEnd> {
   if (settlement === null) return end;
   const applied = await deps.settle(settlement);
   if (!applied) return { kind: 'lost', error: new LeaseLostError(job.id) };
   if (end.kind === 'failed' && settlement.kind === 'fail' && settlement.hookPending) {
-    // After the failure is durable, so a fenced-off attempt never runs the hook.
-    return { ...end, failedHook: runFailedHook(deps, definition, job, ctx, controller, end.error) };
+    // After the failure is durable, so a fenced-off attempt never runs the hook. Its own
+    // abort: the handler's may have aborted already (a timeout on the last attempt).
+    return { ...end, failedHook: runFailedHook(deps, definition, job, new AttemptAbort(), end.error) };
   }
   return end;
 }
@@ -223,18 +216,15 @@ async function finish(
  * call. When the worker stops or loses the lease first, the hook is left pending, and the
  * worker that takes the lease over after it lapses runs it again. Never rejects.
  */
-async function runFailedHook(
-  deps: AttemptDeps,
-  definition: JobDefinition,
-  job: ClaimedJob,
-  ctx: JobContext,
-  controller: AttemptAbort,
-  error: unknown,
-): Promise<void> {
+async function runFailedHook(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, abort: AttemptAbort, error: unknown): Promise<void> {
   const lease = { id: job.id, token: job.lease.token };
+  // Renewed by the heartbeat while the hook runs; a lost lease or a stop aborts it.
+  deps.keeper.track(lease, abort);
+  if (deps.shutdown.aborted) abort.abort(new WorkerShutdownError(job.id));
+  const ctx = makeContext(deps, job, abort);
   try {
-    if (controller.aborted) return;
-    const aborted = new Promise<'aborted'>((resolve) => controller.onAbort(() => resolve('aborted')));
+    if (abort.aborted) return;
+    const aborted = new Promise<'aborted'>((resolve) => abort.onAbort(() => resolve('aborted')));
     const ran = (async () => {
       const payload = await validatePayload(definition, job.payload).catch(() => job.payload);
       await definition.failed!(payload as never, error, ctx);
@@ -254,12 +244,12 @@ async function runFailedHook(
  * `WorkerCrashedError`) and stored as done, so a hook that kills its worker cannot take
  * down worker after worker for ever.
  */
-async function runTakenOverHook(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, ctx: JobContext, controller: AttemptAbort): Promise<void> {
+async function runTakenOverHook(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, controller: AttemptAbort): Promise<void> {
   const givenUp = job.crashes > deps.maxCrashRetries;
   if (definition.failed && !givenUp) {
     // The thrown value is gone with the process that caught it: the hook gets the stored error.
     const error = job.error === null ? new WorkerCrashedError(job.id, job.crashes) : errorFromStored(job.error);
-    return runFailedHook(deps, definition, job, ctx, controller, error);
+    return runFailedHook(deps, definition, job, controller, error);
   }
   // Given up, or this worker's version of the job has no hook any more: nothing to run.
   if (givenUp) deps.onHookError(new WorkerCrashedError(job.id, job.crashes), job);

@@ -640,7 +640,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
           signals.push(ctx.signal);
           return new Promise(() => {});
         },
+        failed: (_: null, error, ctx) => void hookCalls.push({ error, aborted: ctx.signal.aborted }),
       });
+      const hookCalls: Array<{ error: unknown; aborted: boolean }> = [];
       const worker = await startWorker([job]);
       const retried: unknown[] = [];
       worker.on('job:retrying', ({ error }) => retried.push(error));
@@ -656,6 +658,12 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await clock.advance('2s');
       await untilState(id, 'failed');
       expect(await backend.get(id)).toMatchObject({ attempts: 2, error: { code: 'TIMEOUT' } });
+      // The hook runs at once, on a signal of its own (the attempt's aborted on its timeout).
+      await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
+      expect(hookCalls).toHaveLength(1);
+      expect(isJobsmithError(hookCalls[0]!.error, 'TIMEOUT')).toBe(true);
+      expect(hookCalls[0]!.aborted).toBe(false);
+      expect(await backend.get(id)).toMatchObject({ crashes: 0, lease: null });
     });
 
     test("a timed-out attempt is retried after the job definition's backoff", async () => {
