@@ -586,6 +586,34 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect(await backend.get(id)).toMatchObject({ state: 'failed', attempts: 1, crashes: 1, lease: null });
     });
 
+    test('a worker that stops while a hook runs leaves it pending, and another worker runs it after the lease', async () => {
+      const hookCalls: string[] = [];
+      const job = defineJob({
+        name: 'hooked',
+        maxAttempts: 1,
+        run: () => {
+          throw new PermanentError('no');
+        },
+        // The first call never ends; its worker gives up on it when it stops.
+        failed: (_: null, _error, ctx) => {
+          hookCalls.push(ctx.id);
+          return hookCalls.length === 1 ? new Promise<void>(() => {}) : undefined;
+        },
+      });
+      const first = await startWorker([job], { lease: '10s', heartbeat: '1s' });
+      const { id } = await client.enqueue(job, null);
+      await eventually(() => hookCalls.length === 1, 'the hook to start');
+      const stopping = first.stop({ timeout: '2s' });
+      await clock.advance('2s');
+      await stopping;
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', failedHook: 'pending', lease: { workerId: first.id } });
+      await clock.advance('10s');
+      await startWorker([job]);
+      await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
+      expect(hookCalls).toEqual([id, id]);
+      expect(await backend.get(id)).toMatchObject({ crashes: 1, lease: null });
+    });
+
     test('job:failed fires once the failure is stored; the hook holds its lease until it has run, and a hook that throws has run', async () => {
       let finishHook: (() => void) | undefined;
       const slowHook = defineJob({

@@ -6,7 +6,7 @@
  * The ledger says what the hooks really did; on SQLite, PostgreSQL and Redis.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresServer, type RedisServer, requireServers, startPostgres, startRedis } from '../support/index.ts';
+import { requireServers, startPostgres, startRedis } from '../support/index.ts';
 import { createIntegrationEnv, type IntegrationEnv, waitUntil } from './fixtures/harness.ts';
 import { historiesByJob } from './fixtures/ledger.ts';
 import type { WorkerChildConfig } from './fixtures/worker-config.ts';
@@ -98,33 +98,24 @@ describe('a worker killed while failed hooks are pending', () => {
     expect(env.integrityCheck()).toBe('ok');
   });
 
-  describe.skipIf(requireServers('postgres').skip)('postgres', () => {
-    let server: PostgresServer;
-    beforeAll(async () => {
-      server = await startPostgres();
-    }, 120_000);
-    afterAll(async () => {
-      await server?.stop();
-    });
+  const servers = [
+    { kind: 'postgres', start: startPostgres, startTimeoutMs: 120_000, url: (base: string) => `${base}?schema=failed_hook` },
+    { kind: 'redis', start: startRedis, startTimeoutMs: 60_000, url: (base: string) => `${base}?prefix=failed-hook` },
+  ] as const;
+  for (const store of servers) {
+    describe.skipIf(requireServers(store.kind).skip)(store.kind, () => {
+      let server: { url: string; stop(): Promise<void> } | undefined;
+      beforeAll(async () => {
+        server = await store.start();
+      }, store.startTimeoutMs);
+      afterAll(async () => {
+        await server?.stop();
+      });
 
-    it('another worker runs every pending hook', { timeout: 90_000 }, async () => {
-      env = createIntegrationEnv('pg-failed-hook', { backendUrl: `${server.url}?schema=failed_hook` });
-      await killDuringHooksThenRecover(env);
+      it('another worker runs every pending hook', { timeout: 90_000 }, async () => {
+        env = createIntegrationEnv(`${store.kind}-failed-hook`, { backendUrl: store.url(server!.url) });
+        await killDuringHooksThenRecover(env);
+      });
     });
-  });
-
-  describe.skipIf(requireServers('redis').skip)('redis', () => {
-    let server: RedisServer;
-    beforeAll(async () => {
-      server = await startRedis();
-    }, 60_000);
-    afterAll(async () => {
-      await server?.stop();
-    });
-
-    it('another worker runs every pending hook', { timeout: 90_000 }, async () => {
-      env = createIntegrationEnv('redis-failed-hook', { backendUrl: `${server.url}?prefix=failed-hook` });
-      await killDuringHooksThenRecover(env);
-    });
-  });
+  }
 });
