@@ -45,7 +45,10 @@ export interface JobRecord {
   /** Attempts that ran to an outcome (success, error or timeout). A crash or a release does not count. */
   attempts: number;
   maxAttempts: number;
-  /** Attempts lost because their worker crashed or hung until the lease expired. Counted apart from `attempts`. */
+  /**
+   * Attempts lost because their worker crashed or hung until the lease expired, and `failed`
+   * hooks taken over the same way. Counted apart from `attempts`.
+   */
   crashes: number;
   /** Backoff given at enqueue, overriding the job definition's. */
   backoff: 'none' | BackoffSpec | null;
