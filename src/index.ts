@@ -17,7 +17,7 @@ export type { Logger } from './domain/logger.ts';
 export { silentLogger } from './domain/logger.ts';
 export { activeStates, isTerminal, jobStates, terminalStates } from './domain/job-state.ts';
 export type { JobState } from './domain/job-state.ts';
-export type { JobLease, JobLogEntry, JobProgress, JobRecord } from './domain/job-record.ts';
+export type { FailedHookState, JobLease, JobLogEntry, JobProgress, JobRecord } from './domain/job-record.ts';
 export { recordLimits } from './domain/job-record.ts';
 export type { JsonObject, JsonPrimitive, JsonValue } from './domain/json-value.ts';
 export type { SerializedError } from './domain/serialized-error.ts';

@@ -171,7 +171,7 @@ export class Client implements AsyncDisposable {
       return { data: record.state === 'completed' ? (record.result as R) : undefined, metadata: toRunMetadata(record) };
     }
     const keeper = this.leaseKeeper(backend);
-    await runAttempt(
+    const end = await runAttempt(
       {
         backend,
         clock: this.clock,
@@ -185,6 +185,7 @@ export class Client implements AsyncDisposable {
       definition as JobDefinition,
       started.job,
     );
+    if (end.kind === 'failed') await end.failedHook;
     const record = await backend.get(started.job.id);
     if (!record) throw new JobNotFoundError(started.job.id);
     return { data: record.state === 'completed' ? (record.result as R) : undefined, metadata: toRunMetadata(record) };

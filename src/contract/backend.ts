@@ -15,6 +15,9 @@ import type { SerializedError } from '../domain/serialized-error.ts';
  * - Writes made on behalf of an attempt (`settle`, `renewLeases`, `recordProgress`,
  *   `appendLog`) are fenced by the attempt's lease token: once another attempt holds
  *   the job, or the job has ended, they are rejected and change nothing.
+ * - A settlement is idempotent: the store keeps the token of the attempt whose outcome it
+ *   holds, and that attempt's settlement written again (its first reply was lost) is
+ *   reported applied and changes nothing more.
  * - Time is the backend's clock (`now`), so a fake clock drives delays and leases.
  * - Errors from the store surface as `StoreError` with the driver's error as `cause`.
  */
@@ -49,10 +52,16 @@ export interface Backend extends AsyncDisposable {
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /**
    * Applies the outcomes of attempts, fenced by lease token, and then, when `next` is
-   * given, claims more in the same round trip. Results are in input order.
+   * given, claims more in the same round trip. Results are in input order. An outcome
+   * already applied for the same lease token (written again after a lost reply) is
+   * reported applied and changes nothing more.
    */
   settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult>;
-  /** Extends the given leases to now + `leaseMs`. Tells, per lease, whether it is still held and whether a cancel was asked for. */
+  /**
+   * Extends the given leases to now + `leaseMs`: of running attempts, and of failed jobs whose
+   * `failed` hook is pending under that lease. Tells, per lease, whether it is still held and
+   * whether a cancel was asked for.
+   */
   renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]>;
   /** Records progress for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */
   recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void>;
@@ -69,11 +78,20 @@ export interface Backend extends AsyncDisposable {
    * as cancelled. Terminal jobs are left as they are.
    */
   cancel(id: string): Promise<CancelResult>;
-  /** Moves a `failed` or `cancelled` job back to `queued` with a fresh set of attempts. */
+  /**
+   * Moves a `failed` or `cancelled` job back to `queued` with a fresh set of attempts, and
+   * `failedHook` null. Refused (`InvalidStateError`) while its `failed` hook is pending.
+   */
   retry(id: string): Promise<JobRecord>;
-  /** Removes a job that is not running. Resolves false when there was none. */
+  /**
+   * Removes a job that is not running and whose `failed` hook is not pending (either is
+   * refused with `InvalidStateError`). Resolves false when there was none.
+   */
   delete(id: string): Promise<boolean>;
-  /** Removes terminal jobs that finished at or before `finishedBy`, or whose retention has lapsed. */
+  /**
+   * Removes terminal jobs that finished at or before `finishedBy`, or whose retention has
+   * lapsed; never one whose `failed` hook is pending (it goes once the hook has run).
+   */
   prune(request: PruneRequest): Promise<number>;
   stats(): Promise<BackendStats>;
   pause(queue: string): Promise<void>;
@@ -155,6 +173,11 @@ export interface LeaseRequest {
  * crashed or hung). Order: priority, highest first; then `runAt`; then enqueue order.
  * An expired job is taken over with `crashes + 1` and `recovered: true`; if a cancel
  * was asked for it, it becomes `cancelled` instead of being claimed.
+ *
+ * A `failed` job whose `failed` hook is pending under an expired lease (its worker died
+ * while the hook ran, or before it started) is taken over the same way, ahead of queued
+ * jobs: it stays `failed`, with `crashes + 1`, `recovered: true` and a fresh lease, and
+ * the worker runs only its hook. `queues` and `names` apply as to any claim.
  */
 export interface ClaimRequest extends LeaseRequest {
   /** Queues to claim from. */
@@ -164,6 +187,7 @@ export interface ClaimRequest extends LeaseRequest {
   limit: number;
 }
 
+/** A claimed job. One whose `state` is `failed` (with `failedHook: 'pending'`) is claimed for its `failed` hook only: its handler must not run. */
 export interface ClaimedJob extends JobRecord {
   lease: JobLease;
   /** This claim took the job over from an attempt whose lease expired. */
@@ -177,7 +201,11 @@ export interface ClaimResult {
 }
 
 export interface SettleResult {
-  /** Per settlement, in order: false when it was fenced (the lease was lost) and changed nothing. */
+  /**
+   * Per settlement, in order: true when it was applied, now or by an earlier write of the
+   * same outcome with the same lease; false when it was fenced (the lease was lost) and
+   * changed nothing.
+   */
   applied: boolean[];
   claimed: ClaimResult | null;
 }
@@ -199,8 +227,15 @@ export type Settlement =
   | (LeaseRef & { kind: 'complete'; result: JsonValue; expiresAt: number | null })
   /** Back to `scheduled` until `runAt`. `countAttempt: false` is a snooze or a release that spends nothing. */
   | (LeaseRef & { kind: 'retry'; error: SerializedError | null; runAt: number; countAttempt: boolean })
-  | (LeaseRef & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null })
-  | (LeaseRef & { kind: 'cancel'; error: SerializedError | null; expiresAt: number | null });
+  /**
+   * `failed` for good. With `hookPending` (the job's definition has a `failed` hook) the job
+   * is stored with `failedHook: 'pending'` and keeps this lease, renewed by the heartbeat,
+   * until a `hook-done` settlement with the same lease.
+   */
+  | (LeaseRef & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null; hookPending: boolean })
+  | (LeaseRef & { kind: 'cancel'; error: SerializedError | null; expiresAt: number | null })
+  /** The `failed` hook of a job stored `failed` under this lease has run (or was given up): `failedHook` becomes `'done'` and the lease is released. */
+  | (LeaseRef & { kind: 'hook-done' });
 
 export interface ListFilter {
   state?: JobState | readonly JobState[];

@@ -13,7 +13,10 @@ export interface JobDefinition<TInput = unknown, TPayload = TInput, TResult = un
   readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   readonly options: ResolvedJobOptions;
   run(payload: TPayload, ctx: JobContext): Promise<TResult> | TResult;
-  /** Runs once, after the job has been durably marked `failed`. */
+  /**
+   * Runs after the job has been durably marked `failed`: at least once, and exactly once
+   * unless the worker running it dies first (another worker then runs it again).
+   */
   failed?(payload: TPayload, error: unknown, ctx: JobContext): Promise<void> | void;
 }
 

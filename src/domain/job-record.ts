@@ -17,7 +17,13 @@ export interface JobLogEntry {
   fields: JsonObject | null;
 }
 
-/** The lease of the attempt that is running the job. */
+/** Where a failed job's `failed` hook stands (see `JobRecord.failedHook`). */
+export type FailedHookState = 'pending' | 'done' | null;
+
+/** How `retry` and `delete` describe a job they refuse because its `failed` hook has not run yet. */
+export const hookPendingDescription = 'failed, and its failed hook has not run yet';
+
+/** The lease of the attempt that is running the job, or its `failed` hook. */
 export interface JobLease {
   /** Unique per attempt; every write of the attempt must present it. */
   token: string;
@@ -39,7 +45,10 @@ export interface JobRecord {
   /** Attempts that ran to an outcome (success, error or timeout). A crash or a release does not count. */
   attempts: number;
   maxAttempts: number;
-  /** Attempts lost because their worker crashed or hung until the lease expired. Counted apart from `attempts`. */
+  /**
+   * Attempts lost because their worker crashed or hung until the lease expired, and `failed`
+   * hooks taken over the same way. Counted apart from `attempts`.
+   */
   crashes: number;
   /** Backoff given at enqueue, overriding the job definition's. */
   backoff: 'none' | BackoffSpec | null;
@@ -64,6 +73,12 @@ export interface JobRecord {
   lease: JobLease | null;
   /** A cancel was asked for while the job ran; the running attempt is told through its heartbeat. */
   cancelRequested: boolean;
+  /**
+   * For a `failed` job whose definition has a `failed` hook: `'pending'` from the moment the
+   * failure is stored (in the same write) until the hook has run, `'done'` after. A pending
+   * hook whose worker died is run by another worker once its lease lapses. Null otherwise.
+   */
+  failedHook: FailedHookState;
   /** When retention removes the job; null while it is active or when kept forever. */
   expiresAt: number | null;
 }

@@ -41,6 +41,18 @@ export function serializeError(thrown: unknown, at: number, attempt: number): Se
   }
 }
 
+/**
+ * A stored error as an `Error` again, for a `failed` hook run by another worker after a
+ * crash: the thrown value itself is gone, so its name, message, code and stack are what is left.
+ */
+export function errorFromStored(stored: SerializedError): Error & { code?: string } {
+  const error: Error & { code?: string } = new Error(stored.message);
+  error.name = stored.name;
+  if (stored.code !== undefined) error.code = stored.code;
+  if (stored.stack !== undefined) error.stack = stored.stack;
+  return error;
+}
+
 function describeThrown(thrown: unknown): string {
   if (typeof thrown === 'string') return thrown;
   if (thrown === undefined) return 'undefined was thrown';

@@ -14,7 +14,7 @@ import {
 import type { JobContext } from '../domain/job-context.ts';
 import { type JobProgress, recordLimits } from '../domain/job-record.ts';
 import { type JsonObject, type JsonValue, toJsonText } from '../domain/json-value.ts';
-import { serializeError } from '../domain/serialized-error.ts';
+import { errorFromStored, serializeError } from '../domain/serialized-error.ts';
 import { validatePayload } from '../domain/validate-payload.ts';
 import { AttemptAbort } from './attempt-abort.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
@@ -23,11 +23,19 @@ import type { LeaseKeeper } from './lease-keeper.ts';
 export type AttemptEnd =
   | { kind: 'completed'; result: JsonValue }
   | { kind: 'retrying'; error: unknown; runAt: number }
-  | { kind: 'failed'; error: unknown }
+  /**
+   * Stored `failed`. `failedHook`, when the job has a `failed` hook, is that hook running: it
+   * started once the failure was stored (with the hook recorded as pending), and resolves
+   * when the hook has run and that is stored, or when it was left pending for another worker
+   * (this one stopped, or lost the lease). It never rejects.
+   */
+  | { kind: 'failed'; error: unknown; failedHook?: Promise<void> }
   | { kind: 'cancelled' }
   | { kind: 'released' }
   /** The attempt lost its lease; another attempt owns the job now and nothing was written. */
-  | { kind: 'lost'; error: unknown };
+  | { kind: 'lost'; error: unknown }
+  /** Only the `failed` hook of a job that failed earlier ran here: the worker that ran it before died. */
+  | { kind: 'hook-ran' };
 
 export interface AttemptDeps {
   backend: Backend;
@@ -47,7 +55,8 @@ export interface AttemptDeps {
  * Runs one claimed attempt of `job` from start to settlement: parses the payload,
  * runs the handler under its signal and timeout, decides the outcome (complete,
  * retry with backoff, fail, cancel, release), writes it fenced by the lease, and
- * runs the `failed` hook once the failure is durable.
+ * starts the `failed` hook once the failure is durable. A job claimed in state `failed`
+ * (its hook was pending when its worker died) runs its hook only, never its handler.
  */
 export async function runAttempt(
   deps: AttemptDeps,
@@ -61,16 +70,24 @@ export async function runAttempt(
   // No listener per attempt on the shutdown signal: at high concurrency that is a cost and a
   // MaxListeners warning. The keeper aborts every tracked attempt on shutdown instead.
   if (deps.shutdown.aborted) controller.abort(new WorkerShutdownError(job.id));
+  if (job.state === 'failed') {
+    await runTakenOverHook(deps, definition, job, controller);
+    return { kind: 'hook-ran' };
+  }
   const ctx = makeContext(deps, job, controller);
+  let hookRuns = false;
   try {
     if (job.crashes > deps.maxCrashRetries) {
       const error = new WorkerCrashedError(job.id, job.crashes);
-      return await finish(deps, definition, job, ctx, failWith(deps, job, error, false), { kind: 'failed', error });
+      return await finish(deps, definition, job, failWith(deps, definition, job, error, false), { kind: 'failed', error });
     }
     const outcome = await runHandler(deps, definition, job, ctx, controller);
-    return await finish(deps, definition, job, ctx, outcome.settlement, outcome.end);
+    const end = await finish(deps, definition, job, outcome.settlement, outcome.end);
+    hookRuns = end.kind === 'failed' && end.failedHook !== undefined;
+    return end;
   } finally {
-    deps.keeper.untrack(lease);
+    // A pending hook holds the lease, renewed by the heartbeat, until it has run.
+    if (!hookRuns) deps.keeper.untrack(lease);
   }
 }
 
@@ -101,7 +118,7 @@ async function runHandler(
     const first = await Promise.race([handled, aborted]);
     if ('aborted' in first) return decideAbort(deps, definition, job, first.aborted);
     if ('error' in first) return decideError(deps, definition, job, first.error);
-    return decideSuccess(deps, job, first.value);
+    return decideSuccess(deps, definition, job, first.value);
   } finally {
     cancelTimeout?.();
   }
@@ -134,7 +151,7 @@ export function releaseUnstarted(job: ClaimedJob): Settlement {
 function decideError(deps: AttemptDeps, definition: JobDefinition | null, job: ClaimedJob, error: unknown): Decided {
   const attempt = job.attempts + 1;
   const permanent = isJobsmithError(error, 'PERMANENT') || isJobsmithError(error, 'INVALID_PAYLOAD');
-  if (permanent || attempt >= job.maxAttempts) return { settlement: failWith(deps, job, error, true), end: { kind: 'failed', error } };
+  if (permanent || attempt >= job.maxAttempts) return { settlement: failWith(deps, definition, job, error, true), end: { kind: 'failed', error } };
   const backoff = job.backoff ?? definition?.options.backoff ?? 'none';
   let delay: number;
   try {
@@ -152,13 +169,13 @@ function decideError(deps: AttemptDeps, definition: JobDefinition | null, job: C
   };
 }
 
-function decideSuccess(deps: AttemptDeps, job: ClaimedJob, value: unknown): Decided {
+function decideSuccess(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, value: unknown): Decided {
   const result = value === undefined ? null : value;
   try {
     toJsonText(result, 'result', recordLimits.maxResultBytes);
   } catch (error) {
     // Running it again would return the same unstorable value.
-    return { settlement: failWith(deps, job, error, true), end: { kind: 'failed', error } };
+    return { settlement: failWith(deps, definition, job, error, true), end: { kind: 'failed', error } };
   }
   const now = deps.clock.now();
   return {
@@ -167,7 +184,7 @@ function decideSuccess(deps: AttemptDeps, job: ClaimedJob, value: unknown): Deci
   };
 }
 
-function failWith(deps: AttemptDeps, job: ClaimedJob, error: unknown, countAttempt: boolean): Settlement {
+function failWith(deps: AttemptDeps, definition: JobDefinition | null, job: ClaimedJob, error: unknown, countAttempt: boolean): Settlement {
   const now = deps.clock.now();
   return {
     id: job.id,
@@ -176,30 +193,72 @@ function failWith(deps: AttemptDeps, job: ClaimedJob, error: unknown, countAttem
     error: serializeError(error, now, job.attempts + (countAttempt ? 1 : 0)),
     countAttempt,
     expiresAt: keepUntil(now, job.keepFailedMs),
+    // Recorded in the same write as the failure, so a crash before the hook has run loses nothing.
+    hookPending: definition?.failed !== undefined,
   };
 }
 
-async function finish(
-  deps: AttemptDeps,
-  definition: JobDefinition,
-  job: ClaimedJob,
-  ctx: JobContext,
-  settlement: Settlement | null,
-  end: AttemptEnd,
-): Promise<AttemptEnd> {
+async function finish(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, settlement: Settlement | null, end: AttemptEnd): Promise<AttemptEnd> {
   if (settlement === null) return end;
   const applied = await deps.settle(settlement);
   if (!applied) return { kind: 'lost', error: new LeaseLostError(job.id) };
-  if (end.kind === 'failed' && definition.failed) {
-    // After the failure is durable, so a fenced-off attempt never runs the hook.
-    try {
-      const payload = await validatePayload(definition, job.payload).catch(() => job.payload);
-      await definition.failed(payload as never, end.error, ctx);
-    } catch (hookError) {
-      deps.onHookError(hookError, job);
-    }
+  if (end.kind === 'failed' && settlement.kind === 'fail' && settlement.hookPending) {
+    // After the failure is durable, so a fenced-off attempt never runs the hook. Its own
+    // abort: the handler's may have aborted already (a timeout on the last attempt).
+    return { ...end, failedHook: runFailedHook(deps, definition, job, new AttemptAbort(), end.error) };
   }
   return end;
+}
+
+/**
+ * Runs a job's `failed` hook under the lease the failure was stored with, then stores that
+ * it ran (`hook-done`). A hook that throws is reported and counts as run: it had its one
+ * call. When the worker stops or loses the lease first, the hook is left pending, and the
+ * worker that takes the lease over after it lapses runs it again. Never rejects.
+ */
+async function runFailedHook(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, abort: AttemptAbort, error: unknown): Promise<void> {
+  const lease = { id: job.id, token: job.lease.token };
+  // Renewed by the heartbeat while the hook runs; a lost lease or a stop aborts it.
+  deps.keeper.track(lease, abort);
+  if (deps.shutdown.aborted) abort.abort(new WorkerShutdownError(job.id));
+  const ctx = makeContext(deps, job, abort);
+  try {
+    if (abort.aborted) return;
+    const aborted = new Promise<'aborted'>((resolve) => abort.onAbort(() => resolve('aborted')));
+    const ran = (async () => {
+      const payload = await validatePayload(definition, job.payload).catch(() => job.payload);
+      await definition.failed!(payload as never, error, ctx);
+    })().catch((hookError: unknown) => deps.onHookError(hookError, job));
+    if ((await Promise.race([ran, aborted])) === 'aborted') return;
+    if (!(await deps.settle({ ...lease, kind: 'hook-done' }))) deps.onHookError(new LeaseLostError(job.id), job);
+  } catch (unexpected) {
+    deps.onHookError(unexpected, job);
+  } finally {
+    deps.keeper.untrack(lease);
+  }
+}
+
+/**
+ * The `failed` hook of a job whose worker died while it was pending. Its crashes count
+ * with the handler's: past `maxCrashRetries` the hook is given up (reported with
+ * `WorkerCrashedError`) and stored as done, so a hook that kills its worker cannot take
+ * down worker after worker for ever.
+ */
+async function runTakenOverHook(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, controller: AttemptAbort): Promise<void> {
+  const givenUp = job.crashes > deps.maxCrashRetries;
+  if (definition.failed && !givenUp) {
+    // The thrown value is gone with the process that caught it: the hook gets the stored error.
+    const error = job.error === null ? new WorkerCrashedError(job.id, job.crashes) : errorFromStored(job.error);
+    return runFailedHook(deps, definition, job, controller, error);
+  }
+  // Given up, or this worker's version of the job has no hook any more: nothing to run.
+  if (givenUp) deps.onHookError(new WorkerCrashedError(job.id, job.crashes), job);
+  const lease = { id: job.id, token: job.lease.token };
+  try {
+    await deps.settle({ ...lease, kind: 'hook-done' });
+  } finally {
+    deps.keeper.untrack(lease);
+  }
 }
 
 function keepUntil(now: number, keepMs: number | null): number | null {
@@ -208,7 +267,8 @@ function keepUntil(now: number, keepMs: number | null): number | null {
 
 function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort): JobContext {
   const lease = { id: job.id, token: job.lease.token };
-  const attempt = job.attempts + 1;
+  // A failed job taken over for its hook: the attempt that failed it, as its stored error says.
+  const attempt = job.state === 'failed' ? (job.error?.attempt ?? job.attempts) : job.attempts + 1;
   return {
     id: job.id,
     name: job.name,

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../client/client.ts';
 import { prepareJob } from '../client/prepare-job.ts';
-import type { Backend, ClaimRequest, JobPage, NewJob } from '../contract/backend.ts';
+import type { Backend, ClaimRequest, JobPage, NewJob, Settlement } from '../contract/backend.ts';
 import type { BackoffOption } from '../domain/backoff.ts';
 import type { Clock } from '../domain/clock.ts';
 import { type JobDefinition, defineJob } from '../domain/define-job.ts';
@@ -15,6 +15,7 @@ import {
   PayloadNotJsonError,
   PayloadValidationError,
   PermanentError,
+  StoreError,
   UnknownJobError,
   WaitTimeoutError,
   isJobsmithError,
@@ -259,11 +260,12 @@ export function runBackendConformance(options: ConformanceOptions): void {
       const staleLease = { id, token: stale.lease.token };
       const outcome = await backend.settle([
         { kind: 'complete', ...staleLease, result: 'zombie', expiresAt: null },
-        { kind: 'fail', ...staleLease, error: { name: 'Error', message: 'zombie', at: 0, attempt: 1 }, countAttempt: true, expiresAt: null },
+        { kind: 'fail', ...staleLease, error: { name: 'Error', message: 'zombie', at: 0, attempt: 1 }, countAttempt: true, expiresAt: null, hookPending: true },
         { kind: 'retry', ...staleLease, error: null, runAt: clock.now(), countAttempt: true },
         { kind: 'cancel', ...staleLease, error: null, expiresAt: null },
+        { kind: 'hook-done', ...staleLease },
       ]);
-      expect(outcome.applied).toEqual([false, false, false, false]);
+      expect(outcome.applied).toEqual([false, false, false, false, false]);
       expect(await backend.renewLeases([staleLease], 1000)).toEqual([{ id, held: false, cancelRequested: false }]);
       await expect(backend.recordProgress(staleLease, { percent: 50, message: null, at: clock.now() })).rejects.toBeInstanceOf(LeaseLostError);
       await expect(backend.appendLog(staleLease, { at: clock.now(), attempt: 1, message: 'zombie', fields: null })).rejects.toBeInstanceOf(LeaseLostError);
@@ -271,8 +273,76 @@ export function runBackendConformance(options: ConformanceOptions): void {
       const done = await backend.settle([{ kind: 'complete', id, token: fresh.lease.token, result: 'real', expiresAt: null }]);
       expect(done.applied).toEqual([true]);
       expect(await backend.get(id)).toMatchObject({ state: 'completed', result: 'real' });
-      // A finished job rejects even its own last lease.
-      expect((await backend.settle([{ kind: 'complete', id, token: fresh.lease.token, result: 'again', expiresAt: null }])).applied).toEqual([false]);
+      // Still fenced once the job has ended, under another attempt's outcome.
+      expect((await backend.settle([{ kind: 'complete', ...staleLease, result: 'zombie', expiresAt: null }])).applied).toEqual([false]);
+      expect(await backend.get(id)).toMatchObject({ state: 'completed', result: 'real', failedHook: null });
+    });
+
+    // ── outcomes written twice ─────────────────────────────────────────────
+
+    test('an outcome written again with the same lease (its reply was lost) is applied once and reported applied', async () => {
+      const failure = { name: 'Error', message: 'boom', at: clock.now(), attempt: 1 };
+      await backend.enqueue(await Promise.all(['c', 'f', 'x', 'r'].map((label) => newJob(noop, label))));
+      const claimed = (await backend.claim(claimBy('w1', 4, { leaseMs: 60_000 }))).jobs;
+      const lease = (label: string) => {
+        const job = claimed.find((candidate) => candidate.payload === label)!;
+        return { id: job.id, token: job.lease.token };
+      };
+      const outcomes: Settlement[] = [
+        { kind: 'complete', ...lease('c'), result: 'ok', expiresAt: null },
+        { kind: 'fail', ...lease('f'), error: failure, countAttempt: true, expiresAt: null, hookPending: false },
+        { kind: 'cancel', ...lease('x'), error: null, expiresAt: null },
+        { kind: 'retry', ...lease('r'), error: failure, runAt: clock.now() + 60_000, countAttempt: true },
+      ];
+      expect((await backend.settle(outcomes)).applied).toEqual([true, true, true, true]);
+      const records = await Promise.all(outcomes.map((outcome) => backend.get(outcome.id)));
+      const stats = await backend.stats();
+      // Later, so a second write would show in the finish times too.
+      await clock.advance(5);
+      expect((await backend.settle(outcomes)).applied).toEqual([true, true, true, true]);
+      for (const outcome of outcomes) expect((await backend.settle([outcome])).applied).toEqual([true]);
+      expect(await Promise.all(outcomes.map((outcome) => backend.get(outcome.id)))).toEqual(records);
+      expect(await backend.stats()).toEqual(stats);
+      // The retried job runs again under a new lease; the old attempt's retry written again leaves it be.
+      await clock.advance('1m');
+      const again = (await backend.claim(claimBy('w2', 1))).jobs[0]!;
+      expect(again.id).toBe(lease('r').id);
+      expect((await backend.settle([outcomes[3]!])).applied).toEqual([true]);
+      expect(await backend.get(again.id)).toMatchObject({ state: 'running', attempts: 1, lease: { token: again.lease.token, workerId: 'w2' } });
+    });
+
+    test('a settle whose reply was lost is written again by the worker, and job:completed fires', async () => {
+      let loseReply = true;
+      // The store commits, then the connection drops before the answer arrives.
+      const lossy = new Proxy(backend, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          if (property !== 'settle') return (value as (...a: unknown[]) => unknown).bind(target);
+          return async (...args: unknown[]) => {
+            const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            if (!loseReply) return result;
+            loseReply = false;
+            throw new StoreError('connection lost before the reply', { transient: true });
+          };
+        },
+      });
+      const job = defineJob({ name: 'noop', run: () => 'done' });
+      const worker = createWorker({ backend: lossy, clock, jobs: [job], pruneInterval: null });
+      workers.push(worker);
+      const completed: string[] = [];
+      const errors: unknown[] = [];
+      worker.on('job:completed', ({ job: record }) => completed.push(record.id));
+      worker.on('worker:error', ({ error }) => errors.push(error));
+      await worker.start();
+      const { id } = await client.enqueue(job, null);
+      for (let i = 0; i < 10 && completed.length === 0; i++) await clock.advance('1s');
+      await eventually(() => completed.length === 1, 'job:completed');
+      expect(completed).toEqual([id]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(StoreError);
+      expect(await backend.get(id)).toMatchObject({ state: 'completed', attempts: 1, result: 'done' });
+      expect((await backend.stats()).completedLastMinute).toBe(1);
     });
 
     test('a worker whose lease lapsed is fenced: its attempt aborts with LeaseLostError and writes nothing', async () => {
@@ -422,6 +492,170 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect(hookCalls[0]!.payload).toEqual({ user: 7 });
       expect((hookCalls[0]!.error as Error).message).toBe('boom 3');
       expect(hookCalls[0]!.attempt).toBe(3);
+      await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', lease: null });
+    });
+
+    // ── the failed hook survives its worker ────────────────────────────────
+
+    test('a failure is stored with its failed hook pending under the lease, which nothing but the hook can end', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 1));
+      const claimed = (await backend.claim(claimBy('w1', 1))).jobs[0]!;
+      const lease = { id, token: claimed.lease.token };
+      const failure = { name: 'Error', message: 'boom', at: clock.now(), attempt: 1 };
+      // Retention already lapsed, so only the pending hook keeps the job from being pruned.
+      expect((await backend.settle([{ kind: 'fail', ...lease, error: failure, countAttempt: true, expiresAt: clock.now(), hookPending: true }])).applied).toEqual([true]);
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', attempts: 1, failedHook: 'pending', error: { message: 'boom' }, lease: { token: lease.token, workerId: 'w1' } });
+      expect((await backend.stats()).counts).toMatchObject({ failed: 1, running: 0 });
+      // The heartbeat keeps the lease while the hook runs, and no one takes it meanwhile.
+      await clock.advance(800);
+      expect(await backend.renewLeases([lease], 1000)).toEqual([{ id, held: true, cancelRequested: false }]);
+      await clock.advance(800);
+      expect((await backend.claim(claimBy('w2', 5))).jobs).toEqual([]);
+      // Neither an operator nor retention loses a pending hook.
+      await expect(client.delete(id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      await expect(client.retry(id)).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      expect(await backend.prune({ finishedBy: clock.now(), expired: true })).toBe(0);
+      expect((await client.cancel(id)).outcome).toBe('already-finished');
+      expect((await backend.settle([{ kind: 'hook-done', id, token: 'not-the-lease' }])).applied).toEqual([false]);
+      expect((await backend.settle([{ kind: 'hook-done', ...lease }])).applied).toEqual([true]);
+      const done = await backend.get(id);
+      expect(done).toMatchObject({ state: 'failed', attempts: 1, failedHook: 'done', lease: null });
+      // Written again (a lost reply), the same hook-done changes nothing.
+      expect((await backend.settle([{ kind: 'hook-done', ...lease }])).applied).toEqual([true]);
+      expect(await backend.get(id)).toEqual(done);
+      expect(await backend.renewLeases([lease], 1000)).toEqual([{ id, held: false, cancelRequested: false }]);
+      expect(await client.retry(id)).toMatchObject({ state: 'queued', failedHook: null, lease: null });
+      // A failure with no hook to run keeps neither a flag nor a lease.
+      const again = (await backend.claim(claimBy('w1', 1))).jobs[0]!;
+      await backend.settle([{ kind: 'fail', id, token: again.lease.token, error: failure, countAttempt: true, expiresAt: null, hookPending: false }]);
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', failedHook: null, lease: null });
+    });
+
+    test('a pending hook whose lease lapsed is taken over, ahead of queued jobs, by a worker that knows the job', async () => {
+      const { id } = await enqueueOne(await newJob(noop, 'failed'));
+      const dead = (await backend.claim(claimBy('w1', 1))).jobs[0]!;
+      const failure = { name: 'Error', message: 'boom', at: clock.now(), attempt: 1 };
+      await backend.settle([{ kind: 'fail', id, token: dead.lease.token, error: failure, countAttempt: true, expiresAt: null, hookPending: true }]);
+      const queued = await enqueueOne(await newJob(noop, 'queued'));
+      await clock.advance(999);
+      expect((await backend.claim(claimBy('w2', 1, { names: ['other'] }))).jobs).toEqual([]);
+      await clock.advance(1);
+      // Only a worker that knows the job, serving its queue, may run its hook.
+      expect((await backend.claim(claimBy('w2', 5, { names: ['other'] }))).jobs).toEqual([]);
+      expect((await backend.claim(claimBy('w2', 5, { queues: ['elsewhere'] }))).jobs).toEqual([]);
+      const taken = (await backend.claim(claimBy('w2', 1))).jobs;
+      expect(taken).toHaveLength(1);
+      expect(taken[0]).toMatchObject({ id, state: 'failed', failedHook: 'pending', recovered: true, crashes: 1, attempts: 1, lease: { workerId: 'w2' } });
+      expect(taken[0]!.lease.token).not.toBe(dead.lease.token);
+      expect((await backend.claim(claimBy('w2', 1))).jobs.map((job) => job.id)).toEqual([queued.id]);
+      // The dead worker's lease writes nothing more, though the failure it stored is its own.
+      expect(await backend.renewLeases([{ id, token: dead.lease.token }], 1000)).toEqual([{ id, held: false, cancelRequested: false }]);
+      expect((await backend.settle([{ kind: 'hook-done', id, token: dead.lease.token }])).applied).toEqual([false]);
+      expect(await backend.get(id)).toMatchObject({ failedHook: 'pending', lease: { workerId: 'w2' } });
+      expect((await backend.settle([{ kind: 'hook-done', id, token: taken[0]!.lease.token }])).applied).toEqual([true]);
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', failedHook: 'done', crashes: 1, lease: null });
+      await clock.advance('1h');
+      expect((await backend.claim(claimBy('w3', 5))).jobs.map((job) => job.id)).not.toContain(id);
+    });
+
+    test('a worker runs only the hook of a failed job taken over from a dead worker, with the stored error', async () => {
+      let runs = 0;
+      const hookCalls: Array<{ payload: unknown; error: unknown; attempt: number }> = [];
+      const job = defineJob({
+        name: 'noop',
+        run: () => ++runs,
+        failed: (payload: unknown, error, ctx) => void hookCalls.push({ payload, error, attempt: ctx.attempt }),
+      });
+      const { id } = await enqueueOne(await newJob(job, { card: 4 }));
+      // The dead worker's part: it failed the job, stored the hook as pending, and died.
+      const dead = (await backend.claim(claimBy('dead', 1))).jobs[0]!;
+      const failure = { name: 'CardError', message: 'card declined', code: 'DECLINED', at: clock.now(), attempt: 1 };
+      await backend.settle([{ kind: 'fail', id, token: dead.lease.token, error: failure, countAttempt: true, expiresAt: null, hookPending: true }]);
+      await clock.advance(1000);
+      const worker = createWorker({ backend, clock, jobs: [job], lease: '30s', pollInterval: '1s', pruneInterval: null });
+      workers.push(worker);
+      const events: string[] = [];
+      for (const name of ['job:started', 'job:completed', 'job:failed', 'job:stalled'] as const) worker.on(name, () => events.push(name));
+      await worker.start();
+      await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
+      expect(runs).toBe(0);
+      expect(hookCalls).toHaveLength(1);
+      expect(hookCalls[0]).toMatchObject({ payload: { card: 4 }, attempt: 1, error: { name: 'CardError', message: 'card declined', code: 'DECLINED' } });
+      expect(hookCalls[0]!.error).toBeInstanceOf(Error);
+      // job:failed fired once already, where the failure was stored.
+      expect(events).toEqual(['job:stalled']);
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', attempts: 1, crashes: 1, lease: null });
+    });
+
+    test('a worker that stops while a hook runs leaves it pending, and another worker runs it after the lease', async () => {
+      const hookCalls: string[] = [];
+      const job = defineJob({
+        name: 'hooked',
+        maxAttempts: 1,
+        run: () => {
+          throw new PermanentError('no');
+        },
+        // The first call never ends; its worker gives up on it when it stops.
+        failed: (_: null, _error, ctx) => {
+          hookCalls.push(ctx.id);
+          return hookCalls.length === 1 ? new Promise<void>(() => {}) : undefined;
+        },
+      });
+      const first = await startWorker([job], { lease: '10s', heartbeat: '1s' });
+      const { id } = await client.enqueue(job, null);
+      await eventually(() => hookCalls.length === 1, 'the hook to start');
+      const stopping = first.stop({ timeout: '2s' });
+      await clock.advance('2s');
+      await stopping;
+      expect(await backend.get(id)).toMatchObject({ state: 'failed', failedHook: 'pending', lease: { workerId: first.id } });
+      await clock.advance('10s');
+      await startWorker([job]);
+      await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
+      expect(hookCalls).toEqual([id, id]);
+      expect(await backend.get(id)).toMatchObject({ crashes: 1, lease: null });
+    });
+
+    test('job:failed fires once the failure is stored; the hook holds its lease until it has run, and a hook that throws has run', async () => {
+      let finishHook: (() => void) | undefined;
+      const slowHook = defineJob({
+        name: 'slow-hook',
+        maxAttempts: 1,
+        run: () => {
+          throw new PermanentError('no');
+        },
+        failed: () => new Promise<void>((resolve) => (finishHook = resolve)),
+      });
+      const throwingHook = defineJob({
+        name: 'throwing-hook',
+        maxAttempts: 1,
+        run: () => {
+          throw new PermanentError('no');
+        },
+        failed: () => {
+          throw new Error('hook bug');
+        },
+      });
+      const worker = createWorker({ backend, clock, jobs: [slowHook, throwingHook], lease: '30s', pollInterval: '1s', pruneInterval: null });
+      workers.push(worker);
+      const failed: string[] = [];
+      const errors: Array<{ during: string; error: unknown }> = [];
+      worker.on('job:failed', ({ job: record }) => failed.push(record.id));
+      worker.on('worker:error', ({ during, error }) => errors.push({ during, error }));
+      await worker.start();
+      const slow = await client.enqueue(slowHook, null);
+      await eventually(() => failed.includes(slow.id) && finishHook !== undefined, 'job:failed and the hook to start');
+      expect(await backend.get(slow.id)).toMatchObject({ state: 'failed', failedHook: 'pending', lease: { workerId: worker.id } });
+      // Longer than the lease: the heartbeat keeps it, so no claim takes the hook over.
+      await clock.advance('1m');
+      expect(await backend.get(slow.id)).toMatchObject({ failedHook: 'pending', crashes: 0, lease: { workerId: worker.id } });
+      finishHook!();
+      await eventually(async () => (await backend.get(slow.id))?.failedHook === 'done', 'the slow hook to be stored as run');
+      expect(await backend.get(slow.id)).toMatchObject({ lease: null, crashes: 0 });
+      const throwing = await client.enqueue(throwingHook, null);
+      await eventually(async () => (await backend.get(throwing.id))?.failedHook === 'done', 'the throwing hook to be stored as run');
+      expect(failed).toEqual([slow.id, throwing.id]);
+      expect(errors.map(({ during, error }) => [during, (error as Error).message])).toEqual([['failed hook', 'hook bug']]);
     });
 
     test('timeout aborts the signal and fails the attempt with a retryable TimeoutError', async () => {
@@ -436,7 +670,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
           signals.push(ctx.signal);
           return new Promise(() => {});
         },
+        failed: (_: null, error, ctx) => void hookCalls.push({ error, aborted: ctx.signal.aborted }),
       });
+      const hookCalls: Array<{ error: unknown; aborted: boolean }> = [];
       const worker = await startWorker([job]);
       const retried: unknown[] = [];
       worker.on('job:retrying', ({ error }) => retried.push(error));
@@ -452,6 +688,12 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await clock.advance('2s');
       await untilState(id, 'failed');
       expect(await backend.get(id)).toMatchObject({ attempts: 2, error: { code: 'TIMEOUT' } });
+      // The hook runs at once, on a signal of its own (the attempt's aborted on its timeout).
+      await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
+      expect(hookCalls).toHaveLength(1);
+      expect(isJobsmithError(hookCalls[0]!.error, 'TIMEOUT')).toBe(true);
+      expect(hookCalls[0]!.aborted).toBe(false);
+      expect(await backend.get(id)).toMatchObject({ crashes: 0, lease: null });
     });
 
     test("a timed-out attempt is retried after the job definition's backoff", async () => {

@@ -377,7 +377,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
         const controller = new AttemptAbort();
         // Tracked from the claim on, so a held job's lease is renewed and a cancel reaches it.
         this.keeper!.track({ id: job.id, token: job.lease.token }, controller);
-        this.arrived.push({ job, controller, claimedAt: now });
+        // A failed job's pending hook is the tail of an attempt that already ran: it runs at
+        // once, never held (a held job goes back to the queue; a failed one has none).
+        if (job.state === 'failed') this.launch(job, controller);
+        else this.arrived.push({ job, controller, claimedAt: now });
       }
       // The store had less than asked: wait for news (or the next delayed job, or a poll)
       // before claiming again, unless news came while this call was out.
@@ -460,8 +463,9 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const deps = (this.attemptDeps ??= this.makeAttemptDeps());
     const started = this.clock.now();
     if (job.recovered) this.safeEmit('job:stalled', { job });
-    // A held job cancelled, taken over or released before its turn never starts its handler.
-    if (!controller.aborted) this.safeEmit('job:started', { job });
+    // A held job cancelled, taken over or released before its turn never starts its handler;
+    // nor does a failed job taken over for its hook.
+    if (!controller.aborted && job.state !== 'failed') this.safeEmit('job:started', { job });
     const run = runAttempt(deps, definition, job, controller)
       .then((end) => {
         const durationMs = this.clock.now() - started;
@@ -471,12 +475,15 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
           case 'retrying':
             return void this.safeEmit('job:retrying', { job, error: end.error, runAt: end.runAt, durationMs });
           case 'failed':
-            return void this.safeEmit('job:failed', { job, error: end.error, durationMs });
+            // Once the failure is stored; the attempt ends when its hook has run too.
+            this.safeEmit('job:failed', { job, error: end.error, durationMs });
+            return end.failedHook;
           case 'cancelled':
             return void this.safeEmit('job:cancelled', { job });
           case 'lost':
             return void this.reportError(end.error, 'settle', job.id);
           case 'released':
+          case 'hook-ran':
             return;
         }
       })

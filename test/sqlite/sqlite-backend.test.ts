@@ -426,9 +426,13 @@ describe('opening a path that is not a usable database', () => {
 
 /** The statements SqliteBackend runs to claim, with parameters for EXPLAIN QUERY PLAN through a separate connection. */
 const claimStatements = {
-  anyClaimable: { sql: claimSql.anyClaimable, params: ['["default"]', '["work"]', start, '["default"]', '["work"]', start, '["default"]', '["work"]'] },
+  anyClaimable: {
+    sql: claimSql.anyClaimable,
+    params: ['["default"]', '["work"]', start, '["default"]', '["work"]', start, '["default"]', '["work"]', start, '["default"]', '["work"]'],
+  },
   ready: { sql: claimSql.ready, params: ['default', '["work"]', 100] },
   expired: { sql: claimSql.expired, params: [start, '["default"]', '["work"]', 100] },
+  expiredHooks: { sql: claimSql.expiredHooks, params: [start, '["default"]', '["work"]', 100] },
   promote: { sql: claimSql.promote, params: [start] },
   nextRunAt: { sql: claimSql.nextRunAt, params: ['["default"]', '["work"]'] },
   startBatch: { sql: claimSql.startBatch, params: [start, 'token-', 'worker', start + 30_000, '[1,2,3]'] },

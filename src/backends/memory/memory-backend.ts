@@ -26,7 +26,7 @@ import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../con
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
-import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
+import { type JobLogEntry, type JobProgress, type JobRecord, hookPendingDescription, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, isTerminal, terminalStates } from '../../domain/job-state.ts';
 import type { JsonValue } from '../../domain/json-value.ts';
 import { BackendListeners, enqueuedEvents } from '../../contract/backend-listeners.ts';
@@ -41,6 +41,8 @@ export interface MemoryBackendOptions {
 
 interface StoredJob extends JobRecord {
   seq: number;
+  /** The lease token of the attempt whose outcome the job holds, so that outcome written again is recognised. */
+  settledToken: string | null;
 }
 
 /**
@@ -57,6 +59,8 @@ export class MemoryBackend implements Backend {
   /** Scheduled jobs; scanned for due ones on claim. */
   private readonly scheduled = new Set<StoredJob>();
   private readonly running = new Set<StoredJob>();
+  /** Failed jobs whose `failed` hook is pending, each under the lease of the worker that runs it. */
+  private readonly hookLeases = new Set<StoredJob>();
   private readonly keys = new Map<string, string>();
   private readonly queues = new Map<string, { paused: boolean; lastProcessedAt: number | null }>();
   private readonly buckets = new Map<string, BucketCount>();
@@ -145,7 +149,7 @@ export class MemoryBackend implements Backend {
     this.assertOpen();
     const expiresAt = this.clock.now() + leaseMs;
     return leases.map(({ id, token }) => {
-      const job = this.heldJob(id, token);
+      const job = this.heldJob(id, token) ?? this.hookHeldJob(id, token);
       if (!job) return { id, held: false, cancelRequested: false };
       job.lease = { ...job.lease!, expiresAt };
       return { id, held: true, cancelRequested: job.cancelRequested };
@@ -223,8 +227,9 @@ export class MemoryBackend implements Backend {
     const job = this.jobs.get(id);
     if (!job) throw new InvalidStateError(id, 'missing', 'retry');
     if (job.state !== 'failed' && job.state !== 'cancelled') throw new InvalidStateError(id, job.state, 'retry');
+    if (job.failedHook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'retry');
     if (job.key !== null && this.keys.has(keyOf(job.name, job.key))) throw new InvalidStateError(id, `${job.state}, and its key "${job.key}" is held by another active job`, 'retry');
-    Object.assign(job, { attempts: 0, crashes: 0, runAt: this.clock.now(), finishedAt: null, expiresAt: null, cancelRequested: false });
+    Object.assign(job, { attempts: 0, crashes: 0, runAt: this.clock.now(), finishedAt: null, expiresAt: null, cancelRequested: false, failedHook: null });
     this.reindex(job, 'queued');
     this.emit({ type: 'enqueued', queue: job.queue, runAt: job.runAt });
     return this.view(job);
@@ -235,6 +240,7 @@ export class MemoryBackend implements Backend {
     const job = this.jobs.get(id);
     if (!job) return false;
     if (job.state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+    if (job.failedHook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
     this.remove(job);
     return true;
   }
@@ -245,7 +251,7 @@ export class MemoryBackend implements Backend {
     const now = this.clock.now();
     let removed = 0;
     for (const job of [...this.jobs.values()]) {
-      if (!isTerminal(job.state)) continue;
+      if (!isTerminal(job.state) || job.failedHook === 'pending') continue;
       const old = request.finishedBy !== undefined && states.has(job.state) && job.finishedAt! <= request.finishedBy;
       const lapsed = request.expired === true && job.expiresAt !== null && job.expiresAt <= now;
       if (old || lapsed) {
@@ -364,6 +370,13 @@ export class MemoryBackend implements Backend {
       job.crashes++;
       claimed.push(this.startAttempt(job, request, true));
     }
+    for (const job of [...this.hookLeases]) {
+      if (claimed.length >= request.limit) break;
+      if (job.lease!.expiresAt > now || !queues.has(job.queue) || !names.has(job.name)) continue;
+      job.crashes++;
+      job.lease = { token: newLeaseToken(), workerId: request.workerId, expiresAt: now + request.leaseMs };
+      claimed.push({ ...this.view(job), lease: { ...job.lease }, recovered: true });
+    }
     this.promoteDue();
     if (claimed.length < request.limit) {
       const taken = this.ready.take(request.limit - claimed.length, (job) => queues.has(job.queue) && names.has(job.name));
@@ -388,11 +401,15 @@ export class MemoryBackend implements Backend {
   }
 
   private applySettlement(settlement: Settlement): boolean {
+    if (settlement.kind === 'hook-done') return this.applyHookDone(settlement);
     const job = this.heldJob(settlement.id, settlement.token);
-    if (!job) return false;
+    // This attempt's outcome is already stored: it was written before, and its reply lost.
+    if (!job) return this.jobs.get(settlement.id)?.settledToken === settlement.token;
     const now = this.clock.now();
+    const lease = job.lease!;
     this.running.delete(job);
     job.lease = null;
+    job.settledToken = settlement.token;
     switch (settlement.kind) {
       case 'complete':
         job.attempts++;
@@ -409,13 +426,32 @@ export class MemoryBackend implements Backend {
       case 'fail':
         if (settlement.countAttempt) job.attempts++;
         job.error = settlement.error;
+        // Stored with the failure, in the same write; the lease stays with the worker that runs the hook.
+        if (settlement.hookPending) job.failedHook = 'pending';
         this.finish(job, 'failed', null, settlement.expiresAt);
+        if (settlement.hookPending) {
+          job.lease = lease;
+          this.hookLeases.add(job);
+        }
         break;
       case 'cancel':
         if (settlement.error) job.error = settlement.error;
         this.finish(job, 'cancelled', null, settlement.expiresAt);
         break;
     }
+    return true;
+  }
+
+  private applyHookDone(settlement: LeaseRef): boolean {
+    const job = this.hookHeldJob(settlement.id, settlement.token);
+    if (!job) {
+      const stored = this.jobs.get(settlement.id);
+      return stored?.failedHook === 'done' && stored.settledToken === settlement.token;
+    }
+    job.failedHook = 'done';
+    job.lease = null;
+    job.settledToken = settlement.token;
+    this.hookLeases.delete(job);
     return true;
   }
 
@@ -472,7 +508,9 @@ export class MemoryBackend implements Backend {
       lease: null,
       cancelRequested: false,
       expiresAt: null,
+      failedHook: null,
       seq: ++this.seq,
+      settledToken: null,
     };
   }
 
@@ -486,6 +524,7 @@ export class MemoryBackend implements Backend {
   private remove(job: StoredJob): void {
     this.unindex(job);
     this.running.delete(job);
+    this.hookLeases.delete(job);
     this.jobs.delete(job.id);
     if (job.key !== null && this.keys.get(keyOf(job.name, job.key)) === job.id) this.keys.delete(keyOf(job.name, job.key));
   }
@@ -517,6 +556,12 @@ export class MemoryBackend implements Backend {
     return job && job.state === 'running' && job.lease?.token === token ? job : undefined;
   }
 
+  /** A failed job whose `failed` hook is pending under this lease. */
+  private hookHeldJob(id: string, token: string): StoredJob | undefined {
+    const job = this.jobs.get(id);
+    return job && job.state === 'failed' && job.failedHook === 'pending' && job.lease?.token === token ? job : undefined;
+  }
+
   private queueRow(queue: string) {
     let row = this.queues.get(queue);
     if (!row) {
@@ -527,7 +572,7 @@ export class MemoryBackend implements Backend {
   }
 
   private view(job: StoredJob): JobRecord {
-    const { seq: _seq, ...record } = job;
+    const { seq: _seq, settledToken: _settledToken, ...record } = job;
     return structuredClone(record);
   }
 

@@ -29,8 +29,8 @@ import { canonicalJson } from '../../contract/schedule-spec-equality.ts';
 import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError } from '../../domain/errors.ts';
-import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
-import { recordLimits } from '../../domain/job-record.ts';
+import type { FailedHookState, JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
+import { hookPendingDescription, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
 import { PostgresListener } from './postgres-listener.ts';
@@ -68,15 +68,19 @@ export interface PostgresBackendOptions {
 
 const activeStates = "('scheduled','queued','running')";
 
-/** An outcome settle_and_claim() wrote (a fenced one is absent). */
-interface AppliedSettlement {
-  id: string;
-  queue: string;
-  kind: Settlement['kind'];
-  run_at: number;
-}
+/**
+ * An outcome settle_and_claim() reports applied (a fenced one is absent): `fresh` when
+ * written by this call, with its queue and kind; else a hook-done, or an outcome written
+ * before under the same lease whose reply was lost.
+ */
+type AppliedSettlement =
+  | { id: string; fresh: true; queue: string; kind: Exclude<Settlement['kind'], 'hook-done'>; run_at: number }
+  | { id: string; fresh: false };
 
-const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelled' } as const satisfies Record<Exclude<Settlement['kind'], 'retry'>, JobState>;
+const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelled' } as const satisfies Record<
+  Exclude<Settlement['kind'], 'retry' | 'hook-done'>,
+  JobState
+>;
 
 // bigint columns hold epoch milliseconds, well inside Number's exact range; pg would hand them back as strings.
 const int8AsNumber: pg.CustomTypesConfig = {
@@ -228,6 +232,7 @@ export class PostgresBackend implements Backend {
     const { applied, claimed } = await this.run('settle', (db) => this.settleAndClaim(db, settlements, next));
     // Only once the outcomes are committed: a failed call changed nothing, and the worker sends them again.
     for (const row of applied) {
+      if (!row.fresh) continue;
       if (row.kind === 'retry') this.emit({ type: 'enqueued', queue: row.queue, runAt: row.run_at });
       else this.emit({ type: 'settled', id: row.id, state: settledStates[row.kind] });
     }
@@ -246,7 +251,7 @@ export class PostgresBackend implements Backend {
          locked AS (SELECT l.* FROM ${this.S}.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j)
          UPDATE ${this.S}.jobs j SET lease_expires_at = $1
            FROM locked l
-          WHERE j.id = l.id AND j.state = 'running' AND j.lease_token = l.token
+          WHERE j.id = l.id AND (j.state = 'running' OR j.failed_hook = 'pending') AND j.lease_token = l.token
           RETURNING j.id, j.cancel_requested`,
         [this.clock.now() + leaseMs, leases.map((lease) => lease.id), leases.map((lease) => lease.token)],
       ),
@@ -354,12 +359,13 @@ export class PostgresBackend implements Backend {
       const row = rows[0];
       if (!row) throw new InvalidStateError(id, 'missing', 'retry');
       if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
+      if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'retry');
       const clash = row.key === null ? [] : (await q(db, `SELECT 1 FROM ${this.S}.jobs WHERE name = $1 AND key = $2 AND state IN ${activeStates}`, [row.name, row.key])).rows;
       if (clash.length > 0) throw new InvalidStateError(id, `${row.state}, and its key "${row.key}" is held by another active job`, 'retry');
       const updated = await q<PgJobRow>(
         db,
         `UPDATE ${this.S}.jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = $2, finished_at = NULL, expires_at = NULL,
-           cancel_requested = false WHERE id = $1 RETURNING *`,
+           cancel_requested = false, failed_hook = NULL WHERE id = $1 RETURNING *`,
         [id, this.clock.now()],
       );
       // An UPDATE fires no insert trigger: wake idle workers here.
@@ -373,9 +379,14 @@ export class PostgresBackend implements Backend {
   async delete(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
     return this.inTransaction(undefined, 'delete', async (db) => {
-      const { rows } = await q<{ state: JobState }>(db, `SELECT state FROM ${this.S}.jobs WHERE id = $1 FOR UPDATE`, [id]);
+      const { rows } = await q<{ state: JobState; failed_hook: FailedHookState }>(
+        db,
+        `SELECT state, failed_hook FROM ${this.S}.jobs WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
       if (!rows[0]) return false;
       if (rows[0].state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+      if (rows[0].failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
       await q(db, `DELETE FROM ${this.S}.jobs WHERE id = $1`, [id]);
       return true;
     });
@@ -388,13 +399,19 @@ export class PostgresBackend implements Backend {
       if (request.finishedBy !== undefined) {
         const result = await q(
           db,
-          `DELETE FROM ${this.S}.jobs WHERE state = ANY ($1::text[]) AND state IN ('completed','failed','cancelled') AND finished_at <= $2`,
+          `DELETE FROM ${this.S}.jobs WHERE state = ANY ($1::text[]) AND state IN ('completed','failed','cancelled') AND finished_at <= $2
+             AND failed_hook IS DISTINCT FROM 'pending'`,
           [[...(request.states ?? terminalStates)], request.finishedBy],
         );
         removed += result.rowCount ?? 0;
       }
       if (request.expired) {
-        const result = await q(db, `DELETE FROM ${this.S}.jobs WHERE expires_at <= $1 AND state IN ('completed','failed','cancelled')`, [now]);
+        // A job whose failed hook is pending stays until the hook has run.
+        const result = await q(
+          db,
+          `DELETE FROM ${this.S}.jobs WHERE expires_at <= $1 AND state IN ('completed','failed','cancelled') AND failed_hook IS DISTINCT FROM 'pending'`,
+          [now],
+        );
         removed += result.rowCount ?? 0;
       }
       await q(db, `DELETE FROM ${this.S}.counts WHERE bucket <= $1`, [now - statsWindowMs]);
@@ -621,10 +638,11 @@ export class PostgresBackend implements Backend {
       token: settlement.token,
       kind: settlement.kind,
       result: settlement.kind === 'complete' ? settlement.result : null,
-      error: settlement.kind === 'complete' ? null : settlement.error,
+      error: settlement.kind === 'complete' || settlement.kind === 'hook-done' ? null : settlement.error,
       run_at: settlement.kind === 'retry' ? settlement.runAt : null,
       count_attempt: settlement.kind === 'complete' || ((settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt),
-      expires_at: settlement.kind === 'retry' ? null : settlement.expiresAt,
+      expires_at: settlement.kind === 'retry' || settlement.kind === 'hook-done' ? null : settlement.expiresAt,
+      hook_pending: settlement.kind === 'fail' && settlement.hookPending,
     }));
     const { rows } = await q<{ applied: AppliedSettlement[]; claimed: PgJobRow[] | null; next_run_at: number | null }>(
       db,

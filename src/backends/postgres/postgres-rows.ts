@@ -36,6 +36,8 @@ export interface PgJobRow {
   lease_recovered: boolean;
   cancel_requested: boolean;
   expires_at: number | null;
+  failed_hook: JobRecord['failedHook'];
+  settled_token: string | null;
 }
 
 export function pgRowToRecord(row: PgJobRow): JobRecord {
@@ -68,6 +70,7 @@ export function pgRowToRecord(row: PgJobRow): JobRecord {
       row.lease_token === null ? null : { token: row.lease_token, workerId: row.lease_worker ?? '', expiresAt: row.lease_expires_at ?? 0 },
     cancelRequested: row.cancel_requested,
     expiresAt: row.expires_at,
+    failedHook: row.failed_hook,
   };
 }
 

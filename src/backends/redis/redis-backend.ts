@@ -30,7 +30,7 @@ import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../con
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
-import { recordLimits } from '../../domain/job-record.ts';
+import { hookPendingDescription, recordLimits } from '../../domain/job-record.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobState, jobStates, terminalStates } from '../../domain/job-state.ts';
 import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
@@ -186,23 +186,24 @@ export class RedisBackend implements Backend {
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     const now = this.clock.now();
     // One JSON list of strings for the whole batch (the script decodes it): the driver handles
-    // one argument instead of eight an outcome.
+    // one argument instead of nine an outcome.
     const fields = settlements.flatMap((settlement) => [
       settlement.kind,
       settlement.id,
       settlement.token,
       settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
-      settlement.kind !== 'complete' && settlement.error !== null ? JSON.stringify(settlement.error) : '',
+      (settlement.kind === 'retry' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.error !== null ? JSON.stringify(settlement.error) : '',
       settlement.kind === 'retry' ? String(settlement.runAt) : '',
       (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
-      settlement.kind !== 'retry' && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
+      (settlement.kind === 'complete' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
+      settlement.kind === 'fail' && settlement.hookPending ? '1' : '0',
     ]);
     const claimPart = next ? ['1', ...claimArgs(next)] : ['0'];
     const [out, claimed] = (await this.script('settle', now, bucketOf(now), settlements.length, JSON.stringify(fields), ...claimPart)) as [number[], ClaimReply | 0];
     const applied = out.map((value) => value === 1);
     settlements.forEach((settlement, index) => {
       if (!applied[index]) return;
-      if (settlement.kind === 'retry') return;
+      if (settlement.kind === 'retry' || settlement.kind === 'hook-done') return;
       const state: JobState = settlement.kind === 'complete' ? 'completed' : settlement.kind === 'fail' ? 'failed' : 'cancelled';
       this.emit({ type: 'settled', id: settlement.id, state });
     });
@@ -300,6 +301,7 @@ export class RedisBackend implements Backend {
     const outcome = (await this.script('retry', id, this.clock.now())) as string;
     if (outcome === 'none') throw new InvalidStateError(id, 'missing', 'retry');
     if (outcome.startsWith('key:')) throw new InvalidStateError(id, `finished, and its key "${outcome.slice(4)}" is held by another active job`, 'retry');
+    if (outcome === 'hook-pending') throw new InvalidStateError(id, hookPendingDescription, 'retry');
     if (outcome !== 'ok') throw new InvalidStateError(id, outcome, 'retry');
     const record = (await this.get(id))!;
     this.emit({ type: 'enqueued', queue: record.queue, runAt: record.runAt });
@@ -309,6 +311,7 @@ export class RedisBackend implements Backend {
   async delete(id: string): Promise<boolean> {
     const outcome = (await this.script('remove', id)) as string;
     if (outcome === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+    if (outcome === 'hook-pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
     return outcome === 'deleted';
   }
 

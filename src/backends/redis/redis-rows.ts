@@ -47,6 +47,7 @@ export function fieldsToRecord(fields: Record<string, string>, progress: readonl
         : { token: fields.leaseToken, workerId: fields.leaseWorker ?? '', expiresAt: Number(fields.leaseExpiresAt) },
     cancelRequested: fields.cancelRequested === '1',
     expiresAt: numberField(fields, 'expiresAt'),
+    failedHook: (fields.failedHook as JobRecord['failedHook'] | undefined) ?? null,
   };
 }
 

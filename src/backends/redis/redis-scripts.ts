@@ -5,12 +5,15 @@
  *
  * Layout (P is the prefix, e.g. `jobsmith:{main}:`; the braces are a Cluster hash tag, so
  * every key of one prefix lives in one slot):
- *   P job:<id>        hash: the job's fields; absent field = null
+ *   P job:<id>        hash: the job's fields; absent field = null. Besides the record's,
+ *                     settledToken: the lease token of the attempt whose outcome it holds
  *   P logs:<id>       list: log lines as JSON, newest 200
  *   P prog:<id>       list: progress reports as JSON, newest 100
  *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
  *   P scheduled       zset: delayed and retrying jobs by runAt
  *   P running         zset: running jobs by lease expiry
+ *   P hooks           zset: failed jobs whose \`failed\` hook is pending, by the expiry of the
+ *                     lease of the worker that runs it (they are in state:failed too)
  *   P state:<state>   zset: ids by state, all scores 0, so ids sort (they are time-ordered);
  *                     none for running (the running set lists those); with it, every job is
  *                     in exactly one set, so together they serve listing every job and
@@ -80,6 +83,7 @@ local function removeJob(id)
   redis.call('ZREM', P .. 'ready:' .. f[2], id)
   redis.call('ZREM', P .. 'scheduled', id)
   redis.call('ZREM', P .. 'running', id)
+  redis.call('ZREM', P .. 'hooks', id)
   redis.call('ZREM', P .. 'expiry', id)
   redis.call('ZREM', P .. 'finished', id)
   redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id)
@@ -280,9 +284,14 @@ local function claimJobs(now, base)
   local jobs = {}
   local used = 0
   local expires = now + leaseMs
-  local function lease(id, recovered)
+  -- Leases job id to this worker; with \`start\`, for a new attempt (a hook taken over stays failed).
+  local function lease(id, recovered, start)
     used = used + 1
-    redis.call('HSET', jk(id), 'state', 'running', 'startedAt', now, 'leaseToken', tokenPrefix .. used, 'leaseWorker', worker, 'leaseExpiresAt', expires)
+    if start then
+      redis.call('HSET', jk(id), 'state', 'running', 'startedAt', now, 'leaseToken', tokenPrefix .. used, 'leaseWorker', worker, 'leaseExpiresAt', expires)
+    else
+      redis.call('HSET', jk(id), 'leaseToken', tokenPrefix .. used, 'leaseWorker', worker, 'leaseExpiresAt', expires)
+    end
     local job = readJob(id)
     -- One JSON string per job: the worker parses it natively instead of decoding dozens
     -- of reply strings one by one (which cost more of its CPU than the claim itself).
@@ -304,7 +313,21 @@ local function claimJobs(now, base)
       else
         redis.call('HINCRBY', jk(id), 'crashes', 1)
         batchZadd(batch, P .. 'running', expires, id)
-        lease(id, true)
+        lease(id, true, true)
+      end
+    end
+  end
+
+  -- Failed jobs whose failed hook is pending under a lapsed lease (their worker died):
+  -- taken over for the hook alone; they stay failed.
+  if used < limit then
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'hooks', '-inf', now, 'LIMIT', 0, 1000)) do
+      if used >= limit then break end
+      local f = redis.call('HMGET', jk(id), 'queue', 'name')
+      if hasValue(queues, f[1]) and hasValue(names, f[2]) then
+        redis.call('HINCRBY', jk(id), 'crashes', 1)
+        batchZadd(batch, P .. 'hooks', expires, id)
+        lease(id, true, false)
       end
     end
   end
@@ -337,7 +360,7 @@ local function claimJobs(now, base)
       batchZrem(batch, P .. 'ready:' .. c.queue, c.id)
       batchMove(batch, c.id, c.queue, 'queued', 'running')
       batchZadd(batch, P .. 'running', expires, c.id)
-      lease(c.id, false)
+      lease(c.id, false, true)
     end
   end
   flushBatch(batch)
@@ -349,26 +372,46 @@ local function claimJobs(now, base)
   return { jobs, nextRunAt }
 end
 
--- Settlements, 8 strings each in the list S: kind, id, token, result, error, runAt,
--- countAttempt, expiresAt. Returns 1/0 per settlement (0: fenced off).
+-- Settlements, 9 strings each in the list S: kind, id, token, result, error, runAt,
+-- countAttempt, expiresAt, hookPending. Returns 1/0 per settlement (0: fenced off). An
+-- outcome already stored under the same lease (written before, its reply lost) is 1 again
+-- and changes nothing.
 local function settleJobs(now, bucket, S, n)
   local out = {}
   local batch = newBatch()
   local finishedQueues, done, published = {}, {}, {}
   local ended = { complete = 'completed', fail = 'failed', cancel = 'cancelled' }
   for i = 0, n - 1 do
-    local b = i * 8
+    local b = i * 9
     local kind, id, token = S[b + 1], S[b + 2], S[b + 3]
-    local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority', 'attempts', 'name', 'key')
-    if f[1] ~= 'running' or f[2] ~= token then
-      out[#out + 1] = 0
+    local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority', 'attempts', 'name', 'key', 'failedHook', 'settledToken',
+      'leaseExpiresAt')
+    if kind == 'hook-done' then
+      if f[1] == 'failed' and f[8] == 'pending' and f[2] == token then
+        redis.call('HSET', jk(id), 'failedHook', 'done', 'settledToken', token)
+        redis.call('HDEL', jk(id), 'leaseToken', 'leaseWorker', 'leaseExpiresAt')
+        batchZrem(batch, P .. 'hooks', id)
+        out[#out + 1] = 1
+      else
+        -- While the hook is pending, the failure's token is the stored one: a dead worker's
+        -- lease must not end another worker's hook.
+        out[#out + 1] = (f[8] == 'done' and f[9] == token) and 1 or 0
+      end
+    elseif f[1] ~= 'running' or f[2] ~= token then
+      out[#out + 1] = f[9] == token and 1 or 0
     else
       local queue = f[3]
       local attempts = tonumber(f[5]) + ((S[b + 7] == '1' or kind == 'complete') and 1 or 0)
-      local fields = { 'attempts', attempts }
+      local fields = { 'attempts', attempts, 'settledToken', token }
       if S[b + 5] ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = S[b + 5] end
-      local dropped = { 'leaseToken', 'leaseWorker', 'leaseExpiresAt' }
+      -- With its hook pending, a failed job keeps the lease: the worker that runs the hook holds it.
+      local hookPending = kind == 'fail' and S[b + 9] == '1'
+      local dropped = hookPending and {} or { 'leaseToken', 'leaseWorker', 'leaseExpiresAt' }
       batchZrem(batch, P .. 'running', id)
+      if hookPending then
+        fields[#fields + 1] = 'failedHook'; fields[#fields + 1] = 'pending'
+        batchZadd(batch, P .. 'hooks', tonumber(f[10]), id)
+      end
       local to = ended[kind]
       if to then
         local expiresAt = num(S[b + 8])
@@ -406,7 +449,7 @@ local function settleJobs(now, bucket, S, n)
         end
       end
       redis.call('HSET', jk(id), unpack(fields))
-      redis.call('HDEL', jk(id), unpack(dropped))
+      if #dropped > 0 then redis.call('HDEL', jk(id), unpack(dropped)) end
       out[#out + 1] = 1
     end
   end
@@ -443,10 +486,11 @@ local expires = tonumber(ARGV[1])
 local out = {}
 for i = 0, tonumber(ARGV[2]) - 1 do
   local id, token = ARGV[3 + i * 2], ARGV[4 + i * 2]
-  local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'cancelRequested')
-  if f[1] == 'running' and f[2] == token then
+  local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'cancelRequested', 'failedHook')
+  -- A running attempt's lease, or that of a failed job's pending hook.
+  if f[2] == token and (f[1] == 'running' or f[4] == 'pending') then
     redis.call('HSET', jk(id), 'leaseExpiresAt', expires)
-    redis.call('ZADD', P .. 'running', expires, id)
+    redis.call('ZADD', P .. (f[1] == 'running' and 'running' or 'hooks'), expires, id)
     out[#out + 1] = f[3] == '1' and 2 or 1
   else
     out[#out + 1] = 0
@@ -485,19 +529,20 @@ finish(id, f[2], f[1], 'cancelled', now, keep and (now + keep) or nil)
 return 'cancelled'
 `;
 
-/** ARGV: id, now. Returns 'none', 'ok', 'key:<key>' or the state that forbids it. */
+/** ARGV: id, now. Returns 'none', 'ok', 'key:<key>', 'hook-pending' or the state that forbids it. */
 const retry = `${common}
 local id, now = ARGV[1], tonumber(ARGV[2])
-local f = redis.call('HMGET', jk(id), 'state', 'queue', 'priority', 'name', 'key')
+local f = redis.call('HMGET', jk(id), 'state', 'queue', 'priority', 'name', 'key', 'failedHook')
 if not f[1] then return 'none' end
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return f[1] end
+if f[6] == 'pending' then return 'hook-pending' end
 if f[5] then
   local k = f[4] .. '\\0' .. f[5]
   if redis.call('HEXISTS', P .. 'keys', k) == 1 then return 'key:' .. f[5] end
   redis.call('HSET', P .. 'keys', k, id)
 end
 redis.call('HSET', jk(id), 'attempts', 0, 'crashes', 0, 'runAt', now, 'cancelRequested', '0')
-redis.call('HDEL', jk(id), 'finishedAt', 'expiresAt')
+redis.call('HDEL', jk(id), 'finishedAt', 'expiresAt', 'failedHook')
 redis.call('ZREM', P .. 'expiry', id)
 redis.call('ZREM', P .. 'finished', id)
 setState(id, f[2], f[1], 'queued')
@@ -506,16 +551,20 @@ redis.call('PUBLISH', P .. 'events', 'q:' .. f[2])
 return 'ok'
 `;
 
-/** ARGV: id. Returns 'none', 'running' or 'deleted'. */
+/** ARGV: id. Returns 'none', 'running', 'hook-pending' or 'deleted'. */
 const remove = `${common}
-local state = redis.call('HGET', jk(ARGV[1]), 'state')
-if not state then return 'none' end
-if state == 'running' then return 'running' end
+local f = redis.call('HMGET', jk(ARGV[1]), 'state', 'failedHook')
+if not f[1] then return 'none' end
+if f[1] == 'running' then return 'running' end
+if f[2] == 'pending' then return 'hook-pending' end
 removeJob(ARGV[1])
 return 'deleted'
 `;
 
-/** ARGV: now, finishedBy or '', expired '1'/'0', nStates, states…, statsCutoffBucket. Returns how many jobs were removed. */
+/**
+ * ARGV: now, finishedBy or '', expired '1'/'0', nStates, states…, statsCutoffBucket. Returns how
+ * many jobs were removed. A job whose failed hook is pending stays until the hook has run.
+ */
 const prune = `${common}
 local now = tonumber(ARGV[1])
 local removed = 0
@@ -523,13 +572,13 @@ local states = {}
 for i = 1, tonumber(ARGV[4]) do states[ARGV[4 + i]] = true end
 if ARGV[2] ~= '' then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'finished', '-inf', ARGV[2], 'LIMIT', 0, 10000)) do
-    local state = redis.call('HGET', jk(id), 'state')
-    if states[state] and removeJob(id) then removed = removed + 1 end
+    local f = redis.call('HMGET', jk(id), 'state', 'failedHook')
+    if states[f[1]] and f[2] ~= 'pending' and removeJob(id) then removed = removed + 1 end
   end
 end
 if ARGV[3] == '1' then
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiry', '-inf', now, 'LIMIT', 0, 10000)) do
-    if removeJob(id) then removed = removed + 1 end
+    if redis.call('HGET', jk(id), 'failedHook') ~= 'pending' and removeJob(id) then removed = removed + 1 end
   end
 end
 local cutoff = tonumber(ARGV[5 + tonumber(ARGV[4])])

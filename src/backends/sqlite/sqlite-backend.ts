@@ -31,7 +31,7 @@ import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../con
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
-import { type JobLogEntry, type JobProgress, type JobRecord, recordLimits } from '../../domain/job-record.ts';
+import { type JobLogEntry, type JobProgress, type JobRecord, hookPendingDescription, recordLimits } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { claimSql } from './sqlite-claim-sql.ts';
@@ -168,7 +168,7 @@ export class SqliteBackend implements Backend {
     const now = this.clock.now();
     const queues = JSON.stringify(request.queues);
     const names = JSON.stringify(request.names);
-    const claimable = this.read('claim', () => this.stmts().anyClaimable.get(queues, names, now, queues, names, now, queues, names));
+    const claimable = this.read('claim', () => this.stmts().anyClaimable.get(queues, names, now, queues, names, now, queues, names, now, queues, names));
     if (claimable === undefined) {
       const next = this.read('claim', () => this.stmts().nextRunAt.get(queues, names) as { at: number | null });
       return { jobs: [], nextRunAt: next.at };
@@ -280,6 +280,7 @@ export class SqliteBackend implements Backend {
       const row = this.stmts().byId.get(id) as JobRow | undefined;
       if (!row) throw new InvalidStateError(id, 'missing', 'retry');
       if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
+      if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'retry');
       try {
         return rowToRecord(this.stmts().retry.get(this.clock.now(), id) as JobRow);
       } catch (error) {
@@ -296,6 +297,7 @@ export class SqliteBackend implements Backend {
       const row = this.stmts().byId.get(id) as JobRow | undefined;
       if (!row) return false;
       if (row.state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+      if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
       this.stmts().deleteById.run(id);
       return true;
     });
@@ -514,6 +516,12 @@ export class SqliteBackend implements Backend {
       }
       jobs.push(rowToClaimed(s.start.get(...lease(), 1, row.id) as JobRow, true));
     }
+    // Failed jobs whose hook's worker died: taken over for the hook alone, still failed.
+    if (jobs.length < request.limit) {
+      for (const row of s.expiredHooks.all(now, queueList, names, request.limit - jobs.length) as Array<{ id: string }>) {
+        jobs.push(rowToClaimed(s.takeOverHook.get(newLeaseToken(), request.workerId, now + request.leaseMs, row.id) as JobRow, true));
+      }
+    }
     this.promoteDue();
     if (jobs.length < request.limit) {
       const want = request.limit - jobs.length;
@@ -559,6 +567,8 @@ export class SqliteBackend implements Backend {
     // Completions, the common case, are one statement for the whole batch.
     const completes = settlements.filter((settlement) => settlement.kind === 'complete');
     const completed = new Set<string>();
+    // An outcome whose attempt's outcome is already stored: written before, and its reply lost.
+    const alreadyApplied = (id: string, token: string) => s.settledBy.get(id, token) !== undefined;
     if (completes.length > 0) {
       const input = JSON.stringify(completes.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
       for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string }>) {
@@ -572,7 +582,7 @@ export class SqliteBackend implements Backend {
       let row: { queue: string } | undefined;
       switch (settlement.kind) {
         case 'complete':
-          return completed.has(id);
+          return completed.has(id) || alreadyApplied(id, token);
         case 'retry':
           row = s.retryLater.get(
             settlement.runAt > now ? 'scheduled' : 'queued',
@@ -585,7 +595,15 @@ export class SqliteBackend implements Backend {
           if (row) events.push({ type: 'enqueued', queue: row.queue, runAt: settlement.runAt });
           break;
         case 'fail':
-          row = s.fail.get(settlement.countAttempt ? 1 : 0, JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;
+          row = s.fail.get({
+            attempts: settlement.countAttempt ? 1 : 0,
+            error: JSON.stringify(settlement.error),
+            now,
+            expiresAt: settlement.expiresAt,
+            hookPending: settlement.hookPending ? 1 : 0,
+            id,
+            token,
+          }) as typeof row;
           if (row) count(row.queue, 'failed');
           if (row) events.push({ type: 'settled', id, state: 'failed' });
           break;
@@ -594,8 +612,10 @@ export class SqliteBackend implements Backend {
           if (row) count(row.queue, null);
           if (row) events.push({ type: 'settled', id, state: 'cancelled' });
           break;
+        case 'hook-done':
+          return s.hookDone.get(id, token) !== undefined || s.hookDoneBy.get(id, token) !== undefined;
       }
-      return row !== undefined;
+      return row !== undefined || alreadyApplied(id, token);
     });
     const bucket = bucketOf(now);
     for (const [queue, { completed, failed }] of counts) {
@@ -677,37 +697,54 @@ function prepareStatements(db: Db) {
     anyClaimable: prepare(claimSql.anyClaimable),
     anyDue: prepare("SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1"),
     expired: prepare(claimSql.expired),
+    expiredHooks: prepare(claimSql.expiredHooks),
     ready: prepare(claimSql.ready),
     nextRunAt: prepare(claimSql.nextRunAt),
     start: prepare(`UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lease_worker = ?, lease_expires_at = ?,
       crashes = crashes + ? WHERE id = ? RETURNING *`),
     startBatch: prepare(claimSql.startBatch),
     completeBatch: prepare(`UPDATE jobsmith_jobs AS j SET state = 'completed', attempts = j.attempts + 1, result = s.result, finished_at = ?,
-        expires_at = s.expires_at, cancel_requested = 0, ${leaseColumns}
+        expires_at = s.expires_at, cancel_requested = 0, settled_token = s.token, ${leaseColumns}
       FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
             FROM json_each(?)) AS s
       WHERE j.id = s.id AND j.state = 'running' AND j.lease_token = s.token
       RETURNING id, queue`),
     cancelExpired: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, cancel_requested = 0, ${leaseColumns} WHERE id = ?`),
-    renew: prepare(`UPDATE jobsmith_jobs SET lease_expires_at = ? WHERE ${held} RETURNING cancel_requested`),
+    renew: prepare(`UPDATE jobsmith_jobs SET lease_expires_at = ?
+      WHERE id = ? AND lease_token = ? AND (state = 'running' OR failed_hook = 'pending') RETURNING cancel_requested`),
     heldHistory: prepare(`SELECT progress_history FROM jobsmith_jobs WHERE ${held}`),
     setProgress: prepare('UPDATE jobsmith_jobs SET progress = ?, progress_history = ? WHERE id = ?'),
     heldLogs: prepare(`SELECT logs FROM jobsmith_jobs WHERE ${held}`),
     setLogs: prepare('UPDATE jobsmith_jobs SET logs = ? WHERE id = ?'),
-    retryLater: prepare(`UPDATE jobsmith_jobs SET state = ?, attempts = attempts + ?, error = coalesce(?, error), run_at = ?, ${leaseColumns}
-      WHERE ${held} RETURNING queue`),
-    fail: prepare(`UPDATE jobsmith_jobs SET state = 'failed', attempts = attempts + ?, error = ?, finished_at = ?, expires_at = ?,
-      cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
+    retryLater: prepare(`UPDATE jobsmith_jobs SET state = ?, attempts = attempts + ?, error = coalesce(?, error), run_at = ?,
+      settled_token = lease_token, ${leaseColumns} WHERE ${held} RETURNING queue`),
+    // With its hook pending, a failed job keeps the lease: the worker that runs the hook holds it.
+    fail: prepare(`UPDATE jobsmith_jobs SET state = 'failed', attempts = attempts + @attempts, error = @error, finished_at = @now,
+      expires_at = @expiresAt, cancel_requested = 0, settled_token = lease_token,
+      failed_hook = CASE WHEN @hookPending THEN 'pending' END,
+      lease_token = CASE WHEN @hookPending THEN lease_token END, lease_worker = CASE WHEN @hookPending THEN lease_worker END,
+      lease_expires_at = CASE WHEN @hookPending THEN lease_expires_at END
+      WHERE id = @id AND state = 'running' AND lease_token = @token RETURNING queue`),
     cancelRunning: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', error = coalesce(?, error), finished_at = ?, expires_at = ?,
-      cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
+      cancel_requested = 0, settled_token = lease_token, ${leaseColumns} WHERE ${held} RETURNING queue`),
+    hookDone: prepare(`UPDATE jobsmith_jobs SET failed_hook = 'done', settled_token = lease_token, ${leaseColumns}
+      WHERE id = ? AND state = 'failed' AND failed_hook = 'pending' AND lease_token = ? RETURNING queue`),
+    // A hook-done counts as written again only once the hook is done: while it is pending, the
+    // failure's token is the stored one, and a dead worker's lease must not end another's hook.
+    hookDoneBy: prepare("SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND failed_hook = 'done' AND settled_token = ?"),
+    settledBy: prepare('SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND settled_token = ?'),
+    takeOverHook: prepare(`UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
+      WHERE id = ? RETURNING *`),
     requestCancel: prepare('UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *'),
     cancelWaiting: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WHERE id = ? RETURNING *`),
     retry: prepare(`UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?, finished_at = NULL, expires_at = NULL,
-      cancel_requested = 0 WHERE id = ? RETURNING *`),
+      cancel_requested = 0, failed_hook = NULL WHERE id = ? RETURNING *`),
     deleteById: prepare('DELETE FROM jobsmith_jobs WHERE id = ?'),
+    // A job whose failed hook is pending stays until the hook has run.
     pruneFinished: prepare(`DELETE FROM jobsmith_jobs WHERE state IN (SELECT value FROM json_each(?))
-      AND state IN ('completed','failed','cancelled') AND finished_at <= ?`),
-    pruneExpired: prepare(`DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')`),
+      AND state IN ('completed','failed','cancelled') AND finished_at <= ? AND failed_hook IS NOT 'pending'`),
+    pruneExpired: prepare(`DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')
+      AND failed_hook IS NOT 'pending'`),
     pruneCounts: prepare('DELETE FROM jobsmith_counts WHERE bucket <= ?'),
     stateCounts: prepare('SELECT queue, state, count(*) AS count FROM jobsmith_jobs GROUP BY state, queue'),
     queues: prepare('SELECT name, paused, last_processed_at FROM jobsmith_queues'),

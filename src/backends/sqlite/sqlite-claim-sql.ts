@@ -9,6 +9,8 @@ export const claimSql = {
       OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ?
         AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
       OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'running' AND lease_expires_at <= ?
+        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+      OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE failed_hook = 'pending' AND lease_expires_at <= ?
         AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))`,
   ready: `SELECT seq, priority, run_at FROM jobsmith_jobs
       WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
@@ -16,6 +18,11 @@ export const claimSql = {
   // INDEXED BY: left to itself the planner walks every running row through the state index.
   expired: `SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
       WHERE state = 'running' AND lease_expires_at <= ?
+        AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
+      ORDER BY lease_expires_at LIMIT ?`,
+  // Failed jobs whose \`failed\` hook is pending under a lease that lapsed: their worker died.
+  expiredHooks: `SELECT id FROM jobsmith_jobs INDEXED BY jobsmith_jobs_hook_pending
+      WHERE failed_hook = 'pending' AND lease_expires_at <= ?
         AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
       ORDER BY lease_expires_at LIMIT ?`,
   promote: "UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?",

@@ -34,6 +34,8 @@ export interface JobRow {
   lease_expires_at: number | null;
   cancel_requested: number;
   expires_at: number | null;
+  failed_hook: 'pending' | 'done' | null;
+  settled_token: string | null;
 }
 
 function parse<T>(text: string | null): T | null {
@@ -72,6 +74,7 @@ export function rowToRecord(row: JobRow): JobRecord {
         : { token: row.lease_token, workerId: row.lease_worker ?? '', expiresAt: row.lease_expires_at ?? 0 },
     cancelRequested: row.cancel_requested === 1,
     expiresAt: row.expires_at,
+    failedHook: row.failed_hook,
   };
 }
 
