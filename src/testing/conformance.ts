@@ -90,13 +90,16 @@ export function runBackendConformance(options: ConformanceOptions): void {
     };
 
     /** Lets the worker loop run (real I/O and microtasks, no clock movement) until `check` passes. */
+    // Bounded by real time, not by rounds: a loaded machine (or a slow store) needs more
+    // rounds for the same work, and a round count gave up on it too early.
     const eventually = async (check: () => Promise<boolean> | boolean, what: string) => {
-      for (let round = 0; round < 400; round++) {
+      const deadline = Date.now() + 15_000;
+      for (let round = 0; ; round++) {
         if (await check()) return;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await new Promise((resolve) => setImmediate(resolve));
         if (round % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      throw new Error(`timed out waiting for ${what}`);
     };
 
     const stateOf = async (id: string) => (await backend.get(id))?.state;
