@@ -40,6 +40,7 @@ export {
   StoreError,
   TimeoutError,
   UnknownJobError,
+  UnknownOptionError,
   WaitTimeoutError,
   WorkerCrashedError,
   WorkerShutdownError,
