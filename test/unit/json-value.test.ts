@@ -208,7 +208,7 @@ describe('toJsonText refuses text that not every store can keep', () => {
     ['a NUL at the root', '\u0000', '(root)', /NUL/],
     ['a NUL in a key', { a: { 'k\u0000': 1 } }, 'a.k\\u0000', /is a key that contains a NUL/],
     ['a lone surrogate in a key', { '\ud800': 1 }, '\\ud800', /is a key that contains a lone surrogate/],
-  ])('%s, with the path %s', (_label, value, path, reason) => {
+  ])('%s', (_label, value, path, reason) => {
     const error = notJson(value, 'result');
     expect(error).toMatchObject({ code: 'PAYLOAD_NOT_JSON', field: 'result', path });
     expect(error.reason).toMatch(reason);
