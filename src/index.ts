@@ -43,6 +43,7 @@ export {
   StoreError,
   TimeoutError,
   UnknownJobError,
+  UnknownOptionError,
   WaitTimeoutError,
   WorkerCrashedError,
   WorkerShutdownError,

@@ -1,6 +1,7 @@
 import type { JobDefinition } from '../domain/define-job.ts';
 import { InvalidOptionError } from '../domain/errors.ts';
 import type { EnqueueOptions } from '../domain/job-options.ts';
+import { assertKnownOptions } from '../domain/known-options.ts';
 import type { Client, JobRun } from './client.ts';
 
 export interface BatchOptions {
@@ -40,6 +41,7 @@ export class BoundJob<I, R> {
 
   /** Runs one job per payload in this process, `concurrency` at a time. Resolves with one outcome per payload, in order. */
   async batch(payloads: readonly I[], options: BatchOptions = {}): Promise<BatchOutcome<R>[]> {
+    assertKnownOptions(options, ['concurrency', 'stopOnError', 'options'] satisfies Array<keyof BatchOptions>, 'the batch options');
     const concurrency = options.concurrency ?? 5;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', options.concurrency, 'an integer of 1 or more');
     const outcomes: BatchOutcome<R>[] = new Array(payloads.length);

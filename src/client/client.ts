@@ -19,7 +19,8 @@ import {
   JobNotFoundError,
   WaitTimeoutError,
 } from '../domain/errors.ts';
-import type { EnqueueOptions } from '../domain/job-options.ts';
+import { type EnqueueOptions, enqueueOptionNames } from '../domain/job-options.ts';
+import { assertKnownOptions } from '../domain/known-options.ts';
 import type { JobRecord } from '../domain/job-record.ts';
 import { type JobState, isTerminal, terminalStates } from '../domain/job-state.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
@@ -81,6 +82,11 @@ export interface PruneOptions {
   states?: readonly JobState[];
 }
 
+const clientOptionNames = Object.keys({ backend: true, jobs: true, clock: true, logger: true, lease: true } satisfies Record<keyof ClientOptions, true>);
+const enqueueCallOptionNames = [...enqueueOptionNames, 'tx'];
+/** Jobs an ambiguous id prefix lists in its error. */
+const maxListedMatches = 10;
+
 export function createClient(options: ClientOptions = {}): Client {
   return new Client(options);
 }
@@ -101,6 +107,7 @@ export class Client implements AsyncDisposable {
   private readonly noShutdown = new AbortController().signal;
 
   constructor(options: ClientOptions = {}) {
+    assertKnownOptions(options, clientOptionNames, 'createClient options');
     this.clock = options.clock ?? systemClock;
     this.registry = new JobRegistry(options.jobs ?? []);
     this.logger = options.logger ?? silentLogger;
@@ -119,10 +126,19 @@ export class Client implements AsyncDisposable {
     return new BoundJob(this, this.registry.add(job) as JobDefinition<JobInput<J>, unknown, JobResult<J>>);
   }
 
-  /** Adds a job. Resolves with its id, and `created: false` when its `key` matched an active job. */
-  async enqueue<J extends AnyJob>(job: J, payload: JobInput<J>, options?: EnqueueOptions & EnqueueCall): Promise<EnqueueResult>;
-  async enqueue(name: string, payload: unknown, options?: EnqueueOptions & EnqueueCall): Promise<EnqueueResult>;
-  async enqueue(job: AnyJob | string, payload: unknown, options: EnqueueOptions & EnqueueCall = {}): Promise<EnqueueResult> {
+  /**
+   * Adds a job, given by definition (its payload typed) or by registered name. Resolves with
+   * its id, and `created: false` when its `key` matched an active job.
+   */
+  // One signature, not an overload per kind of job: with overloads, a misspelled option made
+  // TypeScript report the last overload's mismatch ("… is not assignable to 'string'")
+  // instead of the option.
+  async enqueue<J extends AnyJob | string>(
+    job: J,
+    payload: J extends AnyJob ? JobInput<J> : unknown,
+    options: EnqueueOptions & EnqueueCall = {},
+  ): Promise<EnqueueResult> {
+    assertKnownOptions(options, enqueueCallOptionNames, 'the enqueue options');
     const { tx, ...jobOptions } = options;
     const [result] = await this.enqueueMany([{ job, payload, options: jobOptions }], tx === undefined ? {} : { tx });
     return result!;
@@ -131,12 +147,14 @@ export class Client implements AsyncDisposable {
   /** Adds many jobs in one transaction: all are added, or none (any invalid item rejects the whole call). */
   async enqueueMany(items: readonly EnqueueItem[], call: EnqueueCall = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', items, 'an array');
+    assertKnownOptions(call, ['tx'], 'the enqueueMany options');
     const backend = await this.backend();
     const now = backend.now();
     const prepared = [];
     for (const [index, item] of items.entries()) {
       const definition = this.definitionOf(item.job);
       try {
+        assertKnownOptions(item, ['job', 'payload', 'options'] satisfies Array<keyof EnqueueItem>, 'an enqueueMany item');
         prepared.push(await prepareJob(definition, item.payload, item.options ?? {}, now));
       } catch (error) {
         if (items.length > 1 && error instanceof Error && 'details' in error) (error as { details: Record<string, unknown> }).details.index = index;
@@ -203,9 +221,10 @@ export class Client implements AsyncDisposable {
       if (!job) throw new JobNotFoundError(id);
       return job;
     }
-    const matches = await backend.findByIdPrefix(id, 11);
+    // One more than are listed, to tell "exactly 10" from "more than 10".
+    const matches = await backend.findByIdPrefix(id, maxListedMatches + 1);
     if (matches.length === 0) throw new JobNotFoundError(id);
-    if (matches.length > 1) throw new AmbiguousIdError(id, matches.map((job) => job.id));
+    if (matches.length > 1) throw new AmbiguousIdError(id, matches.map((job) => job.id), maxListedMatches);
     return matches[0]!;
   }
 
@@ -257,6 +276,7 @@ export class Client implements AsyncDisposable {
 
   /** Removes finished jobs older than `olderThan` (`0` flushes them all). Resolves with how many. */
   async prune(options: PruneOptions): Promise<number> {
+    assertKnownOptions(options, ['olderThan', 'states'] satisfies Array<keyof PruneOptions>, 'the prune options');
     const backend = await this.backend();
     const olderThan = toMs(options.olderThan, 'olderThan');
     const states = options.states ?? terminalStates;
@@ -268,6 +288,7 @@ export class Client implements AsyncDisposable {
 
   /** Resolves with the job once it is completed, failed or cancelled. */
   async waitFor(idOrPrefix: string, options: WaitOptions = {}): Promise<JobRecord> {
+    assertKnownOptions(options, ['signal', 'timeout', 'pollInterval'] satisfies Array<keyof WaitOptions>, 'the waitFor options');
     // A pending wait holds the process open: a script that awaits a job run elsewhere must not exit first.
     const releaseProcess = holdProcessOpen();
     try {

@@ -4,9 +4,11 @@ import type { JobDefinition } from '../domain/define-job.ts';
 import { toMs } from '../domain/duration.ts';
 import { InvalidOptionError } from '../domain/errors.ts';
 import { newJobId } from '../domain/ids.ts';
-import { type EnqueueOptions, resolveJobOptions } from '../domain/job-options.ts';
+import { type EnqueueOptions, enqueueOptionNames, latestRunAt, resolveJobOptions } from '../domain/job-options.ts';
+import { assertKnownOptions } from '../domain/known-options.ts';
 import { recordLimits } from '../domain/job-record.ts';
 import { type JsonObject, toJsonText } from '../domain/json-value.ts';
+import { unstorableCharacter } from '../domain/storable-text.ts';
 import { validatePayload } from '../domain/validate-payload.ts';
 
 /**
@@ -15,6 +17,7 @@ import { validatePayload } from '../domain/validate-payload.ts';
  */
 export async function prepareJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number): Promise<NewJob> {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', options, 'an object');
+  assertKnownOptions(options, enqueueOptionNames, `the enqueue options of job "${definition.name}"`);
   await validatePayload(definition, payload);
   const payloadText = toJsonText(payload === undefined ? null : payload, 'payload', recordLimits.maxPayloadBytes);
   if (typeof options.backoff === 'function') throw new InvalidOptionError('backoff', 'a function', "data when given at enqueue: 'none' or a backoff object");
@@ -42,10 +45,16 @@ function runAtOf(options: EnqueueOptions, now: number): number {
   if (options.delay !== undefined && options.runAt !== undefined) {
     throw new InvalidOptionError('delay', options.delay, 'either delay or runAt, not both');
   }
-  if (options.delay !== undefined) return now + toMs(options.delay, 'delay');
+  if (options.delay !== undefined) {
+    const at = now + toMs(options.delay, 'delay');
+    if (at > latestRunAt) throw new InvalidOptionError('delay', options.delay, 'a delay that ends before the year 10000');
+    return at;
+  }
   if (options.runAt !== undefined) {
     const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
-    if (typeof at !== 'number' || !Number.isFinite(at)) throw new InvalidOptionError('runAt', options.runAt, 'a Date or ms since the epoch');
+    if (typeof at !== 'number' || !Number.isFinite(at) || at > latestRunAt) {
+      throw new InvalidOptionError('runAt', options.runAt, 'a Date or ms since the epoch, before the year 10000');
+    }
     // A moment in the past simply means "now".
     return Math.max(at, now);
   }
@@ -63,5 +72,7 @@ function checkMetadata(metadata: JsonObject | undefined): JsonObject {
 function checkKey(key: string | undefined): string | null {
   if (key === undefined) return null;
   if (typeof key !== 'string' || key.length === 0 || key.length > 512) throw new InvalidOptionError('key', key, 'a string of 1 to 512 characters');
+  const unstorable = unstorableCharacter(key);
+  if (unstorable) throw new InvalidOptionError('key', key, `a string without ${unstorable}`);
   return key;
 }

@@ -10,11 +10,22 @@ export interface Clock {
   setTimer(ms: number, callback: () => void): () => void;
 }
 
+/** The longest wait `setTimeout` takes (about 24.8 days); beyond it, Node fires after 1 ms. */
+const maxTimeoutMs = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, callback) {
-    const timer = setTimeout(callback, ms);
-    timer.unref();
+    // A longer wait (a 30-day timeout) is taken in steps, or it would fire at once.
+    let left = ms;
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const step = Math.min(left, maxTimeoutMs);
+      left -= step;
+      timer = setTimeout(left > 0 ? arm : callback, step);
+      timer.unref();
+    };
+    arm();
     return () => clearTimeout(timer);
   },
 };

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from './errors.ts';
 import type { JobContext } from './job-context.ts';
-import { type JobOptions, type ResolvedJobOptions, jobOptionDefaults, resolveJobOptions } from './job-options.ts';
+import { type JobOptions, type ResolvedJobOptions, jobOptionDefaults, jobOptionNames, resolveJobOptions } from './job-options.ts';
+import { assertKnownOptions } from './known-options.ts';
 import type { StandardSchemaV1 } from './standard-schema.ts';
 
 /**
@@ -44,6 +45,7 @@ export function defineJob<P = unknown, R = unknown>(spec: JobSpecBase<P, R> & { 
 export function defineJob(spec: JobSpecBase<unknown, unknown> & { schema?: StandardSchemaV1 }): JobDefinition {
   const { name, schema, run, failed, ...options } = spec;
   assertJobName(name);
+  assertKnownOptions(spec, specKeys, `defineJob "${name}"`);
   if (typeof run !== 'function') throw new InvalidOptionError(`${name}.run`, run, 'a function');
   return Object.freeze({
     name,
@@ -96,6 +98,9 @@ export type JobInput<J> =
 export type JobResult<J> =
   J extends JobDefinition<infer _I, infer _P, infer R> ? R : J extends JobClass<infer _P, infer R> ? Awaited<R> : never;
 
+/** What `defineJob` accepts: the job options and the definition's own parts. */
+const specKeys = [...jobOptionNames, 'name', 'schema', 'run', 'failed'];
+
 const fromClass = new WeakMap<object, JobDefinition>();
 
 /** The definition behind either style; a class is turned into one once. */
@@ -106,6 +111,7 @@ export function toJobDefinition(job: AnyJob): JobDefinition {
   const ctor = job as unknown as JobClass<unknown, unknown>;
   const name = ctor.jobName ?? ctor.name;
   assertJobName(name);
+  assertKnownOptions(ctor.options, jobOptionNames, `the static options of job class ${name}`);
   const definition: JobDefinition = Object.freeze({
     name,
     schema: ctor.schema,

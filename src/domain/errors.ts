@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * Every error Jobsmith throws is a `JobsmithError` with a stable `code`.
  * Branch on `code` (or use `isJobsmithError`), never on the message: messages
@@ -9,6 +11,7 @@ export type JobsmithErrorCode =
   | 'PAYLOAD_NOT_JSON'
   | 'PAYLOAD_TOO_LARGE'
   | 'INVALID_OPTION'
+  | 'UNKNOWN_OPTION'
   | 'INVALID_URL'
   | 'BACKEND_UNAVAILABLE'
   | 'STORE_ERROR'
@@ -107,6 +110,23 @@ export class InvalidOptionError extends JobsmithError {
   }
 }
 
+/**
+ * An options object has a key no option of that name exists for: usually a misspelling,
+ * which would otherwise be ignored and leave the default in force. `option` is the key,
+ * `suggestion` the nearest known option (or null), `known` every option accepted there.
+ */
+export class UnknownOptionError extends JobsmithError {
+  constructor(
+    readonly option: string,
+    readonly where: string,
+    readonly suggestion: string | null,
+    readonly known: readonly string[],
+  ) {
+    const hint = suggestion === null ? `known options: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
+    super('UNKNOWN_OPTION', `Unknown option '${option}' in ${where} — ${hint}`, { details: { option, where, suggestion, known } });
+  }
+}
+
 export class InvalidUrlError extends JobsmithError {
   /** The connection string, with any password replaced by `***`. */
   readonly url: string;
@@ -142,11 +162,22 @@ export class JobNotFoundError extends JobsmithError {
   }
 }
 
+/**
+ * An id prefix matches more than one job. `matches` lists them, at most `listed` of them;
+ * `more` is true when there were more than that.
+ */
 export class AmbiguousIdError extends JobsmithError {
-  constructor(readonly prefix: string, readonly matches: readonly string[]) {
-    super('AMBIGUOUS_ID', `Id prefix "${prefix}" matches ${matches.length} jobs: ${matches.join(', ')}.`, {
-      details: { prefix, matches },
+  readonly matches: readonly string[];
+  readonly more: boolean;
+  constructor(readonly prefix: string, matches: readonly string[], listed = matches.length) {
+    const more = matches.length > listed;
+    const shown = matches.slice(0, listed);
+    const count = more ? `more than ${listed}` : String(matches.length);
+    super('AMBIGUOUS_ID', `Id prefix "${prefix}" matches ${count} jobs: ${shown.join(', ')}${more ? ', …' : ''}.`, {
+      details: { prefix, matches: shown, more },
     });
+    this.matches = shown;
+    this.more = more;
   }
 }
 
@@ -211,8 +242,8 @@ export class WaitTimeoutError extends JobsmithError {
 
 /** A schedule's cron expression, time zone or interval is not valid. `field` names which; `value` is what was given. */
 export class InvalidScheduleError extends JobsmithError {
-  constructor(readonly field: 'cron' | 'tz' | 'every' | 'schedule', readonly value: unknown, reason: string) {
-    super('INVALID_SCHEDULE', `Invalid schedule ${field} ${describe(value)}: ${reason}.`, { details: { field, value } });
+  constructor(readonly field: 'cron' | 'tz' | 'every' | 'schedule', readonly value: unknown, reason: string, options: { cause?: unknown } = {}) {
+    super('INVALID_SCHEDULE', `Invalid schedule ${field} ${describe(value)}: ${reason}.`, { ...options, details: { field, value } });
   }
 }
 
@@ -228,14 +259,15 @@ export class ClosedError extends JobsmithError {
   }
 }
 
+/** The offending value as a person reads it: NaN as NaN (JSON would say null), cycles and depth bounded. */
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
   try {
-    return JSON.stringify(value) ?? String(value);
+    const text = inspect(value, { depth: 2, maxArrayLength: 10, maxStringLength: 200, breakLength: Number.POSITIVE_INFINITY });
+    return text.length > 500 ? `${text.slice(0, 500)}…` : text;
   } catch {
-    return String(value);
+    return '(a value that cannot be shown)';
   }
 }
 

@@ -39,6 +39,29 @@ export interface EnqueueOnlyOptions {
 /** Per-enqueue options: every job option (a backoff must be data here, not a function), plus the enqueue-only ones. */
 export type EnqueueOptions = Omit<JobOptions, 'backoff'> & { backoff?: 'none' | BackoffSpec } & EnqueueOnlyOptions;
 
+/** The name of every job option: what a job definition and a class's `static options` accept. */
+export const jobOptionNames: readonly string[] = Object.keys({
+  queue: true,
+  priority: true,
+  maxAttempts: true,
+  backoff: true,
+  timeout: true,
+  keepCompleted: true,
+  keepFailed: true,
+} satisfies Record<keyof JobOptions, true>);
+
+/** The name of every option an enqueue accepts (`tx` aside, which is not stored). */
+export const enqueueOptionNames: readonly string[] = [
+  ...jobOptionNames,
+  ...Object.keys({ delay: true, runAt: true, metadata: true, key: true } satisfies Record<keyof EnqueueOnlyOptions, true>),
+];
+
+/**
+ * The latest moment a job may be set to run: the end of the year 9999. Beyond it a run time
+ * is no longer a valid Date on every store, and it is never meant (a delay of 1e300 ms).
+ */
+export const latestRunAt = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Options with every default filled in and every duration in milliseconds. */
 export interface ResolvedJobOptions {
   queue: string;

@@ -1,4 +1,5 @@
 import { PayloadNotJsonError, PayloadTooLargeError } from './errors.ts';
+import { printable, unstorableCharacter } from './storable-text.ts';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -11,7 +12,9 @@ const maxDepth = 256;
  * Checks that `value` round-trips through JSON unchanged, and returns its JSON text.
  * Rejects what `JSON.stringify` would silently drop or mangle: functions, symbols,
  * BigInt, NaN and Infinity, class instances (Date, Map, …), `undefined` in arrays,
- * and cycles. `field` and the path name the offending spot in the error.
+ * and cycles; and text that not every store can keep (a NUL character or a lone
+ * surrogate, in a string or a key: see storable-text.ts). `field` and the path name the
+ * offending spot in the error.
  */
 export function toJsonText(value: unknown, field: string, maxBytes = Number.POSITIVE_INFINITY): string {
   assertJson(value, field, '', new Set(), 0);
@@ -25,7 +28,11 @@ export function toJsonText(value: unknown, field: string, maxBytes = Number.POSI
 function assertJson(value: unknown, field: string, path: string, ancestors: Set<object>, depth: number): void {
   const at = path || '(root)';
   switch (typeof value) {
-    case 'string':
+    case 'string': {
+      const unstorable = unstorableCharacter(value);
+      if (unstorable) throw new PayloadNotJsonError(field, at, `contains ${unstorable}`, value);
+      return;
+    }
     case 'boolean':
       return;
     case 'number':
@@ -61,7 +68,10 @@ function assertJson(value: unknown, field: string, path: string, ancestors: Set<
     for (const [key, item] of Object.entries(object)) {
       // An undefined property is dropped by JSON, which is what optional fields mean.
       if (item === undefined) continue;
-      assertJson(item, field, path ? `${path}.${key}` : key, ancestors, depth + 1);
+      const itemPath = path ? `${path}.${printable(key)}` : printable(key);
+      const unstorable = unstorableCharacter(key);
+      if (unstorable) throw new PayloadNotJsonError(field, itemPath, `is a key that contains ${unstorable}`, key);
+      assertJson(item, field, itemPath, ancestors, depth + 1);
     }
   }
   ancestors.delete(object);

@@ -11,9 +11,20 @@ export interface EveryTiming {
  * :00, :05, :10, … whatever the time zone.
  */
 export function every(interval: Duration): EveryTiming {
-  const ms = toMs(interval, 'every');
+  const ms = intervalMs(interval);
   if (ms < 1000) throw new InvalidScheduleError('every', interval, 'the shortest interval is 1 second');
   return { every: ms };
+}
+
+/** A schedule's `every` in milliseconds; a value that is no duration is an `InvalidScheduleError` on `every`. */
+export function intervalMs(interval: Duration): number {
+  try {
+    return toMs(interval, 'every');
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const expected = (error.details as { expected?: string }).expected ?? 'a duration';
+    throw new InvalidScheduleError('every', interval, `expected ${expected}`, { cause: error });
+  }
 }
 
 /** Every day at `hour:minute` (in the schedule's `tz`): a 5-field cron expression. */

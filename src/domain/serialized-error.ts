@@ -1,4 +1,6 @@
+import { inspect } from 'node:util';
 import { isJobsmithError } from './errors.ts';
+import { storableText } from './storable-text.ts';
 
 /** An error as stored with a job. */
 export interface SerializedError {
@@ -15,8 +17,9 @@ const maxMessage = 8 * 1024;
 const maxStack = 16 * 1024;
 
 /**
- * Turns anything a handler threw into a bounded, JSON-safe record. Never throws:
- * handlers throw strings, null, objects with cycles, or errors with huge messages.
+ * Turns anything a handler threw into a bounded, JSON-safe record that every store can
+ * keep (a NUL or a lone surrogate in a message becomes U+FFFD: see storable-text.ts).
+ * Never throws: handlers throw strings, null, objects with cycles, or errors with huge messages.
  */
 export function serializeError(thrown: unknown, at: number, attempt: number): SerializedError {
   try {
@@ -56,13 +59,11 @@ export function errorFromStored(stored: SerializedError): Error & { code?: strin
 function describeThrown(thrown: unknown): string {
   if (typeof thrown === 'string') return thrown;
   if (thrown === undefined) return 'undefined was thrown';
-  try {
-    return JSON.stringify(thrown) ?? String(thrown);
-  } catch {
-    return String(thrown);
-  }
+  // inspect, not JSON: it shows cycles, NaN, BigInt and class names, never calls getters,
+  // and its limits keep a huge object from costing more than its first few levels.
+  return inspect(thrown, { depth: 4, maxArrayLength: 20, maxStringLength: 1000, breakLength: Number.POSITIVE_INFINITY });
 }
 
 function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+  return storableText(text, max, (dropped) => `… (${dropped} more characters)`);
 }

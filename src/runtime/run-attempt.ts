@@ -15,6 +15,7 @@ import type { JobContext } from '../domain/job-context.ts';
 import { type JobProgress, recordLimits } from '../domain/job-record.ts';
 import { type JsonObject, type JsonValue, toJsonText } from '../domain/json-value.ts';
 import { errorFromStored, serializeError } from '../domain/serialized-error.ts';
+import { storableText } from '../domain/storable-text.ts';
 import { validatePayload } from '../domain/validate-payload.ts';
 import { AttemptAbort } from './attempt-abort.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
@@ -43,8 +44,13 @@ export interface AttemptDeps {
   keeper: LeaseKeeper;
   /** Crash recoveries allowed before a job is failed with `WorkerCrashedError`. */
   maxCrashRetries: number;
-  /** Writes a settlement; resolves false when it was fenced. Batched by the worker. */
-  settle: (settlement: Settlement) => Promise<boolean>;
+  /**
+   * Writes a settlement; resolves false when it was fenced. Batched by the worker. When the
+   * store refuses the settlement for good (not a passing failure) and `instead` is given, the
+   * worker writes `instead(refusal)` in its place and resolves with `{ refused }`: one outcome
+   * a store cannot keep fails its job rather than holding up every other.
+   */
+  settle: (settlement: Settlement, instead?: (refusal: unknown) => Settlement) => Promise<boolean | { refused: unknown }>;
   /** Aborted once the runner shuts down: an attempt that starts after it is released at once. Running attempts are aborted through the keeper. */
   shutdown: AbortSignal;
   onProgress: (job: ClaimedJob, progress: JobProgress) => void;
@@ -200,9 +206,17 @@ function failWith(deps: AttemptDeps, definition: JobDefinition | null, job: Clai
 
 async function finish(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, settlement: Settlement | null, end: AttemptEnd): Promise<AttemptEnd> {
   if (settlement === null) return end;
-  const applied = await deps.settle(settlement);
-  if (!applied) return { kind: 'lost', error: new LeaseLostError(job.id) };
-  if (end.kind === 'failed' && settlement.kind === 'fail' && settlement.hookPending) {
+  // A release carries nothing a store could refuse, and must not fail the job.
+  const released = settlement.kind === 'retry' && !settlement.countAttempt;
+  const written = await deps.settle(settlement, released ? undefined : (refusal) => failWith(deps, definition, job, refusal, true));
+  if (written === false) return { kind: 'lost', error: new LeaseLostError(job.id) };
+  let hookPending = settlement.kind === 'fail' && settlement.hookPending;
+  if (written !== true) {
+    // The store refused this outcome for good and stored the failure given instead.
+    end = { kind: 'failed', error: written.refused };
+    hookPending = definition.failed !== undefined;
+  }
+  if (end.kind === 'failed' && hookPending) {
     // After the failure is durable, so a fenced-off attempt never runs the hook. Its own
     // abort: the handler's may have aborted already (a timeout on the last attempt).
     return { ...end, failedHook: runFailedHook(deps, definition, job, new AttemptAbort(), end.error) };
@@ -283,7 +297,7 @@ function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort): J
       if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
         throw new InvalidOptionError('progress percent', percent, 'a number from 0 to 100');
       }
-      const progress = { percent, message: message === undefined ? null : clip(String(message), recordLimits.maxLogMessageChars), at: deps.clock.now() };
+      const progress = { percent, message: message === undefined ? null : storableText(String(message), recordLimits.maxLogMessageChars), at: deps.clock.now() };
       await deps.backend.recordProgress(lease, progress);
       deps.onProgress(job, progress);
     },
@@ -291,18 +305,14 @@ function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort): J
       let storedFields: JsonObject | null = null;
       if (fields !== undefined) {
         const text = toJsonText(fields, 'log fields');
-        storedFields = text.length > recordLimits.maxLogFieldsChars ? { truncated: clip(text, recordLimits.maxLogFieldsChars) } : fields;
+        storedFields = text.length > recordLimits.maxLogFieldsChars ? { truncated: storableText(text, recordLimits.maxLogFieldsChars) } : fields;
       }
       await deps.backend.appendLog(lease, {
         at: deps.clock.now(),
         attempt,
-        message: clip(String(message), recordLimits.maxLogMessageChars),
+        message: storableText(String(message), recordLimits.maxLogMessageChars),
         fields: storedFields,
       });
     },
   };
-}
-
-function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -6,8 +6,9 @@ import { type Duration, toMs } from '../domain/duration.ts';
 import { InvalidOptionError, InvalidScheduleError, ScheduleNotFoundError } from '../domain/errors.ts';
 import type { EnqueueOptions } from '../domain/job-options.ts';
 import type { JsonObject, JsonValue } from '../domain/json-value.ts';
+import { assertKnownOptions } from '../domain/known-options.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
-import type { EveryTiming } from '../domain/schedule-helpers.ts';
+import { type EveryTiming, intervalMs } from '../domain/schedule-helpers.ts';
 import { JobRegistry } from '../runtime/job-registry.ts';
 import { holdProcessOpen } from '../runtime/process-hold.ts';
 import { LazyBackend } from '../runtime/resolve-backend.ts';
@@ -68,6 +69,29 @@ export interface SchedulerEvents {
 /** Most ticks examined in one catch-up; beyond it the schedule jumps to the next tick after now. */
 const maxTicksScanned = 10_000;
 
+const schedulerOptionNames = Object.keys({
+  backend: true,
+  jobs: true,
+  pollInterval: true,
+  catchUpGrace: true,
+  clock: true,
+  logger: true,
+} satisfies Record<keyof SchedulerOptions, true>);
+
+const scheduleOptionNames = Object.keys({
+  id: true,
+  cron: true,
+  every: true,
+  tz: true,
+  job: true,
+  payload: true,
+  options: true,
+  enabled: true,
+  catchUp: true,
+  catchUpLimit: true,
+  overlap: true,
+} satisfies Record<keyof ScheduleOptions, true>);
+
 export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   return new Scheduler(options);
 }
@@ -94,6 +118,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
 
   constructor(options: SchedulerOptions = {}) {
     super('scheduler:error', options.logger ?? silentLogger);
+    assertKnownOptions(options, schedulerOptionNames, 'createScheduler options');
     this.registry = new JobRegistry(options.jobs ?? []);
     this.clock = options.clock ?? systemClock;
     this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
@@ -105,6 +130,7 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   async schedule<J extends AnyJob | string>(input: ScheduleOptions<J>): Promise<ScheduleRecord> {
     const backend = await this.backend();
     if (typeof input !== 'object' || input === null) throw new InvalidOptionError('schedule', input, 'an object');
+    assertKnownOptions(input, scheduleOptionNames, 'the schedule options');
     if (typeof input.id !== 'string' || !/^[\w.:/-]{1,200}$/.test(input.id)) {
       throw new InvalidOptionError('id', input.id, 'a schedule id of 1 to 200 letters, digits, _ . : / or -');
     }
@@ -346,8 +372,7 @@ function toTiming(input: ScheduleOptions<AnyJob | string>): ScheduleTiming {
   }
   if (input.every !== undefined) {
     if (input.tz !== undefined) throw new InvalidOptionError('tz', input.tz, 'no time zone with every: intervals are absolute');
-    const everyMs = typeof input.every === 'object' ? input.every.every : toMs(input.every, 'every');
-    return { kind: 'every', everyMs };
+    return { kind: 'every', everyMs: typeof input.every === 'object' && input.every !== null ? input.every.every : intervalMs(input.every) };
   }
   if (typeof input.cron !== 'string' || input.cron.trim() === '') throw new InvalidScheduleError('cron', input.cron, 'an empty expression');
   return { kind: 'cron', expression: input.cron.trim(), tz: input.tz ?? null };

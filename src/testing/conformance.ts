@@ -17,6 +17,7 @@ import {
   PermanentError,
   StoreError,
   UnknownJobError,
+  UnknownOptionError,
   WaitTimeoutError,
   isJobsmithError,
 } from '../domain/errors.ts';
@@ -736,6 +737,8 @@ export function runBackendConformance(options: ConformanceOptions): void {
       const errors = await Promise.all(ids.map(async (id) => (await backend.get(id))!.error!));
       expect(errors.map((error) => error.name)).toEqual(['NonError', 'NonError', 'NonError', 'NonError']);
       expect(errors[2]!.message).toBe('a string');
+      // Its contents, not "[object Object]".
+      expect(errors[3]!.message).toBe('<ref *1> { circular: [Circular *1] }');
       const after = await client.enqueue(job, 2);
       await untilState(after.id, 'failed');
     });
@@ -920,6 +923,21 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect((await client.get(b!.id.toUpperCase())).id).toBe(b!.id);
       await expect(client.get('ffffffff')).rejects.toBeInstanceOf(JobNotFoundError);
       await expect(client.get('not an id')).rejects.toBeInstanceOf(InvalidOptionError);
+    });
+
+    test('an id prefix that matches more jobs than are listed says "more than 10", not how many it fetched', async () => {
+      // Enqueued in the same millisecond: their ids share the time part (the first 12 hex digits).
+      const stored = await backend.enqueue(await Promise.all(Array.from({ length: 14 }, (_, n) => newJob(noop, n))));
+      const prefix = stored[0]!.id.slice(0, 8);
+      expect(stored.every((job) => job.id.startsWith(prefix))).toBe(true);
+      const error = await client.get(prefix).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AmbiguousIdError);
+      expect(error).toMatchObject({ more: true });
+      expect((error as AmbiguousIdError).matches).toHaveLength(10);
+      expect((error as Error).message).toMatch(new RegExp(`^Id prefix "${prefix}" matches more than 10 jobs: `));
+      // Exactly ten are counted, not "more than".
+      for (const job of stored.slice(10)) await backend.delete(job.id);
+      await expect(client.get(prefix)).rejects.toThrow(`Id prefix "${prefix}" matches 10 jobs: `);
     });
 
     test('list filters by state, queue and name, and pages without gaps or repeats', async () => {
@@ -1107,6 +1125,134 @@ export function runBackendConformance(options: ConformanceOptions): void {
       expect(record).toMatchObject({ state: 'completed', result: { echoed: text }, metadata: { tag: 'ü/∑' } });
     });
 
+    test('text no store can keep (NUL, a lone surrogate) is refused alike everywhere, naming the path, and nothing is written', async () => {
+      const refused: Array<[unknown, string]> = [
+        [{ note: 'a\u0000b' }, 'note'],
+        [{ list: ['ok', 'x\ud800'] }, 'list[1]'],
+        [{ nested: { '\udc00': 1 } }, 'nested.\\udc00'],
+        [{ 'k\u0000': 'v' }, 'k\\u0000'],
+      ];
+      for (const [payload, path] of refused) {
+        await expect(client.enqueue(noop, payload)).rejects.toSatisfy(
+          (error: unknown) => error instanceof PayloadNotJsonError && error.field === 'payload' && error.path === path,
+        );
+      }
+      await expect(client.enqueue(noop, 1, { metadata: { tag: '\u0000' } })).rejects.toSatisfy(
+        (error: unknown) => error instanceof PayloadNotJsonError && error.field === 'metadata' && error.path === 'tag',
+      );
+      await expect(client.enqueue(noop, 1, { key: 'order-\u0000' })).rejects.toSatisfy(
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'key',
+      );
+      expect((await backend.list({})).jobs).toHaveLength(0);
+    });
+
+    test('a result no store can keep fails its job for good, naming the path; what the worker stores itself is cleaned; the others go on', async () => {
+      const logError: unknown[] = [];
+      const echo = defineJob({
+        name: 'echo',
+        run: async (kind: string, ctx) => {
+          if (kind === 'bad-result') return { rows: [{ text: 'a\u0000b' }] };
+          if (kind === 'noisy') {
+            await ctx.progress(50, 'half\u0000way \ud800');
+            await ctx.log('line\u0000 \udc00', { ok: true });
+            await ctx.log('fields', { bad: '\u0000' }).catch((error: unknown) => logError.push(error));
+            throw Object.assign(new Error('boom\u0000 \ud83d'), { name: 'Odd\u0000Error' });
+          }
+          return kind;
+        },
+      });
+      const failed: unknown[] = [];
+      const worker = await startWorker([echo], { concurrency: 6 });
+      worker.on('job:failed', ({ error }) => failed.push(error));
+      const kinds = ['ok-1', 'bad-result', 'ok-2', 'noisy', 'ok-3'];
+      const ids: string[] = [];
+      for (const kind of kinds) ids.push((await client.enqueue(echo, kind, { maxAttempts: kind === 'noisy' ? 1 : 3 })).id);
+      for (const [index, id] of ids.entries()) await untilState(id, kinds[index]!.startsWith('ok') ? 'completed' : 'failed');
+      const bad = (await backend.get(ids[1]!))!;
+      expect(bad).toMatchObject({ attempts: 1, result: null, error: { code: 'PAYLOAD_NOT_JSON' } });
+      expect(bad.error!.message).toBe('result cannot be stored as JSON: rows[0].text contains a NUL character (\\u0000), which PostgreSQL cannot store.');
+      expect(failed.some((error) => error instanceof PayloadNotJsonError && error.path === 'rows[0].text')).toBe(true);
+      const noisy = (await backend.get(ids[3]!))!;
+      expect(noisy.error).toMatchObject({ name: 'Odd\ufffdError', message: 'boom\ufffd \ufffd' });
+      expect(noisy.progress).toMatchObject({ percent: 50, message: 'half\ufffdway \ufffd' });
+      expect(noisy.logs.map((entry) => entry.message)).toEqual(['line\ufffd \ufffd']);
+      expect(logError).toHaveLength(1);
+      expect(logError[0]).toMatchObject({ code: 'PAYLOAD_NOT_JSON', field: 'log fields', path: 'bad' });
+    });
+
+    test('an outcome the store refuses for good is set apart: the rest of its batch is written, and that job alone fails', async () => {
+      let poisoned = '';
+      let refusals = 0;
+      // Refuses, for good, any batch that carries one job's completion, as a store refuses a
+      // value it cannot keep: the whole batch fails, and would fail again unchanged.
+      const refusing = new Proxy(backend, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (property === 'settle') {
+            return (settlements: readonly Settlement[], next?: ClaimRequest) => {
+              if (settlements.some((settlement) => settlement.id === poisoned && settlement.kind === 'complete')) {
+                refusals++;
+                return Promise.reject(new StoreError('the store refuses this value', { transient: false }));
+              }
+              return target.settle(settlements, next);
+            };
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const release: Array<() => void> = [];
+      const held = defineJob({ name: 'held', run: (n: number) => new Promise<number>((resolve) => release.push(() => resolve(n))) });
+      const ids: string[] = [];
+      for (let n = 0; n < 6; n++) ids.push((await client.enqueue(held, n)).id);
+      poisoned = ids[2]!;
+      const worker = createWorker({ backend: refusing, clock, jobs: [held], concurrency: 6, prefetch: 0, pruneInterval: null });
+      workers.push(worker);
+      const failed: unknown[] = [];
+      const reported: unknown[] = [];
+      worker.on('job:failed', ({ job, error }) => failed.push([job.id, error]));
+      worker.on('worker:error', ({ error }) => reported.push(error));
+      await worker.start();
+      await eventually(() => release.length === 6, 'all six to start');
+      // All finish in one tick, so their outcomes go in one batch.
+      for (const done of release) done();
+      for (const [n, id] of ids.entries()) await untilState(id, n === 2 ? 'failed' : 'completed');
+      expect((await backend.get(poisoned))!.error).toMatchObject({ code: 'STORE_ERROR', message: 'the store refuses this value' });
+      expect(failed).toEqual([[poisoned, expect.objectContaining({ code: 'STORE_ERROR' })]]);
+      expect(refusals).toBe(2);
+      expect(reported.length).toBeGreaterThan(0);
+    });
+
+    test('a store that refuses every write for a while keeps the outcomes and writes them when it accepts again', async () => {
+      let refusing = true;
+      const flaky = new Proxy(backend, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (property === 'settle') {
+            return (settlements: readonly Settlement[], next?: ClaimRequest) =>
+              refusing ? Promise.reject(new StoreError('permission denied', { transient: false })) : target.settle(settlements, next);
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const job = defineJob({ name: 'noop', run: (n: number) => n });
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) ids.push((await client.enqueue(job, n)).id);
+      const worker = createWorker({ backend: flaky, clock, jobs: [job], concurrency: 3, prefetch: 0, pruneInterval: null });
+      workers.push(worker);
+      const errors: unknown[] = [];
+      worker.on('worker:error', ({ error }) => errors.push(error));
+      await worker.start();
+      await eventually(() => errors.length >= 1, 'a refused write');
+      // Each round of backoff, the worker tries again, and is refused again.
+      for (let i = 0; i < 20 && errors.length < 4; i++) await clock.advance('1s');
+      expect(errors.length).toBeGreaterThanOrEqual(4);
+      // Not one job failed for it: the store, not an outcome, was at fault.
+      expect((await Promise.all(ids.map((id) => stateOf(id)))).every((state) => state === 'running')).toBe(true);
+      refusing = false;
+      for (let i = 0; i < 10 && (await stateOf(ids[2]!)) !== 'completed'; i++) await clock.advance('1s');
+      for (const id of ids) await untilState(id, 'completed');
+    });
+
     test('a worker claims ahead by default only where the store works apart from it', async () => {
       const release: Array<() => void> = [];
       const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
@@ -1157,6 +1303,16 @@ export function runBackendConformance(options: ConformanceOptions): void {
       await expect(client.enqueue(noop, 1, { priority: 1.5 })).rejects.toBeInstanceOf(InvalidOptionError);
       await expect(client.enqueue(noop, 1, { queue: 'has space' })).rejects.toBeInstanceOf(InvalidOptionError);
       await expect(client.enqueue(noop, 1, { delay: '5 parsecs' as never })).rejects.toBeInstanceOf(InvalidOptionError);
+      // Beyond any time a store keeps as a valid Date; and NaN is named NaN, not null.
+      await expect(client.enqueue(noop, 1, { delay: 1e300 })).rejects.toThrow('Invalid delay: 1e+300. Expected a duration of at most 1000 years.');
+      await expect(client.enqueue(noop, 1, { delay: Number.NaN })).rejects.toThrow('Invalid delay: NaN.');
+      await expect(client.enqueue(noop, 1, { runAt: Date.UTC(10000, 0, 1) })).rejects.toSatisfy(
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'runAt' && error.message.includes('before the year 10000'),
+      );
+      await expect(client.enqueue(noop, 1, { runAt: new Date(Number.NaN) })).rejects.toThrow('Invalid runAt: Invalid Date.');
+      await expect(client.enqueue(noop, 1, { timout: '1s' } as EnqueueOptions)).rejects.toSatisfy(
+        (error: unknown) => error instanceof UnknownOptionError && error.suggestion === 'timeout',
+      );
       expect((await backend.list({})).jobs).toHaveLength(0);
       expect((await backend.stats()).counts).toMatchObject({ queued: 0, scheduled: 0 });
     });

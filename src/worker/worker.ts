@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../domain/clock.ts';
 import type { AnyJob } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
 import { InvalidOptionError, StoreError, WorkerShutdownError } from '../domain/errors.ts';
+import { assertKnownOptions } from '../domain/known-options.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import { AttemptAbort } from '../runtime/attempt-abort.ts';
 import type { WorkerEvents } from '../runtime/job-events.ts';
@@ -60,6 +61,23 @@ export interface WorkerHealth {
   consecutiveFailures: number;
 }
 
+const workerOptionNames = Object.keys({
+  backend: true,
+  jobs: true,
+  queues: true,
+  concurrency: true,
+  prefetch: true,
+  lease: true,
+  heartbeat: true,
+  pollInterval: true,
+  maxCrashRetries: true,
+  pruneInterval: true,
+  shutdownTimeout: true,
+  workerId: true,
+  clock: true,
+  logger: true,
+} satisfies Record<keyof WorkerOptions, true>);
+
 /** Settle-and-claim calls a worker keeps in flight at once. */
 const maxStoreCalls = 2;
 
@@ -74,7 +92,9 @@ interface PrefetchedJob {
 
 interface PendingSettlement {
   settlement: Settlement;
-  resolve: (applied: boolean) => void;
+  resolve: (written: boolean | { refused: unknown }) => void;
+  /** What to write in its place if the store refuses it for good (see AttemptDeps.settle). */
+  instead?: ((refusal: unknown) => Settlement) | undefined;
 }
 
 /**
@@ -162,6 +182,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
 
   constructor(options: WorkerOptions) {
     super('worker:error', options.logger ?? silentLogger);
+    assertKnownOptions(options, workerOptionNames, 'createWorker options');
     this.registry = new JobRegistry(options.jobs);
     if (this.registry.names().length === 0) throw new InvalidOptionError('jobs', options.jobs, 'at least one job');
     this.clock = options.clock ?? systemClock;
@@ -446,12 +467,63 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       // Shutting down against a dead store: give up on these writes. The leases lapse
       // and another worker recovers the jobs, so nothing is lost.
       for (const item of batch) item.resolve(false);
+    } else if (batch.length > 0 && isRefusal(error)) {
+      // Refused for good, not a passing failure: often one outcome this store cannot keep.
+      // Writing the same batch again would be refused again, and hold every job in it.
+      // Not backed off: settleApart backs off itself if the store refuses everything.
+      void this.settleApart(batch);
+      return;
     } else {
       this.pending = [...batch, ...this.pending];
     }
+    this.backOff();
+  }
+
+  /** No store call for a while after a failed one. */
+  private backOff(): void {
     // Capped low, so a worker resumes within a couple of seconds of its store coming back.
     const delay = Math.min(2000, 100 * 2 ** Math.min(this.failures - 1, 6));
     this.backoffUntil = this.clock.now() + delay;
+  }
+
+  /**
+   * Writes a refused batch one outcome at a time, so the store takes the outcomes it can
+   * keep. One refused alone is replaced by what its attempt gave for that case (failing its
+   * job with the store's error). When that is refused too, it is the store that refuses
+   * everything (rights, a missing table), not this outcome: the rest go back to be retried
+   * like any failed write, and the next batch reports the error again.
+   */
+  private async settleApart(batch: PendingSettlement[]): Promise<void> {
+    const backend = this.backend!;
+    // Counted as a store call: the loop neither ends nor piles more calls on meanwhile.
+    this.storeCalls++;
+    try {
+      for (const [index, item] of batch.entries()) {
+        try {
+          item.resolve((await backend.settle([item.settlement])).applied[0] ?? false);
+          continue;
+        } catch (error) {
+          if (item.instead && isRefusal(error)) {
+            const written = await backend.settle([item.instead(error)]).then(
+              (result) => result.applied[0] ?? false,
+              () => null,
+            );
+            if (written !== null) {
+              this.reportError(error, 'settle', item.settlement.id);
+              item.resolve(written ? { refused: error } : false);
+              continue;
+            }
+          }
+        }
+        this.pending = [...batch.slice(index), ...this.pending];
+        this.backOff();
+        return;
+      }
+      this.failures = 0;
+    } finally {
+      this.storeCalls--;
+      this.nudge();
+    }
   }
 
   private claimRequest(limit: number): ClaimRequest {
@@ -505,9 +577,9 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       clock: this.clock,
       keeper: this.keeper!,
       maxCrashRetries: this.maxCrashRetries,
-      settle: (settlement) => {
+      settle: (settlement, instead) => {
         this.freeSlot(settlement.token);
-        return this.enqueueSettlement(settlement);
+        return this.enqueueSettlement(settlement, instead);
       },
       shutdown: this.shutdown.signal,
       onProgress: (progressJob, progress) => this.safeEmit('job:progress', { job: progressJob, progress }),
@@ -521,9 +593,9 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.startHeldJobs();
   }
 
-  private enqueueSettlement(settlement: Settlement): Promise<boolean> {
+  private enqueueSettlement(settlement: Settlement, instead?: (refusal: unknown) => Settlement): Promise<boolean | { refused: unknown }> {
     return new Promise((resolve) => {
-      this.pending.push({ settlement, resolve });
+      this.pending.push({ settlement, resolve, instead });
       this.nudge();
     });
   }
@@ -577,3 +649,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   }
 }
 
+/** The store refused a write for good: trying the same write again cannot succeed. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof StoreError && !error.transient;
+}

@@ -9,7 +9,7 @@ import {
   defineJob,
   toJobDefinition,
 } from '../../src/domain/define-job.ts';
-import { InvalidOptionError, PayloadValidationError } from '../../src/domain/errors.ts';
+import { InvalidOptionError, PayloadValidationError, UnknownOptionError } from '../../src/domain/errors.ts';
 import type { JobContext } from '../../src/domain/job-context.ts';
 import { type JobOptions, jobOptionDefaults } from '../../src/domain/job-options.ts';
 import { validatePayload } from '../../src/domain/validate-payload.ts';
@@ -126,20 +126,41 @@ describe('defineJob (function style)', () => {
     expect(defineJob({ name: 'slow', timeout: null, run: () => 1 }).options.timeoutMs).toBeNull();
   });
 
-  it('runs the handler with `this` bound to the spec, passing payload and context', async () => {
+  it('runs the handler with the payload and context', async () => {
     const ctx = fakeContext();
     const calls: unknown[] = [];
-    const spec = {
-      name: 'bound',
-      prefix: 'hello ',
-      run(this: { prefix: string }, payload: string, context: JobContext) {
+    const job = defineJob({
+      name: 'greet',
+      run(payload: string, context: JobContext) {
         calls.push(context);
-        return this.prefix + payload;
+        return `hello ${payload}`;
       },
-    };
-    const job = defineJob(spec);
+    });
     await expect(Promise.resolve(job.run('world', ctx))).resolves.toBe('hello world');
     expect(calls).toEqual([ctx]);
+  });
+
+  it.each<[string, Record<string, unknown>, string, string | null]>([
+    ['a misspelled option', { timout: '1s' }, 'timout', 'timeout'],
+    ['a singular for a plural', { maxAttempt: 3 }, 'maxAttempt', 'maxAttempts'],
+    ['another case', { keepcompleted: '1h' }, 'keepcompleted', 'keepCompleted'],
+    ['a misspelled hook', { faild: () => {} }, 'faild', 'failed'],
+    ['an enqueue-only option', { delay: '5m' }, 'delay', null],
+    ['a key like no option', { prefix: 'hello ' }, 'prefix', null],
+  ])('refuses %s with UnknownOptionError naming it and the nearest option', (_label, extra, option, suggestion) => {
+    const spec = { name: 'typo', run: () => 1, ...extra };
+    let thrown: unknown;
+    try {
+      defineJob(spec as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UnknownOptionError);
+    const error = thrown as UnknownOptionError;
+    expect(error).toMatchObject({ code: 'UNKNOWN_OPTION', option, suggestion, where: 'defineJob "typo"' });
+    expect(error.message).toContain(`Unknown option '${option}' in defineJob "typo"`);
+    if (suggestion) expect(error.message).toContain(`did you mean '${suggestion}'?`);
+    else expect(error.message).toContain('known options: queue, priority, maxAttempts, backoff, timeout, keepCompleted, keepFailed, name, schema, run, failed');
   });
 
   it('exposes failed when given, and leaves it undefined otherwise', async () => {
@@ -344,6 +365,18 @@ describe('Job (class style)', () => {
     }
     const error = invalidOption(() => toJobDefinition(BadOptions));
     expect(error.option).toBe('BadOptions.priority');
+  });
+
+  it('refuses a misspelled static option, naming the class and the nearest option', () => {
+    class Typo extends Job<number, number> {
+      static override options = { maxAttempt: 5 } as JobOptions;
+      perform(n: number) {
+        return n;
+      }
+    }
+    expect(() => toJobDefinition(Typo)).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_OPTION', option: 'maxAttempt', suggestion: 'maxAttempts', where: 'the static options of job class Typo' }),
+    );
   });
 
   it('rejects an invalid static jobName', () => {

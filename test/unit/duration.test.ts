@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { type Duration, toMs } from '../../src/domain/duration.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../src/domain/clock.ts';
+import { type Duration, maxDurationMs, toMs } from '../../src/domain/duration.ts';
 import { InvalidOptionError } from '../../src/domain/errors.ts';
 
 describe('toMs', () => {
@@ -60,5 +61,53 @@ describe('toMs', () => {
   it('rejects a string whose number overflows to Infinity', () => {
     const huge = `${'9'.repeat(400)}ms` as Duration;
     expect(() => toMs(huge, 'delay')).toThrow(InvalidOptionError);
+  });
+});
+
+describe('the longest duration', () => {
+  it('accepts 1000 years, the longest', () => {
+    expect(toMs(maxDurationMs, 'keepCompleted')).toBe(maxDurationMs);
+    expect(toMs('365250d', 'keepCompleted')).toBe(maxDurationMs);
+  });
+
+  it.each<[string, Duration]>([
+    ['1e300 ms', 1e300],
+    ['one ms over 1000 years', maxDurationMs + 1],
+    ['a string of a million days', '1000000d'],
+  ])('refuses %s: now plus it would be no valid time', (_label, value) => {
+    expect(() => toMs(value, 'delay')).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', option: 'delay', message: expect.stringContaining('at most 1000 years') }),
+    );
+  });
+
+  it('names NaN and Infinity as they are, not as null', () => {
+    expect(() => toMs(Number.NaN, 'delay')).toThrow('Invalid delay: NaN.');
+    expect(() => toMs(Number.POSITIVE_INFINITY, 'delay')).toThrow('Invalid delay: Infinity.');
+  });
+});
+
+describe('systemClock timers', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('waits a duration longer than setTimeout can hold (24.8 days) in full, instead of firing at once', () => {
+    vi.useFakeTimers();
+    let fired = 0;
+    systemClock.setTimer(30 * 86_400_000, () => fired++);
+    vi.advanceTimersByTime(2 ** 31);
+    expect(fired).toBe(0);
+    vi.advanceTimersByTime(30 * 86_400_000 - 2 ** 31 - 1);
+    expect(fired).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(fired).toBe(1);
+  });
+
+  it('cancels a long wait at any step', () => {
+    vi.useFakeTimers();
+    let fired = 0;
+    const cancel = systemClock.setTimer(60 * 86_400_000, () => fired++);
+    vi.advanceTimersByTime(40 * 86_400_000);
+    cancel();
+    vi.advanceTimersByTime(40 * 86_400_000);
+    expect(fired).toBe(0);
   });
 });

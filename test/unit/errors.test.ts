@@ -20,6 +20,7 @@ import {
   StoreError,
   TimeoutError,
   UnknownJobError,
+  UnknownOptionError,
   WaitTimeoutError,
   WorkerCrashedError,
   WorkerShutdownError,
@@ -93,7 +94,13 @@ const cases: Case[] = [
     error: new AmbiguousIdError('01', ['01a', '01b']),
     className: 'AmbiguousIdError',
     code: 'AMBIGUOUS_ID',
-    details: { prefix: '01', matches: ['01a', '01b'] },
+    details: { prefix: '01', matches: ['01a', '01b'], more: false },
+  },
+  {
+    error: new UnknownOptionError('timout', 'the enqueue options', 'timeout', ['timeout', 'delay']),
+    className: 'UnknownOptionError',
+    code: 'UNKNOWN_OPTION',
+    details: { option: 'timout', where: 'the enqueue options', suggestion: 'timeout', known: ['timeout', 'delay'] },
   },
   {
     error: new InvalidStateError('j1', 'running', 'retry'),
@@ -188,12 +195,43 @@ describe('error classes', () => {
     );
   });
 
-  it('describes a cyclic value in InvalidOptionError without throwing', () => {
-    const cyclic: Record<string, unknown> = {};
+  it('describes a cyclic value in InvalidOptionError without throwing, showing its contents', () => {
+    const cyclic: Record<string, unknown> = { tag: 'x' };
     cyclic['self'] = cyclic;
     const error = new InvalidOptionError('metadata', cyclic, 'JSON');
-    expect(error.message).toContain('[object Object]');
+    expect(error.message).toBe("Invalid metadata: <ref *1> { tag: 'x', self: [Circular *1] }. Expected JSON.");
     expect(error.value).toBe(cyclic);
+  });
+
+  it.each<[unknown, string]>([
+    [Number.NaN, 'Invalid delay: NaN.'],
+    [Number.POSITIVE_INFINITY, 'Invalid delay: Infinity.'],
+    [Number.NEGATIVE_INFINITY, 'Invalid delay: -Infinity.'],
+    [10n, 'Invalid delay: 10n.'],
+    [undefined, 'Invalid delay: undefined.'],
+    [{ every: Number.NaN }, 'Invalid delay: { every: NaN }.'],
+    ['5 parsecs', 'Invalid delay: "5 parsecs".'],
+  ])('shows %s in a message as it was given, not as JSON would (null)', (value, start) => {
+    expect(new InvalidOptionError('delay', value, 'a duration').message).toBe(`${start} Expected a duration.`);
+  });
+
+  it('says "more than" when an id prefix matches more jobs than it lists', () => {
+    const ids = Array.from({ length: 11 }, (_, index) => `01${index.toString(16)}`);
+    const error = new AmbiguousIdError('01', ids, 10);
+    expect(error.message).toBe(`Id prefix "01" matches more than 10 jobs: ${ids.slice(0, 10).join(', ')}, ….`);
+    expect([error.matches, error.more]).toEqual([ids.slice(0, 10), true]);
+    const exact = new AmbiguousIdError('01', ids.slice(0, 10), 10);
+    expect(exact.message).toMatch(/^Id prefix "01" matches 10 jobs: /);
+    expect(exact.more).toBe(false);
+  });
+
+  it('names the unknown option and the nearest known one, or lists the known ones', () => {
+    expect(new UnknownOptionError('timout', 'the enqueue options', 'timeout', ['timeout']).message).toBe(
+      "Unknown option 'timout' in the enqueue options — did you mean 'timeout'?",
+    );
+    expect(new UnknownOptionError('colour', 'createClient options', null, ['backend', 'jobs']).message).toBe(
+      "Unknown option 'colour' in createClient options — known options: backend, jobs",
+    );
   });
 
   it('keeps the extra fields as properties too', () => {

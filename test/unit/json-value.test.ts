@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PayloadNotJsonError, PayloadTooLargeError } from '../../src/domain/errors.ts';
 import { toJsonText } from '../../src/domain/json-value.ts';
+import { storableText } from '../../src/domain/storable-text.ts';
 
 /** Runs toJsonText and returns the PayloadNotJsonError it throws; fails the test otherwise. */
 function notJson(value: unknown, field = 'payload'): PayloadNotJsonError {
@@ -194,5 +195,41 @@ describe('toJsonText size limit', () => {
 
   it('has no limit by default', () => {
     expect(toJsonText('x'.repeat(1_000_000), 'payload')).toHaveLength(1_000_002);
+  });
+});
+
+describe('toJsonText refuses text that not every store can keep', () => {
+  it.each<[string, unknown, string, RegExp]>([
+    ['a NUL in a string', { note: 'a\u0000b' }, 'note', /NUL character \(\\u0000\), which PostgreSQL cannot store/],
+    ['a NUL deep in an array', { list: ['ok', ['\u0000']] }, 'list[1][0]', /NUL/],
+    ['a lone high surrogate', { s: 'x\ud83d' }, 's', /lone surrogate \(\\ud83d/],
+    ['a lone low surrogate', ['\ude00y'], '[0]', /lone surrogate \(\\ude00/],
+    ['a reversed pair', { s: '\ude00\ud83d' }, 's', /lone surrogate/],
+    ['a NUL at the root', '\u0000', '(root)', /NUL/],
+    ['a NUL in a key', { a: { 'k\u0000': 1 } }, 'a.k\\u0000', /is a key that contains a NUL/],
+    ['a lone surrogate in a key', { '\ud800': 1 }, '\\ud800', /is a key that contains a lone surrogate/],
+  ])('%s', (_label, value, path, reason) => {
+    const error = notJson(value, 'result');
+    expect(error).toMatchObject({ code: 'PAYLOAD_NOT_JSON', field: 'result', path });
+    expect(error.reason).toMatch(reason);
+    // The message itself holds neither, so it can be stored as a job's error.
+    expect(error.message).not.toMatch(/[\u0000\ud800-\udfff]/);
+  });
+
+  it('accepts surrogate pairs (emoji, rare CJK), other control characters and U+FFFD', () => {
+    const value = { '🎉': '😀 𠜎 \u0001 \u001f \ufffd \uffff' };
+    expect(toJsonText(value, 'payload')).toBe(JSON.stringify(value));
+  });
+});
+
+describe('storableText', () => {
+  it('replaces a NUL and lone surrogates with U+FFFD and keeps pairs', () => {
+    expect(storableText('a\u0000b \ud800 \udc00 🎉')).toBe('a\ufffdb \ufffd \ufffd 🎉');
+  });
+
+  it('cuts long text without splitting a pair, and says what it dropped', () => {
+    expect(storableText('ab🎉cd', 3, (dropped) => `+${dropped}`)).toBe('ab+4');
+    expect(storableText('abc🎉', 3)).toBe('abc…');
+    expect(storableText('short', 10)).toBe('short');
   });
 });

@@ -61,19 +61,19 @@ describe('serializeError', () => {
     ['undefined', undefined, 'undefined was thrown'],
     ['a string', 'plain failure', 'plain failure'],
     ['a number', 42, '42'],
-    ['a plain object', { reason: 'quota', left: 0 }, '{"reason":"quota","left":0}'],
-    ['a BigInt', 10n, '10'],
+    ['a plain object', { reason: 'quota', left: 0, ratio: Number.NaN }, "{ reason: 'quota', left: 0, ratio: NaN }"],
+    ['a BigInt', 10n, '10n'],
     ['a symbol', Symbol('oops'), 'Symbol(oops)'],
   ])('records a thrown %s as a NonError', (_label, thrown, message) => {
     expect(serialize(thrown)).toEqual({ name: 'NonError', message, at, attempt: 2 });
   });
 
-  it('records a circular object without throwing', () => {
-    const circular: Record<string, unknown> = { a: 1 };
+  it('records a circular object by its contents, not as [object Object]', () => {
+    const circular: Record<string, unknown> = { a: 1, reason: 'quota' };
     circular['self'] = circular;
     const record = serialize(circular);
     expect(record.name).toBe('NonError');
-    expect(record.message).toBe('[object Object]');
+    expect(record.message).toBe("<ref *1> { a: 1, reason: 'quota', self: [Circular *1] }");
   });
 
   it('records an object whose toString throws, and that JSON cannot hold either', () => {
@@ -85,7 +85,32 @@ describe('serializeError', () => {
     hostile['self'] = hostile;
     const record = serialize(hostile);
     expect(record.name).toBe('NonError');
-    expect(record.message).toBe('(an unprintable value was thrown)');
+    expect(record.message).toBe('<ref *1> { toString: [Function: toString], self: [Circular *1] }');
+  });
+
+  it('records a huge or deep thrown object within bounds, without calling its getters', () => {
+    let deep: Record<string, unknown> = { bottom: true };
+    for (let level = 0; level < 50; level++) deep = { level, next: deep };
+    const withGetter = { get boom(): never { throw new Error('getter called'); }, big: 'x'.repeat(100_000), list: Array.from({ length: 1000 }, (_, i) => i) };
+    const deepRecord = serialize(deep);
+    expect(deepRecord.message).toContain('[Object]');
+    expect(deepRecord.message.length).toBeLessThan(1000);
+    const record = serialize(withGetter);
+    expect(record.message).toContain('boom: [Getter]');
+    expect(record.message).toContain('... 980 more items');
+    expect(record.message.length).toBeLessThan(9 * 1024);
+  });
+
+  it('stores text every backend can keep: a NUL or a lone surrogate becomes U+FFFD, a cut never splits a pair', () => {
+    const error = Object.assign(new Error('bad\u0000byte \ud800 and 🎉'), { name: 'Odd\u0000Error', code: 'E\udc00' });
+    const record = serialize(error);
+    expect(record).toMatchObject({ name: 'Odd\ufffdError', message: 'bad\ufffdbyte \ufffd and 🎉', code: 'E\ufffd' });
+    expect(record.stack).not.toMatch(/\u0000/);
+    expect(serialize('thrown\u0000string').message).toBe('thrown\ufffdstring');
+    // 8 KiB of text whose cut falls between the halves of an emoji.
+    const long = serialize(new Error(`${'a'.repeat(8 * 1024 - 1)}🎉 tail`));
+    expect(long.message.startsWith(`${'a'.repeat(8 * 1024 - 1)}… (`)).toBe(true);
+    expect(long.message).not.toMatch(/[\ud800-\udfff]/);
   });
 
   it('records an Error whose getters throw', () => {

@@ -67,6 +67,10 @@ export class RedisBackend implements Backend {
   private readonly redis: Redis;
   private readonly ownsConnection: boolean;
   private readonly onWarning: (message: string) => void;
+  /** The server's host:port (or socket path), never the password: every error names it. */
+  private readonly address: string;
+  /** Why the connection last failed; ioredis's own rejection then says only "Connection is closed.". */
+  private lastConnectionError: unknown = null;
   private subscriber: Redis | null = null;
   private opening: Promise<void> | null = null;
   private closed = false;
@@ -94,10 +98,19 @@ export class RedisBackend implements Backend {
       this.redis = new driver.Redis(options.url, connection);
       this.ownsConnection = true;
     }
-    this.redis.on('error', (error: unknown) => this.emit({ type: 'connection-error', error: this.wrap('connection', error) }));
+    const { host, port, path } = this.redis.options;
+    this.address = path || `${host ?? 'localhost'}:${port ?? 6379}`;
+    this.redis.on('error', (error: unknown) => {
+      this.lastConnectionError = error;
+      this.emit({ type: 'connection-error', error: this.wrap('connection', error) });
+    });
+    this.redis.on('ready', () => (this.lastConnectionError = null));
     // A connection the server closed (a restart, CLIENT KILL) raises no error: say so for the logs.
     this.redis.on('reconnecting', () =>
-      this.emit({ type: 'connection-error', error: new StoreError('The Redis connection was lost; reconnecting', { transient: true, details: { prefix: this.prefix } }) }),
+      this.emit({
+        type: 'connection-error',
+        error: new StoreError(`The Redis connection to ${this.address} was lost; reconnecting`, { transient: true, details: { prefix: this.prefix, address: this.address } }),
+      }),
     );
     for (const [name, lua] of Object.entries(redisScripts)) this.redis.defineCommand(`jobsmith_${name}`, { numberOfKeys: 1, lua });
   }
@@ -496,17 +509,20 @@ export class RedisBackend implements Backend {
     if (error instanceof StoreError || error instanceof InvalidStateError || error instanceof LeaseLostError || error instanceof ClosedError) return error;
     const message = error instanceof Error ? error.message : String(error);
     if (/DUPLICATE_ID/.test(message)) {
-      return new StoreError(`Redis ${operation} failed: a job with that id already exists (${message})`, { cause: error, details: { operation } });
+      return new StoreError(`Redis ${operation} at ${this.address} failed: a job with that id already exists (${message})`, { cause: error, details: { operation } });
     }
     const code = (error as { code?: unknown }).code;
     const transient =
       /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|LOADING|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue/i.test(message) ||
       (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code));
     const auth = /NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(message);
-    return new StoreError(`Redis ${operation} failed${auth ? ': the credentials were rejected' : ''}: ${message}`, {
+    // "Connection is closed." alone does not say why: the connection's own last error does
+    // (ECONNREFUSED, ENOTFOUND for an unknown host, …).
+    const why = /Connection is closed/i.test(message) && this.lastConnectionError instanceof Error ? ` (${this.lastConnectionError.message})` : '';
+    return new StoreError(`Redis ${operation} at ${this.address} failed${auth ? ': the credentials were rejected' : ''}: ${message}${why}`, {
       cause: error,
       transient: transient && !auth,
-      details: { operation, prefix: this.prefix },
+      details: { operation, prefix: this.prefix, address: this.address },
     });
   }
 
