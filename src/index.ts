@@ -25,6 +25,7 @@ export type { StandardSchemaV1 } from './domain/standard-schema.ts';
 export {
   AmbiguousIdError,
   BackendUnavailableError,
+  CapabilityUnsupportedError,
   ClosedError,
   InvalidOptionError,
   InvalidStateError,
@@ -50,8 +51,10 @@ export {
 } from './domain/errors.ts';
 export type { JobsmithErrorCode, JobsmithErrorOptions, SchemaIssue } from './domain/errors.ts';
 
+export { requireCapability } from './contract/capabilities.ts';
 export type {
   Backend,
+  BackendCapability,
   BackendEvent,
   BackendStats,
   CancelResult,
@@ -69,11 +72,14 @@ export type {
   PruneRequest,
   QueueStats,
   FireResult,
+  JobAdmin,
+  JobQueue,
   ScheduleInput,
   ScheduleRecord,
   ScheduleSpec,
   ScheduleTick,
   ScheduleTiming,
+  ScheduleStore,
   Settlement,
   SettleResult,
 } from './contract/backend.ts';

@@ -14,6 +14,7 @@ export type JobsmithErrorCode =
   | 'UNKNOWN_OPTION'
   | 'INVALID_URL'
   | 'BACKEND_UNAVAILABLE'
+  | 'UNSUPPORTED_CAPABILITY'
   | 'STORE_ERROR'
   | 'JOB_NOT_FOUND'
   | 'AMBIGUOUS_ID'
@@ -153,6 +154,16 @@ export class StoreError extends JobsmithError {
 export class BackendUnavailableError extends JobsmithError {
   constructor(readonly scheme: string, reason: string, cause?: unknown) {
     super('BACKEND_UNAVAILABLE', `The "${scheme}" backend is not available: ${reason}.`, { details: { scheme }, cause });
+  }
+}
+
+/** A call needs an optional capability (see `BackendCapability`) that the backend in use does not have. */
+export class CapabilityUnsupportedError extends JobsmithError {
+  constructor(
+    readonly backend: string,
+    readonly capability: string,
+  ) {
+    super('UNSUPPORTED_CAPABILITY', `The ${backend} backend does not support ${capability}.`, { details: { backend, capability } });
   }
 }
 

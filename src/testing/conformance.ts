@@ -3,7 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient } from '../client/client.ts';
 import { prepareJob } from '../client/prepare-job.ts';
-import type { Backend, ClaimRequest, JobPage, NewJob, Settlement } from '../contract/backend.ts';
+import type { Backend, BackendEvent, ClaimRequest, JobPage, NewJob, Settlement } from '../contract/backend.ts';
+import { requireCapability } from '../contract/capabilities.ts';
 import type { BackoffOption } from '../domain/backoff.ts';
 import type { Clock } from '../domain/clock.ts';
 import { type JobDefinition, defineJob } from '../domain/define-job.ts';
@@ -118,6 +119,37 @@ export function runBackendConformance(options: ConformanceOptions): void {
       names: ['noop'],
       limit,
       ...extra,
+    });
+
+    // ── capabilities ────────────────────────────────────────────────────────
+
+    test('keeps the optional capabilities it declares, and refuses what it lacks with a typed error', async () => {
+      expect(backend.capabilities).toBeInstanceOf(Set);
+      for (const capability of backend.capabilities) expect(['transactional-enqueue', 'change-events']).toContain(capability);
+      const job = await newJob(noop, null);
+      if (backend.capabilities.has('change-events')) {
+        expect(typeof backend.subscribe).toBe('function');
+        const events: BackendEvent[] = [];
+        const unsubscribe = backend.subscribe!((event) => events.push(event));
+        try {
+          await backend.enqueue([job]);
+          // Some stores report through their own channel (Redis pub/sub), so the event may come a moment later.
+          await eventually(() => events.some((event) => event.type === 'enqueued' || event.type === 'changed'), 'the enqueue to be reported');
+        } finally {
+          unsubscribe();
+        }
+      } else {
+        await backend.enqueue([job]);
+      }
+      if (!backend.capabilities.has('transactional-enqueue')) {
+        const refused = await backend.enqueue([await newJob(noop, null)], { tx: {} }).catch((error: unknown) => error);
+        expect(isJobsmithError(refused)).toBe(true);
+        expect(() => requireCapability(backend, 'transactional-enqueue')).toThrow(
+          expect.objectContaining({ code: 'UNSUPPORTED_CAPABILITY', details: { backend: backend.kind, capability: 'transactional-enqueue' } }),
+        );
+      } else {
+        expect(() => requireCapability(backend, 'transactional-enqueue')).not.toThrow();
+      }
     });
 
     // ── ordering and timing ────────────────────────────────────────────────

@@ -1,3 +1,4 @@
+import type { BackendCapability } from '../../contract/capabilities.ts';
 import type {
   Backend,
   BackendEvent,
@@ -51,6 +52,8 @@ interface StoredJob extends JobRecord {
  * to it. Fast enough for tests and for one process, and lost when the process ends.
  */
 export class MemoryBackend implements Backend {
+  /** What this backend can do beyond the three roles (see `BackendCapability`). */
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
   readonly kind = 'memory';
   readonly inProcess = true;
   private readonly clock: Clock;

@@ -1,3 +1,4 @@
+import type { BackendCapability } from '../../contract/capabilities.ts';
 import type pg from 'pg';
 import type {
   Backend,
@@ -101,6 +102,8 @@ const pgDriver = (): typeof pg => loadDriver<typeof pg>('postgres');
  * workers retry.
  */
 export class PostgresBackend implements Backend {
+  /** What this backend can do beyond the three roles (see `BackendCapability`). */
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue']);
   readonly kind = 'postgres';
   readonly schema: string;
   private readonly S: string;

@@ -1,3 +1,4 @@
+import type { BackendCapability } from '../../contract/capabilities.ts';
 import type { Redis, RedisOptions } from 'ioredis';
 import type {
   Backend,
@@ -60,6 +61,8 @@ const enqueueChunk = 1000;
  * token inside the script that makes them.
  */
 export class RedisBackend implements Backend {
+  /** What this backend can do beyond the three roles (see `BackendCapability`). */
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly P: string;

@@ -1,3 +1,4 @@
+import type { BackendCapability } from '../../contract/capabilities.ts';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -67,6 +68,8 @@ const activeStates = "('scheduled','queued','running')";
  * claim the same row; claims and completions are batched, one transaction each.
  */
 export class SqliteBackend implements Backend {
+  /** What this backend can do beyond the three roles (see `BackendCapability`). */
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
   readonly kind = 'sqlite';
   readonly inProcess = true;
   private readonly options: SqliteBackendOptions;
