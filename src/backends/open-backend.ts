@@ -1,7 +1,6 @@
 import type { Backend } from '../contract/backend.ts';
 import type { Clock } from '../domain/clock.ts';
 import { InvalidUrlError } from '../domain/errors.ts';
-import { MemoryBackend } from './memory/memory-backend.ts';
 import { parseSqliteUrl } from './sqlite/sqlite-url.ts';
 
 /** Where Jobsmith stores jobs when nothing else is said. */
@@ -25,9 +24,11 @@ export async function openBackend(url: string, options: OpenBackendOptions = {})
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (!scheme) throw new InvalidUrlError(url, 'it has no scheme; expected sqlite:, memory:, postgres:// or redis://');
   switch (scheme) {
-    case 'memory':
+    case 'memory': {
       if (!/^memory:(\/\/)?$/i.test(url)) throw new InvalidUrlError(url, "memory takes no path; use 'memory:'");
+      const { MemoryBackend } = await import('./memory/memory-backend.ts');
       return new MemoryBackend(options);
+    }
     case 'sqlite': {
       const { SqliteBackend } = await import('./sqlite/sqlite-backend.ts');
       return new SqliteBackend({ ...parseSqliteUrl(url), ...options });

@@ -24,14 +24,14 @@ import { assertKnownOptions } from '../domain/known-options.ts';
 import type { JobRecord } from '../domain/job-record.ts';
 import { type JobState, isTerminal, terminalStates } from '../domain/job-state.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
-import type { RunMetadata } from '../runtime/job-events.ts';
-import { JobRegistry } from '../runtime/job-registry.ts';
-import { LeaseKeeper } from '../runtime/lease-keeper.ts';
-import { holdProcessOpen } from '../runtime/process-hold.ts';
-import { LazyBackend } from '../runtime/resolve-backend.ts';
-import { runAttempt } from '../runtime/run-attempt.ts';
+import type { RunMetadata } from '../execution/job-events.ts';
+import { JobRegistry } from '../execution/job-registry.ts';
+import { LeaseKeeper } from '../execution/lease-keeper.ts';
+import { holdProcessOpen } from '../execution/process-hold.ts';
+import { type BackendResolver, instancesOnly, LazyBackend } from '../contract/backend-resolver.ts';
+import { runAttempt } from '../execution/run-attempt.ts';
 import { BoundJob } from './bound-job.ts';
-import { prepareJob } from './prepare-job.ts';
+import { prepareJob } from '../execution/prepare-job.ts';
 import { toRunMetadata } from './run-metadata.ts';
 
 export interface ClientOptions {
@@ -87,10 +87,6 @@ const enqueueCallOptionNames = [...enqueueOptionNames, 'tx'];
 /** Jobs an ambiguous id prefix lists in its error. */
 const maxListedMatches = 10;
 
-export function createClient(options: ClientOptions = {}): Client {
-  return new Client(options);
-}
-
 /**
  * The producer's side, and the operator's: enqueue, run inline, look up, list,
  * cancel, retry, delete, pause, prune and wait. Opens its backend on first use.
@@ -106,13 +102,14 @@ export class Client implements AsyncDisposable {
   private readonly inlineId = `${hostname()}:${process.pid}:inline:${randomBytes(3).toString('hex')}`;
   private readonly noShutdown = new AbortController().signal;
 
-  constructor(options: ClientOptions = {}) {
+  /** `resolveBackend` opens what `options.backend` names; `createClient()` gives one that opens connection strings. */
+  constructor(options: ClientOptions = {}, resolveBackend: BackendResolver = instancesOnly) {
     assertKnownOptions(options, clientOptionNames, 'createClient options');
     this.clock = options.clock ?? systemClock;
     this.registry = new JobRegistry(options.jobs ?? []);
     this.logger = options.logger ?? silentLogger;
     this.leaseMs = toMs(options.lease ?? '30s', 'lease');
-    this.lazy = new LazyBackend(options.backend, this.clock);
+    this.lazy = new LazyBackend(options.backend, this.clock, resolveBackend);
   }
 
   /** The backend, opened. */

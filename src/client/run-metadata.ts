@@ -1,5 +1,5 @@
 import type { JobRecord } from '../domain/job-record.ts';
-import type { RunMetadata } from '../runtime/job-events.ts';
+import type { RunMetadata } from '../execution/job-events.ts';
 
 export function toRunMetadata(record: JobRecord): RunMetadata {
   const completedAt = record.finishedAt === null ? null : new Date(record.finishedAt);

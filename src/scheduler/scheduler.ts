@@ -1,5 +1,5 @@
 import type { Backend, NewJob, ScheduleRecord, ScheduleSpec, ScheduleTiming } from '../contract/backend.ts';
-import { prepareJob } from '../client/prepare-job.ts';
+import { prepareJob } from '../execution/prepare-job.ts';
 import { type Clock, systemClock } from '../domain/clock.ts';
 import type { AnyJob, JobDefinition, JobInput } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
@@ -9,10 +9,10 @@ import type { JsonObject, JsonValue } from '../domain/json-value.ts';
 import { assertKnownOptions } from '../domain/known-options.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import { type EveryTiming, intervalMs } from '../domain/schedule-helpers.ts';
-import { JobRegistry } from '../runtime/job-registry.ts';
-import { holdProcessOpen } from '../runtime/process-hold.ts';
-import { LazyBackend } from '../runtime/resolve-backend.ts';
-import { SafeEmitter } from '../runtime/safe-emitter.ts';
+import { JobRegistry } from '../execution/job-registry.ts';
+import { holdProcessOpen } from '../execution/process-hold.ts';
+import { type BackendResolver, instancesOnly, LazyBackend } from '../contract/backend-resolver.ts';
+import { SafeEmitter } from '../execution/safe-emitter.ts';
 import { FireTimes } from './fire-times.ts';
 
 /** A schedule to register. Give exactly one of `cron` and `every`. */
@@ -92,10 +92,6 @@ const scheduleOptionNames = Object.keys({
   overlap: true,
 } satisfies Record<keyof ScheduleOptions, true>);
 
-export function createScheduler(options: SchedulerOptions = {}): Scheduler {
-  return new Scheduler(options);
-}
-
 /**
  * Registers recurring jobs and fires each tick exactly once across any number of
  * scheduler processes. Schedules and their run times live in the backend; each tick is
@@ -116,14 +112,15 @@ export class Scheduler extends SafeEmitter<SchedulerEvents> implements AsyncDisp
   private closed = false;
   private releaseProcess: (() => void) | null = null;
 
-  constructor(options: SchedulerOptions = {}) {
+  /** `resolveBackend` opens what `options.backend` names; `createScheduler()` gives one that opens connection strings. */
+  constructor(options: SchedulerOptions = {}, resolveBackend: BackendResolver = instancesOnly) {
     super('scheduler:error', options.logger ?? silentLogger);
     assertKnownOptions(options, schedulerOptionNames, 'createScheduler options');
     this.registry = new JobRegistry(options.jobs ?? []);
     this.clock = options.clock ?? systemClock;
     this.pollMs = toMs(options.pollInterval ?? '1s', 'pollInterval');
     this.graceMs = toMs(options.catchUpGrace ?? '1m', 'catchUpGrace');
-    this.lazy = new LazyBackend(options.backend, this.clock);
+    this.lazy = new LazyBackend(options.backend, this.clock, resolveBackend);
   }
 
   /** Registers or updates a schedule. Everything is checked first; on any error nothing is stored. */

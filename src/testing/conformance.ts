@@ -1,8 +1,9 @@
 // These declarations use Node's types: load them for projects that list no `types`.
 /// <reference types="node" preserve="true" />
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Client, createClient } from '../client/client.ts';
-import { prepareJob } from '../client/prepare-job.ts';
+import type { Client } from '../client/client.ts';
+import { createClient, createWorker } from '../create.ts';
+import { prepareJob } from '../execution/prepare-job.ts';
 import type { Backend, BackendEvent, ClaimRequest, JobPage, NewJob, Settlement } from '../contract/backend.ts';
 import { requireCapability } from '../contract/capabilities.ts';
 import type { BackoffOption } from '../domain/backoff.ts';
@@ -25,7 +26,7 @@ import {
 import type { EnqueueOptions } from '../domain/job-options.ts';
 import type { JobContext } from '../domain/job-context.ts';
 import type { StandardSchemaV1 } from '../domain/standard-schema.ts';
-import { type Worker, type WorkerOptions, createWorker } from '../worker/worker.ts';
+import type { Worker, WorkerOptions } from '../worker/worker.ts';
 import { FakeClock } from './fake-clock.ts';
 import { InFlightCalls } from './in-flight-calls.ts';
 import { runSchedulerConformance } from './scheduler-conformance.ts';

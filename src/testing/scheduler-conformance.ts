@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Client, createClient } from '../client/client.ts';
-import { prepareJob } from '../client/prepare-job.ts';
+import type { Client } from '../client/client.ts';
+import { createClient, createScheduler } from '../create.ts';
+import { prepareJob } from '../execution/prepare-job.ts';
 import type { Backend, ScheduleSpec } from '../contract/backend.ts';
 import { defineJob } from '../domain/define-job.ts';
 import { InvalidOptionError, InvalidScheduleError, ScheduleNotFoundError, UnknownJobError } from '../domain/errors.ts';
 import type { JobRecord } from '../domain/job-record.ts';
 import { daily, every, monthly, weekly } from '../domain/schedule-helpers.ts';
-import { type Scheduler, type SchedulerOptions, createScheduler } from '../scheduler/scheduler.ts';
+import type { Scheduler, SchedulerOptions } from '../scheduler/scheduler.ts';
 import type { ConformanceOptions } from './conformance.ts';
 import { FakeClock } from './fake-clock.ts';
 import { InFlightCalls } from './in-flight-calls.ts';

@@ -7,14 +7,14 @@ import { type Duration, toMs } from '../domain/duration.ts';
 import { InvalidOptionError, StoreError, WorkerShutdownError } from '../domain/errors.ts';
 import { assertKnownOptions } from '../domain/known-options.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
-import { AttemptAbort } from '../runtime/attempt-abort.ts';
-import type { WorkerEvents } from '../runtime/job-events.ts';
-import { JobRegistry } from '../runtime/job-registry.ts';
-import { LeaseKeeper } from '../runtime/lease-keeper.ts';
-import { resolveBackend } from '../runtime/resolve-backend.ts';
-import { holdProcessOpen } from '../runtime/process-hold.ts';
-import { type AttemptDeps, releaseUnstarted, runAttempt } from '../runtime/run-attempt.ts';
-import { SafeEmitter } from '../runtime/safe-emitter.ts';
+import { AttemptAbort } from '../execution/attempt-abort.ts';
+import type { WorkerEvents } from '../execution/job-events.ts';
+import { JobRegistry } from '../execution/job-registry.ts';
+import { LeaseKeeper } from '../execution/lease-keeper.ts';
+import { type BackendResolver, instancesOnly } from '../contract/backend-resolver.ts';
+import { holdProcessOpen } from '../execution/process-hold.ts';
+import { type AttemptDeps, releaseUnstarted, runAttempt } from '../execution/run-attempt.ts';
+import { SafeEmitter } from '../execution/safe-emitter.ts';
 
 export interface WorkerOptions {
   /** A backend, or a connection string. @default 'sqlite:./jobsmith.db' */
@@ -105,11 +105,6 @@ function inQueueOrder(a: PrefetchedJob, b: PrefetchedJob): number {
   return b.job.priority - a.job.priority || a.job.runAt - b.job.runAt || (a.job.id < b.job.id ? -1 : a.job.id > b.job.id ? 1 : 0);
 }
 
-/** Creates a worker. Call `start()` to begin claiming. */
-export function createWorker(options: WorkerOptions): Worker {
-  return new Worker(options);
-}
-
 /**
  * Claims jobs in batches, runs them with bounded concurrency under renewed leases,
  * and writes their outcomes in batches. It survives its handlers and its backend:
@@ -180,7 +175,11 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private needsOpen = false;
   private failures = 0;
 
-  constructor(options: WorkerOptions) {
+  /** `resolveBackend` opens what `options.backend` names; `createWorker()` gives one that opens connection strings. */
+  constructor(
+    options: WorkerOptions,
+    private readonly resolveBackend: BackendResolver = instancesOnly,
+  ) {
     super('worker:error', options.logger ?? silentLogger);
     assertKnownOptions(options, workerOptionNames, 'createWorker options');
     this.registry = new JobRegistry(options.jobs);
@@ -260,7 +259,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   }
 
   private async begin(): Promise<void> {
-    const { backend, release } = await resolveBackend(this.backendOption, this.clock);
+    const { backend, release } = await this.resolveBackend(this.backendOption, this.clock);
     this.backend = backend;
     this.releaseBackend = release;
     // Claiming ahead pays off only when the store works while jobs run here.

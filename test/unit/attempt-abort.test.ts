@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JobCancelledError, TimeoutError } from '../../src/domain/errors.ts';
-import { AttemptAbort } from '../../src/runtime/attempt-abort.ts';
+import { AttemptAbort } from '../../src/execution/attempt-abort.ts';
 
 describe('AttemptAbort', () => {
   it('makes the signal on first use, and that signal aborts with the reason', () => {

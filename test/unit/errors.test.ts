@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AmbiguousIdError,
   BackendUnavailableError,
+  CapabilityUnsupportedError,
   ClosedError,
   InvalidOptionError,
   InvalidScheduleError,
@@ -88,6 +89,12 @@ const cases: Case[] = [
     className: 'BackendUnavailableError',
     code: 'BACKEND_UNAVAILABLE',
     details: { scheme: 'postgres' },
+  },
+  {
+    error: new CapabilityUnsupportedError('sqlite', 'transactional-enqueue'),
+    className: 'CapabilityUnsupportedError',
+    code: 'UNSUPPORTED_CAPABILITY',
+    details: { backend: 'sqlite', capability: 'transactional-enqueue' },
   },
   { error: new JobNotFoundError('j1'), className: 'JobNotFoundError', code: 'JOB_NOT_FOUND', details: { id: 'j1' } },
   {

@@ -1,17 +1,8 @@
 import type { Backend } from '../contract/backend.ts';
-import { defaultBackendUrl, openBackend } from '../backends/open-backend.ts';
+import type { BackendResolver, ResolvedBackend } from '../contract/backend-resolver.ts';
+import { defaultBackendUrl, openBackend } from './open-backend.ts';
 import type { Clock } from '../domain/clock.ts';
 import { InvalidOptionError } from '../domain/errors.ts';
-
-/** A backend for one user (a client, worker or scheduler), and how that user lets go of it. */
-export interface ResolvedBackend {
-  backend: Backend;
-  /**
-   * Lets go of the backend: closes one built here from a connection string once its last
-   * user lets go; does nothing to one given as an instance, which is the caller's to close.
-   */
-  release(): Promise<void>;
-}
 
 interface SharedStore {
   backend: Backend;
@@ -34,7 +25,13 @@ function inProcessStoreKey(url: string): string | null {
   return null;
 }
 
-export async function resolveBackend(given: Backend | string | undefined, clock: Clock | undefined): Promise<ResolvedBackend> {
+/**
+ * The resolver `createClient()`, `createWorker()` and `createScheduler()` hand what they
+ * build: an instance is used as it is (the caller closes it); a connection string is opened
+ * with `openBackend()`, which loads only the backend it names, and closed by its user, except
+ * that an in-process store is shared by every user of the same string in this process.
+ */
+export const resolveBackend: BackendResolver = async (given, clock): Promise<ResolvedBackend> => {
   if (given !== undefined && typeof given !== 'string') return { backend: given, release: async () => {} };
   const url = given ?? defaultBackendUrl;
   const key = inProcessStoreKey(url);
@@ -64,31 +61,4 @@ export async function resolveBackend(given: Backend | string | undefined, clock:
       await store.backend.close();
     },
   };
-}
-
-/**
- * A backend opened on first use and let go of by `close()`, as the client and the scheduler
- * need: neither touches the store before it is asked to.
- */
-export class LazyBackend {
-  private resolved: Promise<ResolvedBackend> | null = null;
-
-  constructor(
-    private readonly given: Backend | string | undefined,
-    private readonly clock: Clock | undefined,
-  ) {}
-
-  /** The backend, opened. A failed open (the store was down) is tried again on the next call. */
-  async get(): Promise<Backend> {
-    this.resolved ??= resolveBackend(this.given, this.clock);
-    const { backend } = await this.resolved;
-    await backend.open();
-    return backend;
-  }
-
-  /** Closes the backend if it was built here from a connection string (a shared memory store, once its last user closes). */
-  async close(): Promise<void> {
-    const resolved = await this.resolved?.catch(() => null);
-    await resolved?.release();
-  }
-}
+};
