@@ -36,6 +36,7 @@ export {
   PayloadTooLargeError,
   PayloadValidationError,
   PermanentError,
+  redactUrl,
   ScheduleNotFoundError,
   StoreError,
   TimeoutError,
@@ -92,3 +93,5 @@ export { createScheduler, Scheduler } from './scheduler/scheduler.ts';
 export type { ScheduleOptions, SchedulerEvents, SchedulerOptions } from './scheduler/scheduler.ts';
 export { daily, every, monthly, weekly } from './domain/schedule-helpers.ts';
 export type { EveryTiming, Weekday } from './domain/schedule-helpers.ts';
+export { defineConfig } from './cli/define-config.ts';
+export type { JobsmithConfig, WorkerConfig } from './cli/define-config.ts';
