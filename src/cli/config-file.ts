@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createJiti } from 'jiti';
 import { defaultBackendUrl } from '../index.ts';
 import { CliError } from './cli-errors.ts';
 import type { JobsmithConfig } from './define-config.ts';
@@ -36,6 +35,8 @@ export async function loadConfig(explicit: string | undefined, cwd: string): Pro
   if (!existsSync(path)) throw new CliError('CONFIG', `Config file ${explicit} does not exist.`);
   let exported: unknown;
   try {
+    // Loaded only when there is a config to read: it is the largest module the CLI uses.
+    const { createJiti } = await import('jiti');
     const jiti = createJiti(pathToFileURL(path).href, { tryNative: true, nativeModules: ['jobsmith'] });
     exported = await jiti.import(path, { default: true });
   } catch (error) {

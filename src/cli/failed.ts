@@ -36,7 +36,8 @@ export function registerFailed(program: Command, session: Session): void {
       const table = new TableWriter(terminal, columns);
       let idLength = 0;
       const filter = { state: 'failed' as const, ...(options.queue ? { queue: options.queue } : {}), ...(options.name ? { name: options.name } : {}) };
-      const width = Math.max(40, terminal.columns() - 100);
+      // On a terminal the error is cut to fit the line; a pipe gets all of its first line.
+      const width = terminal.tty ? Math.max(30, terminal.columns() - 72) : Number.POSITIVE_INFINITY;
       const next = await streamJobs(session, filter, { cursor: null, limit: options.all ? null : options.limit }, async (jobs) => {
         if (session.json) {
           for (const job of jobs) await terminal.json(jobToJson(job));

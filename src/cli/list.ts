@@ -128,6 +128,6 @@ export function registerList(program: Command, session: Session): void {
         await table.page(jobs.map((job) => row(terminal, job, idLength, now)));
       });
       if (!session.json && !table.started) terminal.note('No jobs match.');
-      if (next !== null) terminal.note(`More jobs follow: jobsmith list --cursor ${next}${options.all ? '' : ' (or --all)'}`);
+      if (next !== null) terminal.note(`More jobs follow: add --cursor ${next} to see the next ones${options.all ? '' : ', or --all for every one'}.`);
     });
 }

@@ -22,6 +22,12 @@ import { registerWorker } from './worker.ts';
 // Two levels up from src/cli/ and from dist/cli/ alike.
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// The reader closed the pipe (`jobsmith list | head`): it has all it wanted, so stop quietly, exit code 0.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const session = new Session(process.env, process.cwd());
 
 const program = new Command()

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { type EnqueueOptions, type JobDefinition, type JobRun, UnknownJobError, toJobDefinition } from '../index.ts';
+import { type Duration, type EnqueueOptions, type JobDefinition, type JobRun, UnknownJobError, toJobDefinition } from '../index.ts';
 import { CliError } from './cli-errors.ts';
 import { parsePositiveInteger } from './list.ts';
 import { collect, payloadFrom } from './payload-flags.ts';
@@ -87,14 +87,14 @@ export function registerRun(program: Command, session: Session): void {
       const definition = await definitionNamed(session, name);
       const client = await session.client({ withJobs: true });
       const enqueueOptions: EnqueueOptions = {
-        ...(options.delay !== undefined ? { delay: options.delay as EnqueueOptions['delay'] & string } : {}),
+        ...(options.delay !== undefined ? { delay: options.delay as Duration } : {}),
         ...(options.runAt !== undefined ? { runAt: options.runAt } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(options.queue !== undefined ? { queue: options.queue } : {}),
         ...(options.key !== undefined ? { key: options.key } : {}),
         ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
       };
-      const { id, created } = await client.enqueue(definition, payload as never, enqueueOptions);
+      const { id, created } = await client.enqueue(definition, payload, enqueueOptions);
       const terminal = session.terminal;
       if (session.json) return terminal.json({ id, created });
       await terminal.line(id);

@@ -112,11 +112,13 @@ export class Session {
       if (!isJobsmithError(error, 'AMBIGUOUS_ID')) throw error;
       const matches = error.details.matches as string[];
       const now = await this.now();
-      const candidates: string[] = [];
+      const rows: string[][] = [];
       for (const id of matches.slice(0, 10)) {
         const job = await client.get(id).catch(() => null);
-        candidates.push(job ? `  ${id}  ${job.name}  ${job.state}  created ${moment(job.createdAt, now, true)}` : `  ${id}`);
+        rows.push(job ? [id, job.name, job.state, `created ${moment(job.createdAt, now, true)}`] : [id]);
       }
+      const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
+      const candidates = rows.map((row) => `  ${row.map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell)).join('  ')}`.trimEnd());
       const count = matches.length > 10 ? 'more than 10 jobs' : `${matches.length} jobs`;
       throw new CliError('USAGE', `Id prefix "${idOrPrefix}" matches ${count}; give more of the id:`, { cause: error, detail: candidates });
     }

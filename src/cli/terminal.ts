@@ -19,8 +19,7 @@ export function wantsColor(flag: boolean, env: NodeJS.ProcessEnv, isTTY: boolean
 
 /**
  * The CLI's stdout and stderr. Writes honour back-pressure, so streaming a million jobs holds
- * one page in memory; a closed stdout (`jobsmith list | head`) ends the process quietly with
- * exit code 0, as EPIPE means the reader has all it wanted.
+ * one page in memory. (A closed stdout, as in `jobsmith list | head`, is handled in main.ts.)
  */
 export class Terminal {
   /** Stdout is a terminal: times are shown relative, and confirmations may be asked. */
@@ -32,10 +31,6 @@ export class Terminal {
     this.out = options.out ?? process.stdout;
     this.tty = this.out.isTTY === true;
     this.color = options.color;
-    this.out.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(0);
-      throw error;
-    });
   }
 
   style(style: Style | readonly Style[], text: string): string {

@@ -32,7 +32,7 @@ export function duration(ms: number): string {
 }
 
 function shortDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
+  const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
   const min = Math.floor(s / 60);
   if (min < 60) return s % 60 === 0 || min >= 10 ? `${min} min` : `${min} min ${s % 60} s`;

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { type Logger as PinoLogger, pino } from 'pino';
+import type { Logger as PinoLogger } from 'pino';
 import { type Worker, createScheduler, createWorker, openBackend, redactUrl, toJobDefinition } from '../index.ts';
 import { CliError } from './cli-errors.ts';
 import { parsePositiveInteger } from './list.ts';
@@ -13,10 +13,11 @@ function parseList(value: string): string[] {
 }
 
 /** pino: pretty on a terminal (pino-pretty), one JSON object per line otherwise. `LOG_LEVEL` sets the level; --verbose means debug. */
-function createLogger(session: Session): PinoLogger {
+async function createLogger(session: Session): Promise<PinoLogger> {
+  const { pino } = await import('pino');
   const level = session.verbose ? 'debug' : (process.env.LOG_LEVEL ?? 'info');
   if (!session.terminal.tty) return pino({ level });
-  return pino({ level, transport: { target: 'pino-pretty', options: { colorize: session.terminal.color, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' } } });
+  return pino({ level, transport: { target: 'pino-pretty', options: { colorize: session.terminal.color, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: true } } });
 }
 
 function logJobEvents(worker: Worker, logger: PinoLogger): void {
@@ -25,8 +26,8 @@ function logJobEvents(worker: Worker, logger: PinoLogger): void {
   worker.on('job:started', ({ job }) => logger.info({ id: short(job.id), job: job.name, attempt: job.attempts + 1 }, 'started'));
   worker.on('job:progress', ({ job, progress }) => logger.debug({ id: short(job.id), percent: progress.percent, message: progress.message }, 'progress'));
   worker.on('job:completed', ({ job, durationMs }) => logger.info({ id: short(job.id), job: job.name, durationMs }, 'completed'));
-  worker.on('job:retrying', ({ job, error, runAt }) => logger.warn({ id: short(job.id), job: job.name, error: message(error), runAt: new Date(runAt).toISOString() }, 'retrying'));
-  worker.on('job:failed', ({ job, error }) => logger.error({ id: short(job.id), job: job.name, error: message(error) }, 'failed'));
+  worker.on('job:retrying', ({ job, error, runAt }) => logger.warn({ id: short(job.id), job: job.name, reason: message(error), runAt: new Date(runAt).toISOString() }, 'retrying'));
+  worker.on('job:failed', ({ job, error }) => logger.error({ id: short(job.id), job: job.name, reason: message(error) }, 'failed'));
   worker.on('job:cancelled', ({ job }) => logger.info({ id: short(job.id), job: job.name }, 'cancelled'));
   worker.on('job:stalled', ({ job }) => logger.warn({ id: short(job.id), job: job.name, crashes: job.crashes }, 'taken over from a crashed worker'));
   worker.on('worker:error', ({ error, during, jobId }) => logger.error({ err: error, during, jobId }, 'worker error'));
@@ -74,7 +75,7 @@ export function registerWorker(program: Command, session: Session): void {
         throw new CliError('CONFIG', path ? `${basename(path)} lists no jobs, so the worker would have nothing to run.` : 'No config file here (jobsmith.config.ts): the worker needs one that lists its jobs. Run jobsmith init.');
       }
       const { url } = await session.store();
-      const logger = createLogger(session);
+      const logger = await createLogger(session);
       const backend = await openBackend(url);
       await backend.open();
       const worker = createWorker({

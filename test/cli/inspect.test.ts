@@ -145,7 +145,7 @@ describe('status', () => {
     const lines = stderr.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^error: Id prefix "\w{4}" matches (\d+|more than 10) jobs; give more of the id:$/);
     expect(lines.length).toBeGreaterThan(2);
-    expect(lines[1]).toMatch(/^ {2}[0-9a-f-]{36} {2}\w+ {2}\w+ {2}created /);
+    expect(lines[1]).toMatch(/^ {2}[0-9a-f-]{36} {2}\w+ +\w+ +created /);
   });
 
   it('says so for an id that matches nothing, exit 2, and for a malformed one', async () => {
