@@ -58,7 +58,7 @@ export function registerRun(program: Command, session: Session): void {
     .action(async (name, options) => {
       const payload = payloadFrom(options, session.workingDirectory);
       const definition = await definitionNamed(session, name);
-      const client = await session.client({ withJobs: true });
+      const client = await session.client();
       const run = await client.job(definition).now(payload);
       await printRun(session, run);
       if (run.metadata.status === 'completed') return;
@@ -85,7 +85,7 @@ export function registerRun(program: Command, session: Session): void {
     .action(async (name, options) => {
       const payload = payloadFrom(options, session.workingDirectory);
       const definition = await definitionNamed(session, name);
-      const client = await session.client({ withJobs: true });
+      const client = await session.client();
       const enqueueOptions: EnqueueOptions = {
         ...(options.delay !== undefined ? { delay: options.delay as Duration } : {}),
         ...(options.runAt !== undefined ? { runAt: options.runAt } : {}),

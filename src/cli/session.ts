@@ -81,12 +81,10 @@ export class Session {
     return redactUrl((await this.store()).url);
   }
 
-  /** A client on the store. With `withJobs`, it knows the config's jobs by name (`run`, `enqueue`). */
-  async client(options: { withJobs?: boolean } = {}): Promise<Client> {
+  /** A client on the store. It is handed job definitions where it needs them (`run`, `enqueue`), so it needs no config. */
+  async client(): Promise<Client> {
     if (this.clientInstance) return this.clientInstance;
-    const { url } = await this.store();
-    const jobs = options.withJobs ? ((await this.config()).config.jobs ?? []) : [];
-    this.clientInstance = createClient({ backend: url, jobs });
+    this.clientInstance = createClient({ backend: (await this.store()).url });
     return this.clientInstance;
   }
 

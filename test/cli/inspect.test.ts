@@ -4,6 +4,8 @@
  * colour rules, the store's precedence, hidden passwords and a closed pipe.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltCli, buildCli, cli, cliEnv, cliInTerminal, jsonLines, makeProject, type Project } from './support/cli.ts';
 import { broken, claimOne, echo, fixtureConfig, hello, withClient } from './support/fixture.ts';
@@ -189,6 +191,14 @@ describe('why', () => {
 });
 
 describe('every command', () => {
+  it('is the package\'s bin: package.json points at the built entry, which runs under node by its shebang', async () => {
+    const pkg = JSON.parse(readFileSync(join(built.root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(join(built.root, pkg.bin.jobsmith!)).toBe(built.bin);
+    expect(readFileSync(built.bin, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    const version = await run(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: `${(JSON.parse(readFileSync(join(built.root, 'package.json'), 'utf8')) as { version: string }).version}\n` });
+  });
+
   it('an unknown command or option is a usage error, exit 2, with a suggestion', async () => {
     const unknown = await run(['lst']);
     expect(unknown.code).toBe(2);

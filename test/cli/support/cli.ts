@@ -4,7 +4,7 @@
  * unchanged), then child processes in throwaway projects whose node_modules/jobsmith
  * points at that build.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -136,11 +136,9 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
-/** Runs `jobsmith <args>` to its end. */
-export async function cli(args: readonly string[], options: CliOptions): Promise<CliResult> {
-  const { bin } = await buildCli();
+/** Feeds `input` to the child's stdin and collects its output until it exits (killed after the timeout). */
+function completion(child: ChildProcessWithoutNullStreams, options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: cliEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -155,25 +153,20 @@ export async function cli(args: readonly string[], options: CliOptions): Promise
   });
 }
 
-/** Runs `jobsmith <args>` in a pseudo-terminal (util-linux `script`), as at a terminal. Output lines end in \r\n there. */
+/** Runs `jobsmith <args>` to its end. */
+export async function cli(args: readonly string[], options: CliOptions): Promise<CliResult> {
+  const { bin } = await buildCli();
+  return completion(spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: cliEnv(options.env) }), options);
+}
+
+/** Runs `jobsmith <args>` in a pseudo-terminal (util-linux `script`), as at a terminal. Its output comes on stdout. */
 export async function cliInTerminal(args: readonly string[], options: CliOptions): Promise<CliResult> {
   const { bin } = await buildCli();
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
   const command = [process.execPath, bin, ...args].map(quote).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: options.cwd, env: cliEnv({ TERM: 'xterm-256color', ...options.env }), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: stdout.replaceAll('\r\n', '\n'), stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: options.cwd, env: cliEnv({ TERM: 'xterm-256color', ...options.env }) });
+  const result = await completion(child, options);
+  return { ...result, stdout: result.stdout.replaceAll('\r\n', '\n') };
 }
 
 /** A long-running `jobsmith <args>` (a worker, `stats --watch`), in its own process group. */
