@@ -40,6 +40,7 @@ export {
   PayloadTooLargeError,
   PayloadValidationError,
   PermanentError,
+  redactUrl,
   ScheduleNotFoundError,
   StoreError,
   TimeoutError,
@@ -103,3 +104,5 @@ export { Scheduler } from './scheduler/scheduler.ts';
 export type { ScheduleOptions, SchedulerEvents, SchedulerOptions } from './scheduler/scheduler.ts';
 export { daily, every, monthly, weekly } from './domain/schedule-helpers.ts';
 export type { EveryTiming, Weekday } from './domain/schedule-helpers.ts';
+export { defineConfig } from './cli/define-config.ts';
+export type { JobsmithConfig, WorkerConfig } from './cli/define-config.ts';

@@ -16,6 +16,7 @@ import {
   AmbiguousIdError,
   ClosedError,
   InvalidOptionError,
+  isJobsmithError,
   JobNotFoundError,
   WaitTimeoutError,
 } from '../domain/errors.ts';
@@ -250,6 +251,27 @@ export class Client implements AsyncDisposable {
   async retry(idOrPrefix: string): Promise<JobRecord> {
     const job = await this.get(idOrPrefix);
     return (await this.backend()).retry(job.id);
+  }
+
+  /**
+   * Retries every failed job, or those of one queue or name, a page at a time. A job that
+   * cannot be retried now (it left `failed` meanwhile, or its key is held by an active job)
+   * is skipped and counted.
+   */
+  async retryFailed(filter: { queue?: string; name?: string } = {}): Promise<{ retried: number; skipped: number }> {
+    const backend = await this.backend();
+    let retried = 0;
+    let skipped = 0;
+    for await (const job of this.jobs({ ...filter, state: 'failed', limit: 500 })) {
+      try {
+        await backend.retry(job.id);
+        retried++;
+      } catch (error) {
+        if (!isJobsmithError(error, 'INVALID_STATE')) throw error;
+        skipped++;
+      }
+    }
+    return { retried, skipped };
   }
 
   /** Removes a job that is not running. */
