@@ -1,5 +1,5 @@
 /**
- * Runs the built `jobsmith` bin as a user would: `tsc -p tsconfig.build.json` once into a
+ * Runs the built `jobsmith` bin as a user would: the package's build (scripts/build.mjs) once into a
  * temp folder (shared by every CLI test file of a run, and kept while the sources are
  * unchanged), then child processes in throwaway projects whose node_modules/jobsmith
  * points at that build.
@@ -31,7 +31,7 @@ function sourceFiles(dir: string): string[] {
 
 function sourceHash(): string {
   const hash = createHash('sha256');
-  const files = [...sourceFiles(join(repoRoot, 'src')), ...['package.json', 'tsconfig.json', 'tsconfig.build.json'].map((name) => join(repoRoot, name))].sort();
+  const files = [...sourceFiles(join(repoRoot, 'src')), ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'].map((name) => join(repoRoot, name))].sort();
   for (const file of files) hash.update(relative(repoRoot, file)).update('\0').update(readFileSync(file)).update('\0');
   return hash.digest('hex').slice(0, 16);
 }
@@ -64,9 +64,9 @@ export function buildCli(): Promise<BuiltCli> {
         if (existsSync(ready)) break;
         rmSync(root, { recursive: true, force: true });
         mkdirSync(root, { recursive: true });
-        const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-        const out = await runCommand(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(root, 'dist')], { cwd: repoRoot, env: process.env, timeoutMs: 280_000 });
-        if (out.code !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${out.output}`);
+        // The package's own build, so the SQL and Lua files ship beside the code as they do in dist/.
+        const out = await runCommand(process.execPath, [join(repoRoot, 'scripts', 'build.mjs'), join(root, 'dist')], { cwd: repoRoot, env: process.env, timeoutMs: 280_000 });
+        if (out.code !== 0) throw new Error(`scripts/build.mjs failed:\n${out.output}`);
         copyFileSync(join(repoRoot, 'package.json'), join(root, 'package.json'));
         writeFileSync(ready, new Date().toISOString());
         removeOldBuilds(root);
