@@ -8,4 +8,9 @@ describe("the demo's short job ids", () => {
     const ids = Array.from({ length: 1000 }, () => newJobId(now));
     expect(new Set(ids.map(shortId)).size).toBe(ids.length);
   });
+
+  it('are prefixes of the ids, so the CLI and client.get() find the job by them', () => {
+    const id = newJobId(Date.now());
+    expect(id.startsWith(shortId(id))).toBe(true);
+  });
 });
