@@ -149,7 +149,7 @@ describe('connection settings', () => {
   it('uses synchronous=FULL and a 5 s busy timeout by default', async () => {
     const instance = backend();
     await instance.open();
-    expect(instance.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000 });
+    expect(instance.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, walSizeLimitBytes: 6 * 1024 * 1024 });
   });
 
   it("uses synchronous=NORMAL with synchronous: 'normal', and the given busy timeout", async () => {
