@@ -5,6 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,7 @@ let dir: string;
 let file: string;
 let client: Client;
 const children: FileWorker[] = [];
+const hogs: ChildProcessWithoutNullStreams[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'jobsmith-contention-'));
@@ -38,7 +40,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(
-    children.splice(0).map(async ({ proc }) => {
+    [...children.splice(0).map(({ proc }) => proc), ...hogs.splice(0)].map(async (proc) => {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((done) => proc.once('close', done));
         proc.kill('SIGKILL');
@@ -104,25 +106,60 @@ async function waitUntil(description: string, check: () => Promise<boolean>, tim
   }
 }
 
+/**
+ * Another process that takes the write lock for `holdMs` at a time, with `gapMs` between, as
+ * an application's long transaction (or a big enqueue) would; it waits for the lock itself
+ * inside SQLite, which is fine for it.
+ */
+async function startLockHog(holdMs: number, gapMs: number): Promise<ChildProcessWithoutNullStreams> {
+  const driver = createRequire(join(repoRoot, 'package.json')).resolve('better-sqlite3');
+  const script = `
+    const Database = require(${JSON.stringify(driver)});
+    const db = new Database(${JSON.stringify(file)}, { timeout: 30000 });
+    const hold = () => {
+      db.exec('BEGIN IMMEDIATE');
+      setTimeout(() => { db.exec('COMMIT'); setTimeout(hold, ${gapMs}); }, ${holdMs});
+    };
+    process.stdin.on('end', () => process.exit(3));
+    process.stdin.resume();
+    process.stdout.write('holding\\n');
+    hold();`;
+  const proc = spawn(process.execPath, ['-e', script], { stdio: 'pipe' });
+  hogs.push(proc);
+  let out = '';
+  await new Promise<void>((done, fail) => {
+    proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('holding')) done();
+    });
+    proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    proc.once('exit', (code) => fail(new Error(`lock holder exited early (${code}): ${out}`)));
+  });
+  return proc;
+}
+
 describe('sqlite: several worker processes on one file', () => {
   // The old backend waited for the write lock inside SQLite (a 5 s busy timeout): the whole
-  // process froze meanwhile, with 4 workers for up to 2 s at a time. Now the wait is a timer,
-  // so the event loop keeps running handlers, heartbeats and timers. The bound is generous: a
-  // loaded 2-core machine must not fail it, but a lock wait inside SQLite (hundreds of ms to
-  // seconds with four processes) does.
+  // process froze meanwhile, with 4 workers on one file for up to 2 s at a time, and for as
+  // long as another process held the lock. Now the wait is a timer, so the event loop keeps
+  // running handlers, heartbeats and timers. The bound is generous, for a loaded 2-core
+  // machine (a commit still waits for the disk on the event loop); the old backend stalled
+  // for about as long as the lock holder below holds the lock, and often longer.
   it('a worker waiting for another process’s write lock keeps its event loop running', { timeout: 120_000 }, async () => {
     const workers = Array.from({ length: 4 }, () => startWorker({ min: 1, max: 4 }));
     await Promise.all(workers.map((worker) => worker.line((line) => line === 'ready', 30_000)));
-    const jobCount = 3000;
+    const jobCount = 2000;
     const drainStart = performance.now();
     await client.enqueueMany(Array.from({ length: jobCount }, (_, n) => ({ job: holdJob, payload: { n } })));
+    const hog = await startLockHog(1000, 1000);
     await waitUntil('every job completed', async () => (await client.stats()).counts.completed === jobCount, 90_000);
     const drainMs = performance.now() - drainStart;
+    hog.kill();
     for (const { proc } of workers) proc.kill('SIGTERM');
     const stalls = await Promise.all(workers.map(async (worker) => Number((await worker.line((line) => line.startsWith('stall '), 30_000)).slice(6))));
     console.log(`${jobCount} jobs in ${drainMs.toFixed(0)} ms; longest event-loop stall per worker process (ms): ${stalls.join(', ')}`);
     for (const worker of workers) expect(worker.lines.filter((line) => line.startsWith('worker-error')), `worker ${worker.proc.pid}`).toEqual([]);
-    for (const [index, stall] of stalls.entries()) expect(stall, `worker ${index}'s longest stall (ms)`).toBeLessThan(300);
+    for (const [index, stall] of stalls.entries()) expect(stall, `worker ${index}'s longest stall (ms)`).toBeLessThan(400);
   });
 
   // The old backend noticed a cancel from another process only at the next heartbeat

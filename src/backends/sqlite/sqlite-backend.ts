@@ -94,6 +94,8 @@ export class SqliteBackend implements Backend {
    * once a write ran out of space; null while no fold is pending.
    */
   private walFoldDueAt: number | null = null;
+  /** How the last fold went, for the errors of writes that ran out of room before the next. */
+  private lastWalFold = '';
   /** Lease tokens of running attempts with a cancel request, as last announced (see `announceCancelRequests`). */
   private announcedCancels = new Set<string>();
   private readonly writes: WriteQueue;
@@ -165,37 +167,36 @@ export class SqliteBackend implements Backend {
     this.watchTimer = setInterval(() => {
       const db = this.db;
       if (!db) return;
+      let changed = false;
+      let cancels: Array<{ id: string; lease_token: string }> | null = null;
       try {
         const current = db.pragma('data_version', { simple: true }) as number;
-        if (version !== null && current !== version) {
-          this.emit({ type: 'changed' });
-          cancelsToRead = true;
-        }
+        changed = version !== null && current !== version;
         version = current;
-        if (cancelsToRead) {
-          this.announceCancelRequests();
-          cancelsToRead = false;
-        }
+        if (changed) cancelsToRead = true;
+        if (cancelsToRead) cancels = this.stmts().cancelRequests.all() as Array<{ id: string; lease_token: string }>;
+        cancelsToRead = false;
       } catch {
         // A failed look (the file busy for a moment) is tried again at the next tick; the
         // worker's poll and heartbeat cover anything missed meanwhile.
       }
+      if (changed) this.emit({ type: 'changed' });
+      if (cancels) this.announceCancelRequests(cancels);
     }, ms);
     this.watchTimer.unref();
   }
 
   /**
    * Another process may have asked to cancel a running job: emits 'cancel-requested' for each
-   * running attempt with a request not announced before, so a worker here aborts its handler
-   * now rather than at its next heartbeat. One read over the running rows' partial index,
-   * made only after another process committed. Attempts of other processes are announced
-   * too; a worker ignores ids it does not run.
+   * running attempt with a request (`requests`, read by the watch after another process
+   * committed) not announced before, so a worker here
+   * aborts its handler now rather than at its next heartbeat. Attempts of other processes
+   * are announced too; a worker ignores ids it does not run.
    */
-  private announceCancelRequests(): void {
-    const rows = this.stmts().cancelRequests.all() as Array<{ id: string; lease_token: string }>;
+  private announceCancelRequests(requests: ReadonlyArray<{ id: string; lease_token: string }>): void {
     const announced = this.announcedCancels;
-    this.announcedCancels = new Set(rows.map((row) => row.lease_token));
-    for (const row of rows) if (!announced.has(row.lease_token)) this.emit({ type: 'cancel-requested', id: row.id });
+    this.announcedCancels = new Set(requests.map((row) => row.lease_token));
+    for (const row of requests) if (!announced.has(row.lease_token)) this.emit({ type: 'cancel-requested', id: row.id });
   }
 
   private stopWatching(): void {
@@ -574,7 +575,7 @@ export class SqliteBackend implements Backend {
    * (at most every `walFoldRetryMs`) until that succeeds. Says how the fold went, for the error.
    */
   private afterFull(): string {
-    if (this.walFoldDueAt !== null && performance.now() < this.walFoldDueAt) return 'pending: tried moments ago';
+    if (this.walFoldDueAt !== null && performance.now() < this.walFoldDueAt) return `pending; the last try ${this.lastWalFold}`;
     return this.foldWal();
   }
 
@@ -589,11 +590,11 @@ export class SqliteBackend implements Backend {
     this.walFoldDueAt = performance.now() + walFoldRetryMs;
     try {
       const [result] = this.openDb().pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
-      if (result?.busy !== 0) return 'deferred: another connection is using the log';
+      if (result?.busy !== 0) return (this.lastWalFold = 'deferred: another connection is using the log');
       this.walFoldDueAt = null;
-      return 'folded and truncated';
+      return (this.lastWalFold = 'folded and truncated');
     } catch (error) {
-      return `failed: ${(error as Error).message}`;
+      return (this.lastWalFold = `failed: ${(error as Error).message}`);
     }
   }
 
@@ -832,8 +833,8 @@ function prepareStatements(db: Db) {
     cancelRunning: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', error = coalesce(?, error), finished_at = ?, expires_at = ?,
       cancel_requested = 0, ${leaseColumns} WHERE ${held} RETURNING queue`),
     requestCancel: prepare('UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *'),
-    cancelRequests: prepare(`SELECT id, lease_token FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
-      WHERE state = 'running' AND cancel_requested = 1`),
+    // Reads only the running rows (through an index on state); there are as many as jobs run.
+    cancelRequests: prepare("SELECT id, lease_token FROM jobsmith_jobs WHERE state = 'running' AND cancel_requested = 1"),
     cancelWaiting: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WHERE id = ? RETURNING *`),
     retry: prepare(`UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?, finished_at = NULL, expires_at = NULL,
       cancel_requested = 0 WHERE id = ? RETURNING *`),

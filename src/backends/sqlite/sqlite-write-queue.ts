@@ -27,13 +27,13 @@ export interface WriteQueueHooks {
  * the write lock (on a timer, see sqlite-lock-wait.ts), and when the lock is had, every write
  * that queued up meanwhile runs in that one transaction, each in a savepoint of its own, and
  * they commit together. Each write stays atomic (a body that throws is rolled back to its
- * savepoint and fails alone), but the waiting ones share one lock turn and one commit: without
- * this, four worker processes on one file spent twice as long per job, each small outcome
- * write waiting for the lock and then for the disk on its own.
+ * savepoint and fails alone), and the writes that waited share one turn of the lock and one
+ * commit: with four worker processes on one file, a worker's outcome writes pile up while it
+ * waits, and each on its own would wait for the lock and then for the disk again.
  *
  * Bodies run synchronously and must change nothing outside the database: a body whose
- * transaction SQLite rolled back (on SQLITE_FULL, say) runs again. Calls are resolved only
- * after the commit, in the order they were queued.
+ * transaction SQLite rolled back (on SQLITE_FULL, say) runs again. Calls settle only once
+ * their transaction has ended.
  */
 export class WriteQueue {
   private queue: QueuedWrite[] = [];
@@ -85,34 +85,46 @@ export class WriteQueue {
     const db = this.prepared!.db;
     const done: Array<{ write: QueuedWrite; value: unknown }> = [];
     const failed: Array<{ write: QueuedWrite; error: unknown }> = [];
-    for (const [index, write] of batch.entries()) {
-      statements.savepoint.run();
-      try {
-        const value = write.body();
+    let next = 0;
+    try {
+      for (; next < batch.length; next++) {
+        const write = batch[next]!;
+        statements.savepoint.run();
+        let value: unknown;
+        try {
+          value = write.body();
+        } catch (error) {
+          failed.push({ write, error });
+          if (db.inTransaction) {
+            statements.rollbackToSavepoint.run();
+            statements.release.run();
+            continue;
+          }
+          // SQLite ended the whole transaction (it may on SQLITE_FULL or an I/O error): the
+          // writes before this one lost their work too, and run again, first in line.
+          this.queue.unshift(...done.map((item) => item.write), ...batch.slice(next + 1));
+          done.length = 0;
+          next = batch.length;
+          break;
+        }
         statements.release.run();
         done.push({ write, value });
-      } catch (error) {
-        failed.push({ write, error });
-        if (db.inTransaction) {
-          statements.rollbackToSavepoint.run();
-          statements.release.run();
-          continue;
+      }
+      if (db.inTransaction) statements.commit.run();
+    } catch (error) {
+      // A statement of the transaction itself failed (COMMIT on a full disk, say): nothing of
+      // the batch is stored, and the writes not yet run fail with it.
+      let failure = error;
+      if (db.inTransaction) {
+        try {
+          statements.rollback.run();
+        } catch (rollbackError) {
+          failure = new AggregateError([error, rollbackError], 'A SQLite write failed, and so did rolling its transaction back');
         }
-        // SQLite ended the whole transaction (it may on SQLITE_FULL or an I/O error): the
-        // writes before this one lost their work too, and run again, first in line.
-        this.queue.unshift(...done.map((item) => item.write), ...batch.slice(index + 1));
-        done.length = 0;
-        break;
       }
-    }
-    if (db.inTransaction) {
-      try {
-        statements.commit.run();
-      } catch (error) {
-        if (db.inTransaction) statements.rollback.run();
-        failed.push(...done.map(({ write }) => ({ write, error })));
-        done.length = 0;
-      }
+      const settled = new Set(failed.map((item) => item.write));
+      failed.push(...[...done.map((item) => item.write), ...batch.slice(next).filter((write) => !settled.has(write))].map((write) => ({ write, error: failure })));
+      done.length = 0;
     }
     for (const { write, value } of done) write.resolve(value);
     for (const { write, error } of failed) write.reject(this.hooks.failure(write.operation, error));
