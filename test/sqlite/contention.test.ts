@@ -5,12 +5,12 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Client, createClient, defineJob } from '../../src/index.ts';
+import { holdWriteLock } from './fixtures/lock-holder.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -106,38 +106,6 @@ async function waitUntil(description: string, check: () => Promise<boolean>, tim
   }
 }
 
-/**
- * Another process that takes the write lock for `holdMs` at a time, with `gapMs` between, as
- * an application's long transaction (or a big enqueue) would; it waits for the lock itself
- * inside SQLite, which is fine for it.
- */
-async function startLockHog(holdMs: number, gapMs: number): Promise<ChildProcessWithoutNullStreams> {
-  const driver = createRequire(join(repoRoot, 'package.json')).resolve('better-sqlite3');
-  const script = `
-    const Database = require(${JSON.stringify(driver)});
-    const db = new Database(${JSON.stringify(file)}, { timeout: 30000 });
-    const hold = () => {
-      db.exec('BEGIN IMMEDIATE');
-      setTimeout(() => { db.exec('COMMIT'); setTimeout(hold, ${gapMs}); }, ${holdMs});
-    };
-    process.stdin.on('end', () => process.exit(3));
-    process.stdin.resume();
-    process.stdout.write('holding\\n');
-    hold();`;
-  const proc = spawn(process.execPath, ['-e', script], { stdio: 'pipe' });
-  hogs.push(proc);
-  let out = '';
-  await new Promise<void>((done, fail) => {
-    proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      if (out.includes('holding')) done();
-    });
-    proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    proc.once('exit', (code) => fail(new Error(`lock holder exited early (${code}): ${out}`)));
-  });
-  return proc;
-}
-
 describe('sqlite: several worker processes on one file', () => {
   // The old backend waited for the write lock inside SQLite (a 5 s busy timeout): the whole
   // process froze meanwhile, with 4 workers on one file for up to 2 s at a time, and for as
@@ -151,7 +119,9 @@ describe('sqlite: several worker processes on one file', () => {
     const jobCount = 2000;
     const drainStart = performance.now();
     await client.enqueueMany(Array.from({ length: jobCount }, (_, n) => ({ job: holdJob, payload: { n } })));
-    const hog = await startLockHog(1000, 1000);
+    // Another process takes the write lock for a second at a time, as a long transaction would.
+    const hog = await holdWriteLock(file, { wal: true, holdMs: 1000, againAfterMs: 1000 });
+    hogs.push(hog);
     await waitUntil('every job completed', async () => (await client.stats()).counts.completed === jobCount, 90_000);
     const drainMs = performance.now() - drainStart;
     hog.kill();

@@ -13,8 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
 import type { NewJob } from '../../src/contract/backend.ts';
 import { StoreError } from '../../src/domain/errors.ts';
-import { newJobId } from '../../src/domain/ids.ts';
 import { createClient, createWorker, defineJob } from '../../src/index.ts';
+import { newJob } from './fixtures/new-job.ts';
 
 let dir: string;
 let file: string;
@@ -54,31 +54,16 @@ function walBytes(): number {
   return existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0;
 }
 
-function newJob(n: number): NewJob {
-  const now = Date.now();
-  return {
-    id: newJobId(now),
-    name: 'fill',
-    queue: 'default',
-    payload: JSON.stringify({ n, pad: 'x'.repeat(1000) }),
-    metadata: {},
-    priority: 0,
-    maxAttempts: 1,
-    backoff: null,
-    timeoutMs: null,
-    keepCompletedMs: null,
-    keepFailedMs: null,
-    key: null,
-    runAt: now,
-    createdAt: now,
-  };
+/** A job of about 1 kB, to fill pages quickly. */
+function paddedJob(n: number): NewJob {
+  return newJob({ payload: JSON.stringify({ n, pad: 'x'.repeat(1000) }) });
 }
 
 /** Enqueues one job at a time until the store refuses; resolves with the refusal. */
 async function enqueueUntilFull(backend: SqliteBackend): Promise<StoreError> {
   for (let n = 0; n < 100_000; n++) {
     try {
-      await backend.enqueue([newJob(n)]);
+      await backend.enqueue([paddedJob(n)]);
     } catch (error) {
       expect(error).toBeInstanceOf(StoreError);
       return error as StoreError;
@@ -90,7 +75,7 @@ async function enqueueUntilFull(backend: SqliteBackend): Promise<StoreError> {
 async function completeAll(backend: SqliteBackend): Promise<number> {
   let completed = 0;
   for (;;) {
-    const { jobs } = await backend.claim({ workerId: 'w', leaseMs: 60_000, queues: ['default'], names: ['fill'], limit: 100 });
+    const { jobs } = await backend.claim({ workerId: 'w', leaseMs: 60_000, queues: ['default'], names: ['work'], limit: 100 });
     if (jobs.length === 0) return completed;
     const { applied } = await backend.settle(jobs.map((job) => ({ kind: 'complete', id: job.id, token: job.lease.token, result: null, expiresAt: null })));
     completed += applied.filter(Boolean).length;
@@ -101,7 +86,7 @@ describe('sqlite: a full disk', () => {
   // The old backend marked SQLITE_FULL transient: false, as if the store were broken for good.
   it('fails a write with a transient StoreError (SQLITE_FULL); prune still frees space, and writes work again', async () => {
     const backend = await openBackend();
-    for (let n = 0; n < 300; n++) await backend.enqueue([newJob(n)]);
+    for (let n = 0; n < 300; n++) await backend.enqueue([paddedJob(n)]);
     expect(await completeAll(backend)).toBe(300);
     limitPages(backend, 0);
 
@@ -110,14 +95,14 @@ describe('sqlite: a full disk', () => {
     expect((error.cause as { code?: unknown }).code).toBe('SQLITE_FULL');
 
     expect(await backend.prune({ finishedBy: Date.now() })).toBe(300);
-    await backend.enqueue([newJob(-1)]);
+    await backend.enqueue([paddedJob(-1)]);
   });
 
   // The old backend left the log as it was: megabytes SQLite folds back only past its own
   // threshold and never gives back to the volume, so a volume that ran full stayed full.
   it('folds the write-ahead log into the database and cuts it to zero bytes once a write runs out of room', async () => {
     const backend = await openBackend();
-    for (let n = 0; n < 200; n++) await backend.enqueue([newJob(n)]);
+    for (let n = 0; n < 200; n++) await backend.enqueue([paddedJob(n)]);
     expect(walBytes()).toBeGreaterThan(100_000);
     limitPages(backend, 0);
     const error = await enqueueUntilFull(backend);
@@ -127,14 +112,14 @@ describe('sqlite: a full disk', () => {
 
   it('a fold that another connection holds back is done before a later write, once that connection lets go', async () => {
     const backend = await openBackend();
-    for (let n = 0; n < 200; n++) await backend.enqueue([newJob(n)]);
+    for (let n = 0; n < 200; n++) await backend.enqueue([paddedJob(n)]);
     limitPages(backend, 0);
     // Another process in the middle of a read holds the log: it cannot be cut under it.
     const reader = new (await import('better-sqlite3')).default(file);
     cleanups.push(async () => void reader.close());
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM jobsmith_jobs').get();
-    await backend.enqueue([newJob(-1)]); // a fresh frame after the reader's snapshot
+    await backend.enqueue([paddedJob(-1)]); // a fresh frame after the reader's snapshot
     const error = await enqueueUntilFull(backend);
     expect(error.details).toMatchObject({ sqliteCode: 'SQLITE_FULL', walFold: expect.stringMatching(/^deferred/) });
     expect(walBytes()).toBeGreaterThan(0);
@@ -152,7 +137,7 @@ describe('sqlite: a full disk', () => {
     cleanups.push(async () => void reader.close());
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM jobsmith_jobs').get();
-    for (let n = 0; n < 40; n++) await backend.enqueue(Array.from({ length: 100 }, (_, i) => newJob(n * 100 + i)));
+    for (let n = 0; n < 40; n++) await backend.enqueue(Array.from({ length: 100 }, (_, i) => paddedJob(n * 100 + i)));
     expect(walBytes()).toBeGreaterThan(6 * 1024 * 1024); // the limit the backend sets
     // The files as a crash (or a kill, or a full volume at close) leaves them, opened anew.
     const copy = join(dir, 'copy.db');

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteBackend, type SqliteBackendOptions } from '../../src/backends/sqlite/sqlite-backend.ts';
-import type { NewJob } from '../../src/contract/backend.ts';
 import { InvalidStateError, LeaseLostError, StoreError } from '../../src/domain/errors.ts';
-import { newJobId } from '../../src/domain/ids.ts';
+import { newJob } from './fixtures/new-job.ts';
 
 let dir: string;
 let file: string;
@@ -51,27 +50,6 @@ function tickCounter(): { stop: () => number } {
       clearInterval(timer);
       return ticks;
     },
-  };
-}
-
-function newJob(overrides: Partial<NewJob> = {}): NewJob {
-  const now = Date.now();
-  return {
-    id: newJobId(now),
-    name: 'work',
-    queue: 'default',
-    payload: '{}',
-    metadata: {},
-    priority: 0,
-    maxAttempts: 1,
-    backoff: null,
-    timeoutMs: null,
-    keepCompletedMs: null,
-    keepFailedMs: null,
-    key: null,
-    runAt: now,
-    createdAt: now,
-    ...overrides,
   };
 }
 
