@@ -26,9 +26,10 @@ export function sqliteCodeOf(error: unknown): string | null {
 
 /**
  * The pause before try `attempt + 1`: 1 ms doubling to 8 ms, each drawn from its upper half.
- * The cap is low because a lock is held for milliseconds and a try costs microseconds: a caller
- * that has waited long keeps trying as often as a newcomer, so it is not starved by fresher
- * callers; the random half keeps processes that collided once from colliding again in step.
+ * The cap is low because a lock is held for milliseconds and a try is cheap (well under a
+ * millisecond): a caller that has waited long keeps trying as often as a newcomer, so fresher
+ * callers do not starve it; the random half keeps processes that collided once from colliding
+ * again in step. (With a 2 ms cap, four busy worker processes drained jobs no faster.)
  */
 function pauseMs(attempt: number): number {
   const ceiling = Math.min(8, 2 ** attempt);

@@ -63,6 +63,7 @@ export class WriteQueue {
             this.fail(this.queue.splice(0), error);
             continue;
           }
+          // Writes past their deadline give up; the rest wait and try again together.
           const now = performance.now();
           this.fail(
             this.queue.filter((write) => write.deadline <= now),
