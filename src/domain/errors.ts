@@ -140,8 +140,9 @@ export class InvalidUrlError extends JobsmithError {
 /**
  * The store could not be opened, or a call to it failed. `cause` holds the driver's error.
  * `transient` is true for failures that may pass by themselves (the server is down or
- * restarting, a connection was cut): workers retry those; the rest (bad credentials,
- * missing rights, a path that cannot be opened) are reported at once.
+ * restarting, a connection was cut, another process held a lock too long, the disk is
+ * full): workers retry those; the rest (bad credentials, missing rights, a path that
+ * cannot be opened) are reported at once.
  */
 export class StoreError extends JobsmithError {
   readonly transient: boolean;

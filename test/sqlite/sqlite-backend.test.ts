@@ -1,6 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +14,7 @@ import type { BackendEvent, NewJob } from '../../src/contract/backend.ts';
 import { ClosedError, StoreError, isJobsmithError } from '../../src/domain/errors.ts';
 import { newJobId } from '../../src/domain/ids.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
+import { holdWriteLock } from './fixtures/lock-holder.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -149,7 +149,7 @@ describe('connection settings', () => {
   it('uses synchronous=FULL and a 5 s busy timeout by default', async () => {
     const instance = backend();
     await instance.open();
-    expect(instance.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000 });
+    expect(instance.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, walSizeLimitBytes: 6 * 1024 * 1024 });
   });
 
   it("uses synchronous=NORMAL with synchronous: 'normal', and the given busy timeout", async () => {
@@ -293,33 +293,9 @@ describe('migrations', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
   }, 60_000);
 
-  /** Another process that takes the write lock (BEGIN IMMEDIATE) on `file` and holds it for `holdMs`. */
-  async function holdWriteLock(file: string, options: { wal: boolean; holdMs: number }): Promise<ChildProcessWithoutNullStreams> {
-    const driver = createRequire(join(repoRoot, 'package.json')).resolve('better-sqlite3');
-    const script = `
-      const Database = require(${JSON.stringify(driver)});
-      const db = new Database(${JSON.stringify(file)});
-      if (${options.wal}) db.pragma('journal_mode = WAL');
-      db.exec('BEGIN IMMEDIATE');
-      db.exec('CREATE TABLE other_app (x)');
-      process.stdout.write('locked\\n');
-      setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${options.holdMs});`;
-    const proc = spawn(process.execPath, ['-e', script], { stdio: 'pipe' });
-    let out = '';
-    await new Promise<void>((done, fail) => {
-      proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        out += chunk;
-        if (out.includes('locked')) done();
-      });
-      proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      proc.once('exit', (code) => fail(new Error(`lock holder exited early (${code}): ${out}`)));
-    });
-    return proc;
-  }
-
   it('open() waits for another process to release the write lock on a WAL-mode file', async () => {
     const file = join(dir, 'busy.db');
-    const holder = await holdWriteLock(file, { wal: true, holdMs: 300 });
+    const holder = await holdWriteLock(file, { wal: true, holdMs: 300, createTable: 'other_app' });
     try {
       await backend({ path: file, busyTimeoutMs: 30_000 }).open();
       expect(tableNames(connect(file))).toEqual(expect.arrayContaining(['jobsmith_jobs', 'other_app']));
@@ -334,7 +310,7 @@ describe('migrations', () => {
   // despite busyTimeoutMs. This is what makes processes starting together on a new file fail.
   it('open() waits for another process to release the write lock on a file not yet in WAL mode', async () => {
     const file = join(dir, 'busy.db');
-    const holder = await holdWriteLock(file, { wal: false, holdMs: 2000 });
+    const holder = await holdWriteLock(file, { wal: false, holdMs: 2000, createTable: 'other_app' });
     try {
       await backend({ path: file, busyTimeoutMs: 30_000 }).open();
       expect(tableNames(connect(file))).toEqual(expect.arrayContaining(['jobsmith_jobs', 'other_app']));

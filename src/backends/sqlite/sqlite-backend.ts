@@ -1,5 +1,5 @@
 import type { BackendCapability } from '../../contract/capabilities.ts';
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -36,7 +36,9 @@ import { type JobLogEntry, type JobProgress, type JobRecord, hookPendingDescript
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { claimSql } from './sqlite-claim-sql.ts';
+import { nextTurn, retryWhileBusy, sqliteCodeOf } from './sqlite-lock-wait.ts';
 import { sqliteMigrations } from './sqlite-migrations.ts';
+import { WriteQueue } from './sqlite-write-queue.ts';
 import { type JobRow, type ScheduleRow, rowToClaimed, rowToRecord, rowToSchedule } from './sqlite-rows.ts';
 import { canonicalJson, sameSpec } from '../../contract/schedule-spec-equality.ts';
 import type { SqliteSynchronous } from './sqlite-url.ts';
@@ -50,7 +52,10 @@ export interface SqliteBackendOptions {
    * crash) may roll back the last transactions.
    */
   synchronous?: SqliteSynchronous;
-  /** How long to wait for another process's write lock. @default 5000 */
+  /**
+   * How long a call waits for another process's write lock before it fails with a transient
+   * `StoreError`. The wait is on a timer: the event loop keeps running meanwhile. @default 5000
+   */
   busyTimeoutMs?: number;
   /** How often to look for commits by other processes while a worker or waiter listens; 0 turns it off. @default 10 */
   watchIntervalMs?: number;
@@ -63,9 +68,19 @@ type Statement = Database.Statement;
 const activeStates = "('scheduled','queued','running')";
 
 /**
+ * The write-ahead log is cut back to this size whenever it restarts: a little above what one
+ * autocheckpoint cycle writes (1,000 pages of 4 KiB), so an ordinary cycle never truncates it.
+ */
+const walSizeLimitBytes = 6 * 1024 * 1024;
+/** How often, at most, a pending fold of the log is tried (each try copies the log). */
+const walFoldRetryMs = 100;
+
+/**
  * The embedded default: one SQLite file in WAL mode, shared by any number of worker
  * processes. Every write is a `BEGIN IMMEDIATE` transaction, so two processes never
  * claim the same row; claims and completions are batched, one transaction each.
+ * A call that finds the file locked by another process waits on a timer, not inside
+ * SQLite (see sqlite-lock-wait.ts), and every call first lets the event loop turn.
  */
 export class SqliteBackend implements Backend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
@@ -75,7 +90,18 @@ export class SqliteBackend implements Backend {
   private readonly options: SqliteBackendOptions;
   private readonly clock: Clock;
   private db: Db | null = null;
+  private opening: Promise<Db> | null = null;
   private statements: ReturnType<typeof prepareStatements> | null = null;
+  /**
+   * When (`performance.now()`) to try folding the write-ahead log back next (`foldWal`), set
+   * once a write ran out of space; null while no fold is pending.
+   */
+  private walFoldDueAt: number | null = null;
+  /** How the last fold went, for the errors of writes that ran out of room before the next. */
+  private lastWalFold = '';
+  /** Lease tokens of running attempts with a cancel request, as last announced (see `announceCancelRequests`). */
+  private announcedCancels = new Set<string>();
+  private readonly writes: WriteQueue;
   private readonly hubKey: string;
   private readonly ownListeners = new Set<(event: BackendEvent) => void>();
   private watchTimer: NodeJS.Timeout | null = null;
@@ -84,11 +110,19 @@ export class SqliteBackend implements Backend {
   constructor(options: SqliteBackendOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
+    this.writes = new WriteQueue({
+      db: () => this.openDb(),
+      busyTimeoutMs: this.busyTimeoutMs,
+      beforeTransaction: () => {
+        if (this.walFoldDueAt !== null && performance.now() >= this.walFoldDueAt) this.foldWal();
+      },
+      failure: (operation, error) => this.failure(operation, error),
+    });
     this.hubKey = options.path === ':memory:' ? `:memory:${Math.random()}` : canonicalPath(options.path);
   }
 
   async open(): Promise<void> {
-    this.connect();
+    await this.connection();
   }
 
   async close(): Promise<void> {
@@ -132,17 +166,40 @@ export class SqliteBackend implements Backend {
     const ms = this.options.watchIntervalMs ?? 10;
     if (ms <= 0) return;
     let version: number | null = null;
+    let cancelsToRead = false;
     this.watchTimer = setInterval(() => {
-      if (!this.db) return;
+      const db = this.db;
+      if (!db) return;
+      let changed = false;
+      let cancels: Array<{ id: string; lease_token: string }> | null = null;
       try {
-        const current = this.db.pragma('data_version', { simple: true }) as number;
-        if (version !== null && current !== version) this.emit({ type: 'changed' });
+        const current = db.pragma('data_version', { simple: true }) as number;
+        changed = version !== null && current !== version;
         version = current;
+        if (changed) cancelsToRead = true;
+        if (cancelsToRead) cancels = this.stmts().cancelRequests.all() as Array<{ id: string; lease_token: string }>;
+        cancelsToRead = false;
       } catch {
-        // A failed look is the same as no change: the worker's poll still covers it.
+        // A failed look (the file busy for a moment) is tried again at the next tick; the
+        // worker's poll and heartbeat cover anything missed meanwhile.
       }
+      if (changed) this.emit({ type: 'changed' });
+      if (cancels) this.announceCancelRequests(cancels);
     }, ms);
     this.watchTimer.unref();
+  }
+
+  /**
+   * Another process may have asked to cancel a running job: emits 'cancel-requested' for each
+   * running attempt with a request (`requests`, read by the watch after another process
+   * committed) not announced before, so a worker here
+   * aborts its handler now rather than at its next heartbeat. Attempts of other processes
+   * are announced too; a worker ignores ids it does not run.
+   */
+  private announceCancelRequests(requests: ReadonlyArray<{ id: string; lease_token: string }>): void {
+    const announced = this.announcedCancels;
+    this.announcedCancels = new Set(requests.map((row) => row.lease_token));
+    for (const row of requests) if (!announced.has(row.lease_token)) this.emit({ type: 'cancel-requested', id: row.id });
   }
 
   private stopWatching(): void {
@@ -152,7 +209,7 @@ export class SqliteBackend implements Backend {
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
-    const results = this.write('enqueue', () => this.insertJobs(jobs));
+    const results = await this.write('enqueue', () => this.insertJobs(jobs));
     for (const event of enqueuedEvents(jobs, results)) this.emit(event);
     return results;
   }
@@ -168,39 +225,39 @@ export class SqliteBackend implements Backend {
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     // Idle workers poll: look before taking the write lock, so polling never blocks writers.
-    const now = this.clock.now();
-    const queues = JSON.stringify(request.queues);
-    const names = JSON.stringify(request.names);
-    const claimable = this.read('claim', () => this.stmts().anyClaimable.get(queues, names, now, queues, names, now, queues, names, now, queues, names));
-    if (claimable === undefined) {
-      const next = this.read('claim', () => this.stmts().nextRunAt.get(queues, names) as { at: number | null });
-      return { jobs: [], nextRunAt: next.at };
-    }
-    return this.write('claim', () => this.claimIn(request));
+    const idle = await this.read('claim', () => {
+      const now = this.clock.now();
+      const queues = JSON.stringify(request.queues);
+      const names = JSON.stringify(request.names);
+      if (this.stmts().anyClaimable.get(queues, names, now, queues, names, now, queues, names, now, queues, names) !== undefined) return null;
+      return { jobs: [], nextRunAt: (this.stmts().nextRunAt.get(queues, names) as { at: number | null }).at };
+    });
+    return idle ?? this.write('claim', () => this.claimIn(request));
   }
 
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
-    const events: BackendEvent[] = [];
-    const result = this.write('settle', () => {
+    const { result, events } = await this.write('settle', () => {
+      const events: BackendEvent[] = [];
       const applied = this.applySettlements(settlements, events);
-      return { applied, claimed: next ? this.claimIn(next) : null };
+      return { result: { applied, claimed: next ? this.claimIn(next) : null }, events };
     });
     for (const event of events) this.emit(event);
     return result;
   }
 
   async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    const expiresAt = this.clock.now() + leaseMs;
-    return this.write('renewLeases', () =>
-      leases.map(({ id, token }) => {
+    return this.write('renewLeases', () => {
+      // From when the write happens, not when it was asked for: the call may have waited for the lock.
+      const expiresAt = this.clock.now() + leaseMs;
+      return leases.map(({ id, token }) => {
         const row = this.stmts().renew.get(expiresAt, id, token) as { cancel_requested: number } | undefined;
         return { id, held: row !== undefined, cancelRequested: row?.cancel_requested === 1 };
-      }),
-    );
+      });
+    });
   }
 
   async recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
-    this.write('recordProgress', () => {
+    await this.write('recordProgress', () => {
       const row = this.stmts().heldHistory.get(lease.id, lease.token) as { progress_history: string } | undefined;
       if (!row) throw new LeaseLostError(lease.id);
       const history = [...(JSON.parse(row.progress_history) as JobProgress[]), progress].slice(-recordLimits.maxProgressHistory);
@@ -209,7 +266,7 @@ export class SqliteBackend implements Backend {
   }
 
   async appendLog(lease: LeaseRef, entry: JobLogEntry): Promise<void> {
-    this.write('appendLog', () => {
+    await this.write('appendLog', () => {
       const row = this.stmts().heldLogs.get(lease.id, lease.token) as { logs: string } | undefined;
       if (!row) throw new LeaseLostError(lease.id);
       const logs = [...(JSON.parse(row.logs) as JobLogEntry[]), entry].slice(-recordLimits.maxLogEntries);
@@ -218,13 +275,13 @@ export class SqliteBackend implements Backend {
   }
 
   async get(id: string): Promise<JobRecord | null> {
-    const row = this.read('get', () => this.stmts().byId.get(id) as JobRow | undefined);
+    const row = await this.read('get', () => this.stmts().byId.get(id) as JobRow | undefined);
     return row ? rowToRecord(row) : null;
   }
 
   async findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
     // A range scan on the id index; LIKE would not use it and treats _ and % specially.
-    const rows = this.read('findByIdPrefix', () => this.stmts().byPrefix.all(prefix, `${prefix}\uffff`, limit) as JobRow[]);
+    const rows = await this.read('findByIdPrefix', () => this.stmts().byPrefix.all(prefix, `${prefix}\uffff`, limit) as JobRow[]);
     return rows.map(rowToRecord);
   }
 
@@ -251,35 +308,32 @@ export class SqliteBackend implements Backend {
       params.push(after);
     }
     const sql = `SELECT * FROM jobsmith_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    this.promoteIfDue();
-    const rows = this.read('list', () => this.db!.prepare(sql).all(...params, limit + 1) as JobRow[]);
+    await this.promoteIfDue();
+    const rows = await this.read('list', () => this.openDb().prepare(sql).all(...params, limit + 1) as JobRow[]);
     const page = rows.slice(0, limit).map(rowToRecord);
     return { jobs: page, nextCursor: rows.length > limit ? listCursor.encode(page.at(-1)!.id) : null };
   }
 
   async cancel(id: string): Promise<CancelResult> {
-    const events: BackendEvent[] = [];
-    const result = this.write('cancel', (): CancelResult => {
+    const { result, event } = await this.write('cancel', (): { result: CancelResult; event?: BackendEvent } => {
       const row = this.stmts().byId.get(id) as JobRow | undefined;
-      if (!row) return { outcome: 'not-found' };
-      if (terminalStates.includes(row.state)) return { outcome: 'already-finished', job: rowToRecord(row) };
+      if (!row) return { result: { outcome: 'not-found' } };
+      if (terminalStates.includes(row.state)) return { result: { outcome: 'already-finished', job: rowToRecord(row) } };
       const now = this.clock.now();
       if (row.state === 'running') {
         const updated = this.stmts().requestCancel.get(id) as JobRow;
-        events.push({ type: 'cancel-requested', id });
-        return { outcome: 'cancel-requested', job: rowToRecord(updated) };
+        return { result: { outcome: 'cancel-requested', job: rowToRecord(updated) }, event: { type: 'cancel-requested', id } };
       }
       const updated = this.stmts().cancelWaiting.get(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, id) as JobRow;
       this.stmts().touchQueue.run(now, row.queue);
-      events.push({ type: 'settled', id, state: 'cancelled' });
-      return { outcome: 'cancelled', job: rowToRecord(updated) };
+      return { result: { outcome: 'cancelled', job: rowToRecord(updated) }, event: { type: 'settled', id, state: 'cancelled' } };
     });
-    for (const event of events) this.emit(event);
+    if (event) this.emit(event);
     return result;
   }
 
   async retry(id: string): Promise<JobRecord> {
-    const record = this.write('retry', () => {
+    const record = await this.write('retry', () => {
       const row = this.stmts().byId.get(id) as JobRow | undefined;
       if (!row) throw new InvalidStateError(id, 'missing', 'retry');
       if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
@@ -307,9 +361,9 @@ export class SqliteBackend implements Backend {
   }
 
   async prune(request: PruneRequest): Promise<number> {
-    const now = this.clock.now();
     const states = JSON.stringify(request.states ?? terminalStates);
     return this.write('prune', () => {
+      const now = this.clock.now();
       let removed = 0;
       if (request.finishedBy !== undefined) removed += this.stmts().pruneFinished.run(states, request.finishedBy).changes;
       if (request.expired) removed += this.stmts().pruneExpired.run(now).changes;
@@ -319,7 +373,7 @@ export class SqliteBackend implements Backend {
   }
 
   async stats(): Promise<BackendStats> {
-    this.promoteIfDue();
+    await this.promoteIfDue();
     return this.read('stats', () => {
       const now = this.clock.now();
       const counts = this.stmts().stateCounts.all() as Array<{ queue: string; state: JobState; count: number }>;
@@ -347,7 +401,7 @@ export class SqliteBackend implements Backend {
   }
 
   async getSchedule(id: string): Promise<ScheduleRecord | null> {
-    const row = this.read('getSchedule', () => this.stmts().scheduleById.get(id) as ScheduleRow | undefined);
+    const row = await this.read('getSchedule', () => this.stmts().scheduleById.get(id) as ScheduleRow | undefined);
     return row ? rowToSchedule(row) : null;
   }
 
@@ -370,98 +424,182 @@ export class SqliteBackend implements Backend {
   }
 
   async fireSchedule(tick: ScheduleTick): Promise<FireResult> {
-    let enqueued: NewJob[] = [];
-    const result = this.write('fireSchedule', (): FireResult => {
+    const { result, enqueued } = await this.write('fireSchedule', (): { result: FireResult; enqueued: NewJob[] } => {
       const s = this.stmts();
       const row = s.scheduleById.get(tick.id) as ScheduleRow | undefined;
-      if (!row || row.enabled !== 1 || row.next_run_at !== tick.expectedNextRunAt) return { outcome: 'lost' };
+      if (!row || row.enabled !== 1 || row.next_run_at !== tick.expectedNextRunAt) return { result: { outcome: 'lost' }, enqueued: [] };
       const now = this.clock.now();
       if (tick.overlap === 'skip' && row.last_job_id !== null && s.isActive.get(row.last_job_id)) {
         s.advanceSchedule.run(tick.nextRunAt, now, tick.id);
-        return { outcome: 'skipped-overlap' };
+        return { result: { outcome: 'skipped-overlap' }, enqueued: [] };
       }
       const results = this.insertJobs(tick.jobs);
-      enqueued = tick.jobs.filter((_job, index) => results[index]!.created);
       s.fireSchedule.run(tick.nextRunAt, tick.firedAt, results.at(-1)?.id ?? row.last_job_id, now, tick.id);
-      return { outcome: 'fired', jobIds: results.map((item) => item.id) };
+      return {
+        result: { outcome: 'fired', jobIds: results.map((item) => item.id) },
+        enqueued: tick.jobs.filter((_job, index) => results[index]!.created),
+      };
     });
     for (const job of enqueued) this.emit({ type: 'enqueued', queue: job.queue, runAt: job.runAt });
     return result;
   }
 
   async pause(queue: string): Promise<void> {
-    this.write('pause', () => this.stmts().setPaused.run(queue, 1));
+    await this.write('pause', () => this.stmts().setPaused.run(queue, 1));
   }
 
   async resume(queue: string): Promise<void> {
-    this.write('resume', () => this.stmts().setPaused.run(queue, 0));
+    await this.write('resume', () => this.stmts().setPaused.run(queue, 0));
     this.emit({ type: 'resumed', queue });
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
 
-  private connect(): Db {
+  /** The open connection; the first call opens it (see `openConnection`). */
+  private async connection(): Promise<Db> {
     if (this.closed) throw new ClosedError('The SQLite backend');
     if (this.db) return this.db;
+    this.opening ??= this.openConnection().finally(() => {
+      this.opening = null;
+    });
+    return this.opening;
+  }
+
+  private get busyTimeoutMs(): number {
+    return this.options.busyTimeoutMs ?? 5000;
+  }
+
+  private async openConnection(): Promise<Db> {
     const { path } = this.options;
-    const busyTimeoutMs = this.options.busyTimeoutMs ?? 5000;
+    const deadline = performance.now() + this.busyTimeoutMs;
     let db: Db | null = null;
     try {
-      db = new Database(path, { timeout: busyTimeoutMs });
-      const opened = db;
-      // Switching a file to WAL needs a lock SQLite will not wait for (it reports SQLITE_BUSY at
-      // once): retry within the busy timeout, so processes opening a new file together all succeed.
-      retryWhileBusy(busyTimeoutMs, () => opened.pragma('journal_mode = WAL'));
+      // No busy timeout: SQLite would wait for a lock inside the call, blocking the event loop.
+      db = new Database(path, { timeout: 0 });
+      const opening = db;
+      // Switching a file to WAL needs a lock SQLite would not wait for anyway (it reports
+      // SQLITE_BUSY at once): retry, so processes opening a new file together all succeed.
+      await retryWhileBusy(deadline, () => opening.pragma('journal_mode = WAL'));
       db.pragma(`synchronous = ${(this.options.synchronous ?? 'full').toUpperCase()}`);
       db.pragma('foreign_keys = ON');
-      retryWhileBusy(busyTimeoutMs, () => migrate(opened, this.clock.now()));
+      // A log that grew (a burst, or checkpoints held back by readers) shrinks again when it
+      // restarts, instead of keeping its largest size on disk for good.
+      db.pragma(`journal_size_limit = ${walSizeLimitBytes}`);
+      await retryWhileBusy(deadline, () => migrate(opening, this.clock.now()));
+      // A log left larger than that (by a full volume, say) is folded back before the first call.
+      if (walFileBytes(path) > walSizeLimitBytes) this.walFoldDueAt = 0;
     } catch (error) {
       db?.close();
-      const sqliteCode = (error as { code?: unknown }).code;
+      const sqliteCode = sqliteCodeOf(error);
       throw new StoreError(`Cannot open the SQLite database at "${path}" (${dirname(resolve(path))}): ${(error as Error).message}`, {
         cause: error,
-        details: { path, ...(typeof sqliteCode === 'string' ? { sqliteCode } : {}) },
-        // Another process holding the lock longer than the busy timeout may yet let go.
-        transient: typeof sqliteCode === 'string' && sqliteCode.startsWith('SQLITE_BUSY'),
+        details: { path, ...(sqliteCode === null ? {} : { sqliteCode }) },
+        transient: isTransient(sqliteCode),
       });
+    }
+    if (this.closed) {
+      db.close();
+      throw new ClosedError('The SQLite backend');
     }
     this.db = db;
     this.statements = prepareStatements(db);
     return db;
   }
 
-  /** Read-only connection settings, for diagnostics and tests. */
-  settings(): { journalMode: string; synchronous: 'full' | 'normal' | 'off' | 'extra'; busyTimeoutMs: number } {
-    const db = this.connect();
+  /** Read-only connection settings, for diagnostics and tests. The backend must be open. */
+  settings(): { journalMode: string; synchronous: 'full' | 'normal' | 'off' | 'extra'; busyTimeoutMs: number; walSizeLimitBytes: number } {
+    const db = this.openDb();
     const synchronous = ['off', 'normal', 'full', 'extra'][db.pragma('synchronous', { simple: true }) as number] as 'full';
     return {
       journalMode: String(db.pragma('journal_mode', { simple: true })),
       synchronous,
-      busyTimeoutMs: db.pragma('busy_timeout', { simple: true }) as number,
+      busyTimeoutMs: this.busyTimeoutMs,
+      walSizeLimitBytes: db.pragma('journal_size_limit', { simple: true }) as number,
     };
   }
 
+  private openDb(): Db {
+    if (this.db) return this.db;
+    if (this.closed) throw new ClosedError('The SQLite backend');
+    throw new StoreError(`The SQLite database at "${this.options.path}" is not open yet: await open() first`, { details: { path: this.options.path } });
+  }
+
   private stmts(): ReturnType<typeof prepareStatements> {
-    this.connect();
+    this.openDb();
     return this.statements!;
   }
 
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction; store failures become `StoreError`. */
-  private write<T>(operation: string, fn: () => T): T {
-    const db = this.connect();
+  /**
+   * A call that writes: `fn` runs in a `BEGIN IMMEDIATE` transaction, with any other writes of
+   * this backend that wait for the lock at the same time (sqlite-write-queue.ts). `fn` must
+   * change nothing outside the database: it may run again.
+   *
+   * Every call, read or write, first lets the event loop turn (`nextTurn`): the work is
+   * synchronous, and without a turn a loop of awaited calls (`for … await enqueue`) starves
+   * timers, I/O and a worker in the same process. It costs a few µs a call; an enqueue with
+   * its commit takes a hundred or more.
+   */
+  private async write<T>(operation: string, fn: () => T): Promise<T> {
+    await this.connection();
+    await nextTurn();
+    return this.writes.run(operation, fn);
+  }
+
+  /** A call that only reads: in WAL mode it needs no lock, except for moments (a log being reset), waited out on a timer. */
+  private async read<T>(operation: string, fn: () => T): Promise<T> {
+    await this.connection();
+    await nextTurn();
     try {
-      return db.transaction(fn).immediate();
+      return await retryWhileBusy(performance.now() + this.busyTimeoutMs, fn);
     } catch (error) {
-      throw wrapError(operation, error);
+      throw this.failure(operation, error);
     }
   }
 
-  private read<T>(operation: string, fn: () => T): T {
-    this.connect();
+  /**
+   * What a failed call throws: store failures become `StoreError`, transient when they may
+   * pass by themselves; anything else (`LeaseLostError`, `ClosedError`, …) as it is.
+   * Always runs outside a transaction, so a full store can fold its log here.
+   */
+  private failure(operation: string, error: unknown): unknown {
+    const sqliteCode = sqliteCodeOf(error);
+    if (sqliteCode === null) return error;
+    const walFold = sqliteCode === 'SQLITE_FULL' ? this.afterFull() : undefined;
+    return new StoreError(`SQLite ${operation} failed: ${(error as Error).message}`, {
+      cause: error,
+      details: { operation, sqliteCode, ...(walFold === undefined ? {} : { walFold }) },
+      transient: isTransient(sqliteCode),
+    });
+  }
+
+  /**
+   * A write found no space (a full volume, or `max_page_count`). The write-ahead log may hold
+   * megabytes that SQLite folds back only past its autocheckpoint size and never gives back
+   * to the volume, so a store that once ran full could stay full, even for the `prune` that
+   * would free space. Folds it back and cuts it to zero now, and keeps trying before calls
+   * (at most every `walFoldRetryMs`) until that succeeds. Says how the fold went, for the error.
+   */
+  private afterFull(): string {
+    if (this.walFoldDueAt !== null && performance.now() < this.walFoldDueAt) return `pending; the last try ${this.lastWalFold}`;
+    return this.foldWal();
+  }
+
+  /**
+   * Copies the whole write-ahead log into the database file and truncates it to zero bytes
+   * (`wal_checkpoint(TRUNCATE)`). Without a busy timeout it gives up at once while another
+   * connection reads an older snapshot or writes, and it fails while the file cannot grow;
+   * either way it is tried again later. That failure is not the failure of the call it
+   * precedes, so it is returned, not thrown: `afterFull` reports it in the call's error.
+   */
+  private foldWal(): string {
+    this.walFoldDueAt = performance.now() + walFoldRetryMs;
     try {
-      return fn();
+      const [result] = this.openDb().pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      if (result?.busy !== 0) return (this.lastWalFold = 'deferred: another connection is using the log');
+      this.walFoldDueAt = null;
+      return (this.lastWalFold = 'folded and truncated');
     } catch (error) {
-      throw wrapError(operation, error);
+      return (this.lastWalFold = `failed: ${(error as Error).message}`);
     }
   }
 
@@ -554,8 +692,8 @@ export class SqliteBackend implements Backend {
    * Readers (list, stats) show due delayed jobs as queued. They take the write lock only
    * when there is something to promote, so a polling dashboard does not contend with workers.
    */
-  private promoteIfDue(): void {
-    if (this.read('promote', () => this.stmts().anyDue.get(this.clock.now())) !== undefined) this.write('promote', () => this.promoteDue());
+  private async promoteIfDue(): Promise<void> {
+    if ((await this.read('promote', () => this.stmts().anyDue.get(this.clock.now()))) !== undefined) await this.write('promote', () => this.promoteDue());
   }
 
   private applySettlements(settlements: readonly Settlement[], events: BackendEvent[]): boolean[] {
@@ -655,19 +793,11 @@ function migrate(db: Db, now: number): void {
   }).immediate();
 }
 
-/** Runs `fn`, retrying for up to `timeoutMs` while SQLite reports SQLITE_BUSY. Only used while opening. */
-function retryWhileBusy<T>(timeoutMs: number, fn: () => T): T {
-  const deadline = Date.now() + timeoutMs;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-    try {
-      return fn();
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw error;
-      // Opening is synchronous in better-sqlite3; a short blocking wait is the honest way to back off here.
-      Atomics.wait(pause, 0, 0, wait);
-    }
+function walFileBytes(path: string): number {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -675,11 +805,13 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-function wrapError(operation: string, error: unknown): unknown {
-  if (error instanceof Error && 'code' in error && typeof (error as { code: unknown }).code === 'string' && (error as { code: string }).code.startsWith('SQLITE_')) {
-    return new StoreError(`SQLite ${operation} failed: ${error.message}`, { cause: error, details: { operation, sqliteCode: (error as { code: string }).code } });
-  }
-  return error;
+/**
+ * Failures that may pass by themselves, which workers back off from and retry: another
+ * process holding a lock past the busy timeout, and a full volume (space can come back;
+ * see `afterFull`). Anything else (a corrupt file, missing rights) is reported as is.
+ */
+function isTransient(sqliteCode: string | null): boolean {
+  return sqliteCode !== null && (sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode === 'SQLITE_FULL');
 }
 
 const leaseColumns = 'lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL';
@@ -739,6 +871,8 @@ function prepareStatements(db: Db) {
     takeOverHook: prepare(`UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
       WHERE id = ? RETURNING *`),
     requestCancel: prepare('UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *'),
+    // Reads only the running rows (through an index on state); there are as many as jobs run.
+    cancelRequests: prepare("SELECT id, lease_token FROM jobsmith_jobs WHERE state = 'running' AND cancel_requested = 1"),
     cancelWaiting: prepare(`UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WHERE id = ? RETURNING *`),
     retry: prepare(`UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?, finished_at = NULL, expires_at = NULL,
       cancel_requested = 0, failed_hook = NULL WHERE id = ? RETURNING *`),

@@ -4,8 +4,9 @@ type Listener = (event: BackendEvent) => void;
 
 /**
  * Backend events shared by every SqliteBackend on the same file in this process, so
- * a worker wakes at once when a client with its own connection enqueues. Other
- * processes are reached by polling.
+ * a worker wakes at once when a client with its own connection enqueues. Commits by
+ * other processes are seen by each backend's watch of the file (`PRAGMA data_version`),
+ * which emits 'changed' and the cancel requests they made into this hub.
  */
 const hubs = new Map<string, Set<Listener>>();
 
