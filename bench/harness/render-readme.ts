@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { harnessDeviations } from '../../test/support/index.ts';
 import { engineAdmits } from '../systems/peer-module.ts';
 import { defaultBenchOptions, scaleTimedJobCount } from './bench-options.ts';
 import { formatValue, wrongMark } from './format-figures.ts';
@@ -91,6 +92,19 @@ ${results.systems
   )
   .join('\n\n')}
 ${services.length === 0 ? '' : `\n### Servers\n\n${services.map((service) => `**${service.kind === 'postgres' ? 'PostgreSQL' : 'Redis'} ${service.version}**\n\n${service.settings.map((setting) => `- ${setting}`).join('\n')}`).join('\n\n')}\n`}
+### PostgreSQL's configuration in the tests and the benchmark
+
+Both run PostgreSQL's stock configuration, as initdb writes it (the LLVM JIT on, fsync,
+synchronous_commit and full_page_writes on, shared_buffers 128MB): a setting that hides a
+problem from the tests hides it from users. The harness (\`test/support/postgres-config.ts\`)
+changes only these:
+
+${harnessDeviations.map((deviation) => `- ${deviation}`).join('\n')}
+
+The benchmark's server raises max_connections to 300, for every pool the peers open. Results
+measured before 2026-12-04 ran with jit off and shared_buffers 32MB (the test servers) or
+128MB (the benchmark); "PostgreSQL on a stock server" below compares the two.
+
 ## What each workload measures
 
 Every job is a no-op, so the figures are the cost of the queue itself.
