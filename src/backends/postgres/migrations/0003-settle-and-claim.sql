@@ -1,0 +1,58 @@
+-- Writes a batch of outcomes and claims the next jobs in one round trip and one commit
+-- (they were two). p_settlements is a JSON array of {id, token, kind, result, error,
+-- run_at, count_attempt, expires_at}; each is applied only where the job is still running
+-- under that lease token. Then, when p_limit is given, claim() runs as on its own.
+-- Returns JSON, which the driver parses natively: applied, one {id, queue, kind, run_at}
+-- per outcome written; claimed, the claimed rows (null when nothing was asked); and
+-- next_run_at, the earliest delayed job of those queues when fewer than p_limit came back.
+CREATE FUNCTION :SCHEMA.settle_and_claim(p_settlements jsonb, p_now bigint, p_bucket bigint,
+    p_queues text[], p_names text[], p_limit integer, p_worker text, p_lease_ms bigint,
+    OUT applied json, OUT claimed json, OUT next_run_at bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_claimed integer;
+BEGIN
+  -- The queue's last-processed time is written at most once a second, so busy workers do
+  -- not queue on one row; the finished counts go to this connection's shard.
+  WITH s AS (
+    SELECT * FROM jsonb_to_recordset(p_settlements) AS x(id uuid, token text, kind text, result jsonb, error jsonb,
+      run_at bigint, count_attempt boolean, expires_at bigint)
+  ), done AS (
+    UPDATE :SCHEMA.jobs j SET
+      state = CASE s.kind WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' WHEN 'cancel' THEN 'cancelled'
+                          ELSE CASE WHEN s.run_at > p_now THEN 'scheduled' ELSE 'queued' END END,
+      attempts = j.attempts + CASE WHEN s.count_attempt THEN 1 ELSE 0 END,
+      result = CASE WHEN s.kind = 'complete' THEN s.result ELSE j.result END,
+      error = coalesce(s.error, j.error),
+      run_at = coalesce(s.run_at, j.run_at),
+      finished_at = CASE WHEN s.kind = 'retry' THEN j.finished_at ELSE p_now END,
+      expires_at = CASE WHEN s.kind = 'retry' THEN j.expires_at ELSE s.expires_at END,
+      cancel_requested = CASE WHEN s.kind = 'retry' THEN j.cancel_requested ELSE false END,
+      lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
+    FROM s WHERE j.id = s.id AND j.state = 'running' AND j.lease_token = s.token
+    RETURNING j.id, j.queue, s.kind, j.run_at
+  ), touched AS (
+    UPDATE :SCHEMA.queues q SET last_processed_at = p_now
+      FROM (SELECT DISTINCT queue FROM done WHERE kind <> 'retry') d
+     WHERE q.name = d.queue AND (q.last_processed_at IS NULL OR q.last_processed_at < p_now - 1000)
+  ), counted AS (
+    INSERT INTO :SCHEMA.counts (queue, bucket, shard, completed, failed)
+    SELECT queue, p_bucket, pg_backend_pid(), count(*) FILTER (WHERE kind = 'complete'), count(*) FILTER (WHERE kind = 'fail')
+      FROM done WHERE kind IN ('complete', 'fail') GROUP BY queue
+    ON CONFLICT (queue, bucket, shard) DO UPDATE SET completed = counts.completed + excluded.completed,
+      failed = counts.failed + excluded.failed
+  ), notified AS (
+    -- A retry that is runnable now wakes idle workers, as an enqueue does.
+    SELECT pg_notify(':CHANNEL', 'q:' || queue) FROM (SELECT DISTINCT queue FROM done WHERE kind = 'retry' AND run_at <= p_now) r
+  )
+  SELECT coalesce(json_agg(json_build_object('id', done.id, 'queue', done.queue, 'kind', done.kind, 'run_at', done.run_at)), '[]')
+    INTO applied FROM done LEFT JOIN (SELECT count(*) FROM notified) n ON true;
+
+  IF p_limit IS NULL THEN RETURN; END IF;
+  SELECT coalesce(json_agg(c), '[]'), count(*) INTO claimed, v_claimed
+    FROM :SCHEMA.claim(p_queues, p_names, p_limit, p_worker, p_lease_ms, p_now) AS c;
+  IF v_claimed < p_limit THEN
+    SELECT min(j.run_at) INTO next_run_at FROM :SCHEMA.jobs j
+      WHERE j.state = 'scheduled' AND j.queue = ANY (p_queues) AND j.name = ANY (p_names);
+  END IF;
+END $$;

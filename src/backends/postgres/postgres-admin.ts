@@ -1,0 +1,183 @@
+import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
+import { listCursor, pageSize } from '../../contract/list-cursor.ts';
+import { type BucketCount, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
+import { InvalidStateError } from '../../domain/errors.ts';
+import type { FailedHookState, JobRecord } from '../../domain/job-record.ts';
+import { hookPendingDescription } from '../../domain/job-record.ts';
+import { type JobState, terminalStates } from '../../domain/job-state.ts';
+import { type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
+import { type PgJobRow, pgRowToRecord } from './postgres-rows.ts';
+
+const adminStatements = [
+  'getJob',
+  'findJobsInIdRange',
+  'listJobs',
+  'lockJob',
+  'requestCancel',
+  'notify',
+  'cancelJob',
+  'touchQueue',
+  'keyHeldByActiveJob',
+  'requeueJob',
+  'lockJobState',
+  'deleteJob',
+  'pruneFinished',
+  'pruneExpired',
+  'pruneCounts',
+  'countJobs',
+  'listQueues',
+  'countFinished',
+  'pauseQueue',
+  'resumeQueue',
+  'promoteDue',
+] as const;
+
+/** The JobAdmin role: reading, cancelling, retrying, deleting and pruning jobs; stats; pausing queues. */
+export class PostgresAdmin implements JobAdmin {
+  private readonly sql: Record<(typeof adminStatements)[number], string>;
+
+  constructor(private readonly connection: PostgresConnection) {
+    this.sql = loadStatements(new URL('./sql/admin.sql', import.meta.url), adminStatements, connection);
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    if (!isUuid(id)) return null;
+    const { rows } = await this.connection.run('get', (db) => q<PgJobRow>(db, this.sql.getJob, [id]));
+    return rows[0] ? pgRowToRecord(rows[0]) : null;
+  }
+
+  async findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
+    // uuid sorts by its bytes as text does by hex digits, so a prefix is a range.
+    const low = `${prefix}${'00000000-0000-0000-0000-000000000000'.slice(prefix.length)}`;
+    const high = `${prefix}${'ffffffff-ffff-ffff-ffff-ffffffffffff'.slice(prefix.length)}`;
+    if (!isUuid(low) || !isUuid(high)) return [];
+    const { rows } = await this.connection.run('findByIdPrefix', (db) => q<PgJobRow>(db, this.sql.findJobsInIdRange, [low, high, limit]));
+    return rows.map(pgRowToRecord);
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = pageSize(filter.limit);
+    const after = listCursor.decode(filter.cursor);
+    // Built here rather than in admin.sql: only the filters given are in the WHERE, so which
+    // conditions appear, and the number of each parameter, vary from call to call.
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (value: unknown) => {
+      values.push(value);
+      return `$${values.length}`;
+    };
+    if (filter.state !== undefined) where.push(`state = ANY (${param(typeof filter.state === 'string' ? [filter.state] : [...filter.state])}::text[])`);
+    if (filter.queue !== undefined) where.push(`queue = ${param(filter.queue)}`);
+    if (filter.name !== undefined) where.push(`name = ${param(filter.name)}`);
+    if (after !== null) where.push(`id < ${param(after)}`);
+    await this.promoteDue();
+    const text = `${this.sql.listJobs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${param(limit + 1)}`;
+    const { rows } = await this.connection.run('list', (db) => q<PgJobRow>(db, text, values));
+    const page = rows.slice(0, limit).map(pgRowToRecord);
+    return { jobs: page, nextCursor: rows.length > limit ? listCursor.encode(page.at(-1)!.id) : null };
+  }
+
+  async cancel(id: string): Promise<CancelResult> {
+    if (!isUuid(id)) return { outcome: 'not-found' };
+    const now = this.connection.clock.now();
+    const result = await this.connection.inTransaction(undefined, 'cancel', async (db): Promise<CancelResult> => {
+      const { rows } = await q<PgJobRow>(db, this.sql.lockJob, [id]);
+      const row = rows[0];
+      if (!row) return { outcome: 'not-found' };
+      if (terminalStates.includes(row.state)) return { outcome: 'already-finished', job: pgRowToRecord(row) };
+      if (row.state === 'running') {
+        const updated = await q<PgJobRow>(db, this.sql.requestCancel, [id]);
+        // Tells the worker that runs it, wherever it is, at once.
+        await q(db, this.sql.notify, [this.connection.channel, `c:${id}`]);
+        return { outcome: 'cancel-requested', job: pgRowToRecord(updated.rows[0]!) };
+      }
+      const updated = await q<PgJobRow>(db, this.sql.cancelJob, [id, now]);
+      await q(db, this.sql.touchQueue, [row.queue, now]);
+      return { outcome: 'cancelled', job: pgRowToRecord(updated.rows[0]!) };
+    });
+    if (result.outcome === 'cancel-requested') this.connection.emit({ type: 'cancel-requested', id });
+    if (result.outcome === 'cancelled') this.connection.emit({ type: 'settled', id, state: 'cancelled' });
+    return result;
+  }
+
+  async retry(id: string): Promise<JobRecord> {
+    const record = await this.connection.inTransaction(undefined, 'retry', async (db) => {
+      const { rows } = isUuid(id) ? await q<PgJobRow>(db, this.sql.lockJob, [id]) : { rows: [] };
+      const row = rows[0];
+      if (!row) throw new InvalidStateError(id, 'missing', 'retry');
+      if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
+      if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'retry');
+      const clash = row.key === null ? [] : (await q(db, this.sql.keyHeldByActiveJob, [row.name, row.key])).rows;
+      if (clash.length > 0) throw new InvalidStateError(id, `${row.state}, and its key "${row.key}" is held by another active job`, 'retry');
+      const updated = await q<PgJobRow>(db, this.sql.requeueJob, [id, this.connection.clock.now()]);
+      // An UPDATE fires no insert trigger: wake idle workers here.
+      await q(db, this.sql.notify, [this.connection.channel, `q:${row.queue}`]);
+      return pgRowToRecord(updated.rows[0]!);
+    });
+    this.connection.emit({ type: 'enqueued', queue: record.queue, runAt: record.runAt });
+    return record;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    return this.connection.inTransaction(undefined, 'delete', async (db) => {
+      const { rows } = await q<{ state: JobState; failed_hook: FailedHookState }>(db, this.sql.lockJobState, [id]);
+      if (!rows[0]) return false;
+      if (rows[0].state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+      if (rows[0].failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
+      await q(db, this.sql.deleteJob, [id]);
+      return true;
+    });
+  }
+
+  async prune(request: PruneRequest): Promise<number> {
+    const now = this.connection.clock.now();
+    return this.connection.run('prune', async (db) => {
+      let removed = 0;
+      if (request.finishedBy !== undefined) {
+        const result = await q(db, this.sql.pruneFinished, [[...(request.states ?? terminalStates)], request.finishedBy]);
+        removed += result.rowCount ?? 0;
+      }
+      if (request.expired) {
+        // A job whose failed hook is pending stays until the hook has run.
+        const result = await q(db, this.sql.pruneExpired, [now]);
+        removed += result.rowCount ?? 0;
+      }
+      await q(db, this.sql.pruneCounts, [now - statsWindowMs]);
+      return removed;
+    });
+  }
+
+  async stats(): Promise<BackendStats> {
+    await this.promoteDue();
+    const now = this.connection.clock.now();
+    return this.connection.run('stats', async (db) => {
+      const counts = await q<{ queue: string; state: JobState; count: number }>(db, this.sql.countJobs);
+      const queues = await q<{ name: string; paused: boolean; last_processed_at: number | null }>(db, this.sql.listQueues);
+      const buckets = await q<BucketCount>(db, this.sql.countFinished, [now - statsWindowMs]);
+      return buildStats(
+        now,
+        counts.rows,
+        queues.rows.map((row) => ({ queue: row.name, paused: row.paused, lastProcessedAt: row.last_processed_at })),
+        buckets.rows,
+      );
+    });
+  }
+
+  async pause(queue: string): Promise<void> {
+    await this.connection.run('pause', (db) => q(db, this.sql.pauseQueue, [queue]));
+  }
+
+  async resume(queue: string): Promise<void> {
+    await this.connection.run('resume', (db) => q(db, this.sql.resumeQueue, [queue, this.connection.channel]));
+    this.connection.emit({ type: 'resumed', queue });
+  }
+
+  private async promoteDue(): Promise<void> {
+    await this.connection.run('promote', (db) => q(db, this.sql.promoteDue, [this.connection.clock.now()]));
+  }
+}
+
+function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}

@@ -1,0 +1,196 @@
+import type {
+  ClaimedJob,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueCallOptions,
+  EnqueueResult,
+  JobQueue,
+  LeaseRef,
+  LeaseRequest,
+  LeaseStatus,
+  NewJob,
+  Settlement,
+  SettleResult,
+} from '../../contract/job-queue.ts';
+import { bucketOf } from '../../contract/stats-window.ts';
+import { InvalidStateError, LeaseLostError } from '../../domain/errors.ts';
+import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
+import { recordLimits } from '../../domain/job-record.ts';
+import type { JobState } from '../../domain/job-state.ts';
+import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
+import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
+import { type PgJobRow, claimOrder, pgRowToClaimed } from './postgres-rows.ts';
+
+/**
+ * An outcome settle_and_claim() reports applied (a fenced one is absent): `fresh` when
+ * written by this call, with its queue and kind; else a hook-done, or an outcome written
+ * before under the same lease whose reply was lost.
+ */
+type AppliedSettlement =
+  | { id: string; fresh: true; queue: string; kind: Exclude<Settlement['kind'], 'hook-done'>; run_at: number }
+  | { id: string; fresh: false };
+
+const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelled' } as const satisfies Record<
+  Exclude<Settlement['kind'], 'retry' | 'hook-done'>,
+  JobState
+>;
+
+const queueStatements = ['insertJobs', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
+
+/** The JobQueue role: enqueue, claim and settle, and an attempt's writes under its lease. */
+export class PostgresQueue implements JobQueue {
+  private readonly sql: Record<(typeof queueStatements)[number], string>;
+  private readonly insertStatement: HotStatement;
+  private readonly settleStatement: HotStatement;
+
+  constructor(private readonly connection: PostgresConnection) {
+    this.sql = loadStatements(new URL('./sql/queue.sql', import.meta.url), queueStatements, connection);
+    this.insertStatement = hotStatement('insert', this.sql.insertJobs);
+    this.settleStatement = hotStatement('settle_and_claim', this.sql.settleAndClaim);
+  }
+
+  async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
+    if (jobs.length === 0) return [];
+    // One statement, so one round trip and one commit: atomic without BEGIN/COMMIT around it.
+    const results =
+      options.tx === undefined
+        ? await this.connection.run('enqueue', (db) => this.insertJobs(db, jobs, this.connection.prepare))
+        : await this.connection.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs, false));
+    this.connection.emitEnqueued(jobs, results);
+    return results;
+  }
+
+  async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
+    return this.connection.inTransaction(undefined, 'enqueue', async (db) => {
+      const [inserted] = await this.insertJobs(db, [job], this.connection.prepare);
+      if (!inserted!.created) return { created: false as const, id: inserted!.id };
+      const now = this.connection.clock.now();
+      const { rows } = await q<PgJobRow>(db, this.sql.startJob, [now, lease.workerId, now + lease.leaseMs, job.id]);
+      return { created: true as const, job: pgRowToClaimed(rows[0]!) };
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    // settle_and_claim() with no outcomes: the claim and the next delayed job's time in one round trip.
+    const { claimed } = await this.connection.run('claim', (db) => this.settleAndClaim(db, [], request));
+    return claimed ?? { jobs: [], nextRunAt: null };
+  }
+
+  async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
+    if (settlements.length === 0) return { applied: [], claimed: next ? await this.claim(next) : null };
+    const { applied, claimed } = await this.connection.run('settle', (db) => this.settleAndClaim(db, settlements, next));
+    // Only once the outcomes are committed: a failed call changed nothing, and the worker sends them again.
+    for (const row of applied) {
+      if (!row.fresh) continue;
+      if (row.kind === 'retry') this.connection.emit({ type: 'enqueued', queue: row.queue, runAt: row.run_at });
+      else this.connection.emit({ type: 'settled', id: row.id, state: settledStates[row.kind] });
+    }
+    const appliedIds = new Set(applied.map((row) => row.id));
+    return { applied: settlements.map((settlement) => appliedIds.has(settlement.id)), claimed };
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+    if (leases.length === 0) return [];
+    const { rows } = await this.connection.run('renewLeases', (db) =>
+      q<{ id: string; cancel_requested: boolean }>(db, this.sql.renewLeases, [
+        this.connection.clock.now() + leaseMs,
+        leases.map((lease) => lease.id),
+        leases.map((lease) => lease.token),
+      ]),
+    );
+    const held = new Map(rows.map((row) => [row.id, row.cancel_requested]));
+    return leases.map(({ id }) => ({ id, held: held.has(id), cancelRequested: held.get(id) ?? false }));
+  }
+
+  async recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
+    const { rowCount } = await this.connection.run('recordProgress', (db) =>
+      q(db, this.sql.recordProgress, [lease.id, lease.token, JSON.stringify(progress), recordLimits.maxProgressHistory]),
+    );
+    if (rowCount === 0) throw new LeaseLostError(lease.id);
+  }
+
+  async appendLog(lease: LeaseRef, entry: JobLogEntry): Promise<void> {
+    const { rowCount } = await this.connection.run('appendLog', (db) =>
+      q(db, this.sql.appendLog, [lease.id, lease.token, JSON.stringify(entry), recordLimits.maxLogEntries]),
+    );
+    if (rowCount === 0) throw new LeaseLostError(lease.id);
+  }
+
+  /** Inserts jobs in one statement; a key held by an active job returns that job instead. */
+  async insertJobs(db: PgQueryable, jobs: readonly NewJob[], prepare: boolean): Promise<EnqueueResult[]> {
+    const now = this.connection.clock.now();
+    const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
+    const { rows } = await q<{ id: string }>(
+      db,
+      this.insertStatement.text,
+      [
+        column((job) => job.id),
+        column((job) => job.name),
+        column((job) => job.queue),
+        column((job) => (job.runAt > now ? 'scheduled' : 'queued')),
+        column((job) => job.payload),
+        column((job) => JSON.stringify(job.metadata)),
+        column((job) => job.priority),
+        column((job) => job.key),
+        column((job) => job.maxAttempts),
+        column((job) => (job.backoff === null ? null : JSON.stringify(job.backoff))),
+        column((job) => job.timeoutMs),
+        column((job) => job.keepCompletedMs),
+        column((job) => job.keepFailedMs),
+        column((job) => job.runAt),
+        column((job) => job.createdAt),
+      ],
+      prepare ? this.insertStatement.name : undefined,
+    );
+    const inserted = new Set(rows.map((row) => row.id));
+    const results: EnqueueResult[] = [];
+    const batchKeys = new Map<string, string>();
+    for (const job of jobs) {
+      const keyOf = `${job.name}\u0000${job.key}`;
+      if (inserted.has(job.id)) {
+        if (job.key !== null) batchKeys.set(keyOf, job.id);
+        results.push({ id: job.id, created: true });
+        continue;
+      }
+      if (job.key === null) throw new InvalidStateError(job.id, 'a duplicate id', 'enqueue');
+      const existing = batchKeys.get(keyOf) ?? (await q<{ id: string }>(db, this.sql.findActiveJobByKey, [job.name, job.key])).rows[0]?.id;
+      if (existing === undefined) throw new InvalidStateError(job.id, `its key "${job.key}" was held and released while enqueueing`, 'enqueue');
+      results.push({ id: existing, created: false });
+    }
+    return results;
+  }
+
+  /**
+   * Writes the outcomes and claims the next jobs in one round trip to settle_and_claim()
+   * (migration 3), so in one commit: if the claim fails, the outcomes roll back with it.
+   * Each outcome is fenced by its lease token; the applied ones come back to be reported.
+   */
+  private async settleAndClaim(
+    db: PgQueryable,
+    settlements: readonly Settlement[],
+    next: ClaimRequest | undefined,
+  ): Promise<{ applied: AppliedSettlement[]; claimed: ClaimResult | null }> {
+    const now = this.connection.clock.now();
+    const input = settlements.map((settlement) => ({
+      id: settlement.id,
+      token: settlement.token,
+      kind: settlement.kind,
+      result: settlement.kind === 'complete' ? settlement.result : null,
+      error: settlement.kind === 'complete' || settlement.kind === 'hook-done' ? null : settlement.error,
+      run_at: settlement.kind === 'retry' ? settlement.runAt : null,
+      count_attempt: settlement.kind === 'complete' || ((settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt),
+      expires_at: settlement.kind === 'retry' || settlement.kind === 'hook-done' ? null : settlement.expiresAt,
+      hook_pending: settlement.kind === 'fail' && settlement.hookPending,
+    }));
+    const { rows } = await q<{ applied: AppliedSettlement[]; claimed: PgJobRow[] | null; next_run_at: number | null }>(
+      db,
+      this.settleStatement.text,
+      [JSON.stringify(input), now, bucketOf(now), next?.queues ?? null, next?.names ?? null, next?.limit ?? null, next?.workerId ?? null, next?.leaseMs ?? null],
+      this.connection.prepare ? this.settleStatement.name : undefined,
+    );
+    const { applied, claimed, next_run_at } = rows[0]!;
+    if (!next || claimed === null) return { applied, claimed: null };
+    claimed.sort(claimOrder);
+    return { applied, claimed: { jobs: claimed.map(pgRowToClaimed), nextRunAt: next_run_at } };
+  }
+}

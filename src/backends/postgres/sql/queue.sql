@@ -1,0 +1,47 @@
+-- The JobQueue role's statements (postgres-queue.ts). :SCHEMA is the quoted schema name,
+-- filled in once when the backend is built.
+
+-- name: insertJobs
+-- Sent as a prepared statement (postgres-hot-statements.ts), so it returns fixed columns.
+-- One statement, so one round trip and one commit. A key held by an active job is skipped
+-- (ON CONFLICT against the partial unique index jobs_key) and looked up afterwards.
+WITH ins AS (INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms,
+     keep_completed_ms, keep_failed_ms, run_at, created_at)
+   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::text[], $9::int[],
+     $10::jsonb[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
+   ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ('scheduled','queued','running') DO NOTHING
+   RETURNING id, queue),
+   queues AS (INSERT INTO :SCHEMA.queues (name) SELECT DISTINCT queue FROM ins ON CONFLICT (name) DO NOTHING)
+   SELECT id FROM ins
+
+-- name: settleAndClaim
+-- Sent as a prepared statement (postgres-hot-statements.ts): settle_and_claim() of migration 3.
+SELECT applied, claimed, next_run_at FROM :SCHEMA.settle_and_claim($1::jsonb, $2, $3, $4::text[], $5::text[], $6, $7, $8)
+
+-- name: findActiveJobByKey
+SELECT id FROM :SCHEMA.jobs WHERE name = $1 AND key = $2 AND state IN ('scheduled','queued','running')
+
+-- name: startJob
+UPDATE :SCHEMA.jobs SET state = 'running', started_at = $1, lease_token = gen_random_uuid()::text, lease_worker = $2,
+  lease_expires_at = $3, lease_recovered = false WHERE id = $4 RETURNING *
+
+-- name: renewLeases
+-- Rows are locked in id order, as settle_and_claim() locks them: a heartbeat and a
+-- settle of the same jobs on two connections never wait on each other in a cycle.
+WITH l AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS l(id, token)),
+ locked AS (SELECT l.* FROM :SCHEMA.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j)
+ UPDATE :SCHEMA.jobs j SET lease_expires_at = $1
+   FROM locked l
+  WHERE j.id = l.id AND (j.state = 'running' OR j.failed_hook = 'pending') AND j.lease_token = l.token
+  RETURNING j.id, j.cancel_requested
+
+-- name: recordProgress
+UPDATE :SCHEMA.jobs SET progress = $3::jsonb,
+  progress_history = CASE WHEN jsonb_array_length(progress_history) >= $4 THEN (progress_history - 0) || jsonb_build_array($3::jsonb)
+                          ELSE progress_history || jsonb_build_array($3::jsonb) END
+WHERE id = $1 AND state = 'running' AND lease_token = $2
+
+-- name: appendLog
+UPDATE :SCHEMA.jobs SET logs = CASE WHEN jsonb_array_length(logs) >= $4 THEN (logs - 0) || jsonb_build_array($3::jsonb)
+                                    ELSE logs || jsonb_build_array($3::jsonb) END
+WHERE id = $1 AND state = 'running' AND lease_token = $2
