@@ -8,7 +8,7 @@ import type { ConformanceSuite } from './index.ts';
 export function workerRetryTests(suite: ConformanceSuite): void {
   const { test, startWorker, eventually, untilState, newJob, enqueueOne, claimBy } = suite;
 
-  // ── outcomes: retries, backoff, permanent errors, hooks, timeouts ───────
+  // ── outcomes: retries, backoff, permanent errors, timeouts, crashes ─────
 
   const backoffCases: Array<[string, BackoffOption, number[]]> = [
     ['none', 'none', [0, 0, 0]],

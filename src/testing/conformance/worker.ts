@@ -7,7 +7,7 @@ import type { ConformanceSuite } from './index.ts';
 export function workerTests(suite: ConformanceSuite): void {
   const { test, startWorker, eventually, stateOf, untilState } = suite;
 
-  // ── ordering and timing ────────────────────────────────────────────────
+  // ── delays ─────────────────────────────────────────────────────────────
 
   test('a worker runs a delayed job when its time comes, not before', async ({ clock, client }) => {
     const ran: number[] = [];
