@@ -1,5 +1,5 @@
 import { MemoryBackend } from '../../src/testing/index.ts';
-import { runBackendConformance } from '../../src/testing/conformance.ts';
+import { runBackendConformance } from '../../src/testing/conformance/index.ts';
 
 runBackendConformance({
   name: 'memory',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
-import { runBackendConformance } from '../../src/testing/conformance.ts';
+import { runBackendConformance } from '../../src/testing/conformance/index.ts';
 import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
 
 const servers = requireServers('postgres');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
-import { runBackendConformance } from '../../src/testing/conformance.ts';
+import { runBackendConformance } from '../../src/testing/conformance/index.ts';
 import { type RedisServer, requireServers, startRedis } from '../support/index.ts';
 
 const servers = requireServers('redis');

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
-import { runBackendConformance } from '../../src/testing/conformance.ts';
+import { runBackendConformance } from '../../src/testing/conformance/index.ts';
 
 runBackendConformance({
   name: 'sqlite (a real file, synchronous=full)',
