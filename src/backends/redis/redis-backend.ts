@@ -115,7 +115,7 @@ export class RedisBackend implements Backend {
         error: new StoreError(`The Redis connection to ${this.address} was lost; reconnecting`, { transient: true, details: { prefix: this.prefix, address: this.address } }),
       }),
     );
-    for (const [name, lua] of Object.entries(redisScripts)) this.redis.defineCommand(`jobsmith_${name}`, { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries(redisScripts())) this.redis.defineCommand(`jobsmith_${name}`, { numberOfKeys: 1, lua });
   }
 
   open(): Promise<void> {
