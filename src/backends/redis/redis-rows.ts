@@ -1,4 +1,4 @@
-import type { ScheduleRecord } from '../../contract/backend.ts';
+import type { NewJob, ScheduleRecord } from '../../contract/backend.ts';
 import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 
@@ -76,4 +76,29 @@ export function scheduleFromFields(flat: readonly string[]): ScheduleRecord {
     createdAt: number('createdAt') ?? 0,
     updatedAt: number('updatedAt') ?? 0,
   };
+}
+
+/** A job's 14 fields as the scripts read them: strings, '' for none. */
+function jobFields(job: NewJob): string[] {
+  return [
+    job.id,
+    job.name,
+    job.queue,
+    job.payload,
+    JSON.stringify(job.metadata),
+    String(job.priority),
+    job.key ?? '',
+    String(job.maxAttempts),
+    job.backoff === null ? '' : JSON.stringify(job.backoff),
+    job.timeoutMs === null ? '' : String(job.timeoutMs),
+    job.keepCompletedMs === null ? '' : String(job.keepCompletedMs),
+    job.keepFailedMs === null ? '' : String(job.keepFailedMs),
+    String(job.runAt),
+    String(job.createdAt),
+  ];
+}
+
+/** Jobs' fields as one JSON list of strings, which the scripts decode (see `enqueueJobs` in `lua/lib.lua`). */
+export function packedFields(jobs: readonly NewJob[]): string {
+  return JSON.stringify(jobs.flatMap(jobFields));
 }

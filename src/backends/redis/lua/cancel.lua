@@ -1,0 +1,15 @@
+-- ARGV: id, now. Returns 'none', 'finished', 'requested' or 'cancelled'.
+local id, now = ARGV[1], tonumber(ARGV[2])
+local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs')
+if not f[1] then return 'none' end
+if f[1] == 'completed' or f[1] == 'failed' or f[1] == 'cancelled' then return 'finished' end
+if f[1] == 'running' then
+  redis.call('HSET', jk(id), 'cancelRequested', '1')
+  redis.call('PUBLISH', P .. 'events', 'c:' .. id)
+  return 'requested'
+end
+redis.call('ZREM', P .. 'ready:' .. f[2], id)
+redis.call('ZREM', P .. 'scheduled', id)
+local keep = num(f[3])
+finish(id, f[2], f[1], 'cancelled', now, keep and (now + keep) or nil)
+return 'cancelled'

@@ -1,0 +1,3 @@
+-- ARGV: now.
+promoteDue(tonumber(ARGV[1]))
+return 1
