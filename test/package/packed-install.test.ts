@@ -6,10 +6,10 @@
  * the README drifts, and its `jobsmith/testing` example compile under strict TypeScript 7, 6
  * and 5.9 with `skipLibCheck: false`, and run. publint and arethetypeswrong check the tarball.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCI } from '../support/index.ts';
 import { runChecked, runCommand } from '../support/run-command.ts';
@@ -105,6 +105,14 @@ describe('the packed package, installed into an empty project', { timeout: 2 * r
       const { sources } = JSON.parse(readFileSync(join(consumer, 'node_modules', 'jobsmith', map), 'utf8')) as { sources: string[] };
       for (const source of sources) expect(shipped, `${map} points at ${source}`).toContain(join(map, '..', source));
     }
+  });
+
+  it('ships every SQL and Lua file the backends read at run time', () => {
+    const statementFiles = (readdirSync(join(repoRoot, 'src'), { recursive: true }) as string[])
+      .filter((file) => /\.(sql|lua)$/.test(file))
+      .map((file) => `dist/${file.split(sep).join('/')}`);
+    expect(statementFiles.length).toBeGreaterThan(10);
+    expect(library.files).toEqual(expect.arrayContaining(statementFiles));
   });
 
   it('installs with no vitest, pg or ioredis, and with @types/node through its peer dependency', async () => {
