@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -27,4 +27,15 @@ export function readNamedStatements(url: URL): Readonly<Record<string, string>> 
     statements[name] = text;
   }
   return statements;
+}
+
+/**
+ * The numbered migrations of a backend's `migrations/` folder (`NNNN-name.sql`, the number is
+ * the version), in version order. Other files in the folder are not migrations.
+ */
+export function readMigrationFolder(folder: URL): ReadonlyArray<{ version: number; sql: string }> {
+  return readdirSync(fileURLToPath(folder))
+    .filter((file) => /^\d{4}-[a-z0-9-]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({ version: Number(file.slice(0, 4)), sql: readStatementFile(new URL(file, folder)) }));
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backends/open-backend.ts';
-import { claimSql } from '../../src/backends/sqlite/sqlite-claim-sql.ts';
+import { claimSql } from '../../src/backends/sqlite/sqlite-queue.ts';
 import { SqliteBackend, type SqliteBackendOptions } from '../../src/backends/sqlite/sqlite-backend.ts';
 import { sqliteMigrations } from '../../src/backends/sqlite/sqlite-migrations.ts';
 import type { BackendEvent, NewJob } from '../../src/contract/backend.ts';

@@ -1,6 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { readStatementFile } from '../statement-files.ts';
+import { readMigrationFolder } from '../statement-files.ts';
 import { type PostgresConnection, type SchemaNames, fillPlaceholders, loadStatements, q } from './postgres-connection.ts';
 
 /**
@@ -20,10 +18,7 @@ let migrationFiles: ReadonlyArray<{ version: number; sql: string }> | null = nul
 
 /** The migration files, in version order, read once per process. */
 function readMigrationFiles(): ReadonlyArray<{ version: number; sql: string }> {
-  migrationFiles ??= readdirSync(fileURLToPath(migrationsFolder))
-    .filter((file) => /^\d{4}-[a-z0-9-]+\.sql$/.test(file))
-    .sort()
-    .map((file) => ({ version: Number(file.slice(0, 4)), sql: readStatementFile(new URL(file, migrationsFolder)) }));
+  migrationFiles ??= readMigrationFolder(migrationsFolder);
   return migrationFiles;
 }
 

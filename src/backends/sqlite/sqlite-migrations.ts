@@ -1,98 +1,33 @@
+import type Database from 'better-sqlite3';
+import { readMigrationFolder, readNamedStatements } from '../statement-files.ts';
+
 /**
- * Numbered migrations, applied in order at open inside one `BEGIN IMMEDIATE`
- * transaction, so processes that start together apply each exactly once.
- * Never edit a released migration: add the next number.
+ * Numbered plain-SQL migrations, one file each in `migrations/` (`NNNN-name.sql`, the number
+ * is the version), applied in order at open inside one `BEGIN IMMEDIATE` transaction, so
+ * processes that start together apply each exactly once; each applied version is recorded in
+ * `jobsmith_migrations`. Never edit a released migration: add the next number.
+ * Read once per process, at first import.
  */
-export const sqliteMigrations: ReadonlyArray<{ version: number; sql: string }> = [
-  {
-    version: 1,
-    sql: `
-CREATE TABLE jobsmith_jobs (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  name TEXT NOT NULL,
-  queue TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('scheduled','queued','running','completed','failed','cancelled')),
-  payload TEXT NOT NULL,
-  metadata TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  key TEXT,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  max_attempts INTEGER NOT NULL,
-  crashes INTEGER NOT NULL DEFAULT 0,
-  backoff TEXT,
-  timeout_ms INTEGER,
-  keep_completed_ms INTEGER,
-  keep_failed_ms INTEGER,
-  run_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  result TEXT,
-  error TEXT,
-  progress TEXT,
-  progress_history TEXT NOT NULL DEFAULT '[]',
-  logs TEXT NOT NULL DEFAULT '[]',
-  lease_token TEXT,
-  lease_worker TEXT,
-  lease_expires_at INTEGER,
-  cancel_requested INTEGER NOT NULL DEFAULT 0,
-  expires_at INTEGER
-);
--- Claim order within a queue; partial, so it holds only runnable rows and stays small
--- however many finished jobs the table keeps.
-CREATE INDEX jobsmith_jobs_ready ON jobsmith_jobs (queue, priority DESC, run_at, seq) WHERE state = 'queued';
-CREATE INDEX jobsmith_jobs_scheduled ON jobsmith_jobs (run_at) WHERE state = 'scheduled';
-CREATE INDEX jobsmith_jobs_running ON jobsmith_jobs (lease_expires_at) WHERE state = 'running';
--- A key is held only while its job is waiting or running.
-CREATE UNIQUE INDEX jobsmith_jobs_key ON jobsmith_jobs (name, key)
-  WHERE key IS NOT NULL AND state IN ('scheduled','queued','running');
-CREATE INDEX jobsmith_jobs_expires ON jobsmith_jobs (expires_at) WHERE expires_at IS NOT NULL;
-CREATE INDEX jobsmith_jobs_finished ON jobsmith_jobs (state, finished_at) WHERE finished_at IS NOT NULL;
-CREATE INDEX jobsmith_jobs_state ON jobsmith_jobs (state, queue);
+export const sqliteMigrations: ReadonlyArray<{ version: number; sql: string }> = readMigrationFolder(new URL('./migrations/', import.meta.url));
 
-CREATE TABLE jobsmith_queues (
-  name TEXT PRIMARY KEY,
-  paused INTEGER NOT NULL DEFAULT 0,
-  last_processed_at INTEGER
-);
+let migrateStatements: Readonly<Record<string, string>> | null = null;
 
--- Finished-job counts per queue in 10-second buckets, for stats that outlive pruning.
-CREATE TABLE jobsmith_counts (
-  queue TEXT NOT NULL,
-  bucket INTEGER NOT NULL,
-  completed INTEGER NOT NULL DEFAULT 0,
-  failed INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (queue, bucket)
-) WITHOUT ROWID;
-`,
-  },
-  {
-    version: 2,
-    sql: `
-CREATE TABLE jobsmith_schedules (
-  id TEXT PRIMARY KEY,
-  spec TEXT NOT NULL,
-  enabled INTEGER NOT NULL DEFAULT 1,
-  next_run_at INTEGER,
-  last_run_at INTEGER,
-  last_job_id TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-`,
-  },
-  {
-    version: 3,
-    sql: `
--- A failed job's \`failed\` hook is recorded as pending in the same write as the failure,
--- and the lease stays with the worker that runs it; a worker that dies meanwhile leaves
--- it to be taken over once that lease lapses, like a running job.
-ALTER TABLE jobsmith_jobs ADD COLUMN failed_hook TEXT CHECK (failed_hook IN ('pending','done'));
-CREATE INDEX jobsmith_jobs_hook_pending ON jobsmith_jobs (lease_expires_at) WHERE failed_hook = 'pending';
--- The lease token of the attempt whose outcome the row holds: the same outcome written
--- again after a lost reply is recognised as applied.
-ALTER TABLE jobsmith_jobs ADD COLUMN settled_token TEXT;
-`,
-  },
-];
+function migrateStatement(name: 'createVersionsTable' | 'appliedVersions' | 'recordVersion'): string {
+  migrateStatements ??= readNamedStatements(new URL('./sql/migrate.sql', import.meta.url));
+  const text = migrateStatements[name];
+  if (text === undefined) throw new Error(`sql/migrate.sql has no statement "${name}"`);
+  return text;
+}
+
+/** Applies the migrations the file lacks, in one `BEGIN IMMEDIATE` transaction. */
+export function applySqliteMigrations(db: Database.Database, now: number): void {
+  db.exec(migrateStatement('createVersionsTable'));
+  db.transaction(() => {
+    const applied = new Set((db.prepare(migrateStatement('appliedVersions')).all() as Array<{ version: number }>).map((row) => row.version));
+    for (const migration of sqliteMigrations) {
+      if (applied.has(migration.version)) continue;
+      db.exec(migration.sql);
+      db.prepare(migrateStatement('recordVersion')).run(migration.version, now);
+    }
+  }).immediate();
+}

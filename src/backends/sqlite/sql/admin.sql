@@ -1,0 +1,50 @@
+-- The JobAdmin role's statements (sqlite-admin.ts), prepared once per connection
+-- (sqlite-connection.ts). `list` builds its statement from the filter it is given.
+
+-- name: byId
+SELECT * FROM jobsmith_jobs WHERE id = ?
+
+-- name: byPrefix
+-- A range scan on the id index; LIKE would not use it and treats _ and % specially.
+SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?
+
+-- name: anyDue
+SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1
+
+-- name: requestCancel
+UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *
+
+-- name: cancelWaiting
+UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WHERE id = ? RETURNING *
+
+-- name: retry
+UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?, finished_at = NULL, expires_at = NULL,
+  cancel_requested = 0, failed_hook = NULL WHERE id = ? RETURNING *
+
+-- name: deleteById
+DELETE FROM jobsmith_jobs WHERE id = ?
+
+-- name: pruneFinished
+-- A job whose failed hook is pending stays until the hook has run.
+DELETE FROM jobsmith_jobs WHERE state IN (SELECT value FROM json_each(?))
+  AND state IN ('completed','failed','cancelled') AND finished_at <= ? AND failed_hook IS NOT 'pending'
+
+-- name: pruneExpired
+DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')
+  AND failed_hook IS NOT 'pending'
+
+-- name: pruneCounts
+DELETE FROM jobsmith_counts WHERE bucket <= ?
+
+-- name: stateCounts
+SELECT queue, state, count(*) AS count FROM jobsmith_jobs GROUP BY state, queue
+
+-- name: queues
+SELECT name, paused, last_processed_at FROM jobsmith_queues
+
+-- name: buckets
+SELECT queue, bucket, completed, failed FROM jobsmith_counts WHERE bucket > ?
+
+-- name: setPaused
+INSERT INTO jobsmith_queues (name, paused) VALUES (?, ?)
+  ON CONFLICT (name) DO UPDATE SET paused = excluded.paused

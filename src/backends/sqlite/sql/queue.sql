@@ -1,0 +1,137 @@
+-- The JobQueue role's statements (sqlite-queue.ts), prepared once per connection
+-- (sqlite-connection.ts). The claim's statements are also checked by tests for their query
+-- plans (EXPLAIN QUERY PLAN), against exactly this text.
+
+-- name: insert
+INSERT OR IGNORE INTO jobsmith_jobs
+  (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms, keep_completed_ms, keep_failed_ms, run_at, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: byKey
+SELECT id FROM jobsmith_jobs WHERE name = ? AND key = ? AND state IN ('scheduled','queued','running')
+
+-- name: ensureQueue
+INSERT OR IGNORE INTO jobsmith_queues (name) VALUES (?)
+
+-- name: pausedQueues
+SELECT name FROM jobsmith_queues WHERE paused = 1
+
+-- name: anyClaimable
+SELECT 1 AS claimable WHERE
+  EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'queued'
+    AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+  OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ?
+    AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+  OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE state = 'running' AND lease_expires_at <= ?
+    AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+  OR EXISTS (SELECT 1 FROM jobsmith_jobs WHERE failed_hook = 'pending' AND lease_expires_at <= ?
+    AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
+
+-- name: ready
+SELECT seq, priority, run_at FROM jobsmith_jobs
+  WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
+  ORDER BY priority DESC, run_at, seq LIMIT ?
+
+-- name: expired
+-- INDEXED BY: left to itself the planner walks every running row through the state index.
+SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
+  WHERE state = 'running' AND lease_expires_at <= ?
+    AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
+  ORDER BY lease_expires_at LIMIT ?
+
+-- name: expiredHooks
+-- Failed jobs whose `failed` hook is pending under a lease that lapsed: their worker died.
+SELECT id FROM jobsmith_jobs INDEXED BY jobsmith_jobs_hook_pending
+  WHERE failed_hook = 'pending' AND lease_expires_at <= ?
+    AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
+  ORDER BY lease_expires_at LIMIT ?
+
+-- name: promote
+UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?
+
+-- name: nextRunAt
+SELECT min(run_at) AS at FROM jobsmith_jobs
+  WHERE state = 'scheduled' AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
+
+-- name: start
+UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lease_worker = ?, lease_expires_at = ?,
+  crashes = crashes + ? WHERE id = ? RETURNING *
+
+-- name: startBatch
+UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || seq, lease_worker = ?, lease_expires_at = ?
+  WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *
+
+-- name: completeBatch
+UPDATE jobsmith_jobs AS j SET state = 'completed', attempts = j.attempts + 1, result = s.result, finished_at = ?,
+    expires_at = s.expires_at, cancel_requested = 0, settled_token = s.token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
+  FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
+        FROM json_each(?)) AS s
+  WHERE j.id = s.id AND j.state = 'running' AND j.lease_token = s.token
+  RETURNING id, queue
+
+-- name: cancelExpired
+UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, cancel_requested = 0,
+  lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL WHERE id = ?
+
+-- name: renew
+UPDATE jobsmith_jobs SET lease_expires_at = ?
+  WHERE id = ? AND lease_token = ? AND (state = 'running' OR failed_hook = 'pending') RETURNING cancel_requested
+
+-- name: heldHistory
+SELECT progress_history FROM jobsmith_jobs WHERE id = ? AND state = 'running' AND lease_token = ?
+
+-- name: setProgress
+UPDATE jobsmith_jobs SET progress = ?, progress_history = ? WHERE id = ?
+
+-- name: heldLogs
+SELECT logs FROM jobsmith_jobs WHERE id = ? AND state = 'running' AND lease_token = ?
+
+-- name: setLogs
+UPDATE jobsmith_jobs SET logs = ? WHERE id = ?
+
+-- name: retryLater
+UPDATE jobsmith_jobs SET state = ?, attempts = attempts + ?, error = coalesce(?, error), run_at = ?,
+  settled_token = lease_token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
+  WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING queue
+
+-- name: fail
+-- With its hook pending, a failed job keeps the lease: the worker that runs the hook holds it.
+UPDATE jobsmith_jobs SET state = 'failed', attempts = attempts + @attempts, error = @error, finished_at = @now,
+  expires_at = @expiresAt, cancel_requested = 0, settled_token = lease_token,
+  failed_hook = CASE WHEN @hookPending THEN 'pending' END,
+  lease_token = CASE WHEN @hookPending THEN lease_token END, lease_worker = CASE WHEN @hookPending THEN lease_worker END,
+  lease_expires_at = CASE WHEN @hookPending THEN lease_expires_at END
+  WHERE id = @id AND state = 'running' AND lease_token = @token RETURNING queue
+
+-- name: cancelRunning
+UPDATE jobsmith_jobs SET state = 'cancelled', error = coalesce(?, error), finished_at = ?, expires_at = ?,
+  cancel_requested = 0, settled_token = lease_token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
+  WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING queue
+
+-- name: hookDone
+UPDATE jobsmith_jobs SET failed_hook = 'done', settled_token = lease_token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
+  WHERE id = ? AND state = 'failed' AND failed_hook = 'pending' AND lease_token = ? RETURNING queue
+
+-- name: hookDoneBy
+-- A hook-done counts as written again only once the hook is done: while it is pending, the
+-- failure's token is the stored one, and a dead worker's lease must not end another's hook.
+SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND failed_hook = 'done' AND settled_token = ?
+
+-- name: settledBy
+SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND settled_token = ?
+
+-- name: takeOverHook
+UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
+  WHERE id = ? RETURNING *
+
+-- name: cancelRequests
+-- Read by the watch of the file (sqlite-backend.ts) after another process committed. Reads
+-- only the running rows (through an index on state); there are as many as jobs run.
+SELECT id, lease_token FROM jobsmith_jobs WHERE state = 'running' AND cancel_requested = 1
+
+-- name: touchQueue
+UPDATE jobsmith_queues SET last_processed_at = ? WHERE name = ?
+
+-- name: addCounts
+INSERT INTO jobsmith_counts (queue, bucket, completed, failed) VALUES (?, ?, ?, ?)
+  ON CONFLICT (queue, bucket) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed

@@ -1,0 +1,271 @@
+import type { BackendEvent } from '../../contract/backend.ts';
+import { enqueuedEvents } from '../../contract/backend-listeners.ts';
+import type {
+  ClaimedJob,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueCallOptions,
+  EnqueueResult,
+  JobQueue,
+  LeaseRef,
+  LeaseRequest,
+  LeaseStatus,
+  NewJob,
+  Settlement,
+  SettleResult,
+} from '../../contract/job-queue.ts';
+import { bucketOf } from '../../contract/stats-window.ts';
+import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
+import { newLeaseToken } from '../../domain/ids.ts';
+import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
+import type { JobState } from '../../domain/job-state.ts';
+import { type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
+import { type JobRow, rowToClaimed } from './sqlite-rows.ts';
+
+const claimStatements = ['anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt', 'startBatch'] as const;
+
+/**
+ * The statements a claim runs (sql/queue.sql), by name, so tests can check their query plans
+ * (EXPLAIN QUERY PLAN) against exactly what the backend executes. Each is read at first use.
+ */
+export const claimSql = Object.defineProperties(
+  {},
+  Object.fromEntries(claimStatements.map((name) => [name, { enumerable: true, get: () => sqliteStatementTexts()[name] }])),
+) as Readonly<Record<(typeof claimStatements)[number], string>>;
+
+/**
+ * The JobQueue role on SQLite. Claims and outcomes are batched, one transaction each (a
+ * `BEGIN IMMEDIATE` shared with the writes that wait beside them, see sqlite-write-queue.ts),
+ * so two processes never claim the same row.
+ */
+export class SqliteQueue implements JobQueue {
+  constructor(private readonly connection: SqliteConnection) {}
+
+  async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
+    if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
+    const results = await this.connection.write('enqueue', () => this.insertJobs(jobs));
+    for (const event of enqueuedEvents(jobs, results)) this.connection.emit(event);
+    return results;
+  }
+
+  async enqueueRunning(job: NewJob, lease: LeaseRequest): Promise<{ created: true; job: ClaimedJob } | { created: false; id: string }> {
+    const { clock } = this.connection;
+    return this.connection.write('enqueue', () => {
+      const inserted = this.insertJobs([job])[0]!;
+      if (!inserted.created) return { created: false as const, id: inserted.id };
+      const row = this.connection.statements.start.get(clock.now(), newLeaseToken(), lease.workerId, clock.now() + lease.leaseMs, 0, job.id) as JobRow;
+      return { created: true as const, job: rowToClaimed(row, false) };
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    // Idle workers poll: look before taking the write lock, so polling never blocks writers.
+    const idle = await this.connection.read('claim', () => {
+      const s = this.connection.statements;
+      const now = this.connection.clock.now();
+      const queues = JSON.stringify(request.queues);
+      const names = JSON.stringify(request.names);
+      if (s.anyClaimable.get(queues, names, now, queues, names, now, queues, names, now, queues, names) !== undefined) return null;
+      return { jobs: [], nextRunAt: (s.nextRunAt.get(queues, names) as { at: number | null }).at };
+    });
+    return idle ?? this.connection.write('claim', () => this.claimIn(request));
+  }
+
+  async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
+    const { result, events } = await this.connection.write('settle', () => {
+      const events: BackendEvent[] = [];
+      const applied = this.applySettlements(settlements, events);
+      return { result: { applied, claimed: next ? this.claimIn(next) : null }, events };
+    });
+    for (const event of events) this.connection.emit(event);
+    return result;
+  }
+
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+    return this.connection.write('renewLeases', () => {
+      // From when the write happens, not when it was asked for: the call may have waited for the lock.
+      const expiresAt = this.connection.clock.now() + leaseMs;
+      return leases.map(({ id, token }) => {
+        const row = this.connection.statements.renew.get(expiresAt, id, token) as { cancel_requested: number } | undefined;
+        return { id, held: row !== undefined, cancelRequested: row?.cancel_requested === 1 };
+      });
+    });
+  }
+
+  async recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
+    await this.connection.write('recordProgress', () => {
+      const s = this.connection.statements;
+      const row = s.heldHistory.get(lease.id, lease.token) as { progress_history: string } | undefined;
+      if (!row) throw new LeaseLostError(lease.id);
+      const history = [...(JSON.parse(row.progress_history) as JobProgress[]), progress].slice(-recordLimits.maxProgressHistory);
+      s.setProgress.run(JSON.stringify(progress), JSON.stringify(history), lease.id);
+    });
+  }
+
+  async appendLog(lease: LeaseRef, entry: JobLogEntry): Promise<void> {
+    await this.connection.write('appendLog', () => {
+      const s = this.connection.statements;
+      const row = s.heldLogs.get(lease.id, lease.token) as { logs: string } | undefined;
+      if (!row) throw new LeaseLostError(lease.id);
+      const logs = [...(JSON.parse(row.logs) as JobLogEntry[]), entry].slice(-recordLimits.maxLogEntries);
+      s.setLogs.run(JSON.stringify(logs), lease.id);
+    });
+  }
+
+  /** Inserts jobs (inside the caller's transaction), recording each queue once, not once per job. */
+  insertJobs(jobs: readonly NewJob[]): EnqueueResult[] {
+    const results = jobs.map((job) => this.insertJob(job));
+    for (const queue of new Set(jobs.filter((_job, index) => results[index]!.created).map((job) => job.queue))) this.connection.statements.ensureQueue.run(queue);
+    return results;
+  }
+
+  private insertJob(job: NewJob): EnqueueResult {
+    const s = this.connection.statements;
+    const state: JobState = job.runAt > this.connection.clock.now() ? 'scheduled' : 'queued';
+    const info = s.insert.run(
+      job.id,
+      job.name,
+      job.queue,
+      state,
+      job.payload,
+      JSON.stringify(job.metadata),
+      job.priority,
+      job.key,
+      job.maxAttempts,
+      job.backoff === null ? null : JSON.stringify(job.backoff),
+      job.timeoutMs,
+      job.keepCompletedMs,
+      job.keepFailedMs,
+      job.runAt,
+      job.createdAt,
+    );
+    if (info.changes === 0) {
+      const existing = s.byKey.get(job.name, job.key) as { id: string } | undefined;
+      if (!existing) throw new StoreError(`Job "${job.id}" was not stored and no job holds its key`, { details: { id: job.id } });
+      return { id: existing.id, created: false };
+    }
+    return { id: job.id, created: true };
+  }
+
+  private claimIn(request: ClaimRequest): ClaimResult {
+    const s = this.connection.statements;
+    const now = this.connection.clock.now();
+    const names = JSON.stringify(request.names);
+    const paused = new Set((s.pausedQueues.all() as Array<{ name: string }>).map((row) => row.name));
+    const queues = request.queues.filter((queue) => !paused.has(queue));
+    const jobs: ClaimedJob[] = [];
+    if (queues.length === 0) return { jobs, nextRunAt: null };
+    const queueList = JSON.stringify(queues);
+    const lease = () => [now, newLeaseToken(), request.workerId, now + request.leaseMs] as const;
+
+    for (const row of s.expired.all(now, queueList, names, request.limit) as Array<{ id: string; cancel_requested: number; keep_failed_ms: number | null; queue: string }>) {
+      if (row.cancel_requested === 1) {
+        s.cancelExpired.run(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, row.id);
+        s.touchQueue.run(now, row.queue);
+        continue;
+      }
+      jobs.push(rowToClaimed(s.start.get(...lease(), 1, row.id) as JobRow, true));
+    }
+    // Failed jobs whose hook's worker died: taken over for the hook alone, still failed.
+    if (jobs.length < request.limit) {
+      for (const row of s.expiredHooks.all(now, queueList, names, request.limit - jobs.length) as Array<{ id: string }>) {
+        jobs.push(rowToClaimed(s.takeOverHook.get(newLeaseToken(), request.workerId, now + request.leaseMs, row.id) as JobRow, true));
+      }
+    }
+    this.promoteDue();
+    if (jobs.length < request.limit) {
+      const want = request.limit - jobs.length;
+      // One index range per queue, merged here: an IN list over queues would lose the index order.
+      const candidates = queues.flatMap((queue) => s.ready.all(queue, names, want) as Array<{ seq: number; priority: number; run_at: number }>);
+      if (queues.length > 1) candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+      const chosen = candidates.slice(0, want);
+      if (chosen.length > 0) {
+        // One statement for the batch. Each attempt's token is a fresh random prefix for this
+        // claim plus the row's seq: unique per attempt, without a statement per row.
+        const started = s.startBatch.all(now, `${newLeaseToken()}-`, request.workerId, now + request.leaseMs, JSON.stringify(chosen.map((c) => c.seq))) as JobRow[];
+        const order = new Map(chosen.map((candidate, index) => [candidate.seq, index]));
+        started.sort((a, b) => order.get(a.seq)! - order.get(b.seq)!);
+        for (const row of started) jobs.push(rowToClaimed(row, false));
+      }
+    }
+    let nextRunAt: number | null = null;
+    if (jobs.length < request.limit) nextRunAt = (s.nextRunAt.get(queueList, names) as { at: number | null }).at;
+    return { jobs, nextRunAt };
+  }
+
+  /** Due delayed jobs become queued (inside the caller's transaction). */
+  private promoteDue(): void {
+    this.connection.statements.promote.run(this.connection.clock.now());
+  }
+
+
+  private applySettlements(settlements: readonly Settlement[], events: BackendEvent[]): boolean[] {
+    const s = this.connection.statements;
+    const now = this.connection.clock.now();
+    const counts = new Map<string, { completed: number; failed: number }>();
+    const count = (queue: string, field: 'completed' | 'failed' | null) => {
+      const row = counts.get(queue) ?? { completed: 0, failed: 0 };
+      if (field) row[field]++;
+      counts.set(queue, row);
+    };
+    // Completions, the common case, are one statement for the whole batch.
+    const completes = settlements.filter((settlement) => settlement.kind === 'complete');
+    const completed = new Set<string>();
+    // An outcome whose attempt's outcome is already stored: written before, and its reply lost.
+    const alreadyApplied = (id: string, token: string) => s.settledBy.get(id, token) !== undefined;
+    if (completes.length > 0) {
+      const input = JSON.stringify(completes.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
+      for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string }>) {
+        completed.add(row.id);
+        count(row.queue, 'completed');
+        events.push({ type: 'settled', id: row.id, state: 'completed' });
+      }
+    }
+    const applied = settlements.map((settlement) => {
+      const { id, token } = settlement;
+      let row: { queue: string } | undefined;
+      switch (settlement.kind) {
+        case 'complete':
+          return completed.has(id) || alreadyApplied(id, token);
+        case 'retry':
+          row = s.retryLater.get(
+            settlement.runAt > now ? 'scheduled' : 'queued',
+            settlement.countAttempt ? 1 : 0,
+            settlement.error === null ? null : JSON.stringify(settlement.error),
+            settlement.runAt,
+            id,
+            token,
+          ) as typeof row;
+          if (row) events.push({ type: 'enqueued', queue: row.queue, runAt: settlement.runAt });
+          break;
+        case 'fail':
+          row = s.fail.get({
+            attempts: settlement.countAttempt ? 1 : 0,
+            error: JSON.stringify(settlement.error),
+            now,
+            expiresAt: settlement.expiresAt,
+            hookPending: settlement.hookPending ? 1 : 0,
+            id,
+            token,
+          }) as typeof row;
+          if (row) count(row.queue, 'failed');
+          if (row) events.push({ type: 'settled', id, state: 'failed' });
+          break;
+        case 'cancel':
+          row = s.cancelRunning.get(settlement.error === null ? null : JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;
+          if (row) count(row.queue, null);
+          if (row) events.push({ type: 'settled', id, state: 'cancelled' });
+          break;
+        case 'hook-done':
+          return s.hookDone.get(id, token) !== undefined || s.hookDoneBy.get(id, token) !== undefined;
+      }
+      return row !== undefined || alreadyApplied(id, token);
+    });
+    const bucket = bucketOf(now);
+    for (const [queue, { completed, failed }] of counts) {
+      s.touchQueue.run(now, queue);
+      if (completed + failed > 0) s.addCounts.run(queue, bucket, completed, failed);
+    }
+    return applied;
+  }
+}
