@@ -91,6 +91,7 @@ export { MemoryBackend } from './backends/memory/memory-backend.ts';
 export type { MemoryBackendOptions } from './backends/memory/memory-backend.ts';
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.ts';
 export type { SqliteBackendOptions } from './backends/sqlite/sqlite-backend.ts';
+export type { SqliteSettings } from './backends/sqlite/sqlite-url.ts';
 
 export { createClient, createScheduler, createWorker } from './create.ts';
 export { Client } from './client/client.ts';

@@ -7,7 +7,7 @@ import { SqliteConnection } from './sqlite-connection.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
-import type { SqliteSynchronous } from './sqlite-url.ts';
+import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
 
 export interface SqliteBackendOptions {
   /** The database file; `:memory:` for a private in-memory database. */
@@ -102,7 +102,7 @@ export class SqliteBackend extends ComposedBackend {
   }
 
   /** Read-only connection settings, for diagnostics and tests. The backend must be open. */
-  settings(): ReturnType<SqliteConnection['settings']> {
+  settings(): SqliteSettings {
     return this.connection.settings();
   }
 

@@ -8,7 +8,7 @@ import { readNamedStatements } from '../statement-files.ts';
 import { hubFor } from './sqlite-event-hub.ts';
 import { nextTurn, retryWhileBusy, sqliteCodeOf } from './sqlite-lock-wait.ts';
 import { applySqliteMigrations } from './sqlite-migrations.ts';
-import type { SqliteSynchronous } from './sqlite-url.ts';
+import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
 import { WriteQueue } from './sqlite-write-queue.ts';
 
 export type Db = Database.Database;
@@ -175,7 +175,7 @@ export class SqliteConnection {
   }
 
   /** Read-only connection settings, for diagnostics and tests. The backend must be open. */
-  settings(): { journalMode: string; synchronous: 'full' | 'normal' | 'off' | 'extra'; busyTimeoutMs: number; walSizeLimitBytes: number } {
+  settings(): SqliteSettings {
     const db = this.handle();
     const synchronous = ['off', 'normal', 'full', 'extra'][db.pragma('synchronous', { simple: true }) as number] as 'full';
     return {

@@ -41,3 +41,14 @@ export function parseSqliteUrl(url: string): SqliteUrlOptions {
   }
   return options;
 }
+
+/**
+ * The connection's settings as SQLite reports them (`SqliteBackend.settings()`). Here, beside the
+ * options they come from, so the backend's public types never name the driver's.
+ */
+export interface SqliteSettings {
+  journalMode: string;
+  synchronous: 'full' | 'normal' | 'off' | 'extra';
+  busyTimeoutMs: number;
+  walSizeLimitBytes: number;
+}
