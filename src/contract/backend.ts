@@ -49,9 +49,11 @@ export interface Backend extends JobQueue, JobAdmin, ScheduleStore, AsyncDisposa
   readonly capabilities: ReadonlySet<BackendCapability>;
 
   /**
-   * Optional: calls `listener` on changes made through this backend instance, so workers
-   * and `waitFor` react at once instead of at their next poll. A backend shared between
-   * processes cannot see other processes here; polling covers them.
+   * Optional (capability `change-events`): calls `listener` on changes made through this
+   * backend instance, and on those another process announces where the store can tell
+   * (PostgreSQL NOTIFY, Redis pub/sub, SQLite's file watch, which reports `changed` and the
+   * cancels asked for), so workers and `waitFor` react at once instead of at their next
+   * poll. Polling and heartbeats cover whatever no event brings.
    */
   subscribe?(listener: (event: BackendEvent) => void): () => void;
 }
