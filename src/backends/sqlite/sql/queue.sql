@@ -1,6 +1,10 @@
 -- The JobQueue role's statements (sqlite-queue.ts), prepared once per connection
 -- (sqlite-connection.ts). The claim's statements are also checked by tests for their query
 -- plans (EXPLAIN QUERY PLAN), against exactly this text.
+--
+-- A limit is written `LIMIT CAST(? AS INTEGER)`, never `LIMIT ?`: SQLite's planner reads a bare
+-- bound LIMIT, so binding it again (every call) made SQLite prepare the statement anew on every
+-- run, 5 to 15 µs each (bench/where-the-time-goes.md, issue #21).
 
 -- name: insert
 INSERT OR IGNORE INTO jobsmith_jobs
@@ -30,21 +34,21 @@ SELECT 1 AS claimable WHERE
 -- name: ready
 SELECT seq, priority, run_at FROM jobsmith_jobs
   WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
-  ORDER BY priority DESC, run_at, seq LIMIT ?
+  ORDER BY priority DESC, run_at, seq LIMIT CAST(? AS INTEGER)
 
 -- name: expired
 -- INDEXED BY: left to itself the planner walks every running row through the state index.
 SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
   WHERE state = 'running' AND lease_expires_at <= ?
     AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
-  ORDER BY lease_expires_at LIMIT ?
+  ORDER BY lease_expires_at LIMIT CAST(? AS INTEGER)
 
 -- name: expiredHooks
 -- Failed jobs whose `failed` hook is pending under a lease that lapsed: their worker died.
 SELECT id FROM jobsmith_jobs INDEXED BY jobsmith_jobs_hook_pending
   WHERE failed_hook = 'pending' AND lease_expires_at <= ?
     AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
-  ORDER BY lease_expires_at LIMIT ?
+  ORDER BY lease_expires_at LIMIT CAST(? AS INTEGER)
 
 -- name: promote
 UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?
