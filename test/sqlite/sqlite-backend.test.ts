@@ -414,6 +414,58 @@ const claimStatements = {
   startBatch: { sql: claimSql.startBatch, params: [start, 'token-', 'worker', start + 30_000, '[1,2,3]'] },
 } as const;
 
+describe('bulk enqueue, many rows a statement', () => {
+  it('stores 230 jobs with keyed ones among them: each result in input order, a held key answered with its holder, every row as given', async () => {
+    const store = backend();
+    await store.open();
+    const holder = newJob({ key: 'held' });
+    await store.enqueue([holder]);
+    // Keys at 0, 75 (held) and 229; the rest keyless, so 50-row statements and lone rows mix.
+    const jobs = Array.from({ length: 230 }, (_, index) =>
+      newJob({ key: index === 0 ? 'first' : index === 75 ? 'held' : index === 229 ? 'last' : null, queue: index % 2 ? 'odd' : 'even', runAt: index === 3 ? clock.now() + 60_000 : clock.now() }),
+    );
+    const results = await store.enqueue(jobs);
+    expect(results).toEqual(jobs.map((job, index) => (index === 75 ? { id: holder.id, created: false } : { id: job.id, created: true })));
+    const db = connect();
+    const rows = db.prepare('SELECT id, queue, state, payload, key FROM jobsmith_jobs ORDER BY seq').all() as Array<{ id: string; queue: string; state: string; payload: string; key: string | null }>;
+    const expected = [holder, ...jobs.filter((_, index) => index !== 75)].map((job) => ({
+      id: job.id,
+      queue: job.queue,
+      state: job.runAt > clock.now() ? 'scheduled' : 'queued',
+      payload: job.payload,
+      key: job.key,
+    }));
+    expect(rows.sort((a, b) => a.id.localeCompare(b.id))).toEqual(expected.sort((a, b) => a.id.localeCompare(b.id)));
+    expect((db.prepare('SELECT name FROM jobsmith_queues ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name)).toEqual(['default', 'even', 'odd']);
+  });
+
+  it('stores nothing of a call when one id of a 50-row statement is taken, and says which ids', async () => {
+    const store = backend();
+    await store.open();
+    const taken = newJob();
+    await store.enqueue([taken]);
+    const jobs = Array.from({ length: 120 }, () => newJob());
+    jobs[70] = { ...jobs[70]!, id: taken.id };
+    const error = (await rejection(store.enqueue(jobs))) as StoreError;
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.message).toMatch(/1 of the jobs .* were not stored: their ids are taken/);
+    expect(error.details).toMatchObject({ ids: expect.arrayContaining([taken.id]) });
+    expect(connect().prepare('SELECT count(*) AS count FROM jobsmith_jobs').get()).toEqual({ count: 1 });
+  });
+
+  it('records a new queue even after an earlier enqueue into it was rolled back', async () => {
+    const store = backend();
+    await store.open();
+    const taken = newJob();
+    await store.enqueue([taken]);
+    const jobs = Array.from({ length: 50 }, () => newJob({ queue: 'fresh' }));
+    jobs[10] = { ...jobs[10]!, id: taken.id };
+    await rejection(store.enqueue(jobs));
+    await store.enqueue([newJob({ queue: 'fresh' })]);
+    expect(connect().prepare("SELECT count(*) AS count FROM jobsmith_queues WHERE name = 'fresh'").get()).toEqual({ count: 1 });
+  });
+});
+
 describe('claiming from a large table', () => {
   it('claims 100 of 1,000 queued jobs among 200,000 completed (and 10,000 running or scheduled) through indexes, never a table scan', async () => {
     const instance = backend();
