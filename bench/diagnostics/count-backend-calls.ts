@@ -7,7 +7,8 @@
  * them). It also splits the CPU a run costs between the worker process and the store:
  * the server's processes for PostgreSQL and Redis, the time inside backend calls for
  * SQLite (which runs in the worker's process). Not part of `npm run bench`; run it with
- * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres,redis] [--concurrency 1,10,50]`.
+ * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres,redis] [--concurrency 1,10,50] [--prefetch N]`
+ * (`--prefetch`: the worker option; without it, the worker's default).
  * SQLite runs with synchronous=normal, so disk flushes do not hide the CPU cost.
  * PostgreSQL runs on a throwaway server (test/support startPostgres), a fresh database per
  * run. Under `node --cpu-prof`, pass `--skip-statement-counts`: the counting wrapper would
@@ -235,7 +236,7 @@ async function processOnce(kind: BackendKind, jobs: number, concurrency: number)
   const tallies: Tallies = new Map();
   statementCounts.clear();
   queryCounts.clear();
-  const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null });
+  const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null, ...(prefetch === undefined ? {} : { prefetch }) });
   if (kind === 'redis') await redisScriptStats(true);
   const storeCpuBefore = await storeCpuSeconds(kind);
   const cpuBefore = process.cpuUsage();
@@ -275,11 +276,13 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '5000' }, backends: { type: 'string', default: 'sqlite,memory' }, concurrency: { type: 'string', default: '1,10,50' },
     'enqueue-calls': { type: 'string', default: '500' },
     'skip-statement-counts': { type: 'boolean', default: false },
+    prefetch: { type: 'string' },
   },
 });
 const jobs = Number(values.jobs);
 const concurrencies = values.concurrency.split(',').map(Number);
 countingEnabled = !values['skip-statement-counts'];
+const prefetch = values.prefetch === undefined ? undefined : Number(values.prefetch);
 const kinds = values.backends.split(',');
 for (const kind of kinds) {
   if (kind !== 'sqlite' && kind !== 'memory' && kind !== 'postgres' && kind !== 'redis') throw new Error(`--backends: sqlite, memory, postgres or redis, not "${kind}"`);
