@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { median } from '../harness/statistics.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,10 +55,6 @@ function record(label: string, sample: Sample): void {
   samples.set(label, [...(samples.get(label) ?? []), sample]);
 }
 
-function median(numbers: number[]): number {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 type Jobsmith = typeof import('../../src/index.ts');
 type PrepareModule = typeof import('../../src/execution/prepare-job.ts');

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from '../harness/statistics.ts';
 
 const { values } = parseArgs({
   options: {
@@ -119,7 +120,6 @@ for (let rep = 0; rep < reps; rep++) {
   }
 }
 
-const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
 console.log(`\nsynchronous=${synchronous}, ${jobCount} jobs, ${reps} alternating reps; medians per job`);
 for (const [position, source] of sources.entries()) console.log(`  [${position}] ${source}`);
 console.log(`${'measure'.padEnd(20)} ${'CPU µs'.padStart(8)} ${'wall µs'.padStart(8)}`);
