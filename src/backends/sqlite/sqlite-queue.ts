@@ -57,7 +57,7 @@ export class SqliteQueue implements JobQueue {
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
     const results = await this.connection.write('enqueue', () => this.insertJobs(jobs));
-    jobs.forEach((job, index) => results[index]!.created && this.recordedQueues.add(job.queue));
+    for (const [index, job] of jobs.entries()) if (results[index]!.created) this.recordedQueues.add(job.queue);
     for (const event of enqueuedEvents(jobs, results)) this.connection.emit(event);
     return results;
   }

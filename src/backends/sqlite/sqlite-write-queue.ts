@@ -25,11 +25,12 @@ export interface WriteQueueHooks {
 /**
  * The writes of one connection, done in turns. A write waits here while another process holds
  * the write lock (on a timer, see sqlite-lock-wait.ts), and when the lock is had, every write
- * that queued up meanwhile runs in that one transaction, each in a savepoint of its own (when there are several), and
- * they commit together. Each write stays atomic (a body that throws is rolled back to its
- * savepoint and fails alone), and the writes that waited share one turn of the lock and one
- * commit: with four worker processes on one file, a worker's outcome writes pile up while it
- * waits, and each on its own would wait for the lock and then for the disk again.
+ * that queued up meanwhile runs in that one transaction, each in a savepoint of its own (a
+ * write alone needs none), and they commit together. Each write stays atomic (a body that
+ * throws is rolled back to its savepoint and fails alone), and the writes that waited share
+ * one turn of the lock and one commit: with four worker processes on one file, a worker's
+ * outcome writes pile up while it waits, and each on its own would wait for the lock and then
+ * for the disk again.
  *
  * Bodies run synchronously and must change nothing outside the database: a body whose
  * transaction SQLite rolled back (on SQLITE_FULL, say) runs again. Calls settle only once
