@@ -181,7 +181,7 @@ async function countEnqueueCalls(kind: 'sqlite' | 'postgres', singles: number): 
   let startedAt = performance.now();
   for (let index = 0; index < singles; index++) await client.enqueue(job, { index });
   const singleMs = (performance.now() - startedAt) / singles;
-  console.log(`\n${kind}${kind === 'sqlite' ? ' (synchronous=${sqliteSynchronous})' : ''}, enqueue 1 per call, ${singles} calls: ${singleMs.toFixed(3)} ms per call`);
+  console.log(`\n${kind}${kind === 'sqlite' ? ` (synchronous=${sqliteSynchronous})` : ''}, enqueue 1 per call, ${singles} calls: ${singleMs.toFixed(3)} ms per call`);
   printCounts(unit, counts, singles, 'enqueue');
   counts.clear();
   startedAt = performance.now();
