@@ -120,6 +120,33 @@ describe('jobsmith workers', () => {
     await liveWorkers(project.url);
   });
 
+  it('a worker killed with SIGKILL stays listed until its lease passes, then drops out', { timeout: 120_000 }, async () => {
+    // A 2 s lease, so the registration of a killed worker lapses quickly.
+    const shortLease = await makeProject({
+      'jobsmith.config.ts': `import { defineConfig, defineJob } from 'jobsmith';\nconst tick = defineJob({ name: 'tick', run: () => null });\nexport default defineConfig({ jobs: [tick], worker: { lease: '2s' } });\n`,
+    });
+    try {
+      const worker = await startCli(['worker'], { cwd: shortLease.dir });
+      await worker.until('the worker to run', (line) => line.includes('jobsmith worker running'));
+      const listed = async () => jsonLines((await cli(['workers', '--json'], { cwd: shortLease.dir })).stdout);
+      const [entry, ...others] = await listed();
+      expect(others).toEqual([]);
+      expect(entry).toMatchObject({ pid: worker.child.pid, queues: ['default'], names: ['tick'] });
+      expect(Date.parse(entry!.expiresAt as string) - Date.parse(entry!.lastHeartbeatAt as string)).toBe(2000);
+      worker.signal('SIGKILL');
+      await worker.exited;
+      const killedAt = Date.now();
+      while ((await listed()).length > 0) {
+        if (Date.now() - killedAt > 30_000) throw new Error('the killed worker was still listed after 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // Not before its registration lapsed: at most a lease after the kill, never sooner than it expired.
+      expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(entry!.expiresAt as string));
+    } finally {
+      shortLease.remove();
+    }
+  });
+
   it('has --help with an example, and takes no arguments', async () => {
     const help = await cli(['workers', '--help'], { cwd: project.dir });
     expect(help.code).toBe(0);

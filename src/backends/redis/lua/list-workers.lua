@@ -1,5 +1,5 @@
 -- ARGV: now. Deletes the registrations that lapsed by now; returns the others' JSON.
-local now = tonumber(ARGV[1])
+local now = ARGV[1]
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'workers', '-inf', now)) do redis.call('DEL', P .. 'worker:' .. id) end
 redis.call('ZREMRANGEBYSCORE', P .. 'workers', '-inf', now)
 local out = {}
