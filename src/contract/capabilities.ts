@@ -11,7 +11,9 @@ export type BackendCapability =
   /** `enqueue(jobs, { tx })` writes the jobs in the caller's own transaction (PostgreSQL). */
   | 'transactional-enqueue'
   /** `subscribe()` reports changes made through this backend as they happen. */
-  | 'change-events';
+  | 'change-events'
+  /** `recordStep` / `listSteps` (`step-store.ts`): a job's named steps, kept with it and fenced by the lease. */
+  | 'durable-steps';
 
 /** The part of a backend this check reads. */
 interface DeclaresCapabilities {

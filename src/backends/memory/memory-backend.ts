@@ -5,11 +5,13 @@ import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type BucketCount, bucketOf, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError } from '../../domain/errors.ts';
+import type { StepRecord } from '../../domain/job-record.ts';
 import { type JobState, isTerminal } from '../../domain/job-state.ts';
 import { MemoryAdmin } from './memory-admin.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import { type StoredJob, keyOf, storedJob } from './memory-rows.ts';
 import { MemorySchedules } from './memory-schedules.ts';
+import { MemorySteps } from './memory-steps.ts';
 import { ReadyIndex } from './ready-index.ts';
 
 export interface MemoryBackendOptions {
@@ -28,7 +30,7 @@ export interface MemoryBackendOptions {
  */
 export class MemoryBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'durable-steps']);
   readonly kind = 'memory';
   override readonly inProcess = true;
   private readonly state: MemoryState;
@@ -36,7 +38,7 @@ export class MemoryBackend extends ComposedBackend {
   constructor(options: MemoryBackendOptions = {}) {
     const state = new MemoryState(options.clock ?? systemClock);
     const queue = new MemoryQueue(state);
-    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue) });
+    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue), steps: new MemorySteps(state) });
     this.state = state;
   }
 
@@ -75,6 +77,8 @@ export class MemoryState {
   readonly queues = new Map<string, { paused: boolean; lastProcessedAt: number | null }>();
   readonly buckets = new Map<string, BucketCount>();
   readonly schedules = new Map<string, ScheduleRecord>();
+  /** Each job's durable steps by name; removed with the job. */
+  readonly steps = new Map<string, Map<string, StepRecord>>();
   /** The emitter behind `subscribe`. */
   readonly listeners = new BackendListeners();
   closed = false;
@@ -107,6 +111,7 @@ export class MemoryState {
     this.running.delete(job);
     this.hookLeases.delete(job);
     this.jobs.delete(job.id);
+    this.steps.delete(job.id);
     this.releaseKey(job);
   }
 

@@ -14,6 +14,7 @@ import { FakeClock } from '../fake-clock.ts';
 import { InFlightCalls } from '../in-flight-calls.ts';
 import { adminTests } from './admin.ts';
 import { capabilityTests } from './capabilities.ts';
+import { durableStepTests } from './durable-steps.ts';
 import { enqueueTests } from './enqueue.ts';
 import { failedHookTests } from './failed-hooks.ts';
 import { queueTests } from './queue.ts';
@@ -63,6 +64,7 @@ export function runBackendConformance(options: ConformanceOptions): void {
     failedHookTests(suite);
     workerFaultTests(suite);
     workerPrefetchTests(suite);
+    durableStepTests(suite);
   });
 }
 
