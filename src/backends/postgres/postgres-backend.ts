@@ -12,6 +12,7 @@ import { PostgresListener } from './postgres-listener.ts';
 import { applyPostgresMigrations } from './postgres-migrations.ts';
 import { PostgresQueue } from './postgres-queue.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
+import { PostgresSteps } from './postgres-steps.ts';
 
 export type { PgQueryable } from './postgres-connection.ts';
 
@@ -50,7 +51,7 @@ export interface PostgresBackendOptions {
  */
 export class PostgresBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue', 'durable-steps']);
   readonly kind = 'postgres';
   readonly schema: string;
   private readonly connection: PostgresConnection;
@@ -82,7 +83,7 @@ export class PostgresBackend extends ComposedBackend {
       setUp: () => applyPostgresMigrations(connection, migrate),
     });
     const queue = new PostgresQueue(connection);
-    super({ queue, admin: new PostgresAdmin(connection), schedules: new PostgresSchedules(connection, queue) });
+    super({ queue, admin: new PostgresAdmin(connection), schedules: new PostgresSchedules(connection, queue), steps: new PostgresSteps(connection) });
     this.schema = schema;
     this.connection = connection;
     this.pool = pool;

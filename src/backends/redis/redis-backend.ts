@@ -13,6 +13,7 @@ import { RedisQueue } from './redis-queue.ts';
 import { fieldsToRecord } from './redis-rows.ts';
 import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
 import { RedisSchedules } from './redis-schedules.ts';
+import { RedisSteps } from './redis-steps.ts';
 
 export interface RedisBackendOptions {
   /** A `redis://` URL, or… */
@@ -35,7 +36,7 @@ type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unkn
  */
 export class RedisBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'durable-steps']);
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly connection: RedisConnection;
@@ -49,6 +50,7 @@ export class RedisBackend extends ComposedBackend {
       queue: new RedisQueue(connection, listeners),
       admin: new RedisAdmin(connection, listeners),
       schedules: new RedisSchedules(connection),
+      steps: new RedisSteps(connection),
     });
     this.connection = connection;
     this.listeners = listeners;

@@ -23,6 +23,7 @@ const scriptFiles = {
   upsertSchedule: 'upsert-schedule.lua',
   setScheduleEnabled: 'set-schedule-enabled.lua',
   removeSchedule: 'remove-schedule.lua',
+  recordStep: 'record-step.lua',
 } as const;
 
 export type RedisScriptName = keyof typeof scriptFiles;

@@ -7,6 +7,7 @@ import { SqliteConnection } from './sqlite-connection.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
+import { SqliteSteps } from './sqlite-steps.ts';
 import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
 
 export interface SqliteBackendOptions {
@@ -42,7 +43,7 @@ export interface SqliteBackendOptions {
  */
 export class SqliteBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'durable-steps']);
   readonly kind = 'sqlite';
   override readonly inProcess = true;
   private readonly options: SqliteBackendOptions;
@@ -60,7 +61,7 @@ export class SqliteBackend extends ComposedBackend {
       clock: options.clock ?? systemClock,
     });
     const queue = new SqliteQueue(connection);
-    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue) });
+    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue), steps: new SqliteSteps(connection) });
     this.options = options;
     this.connection = connection;
   }
