@@ -1,7 +1,7 @@
-import type { Backend, ClaimedJob, Settlement } from '../contract/backend.ts';
+import type { Backend, ClaimedJob, NewJob, Settlement } from '../contract/backend.ts';
 import { backoffDelay } from '../domain/backoff.ts';
 import type { Clock } from '../domain/clock.ts';
-import type { JobDefinition } from '../domain/define-job.ts';
+import { type FollowUpJob, type JobDefinition, toJobDefinition } from '../domain/define-job.ts';
 import {
   InvalidOptionError,
   InvalidStateError,
@@ -21,6 +21,7 @@ import { validatePayload } from '../domain/validate-payload.ts';
 import { AttemptAbort } from './attempt-abort.ts';
 import { AttemptSteps } from './attempt-steps.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
+import { prepareJob } from './prepare-job.ts';
 
 /** What became of one attempt, after its settlement was written (or rejected). */
 export type AttemptEnd =
@@ -90,9 +91,10 @@ export async function runAttempt(
   try {
     if (job.crashes > deps.maxCrashRetries) {
       const error = new WorkerCrashedError(job.id, job.crashes);
-      return await finish(deps, definition, job, failWith(deps, definition, job, error, false), { kind: 'failed', error });
+      const crashed = await withFollowUps(deps, definition, job, ctx, { settlement: failWith(deps, definition, job, error, false), end: { kind: 'failed', error } });
+      return await finish(deps, definition, job, crashed.settlement, crashed.end);
     }
-    const outcome = await runHandler(deps, definition, job, ctx, controller, steps);
+    const outcome = await withFollowUps(deps, definition, job, ctx, await runHandler(deps, definition, job, ctx, controller, steps));
     const end = await finish(deps, definition, job, outcome.settlement, outcome.end);
     hookRuns = end.kind === 'failed' && end.failedHook !== undefined;
     return end;
@@ -292,6 +294,41 @@ async function runTakenOverHook(deps: AttemptDeps, definition: JobDefinition, jo
   } finally {
     deps.keeper.untrack(lease);
   }
+}
+
+/**
+ * Adds to a completion or a final failure the follow-up jobs the definition's `onSuccess` /
+ * `onFailure` returns, so they are written in the same write as the outcome. An `onSuccess`
+ * that throws fails the attempt as its handler would have: the success is not stored without
+ * its follow-ups. An `onFailure` that throws is reported; the failure is stored without.
+ */
+async function withFollowUps(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, ctx: JobContext, decided: Decided): Promise<Decided> {
+  if (decided.settlement?.kind === 'complete' && definition.onSuccess) {
+    const { settlement } = decided;
+    try {
+      const payload = await validatePayload(definition, job.payload);
+      const followUps = await prepareFollowUps(await definition.onSuccess(settlement.result, payload, ctx), deps.clock.now());
+      return { settlement: { ...settlement, followUps }, end: decided.end };
+    } catch (error) {
+      decided = decideError(deps, definition, job, error);
+    }
+  }
+  if (decided.settlement?.kind === 'fail' && decided.end.kind === 'failed' && definition.onFailure) {
+    const { settlement, end } = decided;
+    try {
+      const payload = await validatePayload(definition, job.payload).catch(() => job.payload);
+      const followUps = await prepareFollowUps(await definition.onFailure(end.error, payload as never, ctx), deps.clock.now());
+      return { settlement: { ...settlement, followUps }, end };
+    } catch (error) {
+      deps.onHookError(error, job);
+    }
+  }
+  return decided;
+}
+
+async function prepareFollowUps(list: readonly FollowUpJob[], now: number): Promise<NewJob[]> {
+  if (!Array.isArray(list)) throw new InvalidOptionError('follow-up jobs', list, 'an array of { job, payload, options? }');
+  return Promise.all(list.map((item: FollowUpJob) => prepareJob(toJobDefinition(item.job), item.payload, item.options ?? {}, now)));
 }
 
 function keepUntil(now: number, keepMs: number | null): number | null {

@@ -17,6 +17,7 @@ import { capabilityTests } from './capabilities.ts';
 import { durableStepTests } from './durable-steps.ts';
 import { enqueueTests } from './enqueue.ts';
 import { failedHookTests } from './failed-hooks.ts';
+import { followUpTests } from './follow-ups.ts';
 import { queueTests } from './queue.ts';
 import { scheduleTests } from './schedules.ts';
 import { workerFaultTests } from './worker-faults.ts';
@@ -65,6 +66,7 @@ export function runBackendConformance(options: ConformanceOptions): void {
     workerFaultTests(suite);
     workerPrefetchTests(suite);
     durableStepTests(suite);
+    followUpTests(suite);
   });
 }
 
