@@ -94,7 +94,8 @@ export async function runAttempt(
       const crashed = await withFollowUps(deps, definition, job, ctx, { settlement: failWith(deps, definition, job, error, false), end: { kind: 'failed', error } });
       return await finish(deps, definition, job, crashed.settlement, crashed.end);
     }
-    const outcome = await withFollowUps(deps, definition, job, ctx, await runHandler(deps, definition, job, ctx, controller, steps));
+    const handled = await runHandler(deps, definition, job, ctx, controller, steps);
+    const outcome = definition.onSuccess || definition.onFailure ? await withFollowUps(deps, definition, job, ctx, handled) : handled;
     const end = await finish(deps, definition, job, outcome.settlement, outcome.end);
     hookRuns = end.kind === 'failed' && end.failedHook !== undefined;
     return end;
