@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(() => project?.remove());
 
-/** A job of durable steps the config does not know (status needs only the store): two steps, and a failed one it handles. */
+/** A job of durable steps the config does not know (status needs only the store): two steps, a failed one it handles, and a sleep. */
 async function runCheckout(url: string): Promise<string> {
   const checkout = defineJob({
     name: 'checkout',
@@ -48,11 +48,12 @@ async function runCheckout(url: string): Promise<string> {
     async run(_: null, ctx) {
       const order = await ctx.step('validate', () => ({ items: 2 }));
       await ctx.step('reserve', () => order.items);
-      return ctx
+      await ctx
         .step('charge', () => {
           throw new Error('card declined\nsecond line');
         })
         .catch(() => 'pay later');
+      await ctx.sleep('settle-wait', '1h');
     },
   });
   const client = createClient({ backend: url, jobs: [checkout] });
@@ -152,18 +153,20 @@ describe('status', () => {
     expect(stdout).toMatch(/attempt 1 failed: the disk is full\n/);
   });
 
-  it('shows each durable step: outcome, duration, attempt, start, and why one failed', async () => {
+  it('shows each durable step: outcome, duration or wake time, attempt, start, and why one failed', async () => {
     const { code, stdout } = await run(['status', ids.steps]);
     expect(code).toBe(0);
     expect(stdout).toMatch(
-      /Steps\n {2}validate {2}completed {2}\d+ ms {2}attempt 1, started \S+Z\n {2}reserve {3}completed {2}\d+ ms {2}attempt 1, started \S+Z\n {2}charge {4}failed {5}\d+ ms {2}attempt 1, started \S+Z {2}Error: card declined\n/,
+      /Steps\n {2}validate {5}completed {2}\d+ ms {2}attempt 1, started \S+Z\n {2}reserve {6}completed {2}\d+ ms {2}attempt 1, started \S+Z\n {2}charge {7}failed {5}\d+ ms {2}attempt 1, started \S+Z {2}Error: card declined\n {2}settle-wait {2}sleeping {3}until \S+Z {2}attempt 1, started \S+Z\n/,
     );
     const [job] = jsonLines((await run(['--json', 'status', ids.steps])).stdout);
     expect((job!.steps as Array<{ name: string; outcome: string }>).map((step) => [step.name, step.outcome])).toEqual([
       ['validate', 'completed'],
       ['reserve', 'completed'],
       ['charge', 'failed'],
+      ['settle-wait', 'sleeping'],
     ]);
+    expect(job).toMatchObject({ state: 'scheduled', attempts: 0 });
   });
 
   it("shows a running job's lease", async () => {
@@ -218,6 +221,11 @@ describe('why', () => {
     expect(secondText!.stdout).toContain('It waits behind 1 earlier job of the same priority (0) in queue "mail".');
     expect(heldText!.stdout).toContain('Queue "held" is paused (jobsmith queues resume held).');
     expect(delayedText!.stdout).toMatch(/It is delayed until \S+Z\./);
+  });
+
+  it('says a job sleeps in a step until its wake time', async () => {
+    expect(await reasons(ids.steps)).toEqual(['delayed']);
+    expect((await run(['why', ids.steps])).stdout).toMatch(/It is delayed until \S+Z: it sleeps in step "settle-wait" \(ctx\.sleep\)\./);
   });
 
   it('says which worker holds a running job and when its lease ends, or that the lease expired', async () => {
