@@ -55,6 +55,43 @@ export function durableStepTests(suite: ConformanceSuite): void {
     expect((await backend.listSteps!(id)).map((record) => record.name)).toEqual(['before', 'taker']);
   });
 
+  test('in a worker, a zombie attempt gets LeaseLostError from its next step and the attempt holding the job records it', async ({ clock, backend, client }) => {
+    let starts = 0;
+    const outcomes: string[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const job = defineJob({
+      name: 'zombie-steps',
+      run: async (_: null, ctx) => {
+        const run = ++starts;
+        await ctx.step('a', () => run);
+        await gate;
+        try {
+          await ctx.step('b', () => run);
+          outcomes.push(`run ${run} recorded b`);
+        } catch (error) {
+          outcomes.push(`run ${run}: ${isJobsmithError(error, 'LEASE_LOST') ? 'lease lost' : String(error)}`);
+          throw error;
+        }
+      },
+    });
+    await startWorker([job], { concurrency: 2 });
+    const { id } = await client.enqueue(job, null);
+    await eventually(() => starts === 1, 'the first attempt to start');
+    // The job is handed back under the first attempt's feet: that attempt is now a zombie.
+    const held = (await backend.get(id))!;
+    await backend.settle([{ id, token: held.lease!.token, kind: 'retry', error: null, runAt: clock.now(), countAttempt: false }]);
+    await eventually(() => starts === 2, 'a second attempt to start');
+    release();
+    await untilState(id, 'completed');
+    await eventually(() => outcomes.length === 2, 'both attempts to reach step b');
+    expect(outcomes.sort()).toEqual(['run 1: lease lost', 'run 2 recorded b']);
+    expect((await backend.get(id))!.steps!.map((step) => [step.name, step.result])).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
+  });
+
   test('a retry resumes at the first step that had not finished; completed steps never run twice', async ({ clock, backend, client }) => {
     const runs: string[] = [];
     const job = defineJob({
