@@ -226,7 +226,10 @@ export class Client implements AsyncDisposable {
     const matches = await backend.findByIdPrefix(id, maxListedMatches + 1);
     if (matches.length === 0) throw new JobNotFoundError(id);
     if (matches.length > 1) throw new AmbiguousIdError(id, matches.map((job) => job.id), maxListedMatches);
-    return matches[0]!;
+    const [job] = matches as [JobRecord];
+    // As `get(id)` has them: a listing leaves steps out.
+    if (backend.capabilities.has('durable-steps')) job.steps = await backend.listSteps!(job.id);
+    return job;
   }
 
   /** One page of jobs, newest first. */

@@ -102,7 +102,9 @@ export const waitChecks: WaitCheck[] = [
     async run({ job, now }) {
       if (job.state !== 'scheduled' || job.runAt <= now) return [];
       const backoff = job.attempts > 0 && job.error !== null ? `, backing off after attempt ${job.error.attempt} failed: ${job.error.message.split('\n')[0]}` : '';
-      return [{ code: 'delayed', blocking: true, runAt: iso(job.runAt), message: `It is delayed until ${iso(job.runAt)}${backoff}.` }];
+      const sleep = job.steps?.find((step) => step.outcome === 'sleeping' && step.wakeAt === job.runAt);
+      const cause = sleep ? `: it sleeps in step "${sleep.name}" (ctx.sleep)` : backoff;
+      return [{ code: 'delayed', blocking: true, runAt: iso(job.runAt), ...(sleep ? { step: sleep.name } : {}), message: `It is delayed until ${iso(job.runAt)}${cause}.` }];
     },
   },
   {

@@ -4,12 +4,14 @@ import type { JobAdmin } from './job-admin.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { ScheduleStore } from './schedule-store.ts';
 import type { LiveWorker, WorkerPresence } from './worker-registry.ts';
+import type { StepStore } from './step-store.ts';
 
 export type * from './capabilities.ts';
 export type * from './job-admin.ts';
 export type * from './job-queue.ts';
 export type * from './schedule-store.ts';
 export type * from './worker-registry.ts';
+export type * from './step-store.ts';
 
 /**
  * The backend contract: the one interface every store implements and the client,
@@ -31,9 +33,10 @@ export type * from './worker-registry.ts';
  * The contract is split by role, one file each: the queue (`job-queue.ts`), administration
  * (`job-admin.ts`) and schedules (`schedule-store.ts`). Every backend implements all three;
  * what not every backend can do is an optional capability it declares (`capabilities.ts`),
- * with a role file of its own where it adds methods (`worker-registry.ts` for `live-workers`).
+ * with a role file of its own where it adds methods (`worker-registry.ts` for `live-workers`,
+ * `step-store.ts` for `durable-steps`).
  */
-export interface Backend extends JobQueue, JobAdmin, ScheduleStore, AsyncDisposable {
+export interface Backend extends JobQueue, JobAdmin, ScheduleStore, Partial<StepStore>, AsyncDisposable {
   /** `memory`, `sqlite`, `postgres`, `redis`. */
   readonly kind: string;
   /**

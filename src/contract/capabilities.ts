@@ -4,7 +4,7 @@ import { CapabilityUnsupportedError } from '../domain/errors.ts';
  * What a backend may be able to do beyond the three roles every backend keeps (queue,
  * administration, schedules). A backend lists the ones it has in `capabilities`; the
  * conformance suite runs a capability's tests only on the backends that declare it, and
- * fails one that declares it and does not keep it. Features still to come (steps and flows,
+ * fails one that declares it and does not keep it. Features still to come (flows,
  * limits) arrive as capabilities, so a backend can gain them one by one.
  */
 export type BackendCapability =
@@ -16,7 +16,9 @@ export type BackendCapability =
    * Workers register in the store (`registerWorker`, renewed by the heartbeat through
    * `renewLeases`'s `presence`), and `listWorkers()` lists the live ones (worker-registry.ts).
    */
-  | 'live-workers';
+  | 'live-workers'
+  /** `recordStep` / `listSteps` (`step-store.ts`): a job's named steps, kept with it and fenced by the lease. */
+  | 'durable-steps';
 
 /** The part of a backend this check reads. */
 interface DeclaresCapabilities {

@@ -1,6 +1,6 @@
-import type { JobLogEntry, JobProgress, JobRecord } from '../domain/job-record.ts';
-import type { Backend, BackendEvent } from './backend.ts';
 import { CapabilityUnsupportedError } from '../domain/errors.ts';
+import type { JobLogEntry, JobProgress, JobRecord, StepRecord } from '../domain/job-record.ts';
+import type { Backend, BackendEvent } from './backend.ts';
 import { type BackendCapability, requireCapability } from './capabilities.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from './job-admin.ts';
 import type {
@@ -19,6 +19,7 @@ import type {
 } from './job-queue.ts';
 import type { FireResult, ScheduleInput, ScheduleRecord, ScheduleStore, ScheduleTick } from './schedule-store.ts';
 import type { LiveWorker, PresenceRenewal, WorkerPresence, WorkerRegistry } from './worker-registry.ts';
+import type { StepStore } from './step-store.ts';
 
 /** The role objects a backend is made of. */
 export interface BackendRoles {
@@ -27,6 +28,8 @@ export interface BackendRoles {
   schedules: ScheduleStore;
   /** The `live-workers` role, on a backend that declares it. */
   workers?: WorkerRegistry;
+  /** Capability `durable-steps`. */
+  steps?: StepStore;
 }
 
 /**
@@ -74,8 +77,11 @@ export abstract class ComposedBackend implements Backend {
     return this.roles.queue.appendLog(lease, entry);
   }
 
-  get(id: string): Promise<JobRecord | null> {
-    return this.roles.admin.get(id);
+  async get(id: string): Promise<JobRecord | null> {
+    const record = await this.roles.admin.get(id);
+    // A second read: a step recorded between the two shows, which a record can only gain by.
+    if (record && this.roles.steps) record.steps = await this.roles.steps.listSteps(id);
+    return record;
   }
   findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
     return this.roles.admin.findByIdPrefix(prefix, limit);
@@ -103,6 +109,17 @@ export abstract class ComposedBackend implements Backend {
   }
   resume(queue: string): Promise<void> {
     return this.roles.admin.resume(queue);
+  }
+
+  recordStep(lease: LeaseRef, step: StepRecord): Promise<void> {
+    return this.stepStore().recordStep(lease, step);
+  }
+  listSteps(id: string): Promise<StepRecord[]> {
+    return this.stepStore().listSteps(id);
+  }
+  private stepStore(): StepStore {
+    if (!this.roles.steps) throw new CapabilityUnsupportedError(this.kind, 'durable-steps');
+    return this.roles.steps;
   }
 
   upsertSchedule(input: ScheduleInput): Promise<ScheduleRecord> {

@@ -138,9 +138,23 @@ export interface LeaseStatus {
   cancelRequested: boolean;
 }
 
+/**
+ * Jobs to add with an outcome (the definition's `onSuccess` / `onFailure`), in the same
+ * atomic write: they exist if and only if the outcome was written by this settlement. An
+ * outcome found already written (a lost reply, written again) adds none a second time.
+ */
+export interface FollowUps {
+  followUps?: readonly NewJob[];
+}
+
+/** The follow-up jobs a settlement carries; none for the kinds that carry none. */
+export function followUpsOf(settlement: Settlement): readonly NewJob[] {
+  return (settlement.kind === 'complete' || settlement.kind === 'fail') && settlement.followUps ? settlement.followUps : [];
+}
+
 /** The outcome of an attempt, as the worker decided it. */
 export type Settlement =
-  | (LeaseRef & { kind: 'complete'; result: JsonValue; expiresAt: number | null })
+  | (LeaseRef & FollowUps & { kind: 'complete'; result: JsonValue; expiresAt: number | null })
   /** Back to `scheduled` until `runAt`. `countAttempt: false` is a snooze or a release that spends nothing. */
   | (LeaseRef & { kind: 'retry'; error: SerializedError | null; runAt: number; countAttempt: boolean })
   /**
@@ -148,7 +162,7 @@ export type Settlement =
    * is stored with `failedHook: 'pending'` and keeps this lease, renewed by the heartbeat,
    * until a `hook-done` settlement with the same lease.
    */
-  | (LeaseRef & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null; hookPending: boolean })
+  | (LeaseRef & FollowUps & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null; hookPending: boolean })
   | (LeaseRef & { kind: 'cancel'; error: SerializedError | null; expiresAt: number | null })
   /** The `failed` hook of a job stored `failed` under this lease has run (or was given up): `failedHook` becomes `'done'` and the lease is released. */
   | (LeaseRef & { kind: 'hook-done' });

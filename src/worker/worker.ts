@@ -589,6 +589,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
           case 'lost':
             return void this.reportError(end.error, 'settle', job.id);
           case 'released':
+          case 'sleeping':
           case 'hook-ran':
             return;
         }

@@ -5,12 +5,14 @@ import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type BucketCount, bucketOf, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError } from '../../domain/errors.ts';
+import type { StepRecord } from '../../domain/job-record.ts';
 import { type JobState, isTerminal } from '../../domain/job-state.ts';
 import { MemoryAdmin } from './memory-admin.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import { type StoredJob, keyOf, storedJob } from './memory-rows.ts';
 import { MemorySchedules } from './memory-schedules.ts';
 import { MemoryWorkers } from './memory-workers.ts';
+import { MemorySteps } from './memory-steps.ts';
 import { ReadyIndex } from './ready-index.ts';
 
 export interface MemoryBackendOptions {
@@ -29,7 +31,7 @@ export interface MemoryBackendOptions {
  */
 export class MemoryBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
   readonly kind = 'memory';
   override readonly inProcess = true;
   private readonly state: MemoryState;
@@ -38,7 +40,7 @@ export class MemoryBackend extends ComposedBackend {
     const state = new MemoryState(options.clock ?? systemClock);
     const workers = new MemoryWorkers(state);
     const queue = new MemoryQueue(state, workers);
-    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue), workers });
+    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue), workers, steps: new MemorySteps(state) });
     this.state = state;
   }
 
@@ -79,6 +81,8 @@ export class MemoryState {
   readonly schedules = new Map<string, ScheduleRecord>();
   /** Live workers' registrations by worker id (memory-workers.ts). */
   readonly workers = new Map<string, LiveWorker>();
+  /** Each job's durable steps by name; removed with the job. */
+  readonly steps = new Map<string, Map<string, StepRecord>>();
   /** The emitter behind `subscribe`. */
   readonly listeners = new BackendListeners();
   closed = false;
@@ -111,6 +115,7 @@ export class MemoryState {
     this.running.delete(job);
     this.hookLeases.delete(job);
     this.jobs.delete(job.id);
+    this.steps.delete(job.id);
     this.releaseKey(job);
   }
 

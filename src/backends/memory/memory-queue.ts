@@ -13,6 +13,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -163,6 +164,9 @@ export class MemoryQueue implements JobQueue {
     const job = this.heldJob(settlement.id, settlement.token);
     // This attempt's outcome is already stored: it was written before, and its reply lost.
     if (!job) return this.state.jobs.get(settlement.id)?.settledToken === settlement.token;
+    // First, as it is the part that can throw (an id taken): then nothing else has changed.
+    const followUps = followUpsOf(settlement);
+    if (followUps.length > 0) this.enqueueNow(followUps);
     const now = this.state.clock.now();
     const lease = job.lease!;
     this.state.running.delete(job);

@@ -13,6 +13,7 @@ import { applyPostgresMigrations } from './postgres-migrations.ts';
 import { PostgresQueue } from './postgres-queue.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
 import { PostgresWorkers } from './postgres-workers.ts';
+import { PostgresSteps } from './postgres-steps.ts';
 
 export type { PgQueryable } from './postgres-connection.ts';
 
@@ -51,7 +52,7 @@ export interface PostgresBackendOptions {
  */
 export class PostgresBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue', 'live-workers']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue', 'live-workers', 'durable-steps']);
   readonly kind = 'postgres';
   readonly schema: string;
   private readonly connection: PostgresConnection;
@@ -83,7 +84,13 @@ export class PostgresBackend extends ComposedBackend {
       setUp: () => applyPostgresMigrations(connection, migrate),
     });
     const queue = new PostgresQueue(connection);
-    super({ queue, admin: new PostgresAdmin(connection), schedules: new PostgresSchedules(connection, queue), workers: new PostgresWorkers(connection) });
+    super({
+      queue,
+      admin: new PostgresAdmin(connection),
+      schedules: new PostgresSchedules(connection, queue),
+      workers: new PostgresWorkers(connection),
+      steps: new PostgresSteps(connection),
+    });
     this.schema = schema;
     this.connection = connection;
     this.pool = pool;

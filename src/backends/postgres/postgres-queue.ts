@@ -13,6 +13,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidStateError, LeaseLostError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
@@ -80,8 +81,11 @@ export class PostgresQueue implements JobQueue {
 
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     if (settlements.length === 0) return { applied: [], claimed: next ? await this.claim(next) : null };
-    const { applied, claimed } = await this.connection.run('settle', (db) => this.settleAndClaim(db, settlements, next));
+    const { applied, claimed, added } = settlements.some((settlement) => followUpsOf(settlement).length > 0)
+      ? await this.connection.inTransaction(undefined, 'settle', (db) => this.settleWithFollowUps(db, settlements, next))
+      : { ...(await this.connection.run('settle', (db) => this.settleAndClaim(db, settlements, next))), added: null };
     // Only once the outcomes are committed: a failed call changed nothing, and the worker sends them again.
+    if (added) this.connection.emitEnqueued(added.jobs, added.results);
     for (const row of applied) {
       if (!row.fresh) continue;
       if (row.kind === 'retry') this.connection.emit({ type: 'enqueued', queue: row.queue, runAt: row.run_at });
@@ -163,6 +167,18 @@ export class PostgresQueue implements JobQueue {
       results.push({ id: existing, created: false });
     }
     return results;
+  }
+
+  /**
+   * Outcomes some of which carry follow-up jobs: settle_and_claim() and the follow-ups of the
+   * outcomes it wrote afresh, in one transaction, so they commit (or roll back) together.
+   */
+  private async settleWithFollowUps(db: PgQueryable, settlements: readonly Settlement[], next: ClaimRequest | undefined) {
+    const settled = await this.settleAndClaim(db, settlements, next);
+    const fresh = new Set(settled.applied.flatMap((row) => (row.fresh ? [row.id] : [])));
+    const jobs = settlements.flatMap((settlement) => (fresh.has(settlement.id) ? followUpsOf(settlement) : []));
+    const results = jobs.length > 0 ? await this.insertJobs(db, jobs, false) : [];
+    return { ...settled, added: { jobs, results } };
   }
 
   /**

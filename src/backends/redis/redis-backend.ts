@@ -14,6 +14,7 @@ import { fieldsToRecord } from './redis-rows.ts';
 import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
 import { RedisSchedules } from './redis-schedules.ts';
 import { RedisWorkers } from './redis-workers.ts';
+import { RedisSteps } from './redis-steps.ts';
 
 export interface RedisBackendOptions {
   /** A `redis://` URL, or… */
@@ -36,7 +37,7 @@ type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unkn
  */
 export class RedisBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly connection: RedisConnection;
@@ -51,6 +52,7 @@ export class RedisBackend extends ComposedBackend {
       admin: new RedisAdmin(connection, listeners),
       schedules: new RedisSchedules(connection),
       workers: new RedisWorkers(connection),
+      steps: new RedisSteps(connection),
     });
     this.connection = connection;
     this.listeners = listeners;

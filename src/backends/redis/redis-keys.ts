@@ -9,6 +9,7 @@ import type { JobState } from '../../domain/job-state.ts';
  *                     settledToken: the lease token of the attempt whose outcome it holds
  *   P logs:<id>       list: log lines as JSON, newest 200
  *   P prog:<id>       list: progress reports as JSON, newest 100
+ *   P steps:<id>      hash: step name -> "<seq> <record JSON>", the job's durable steps
  *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
  *   P scheduled       zset: delayed and retrying jobs by runAt
  *   P running         zset: running jobs by lease expiry
@@ -50,6 +51,9 @@ export class RedisKeys {
   }
   progress(id: string): string {
     return `${this.root}prog:${id}`;
+  }
+  steps(id: string): string {
+    return `${this.root}steps:${id}`;
   }
   state(state: JobState): string {
     return `${this.root}state:${state}`;

@@ -14,6 +14,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -78,18 +79,23 @@ export class RedisQueue implements JobQueue {
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     const now = this.connection.clock.now();
     // One JSON list of strings for the whole batch (the script decodes it): the driver handles
-    // one argument instead of nine an outcome.
-    const fields = settlements.flatMap((settlement) => [
-      settlement.kind,
-      settlement.id,
-      settlement.token,
-      settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
-      (settlement.kind === 'retry' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.error !== null ? JSON.stringify(settlement.error) : '',
-      settlement.kind === 'retry' ? String(settlement.runAt) : '',
-      (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
-      (settlement.kind === 'complete' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
-      settlement.kind === 'fail' && settlement.hookPending ? '1' : '0',
-    ]);
+    // one argument instead of eleven an outcome.
+    const fields = settlements.flatMap((settlement) => {
+      const followUps = followUpsOf(settlement);
+      return [
+        settlement.kind,
+        settlement.id,
+        settlement.token,
+        settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
+        (settlement.kind === 'retry' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.error !== null ? JSON.stringify(settlement.error) : '',
+        settlement.kind === 'retry' ? String(settlement.runAt) : '',
+        (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
+        (settlement.kind === 'complete' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
+        settlement.kind === 'fail' && settlement.hookPending ? '1' : '0',
+        String(followUps.length),
+        followUps.length > 0 ? packedFields(followUps) : '',
+      ];
+    });
     const claimPart = next ? ['1', ...claimArgs(next)] : ['0'];
     const [out, claimed] = (await this.connection.script('settle', now, bucketOf(now), settlements.length, JSON.stringify(fields), ...claimPart)) as [
       number[],

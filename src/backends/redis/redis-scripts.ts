@@ -26,6 +26,7 @@ const scriptFiles = {
   registerWorker: 'register-worker.lua',
   deregisterWorker: 'deregister-worker.lua',
   listWorkers: 'list-workers.lua',
+  recordStep: 'record-step.lua',
 } as const;
 
 export type RedisScriptName = keyof typeof scriptFiles;

@@ -7,6 +7,7 @@ import { SqliteConnection } from './sqlite-connection.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
+import { SqliteSteps } from './sqlite-steps.ts';
 import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
 import { SqliteWorkers } from './sqlite-workers.ts';
 
@@ -43,7 +44,7 @@ export interface SqliteBackendOptions {
  */
 export class SqliteBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
   readonly kind = 'sqlite';
   override readonly inProcess = true;
   private readonly options: SqliteBackendOptions;
@@ -62,7 +63,7 @@ export class SqliteBackend extends ComposedBackend {
     });
     const workers = new SqliteWorkers(connection);
     const queue = new SqliteQueue(connection, workers);
-    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue), workers });
+    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue), workers, steps: new SqliteSteps(connection) });
     this.options = options;
     this.connection = connection;
   }

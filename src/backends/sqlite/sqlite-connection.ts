@@ -24,6 +24,7 @@ const statementNames = {
     'byId', 'byPrefix', 'anyDue', 'requestCancel', 'cancelWaiting', 'retry', 'deleteById', 'pruneFinished', 'pruneExpired',
     'pruneCounts', 'stateCounts', 'queues', 'buckets', 'setPaused',
   ],
+  steps: ['recordStep', 'stepsOf'],
   schedules: ['scheduleById', 'schedules', 'upsertSchedule', 'setScheduleEnabled', 'removeSchedule', 'isActive', 'advanceSchedule', 'fireSchedule'],
   workers: ['upsertWorker', 'deleteWorker', 'purgeWorkers', 'liveWorkers'],
 } as const;

@@ -15,6 +15,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -205,6 +206,12 @@ export class SqliteQueue implements JobQueue {
   }
 
 
+  /** A freshly written outcome's follow-up jobs, in its transaction: a failed insert rolls the outcome back too. */
+  private insertFollowUps(settlement: Settlement, events: BackendEvent[]): void {
+    const jobs = followUpsOf(settlement);
+    if (jobs.length > 0) events.push(...enqueuedEvents(jobs, this.insertJobs(jobs)));
+  }
+
   private applySettlements(settlements: readonly Settlement[], events: BackendEvent[]): boolean[] {
     const s = this.connection.statements;
     const now = this.connection.clock.now();
@@ -232,6 +239,7 @@ export class SqliteQueue implements JobQueue {
       let row: { queue: string } | undefined;
       switch (settlement.kind) {
         case 'complete':
+          if (completed.has(id)) this.insertFollowUps(settlement, events);
           return completed.has(id) || alreadyApplied(id, token);
         case 'retry':
           row = s.retryLater.get(
@@ -256,6 +264,7 @@ export class SqliteQueue implements JobQueue {
           }) as typeof row;
           if (row) count(row.queue, 'failed');
           if (row) events.push({ type: 'settled', id, state: 'failed' });
+          if (row) this.insertFollowUps(settlement, events);
           break;
         case 'cancel':
           row = s.cancelRunning.get(settlement.error === null ? null : JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;
