@@ -71,6 +71,7 @@ export type {
   ListFilter,
   NewJob,
   PruneRequest,
+  MinuteCount,
   QueueStats,
   FireResult,
   JobAdmin,

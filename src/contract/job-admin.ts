@@ -89,4 +89,16 @@ export interface BackendStats {
   failedLastMinute: number;
   completedLastHour: number;
   failedLastHour: number;
+  /**
+   * Jobs finished in each of the last 60 minutes over every queue, oldest first: the
+   * minute starting at `at` (ms since epoch, a whole minute), the current one last. Read
+   * from the same 10-second buckets as the other figures, so it outlives pruning too.
+   */
+  lastHourByMinute: MinuteCount[];
+}
+
+export interface MinuteCount {
+  at: number;
+  completed: number;
+  failed: number;
 }

@@ -1,5 +1,5 @@
 import type { JobState } from '../domain/job-state.ts';
-import type { BackendStats, QueueStats } from './backend.ts';
+import type { BackendStats, MinuteCount, QueueStats } from './backend.ts';
 
 /**
  * Finished-job counters are kept per queue in 10-second buckets, so stats survive
@@ -80,6 +80,7 @@ export function buildStats(
     failedLastMinute: 0,
     completedLastHour: 0,
     failedLastHour: 0,
+    lastHourByMinute: lastHourByMinute(now, buckets),
   };
   for (const stats of queues) {
     for (const state of Object.keys(stats.counts) as JobState[]) totals.counts[state] += stats.counts[state];
@@ -92,4 +93,19 @@ export function buildStats(
     }
   }
   return totals;
+}
+
+/** The 60 minutes ending with the current one, oldest first, each with the buckets that started in it (the hour's window, as the totals). */
+function lastHourByMinute(now: number, buckets: readonly BucketCount[]): MinuteCount[] {
+  const currentMinute = Math.floor(now / 60_000) * 60_000;
+  const first = currentMinute - 59 * 60_000;
+  const minutes: MinuteCount[] = Array.from({ length: 60 }, (_, index) => ({ at: first + index * 60_000, completed: 0, failed: 0 }));
+  for (const row of buckets) {
+    if (row.bucket <= now - statsWindowMs || row.bucket < first || row.bucket > now) continue;
+    const minute = minutes[Math.floor((row.bucket - first) / 60_000)];
+    if (!minute) continue;
+    minute.completed += row.completed;
+    minute.failed += row.failed;
+  }
+  return minutes;
 }

@@ -133,10 +133,18 @@ export function adminTests(suite: ConformanceSuite): void {
     await clock.advance('2m');
     const later = await client.stats();
     expect(later).toMatchObject({ completedLastMinute: 0, failedLastMinute: 0, completedLastHour: 1, failedLastHour: 1 });
+    // Per minute: 60 whole minutes ending with the current one; the two finishes sit in the minute they happened in.
+    const minutes = later.lastHourByMinute;
+    expect(minutes).toHaveLength(60);
+    expect(minutes.at(-1)!.at).toBe(Math.floor(clock.now() / 60_000) * 60_000);
+    expect(minutes.every((minute, index) => index === 0 || minute.at - minutes[index - 1]!.at === 60_000)).toBe(true);
+    const busy = minutes.filter((minute) => minute.completed + minute.failed > 0);
+    expect(busy).toEqual([{ at: Math.floor(stats.lastProcessedAt! / 60_000) * 60_000, completed: 1, failed: 1 }]);
     await clock.advance('59m');
     // Retention removes rows, never the counters; the hour window does.
     const hourLater = await client.stats();
     expect(hourLater).toMatchObject({ completedLastHour: 0, failedLastHour: 0 });
+    expect(hourLater.lastHourByMinute.every((minute) => minute.completed === 0 && minute.failed === 0)).toBe(true);
     expect(hourLater.counts.completed).toBe(1);
   });
 
