@@ -53,6 +53,7 @@ export {
 export type { JobsmithErrorCode, JobsmithErrorOptions, SchemaIssue } from './domain/errors.ts';
 
 export { requireCapability } from './contract/capabilities.ts';
+
 export type {
   Backend,
   BackendCapability,
@@ -84,6 +85,10 @@ export type {
   ScheduleStore,
   Settlement,
   SettleResult,
+  LiveWorker,
+  PresenceRenewal,
+  WorkerPresence,
+  WorkerRegistry,
 } from './contract/backend.ts';
 
 export { defaultBackendUrl, openBackend } from './backends/open-backend.ts';
@@ -97,6 +102,7 @@ export type { SqliteSettings } from './backends/sqlite/sqlite-url.ts';
 export { createClient, createScheduler, createWorker } from './create.ts';
 export { Client } from './client/client.ts';
 export type { ClientOptions, EnqueueCall, EnqueueItem, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
+export type { WaitExplanation, WaitReason, WaitReasonCode } from './client/wait-reasons.ts';
 export { BoundJob } from './client/bound-job.ts';
 export type { BatchOptions, BatchOutcome } from './client/bound-job.ts';
 export { Worker } from './worker/worker.ts';

@@ -1,6 +1,7 @@
 import type { JobLogEntry, JobProgress, JobRecord } from '../domain/job-record.ts';
 import type { Backend, BackendEvent } from './backend.ts';
-import type { BackendCapability } from './capabilities.ts';
+import { CapabilityUnsupportedError } from '../domain/errors.ts';
+import { type BackendCapability, requireCapability } from './capabilities.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from './job-admin.ts';
 import type {
   ClaimedJob,
@@ -17,12 +18,15 @@ import type {
   SettleResult,
 } from './job-queue.ts';
 import type { FireResult, ScheduleInput, ScheduleRecord, ScheduleStore, ScheduleTick } from './schedule-store.ts';
+import type { LiveWorker, PresenceRenewal, WorkerPresence, WorkerRegistry } from './worker-registry.ts';
 
 /** The role objects a backend is made of. */
 export interface BackendRoles {
   queue: JobQueue;
   admin: JobAdmin;
   schedules: ScheduleStore;
+  /** The `live-workers` role, on a backend that declares it. */
+  workers?: WorkerRegistry;
 }
 
 /**
@@ -60,8 +64,8 @@ export abstract class ComposedBackend implements Backend {
   settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     return this.roles.queue.settle(settlements, next);
   }
-  renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    return this.roles.queue.renewLeases(leases, leaseMs);
+  renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
+    return this.roles.queue.renewLeases(leases, leaseMs, presence);
   }
   recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
     return this.roles.queue.recordProgress(lease, progress);
@@ -118,5 +122,23 @@ export abstract class ComposedBackend implements Backend {
   }
   fireSchedule(tick: ScheduleTick): Promise<FireResult> {
     return this.roles.schedules.fireSchedule(tick);
+  }
+
+  // The live-workers role, when there is one. Declared as methods (not left undefined) so
+  // `backend.registerWorker?.()` finds them; `requireCapability` guards a backend without it.
+  registerWorker(worker: WorkerPresence, ttlMs: number): Promise<void> {
+    return this.workersRole().registerWorker(worker, ttlMs);
+  }
+  deregisterWorker(workerId: string): Promise<boolean> {
+    return this.workersRole().deregisterWorker(workerId);
+  }
+  listWorkers(): Promise<LiveWorker[]> {
+    return this.workersRole().listWorkers();
+  }
+
+  private workersRole(): WorkerRegistry {
+    requireCapability(this, 'live-workers');
+    if (!this.roles.workers) throw new CapabilityUnsupportedError(this.kind, 'live-workers');
+    return this.roles.workers;
   }
 }

@@ -2,6 +2,7 @@ import type { BackoffSpec } from '../domain/backoff.ts';
 import type { JobLease, JobLogEntry, JobProgress, JobRecord } from '../domain/job-record.ts';
 import type { JsonObject, JsonValue } from '../domain/json-value.ts';
 import type { SerializedError } from '../domain/serialized-error.ts';
+import type { PresenceRenewal } from './worker-registry.ts';
 
 /**
  * The queue role of the backend contract: what producers and workers do to jobs. Adding,
@@ -32,9 +33,12 @@ export interface JobQueue {
   /**
    * Extends the given leases to now + `leaseMs`: of running attempts, and of failed jobs whose
    * `failed` hook is pending under that lease. Tells, per lease, whether it is still held and
-   * whether a cancel was asked for.
+   * whether a cancel was asked for. With `presence` (only on a backend with `live-workers`),
+   * the worker's registration is written in the same call, as `registerWorker` would: the
+   * heartbeat keeps a worker listed at no extra round trip. Empty `leases` with `presence`
+   * only registers.
    */
-  renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]>;
+  renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]>;
   /** Records progress for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */
   recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void>;
   /** Appends a log line for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */

@@ -33,6 +33,10 @@ beforeAll(async () => {
     ids.stale = await claimOne(client, 'stale', 'echo', 'crashed-worker:9', 1);
     ids.held = (await client.enqueue(echo, { n: 3 }, { queue: 'held' })).id;
     await client.pause('held');
+    // A live worker for queue mail and job hello, and none for the other queues.
+    const backend = await client.backend();
+    const worker = { id: 'mail-worker:1', host: 'mail-host', pid: 1, queues: ['mail'], names: ['hello'], concurrency: 1, running: 0, startedAt: Date.now() };
+    await backend.registerWorker!(worker, 3_600_000);
   });
 }, 300_000);
 
@@ -165,11 +169,11 @@ describe('why', () => {
     return (jsonLines(stdout)[0]!.reasons as Array<{ code: string; message: string }>).map((reason) => reason.code);
   };
 
-  it('names a delay, a paused queue, and the jobs ahead by priority and by age', async () => {
+  it('names a delay, a paused queue, the jobs ahead by priority and by age, and a queue no live worker serves', async () => {
     const [delayed, held, first, second, urgent] = await Promise.all([ids.delayed, ids.held, ids.first, ids.second, ids.urgent].map(reasons));
     expect({ delayed, held, first, second, urgent }).toEqual({
       delayed: ['delayed'],
-      held: ['queue-paused'],
+      held: ['queue-paused', 'no-live-worker'],
       first: ['behind-higher-priority'],
       second: ['behind-higher-priority', 'behind-earlier'],
       urgent: ['ready'],
@@ -179,12 +183,21 @@ describe('why', () => {
     expect(secondText!.stdout).toContain('It waits behind 1 earlier job of the same priority (0) in queue "mail".');
     expect(heldText!.stdout).toContain('Queue "held" is paused (jobsmith queues resume held).');
     expect(delayedText!.stdout).toMatch(/It is delayed until \S+Z\./);
+    expect(heldText!.stdout).toContain('No live worker serves queue "held" (1 live worker serves other queues): it waits until one starts.');
+    const [urgentJson] = jsonLines((await run(['why', ids.urgent, '--json'])).stdout);
+    expect((urgentJson!.reasons as Array<Record<string, unknown>>)[0]).toMatchObject({ code: 'ready', blocking: false, workers: ['mail-worker:1'] });
+    expect((await run(['why', ids.urgent])).stdout).toContain('claims it. 1 live worker does: mail-worker:1.');
+  });
+
+  it('on a terminal, each time in a reason is followed by how far away it is', async () => {
+    const { stdout } = await cliInTerminal(['why', ids.delayed], { cwd: project.dir });
+    expect(stdout).toMatch(/It is delayed until \d{4}-\d\d-\d\dT[\d:.]+Z \(in (59 min|1 h)\)\./);
   });
 
   it('says which worker holds a running job and when its lease ends, or that the lease expired', async () => {
     const running = await run(['why', ids.running]);
     expect(running.stdout).toMatch(/It is running: worker test-worker:1 holds it, and its lease ends at \S+Z unless that worker renews it\./);
-    expect(await reasons(ids.stale)).toEqual(['expired-lease']);
+    expect(await reasons(ids.stale)).toEqual(['expired-lease', 'no-live-worker']);
     expect((await run(['why', ids.stale])).stdout).toMatch(/Its lease expired at \S+Z: worker crashed-worker:9 crashed or hung\. It waits for a worker serving queue "stale" to take it over\./);
     expect(await reasons(ids.completed)).toEqual(['finished']);
   });
@@ -210,7 +223,7 @@ describe('every command', () => {
   });
 
   it('has --help with an example', async () => {
-    const commands = ['list', 'status', 'why', 'run', 'enqueue', 'retry', 'failed', 'stats', 'queues', 'worker', 'schedules', 'make:job', 'prune', 'init', 'migrate'];
+    const commands = ['list', 'status', 'why', 'run', 'enqueue', 'retry', 'failed', 'stats', 'queues', 'worker', 'workers', 'schedules', 'make:job', 'prune', 'init', 'migrate'];
     const helps = await Promise.all(commands.map((command) => run([command, '--help'])));
     for (const help of helps) {
       expect(help.code).toBe(0);

@@ -9,6 +9,7 @@ import type {
   LeaseRequest,
   LeaseStatus,
   NewJob,
+  PresenceRenewal,
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
@@ -18,10 +19,14 @@ import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
 import type { MemoryState } from './memory-backend.ts';
 import { type StoredJob, jobRecord, keyOf } from './memory-rows.ts';
+import type { MemoryWorkers } from './memory-workers.ts';
 
 /** The memory backend's queue: enqueueing, claiming under a lease, and what an attempt writes. */
 export class MemoryQueue implements JobQueue {
-  constructor(private readonly state: MemoryState) {}
+  constructor(
+    private readonly state: MemoryState,
+    private readonly workers: MemoryWorkers,
+  ) {}
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     this.state.assertOpen();
@@ -75,8 +80,9 @@ export class MemoryQueue implements JobQueue {
     return { applied, claimed: next ? this.claimNow(next) : null };
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
     this.state.assertOpen();
+    if (presence) this.workers.registerNow(presence.worker, presence.ttlMs);
     const expiresAt = this.state.clock.now() + leaseMs;
     return leases.map(({ id, token }) => {
       const job = this.heldJob(id, token) ?? this.hookHeldJob(id, token);

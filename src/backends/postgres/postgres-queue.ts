@@ -12,6 +12,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/job-queue.ts';
+import type { PresenceRenewal } from '../../contract/worker-registry.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidStateError, LeaseLostError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
@@ -20,6 +21,7 @@ import type { JobState } from '../../domain/job-state.ts';
 import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
 import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
 import { type PgJobRow, claimOrder, pgRowToClaimed } from './postgres-rows.ts';
+import { registrationArguments } from './postgres-workers.ts';
 
 /**
  * An outcome settle_and_claim() reports applied (a fenced one is absent): `fresh` when
@@ -89,16 +91,19 @@ export class PostgresQueue implements JobQueue {
     return { applied: settlements.map((settlement) => appliedIds.has(settlement.id)), claimed };
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    if (leases.length === 0) return [];
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
+    if (leases.length === 0 && !presence) return [];
+    const now = this.connection.clock.now();
     const { rows } = await this.connection.run('renewLeases', (db) =>
-      q<{ id: string; cancel_requested: boolean }>(db, this.sql.renewLeases, [
-        this.connection.clock.now() + leaseMs,
+      q<{ id: string | null; cancel_requested: boolean | null }>(db, this.sql.renewLeases, [
+        now + leaseMs,
         leases.map((lease) => lease.id),
         leases.map((lease) => lease.token),
+        ...(presence ? registrationArguments(presence.worker, now, presence.ttlMs) : new Array<null>(10).fill(null)),
       ]),
     );
-    const held = new Map(rows.map((row) => [row.id, row.cancel_requested]));
+    // The registration's row has no id.
+    const held = new Map(rows.flatMap((row) => (row.id === null ? [] : [[row.id, row.cancel_requested === true] as const])));
     return leases.map(({ id }) => ({ id, held: held.has(id), cancelRequested: held.get(id) ?? false }));
   }
 

@@ -27,6 +27,8 @@ import type { JobState } from '../../domain/job-state.ts';
  *   P done:<queue>    hash: "c:<bucket>" / "f:<bucket>" -> finished in that 10 s bucket
  *   P schedule:<id>   hash: a schedule's spec text, enabled, run times, last job
  *   P schedules       zset: schedule ids
+ *   P worker:<id>     string: a live worker's registration as JSON (redis-workers.ts)
+ *   P workers         zset: registered worker ids by the expiry of their registration
  *   P events          pub/sub channel: "q:<queue>" (runnable work), "c:<id>" (cancel asked)
  *
  * Only the keys the TypeScript side reads directly have a builder here; the rest are the

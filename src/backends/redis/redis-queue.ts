@@ -13,6 +13,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/job-queue.ts';
+import type { PresenceRenewal } from '../../contract/worker-registry.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -21,6 +22,7 @@ import { recordLimits } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 import type { RedisConnection } from './redis-backend.ts';
 import { fieldsToRecord, packedFields } from './redis-rows.ts';
+import { registrationArguments } from './redis-workers.ts';
 
 /** Jobs per enqueue script call: bounds how long one call holds Redis, and what its EXISTS unpacks at once. */
 const enqueueChunk = 1000;
@@ -103,15 +105,16 @@ export class RedisQueue implements JobQueue {
     return { applied, claimed: claimed === 0 ? null : claimedFromReply(claimed) };
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    if (leases.length === 0) return [];
-    const out = (await this.connection.script(
-      'renew',
-      this.connection.clock.now() + leaseMs,
-      leases.length,
-      ...leases.flatMap((lease) => [lease.id, lease.token]),
-    )) as number[];
-    return leases.map(({ id }, index) => ({ id, held: out[index] !== 0, cancelRequested: out[index] === 2 }));
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
+    const now = this.connection.clock.now();
+    const renew = { name: 'renew' as const, args: [now + leaseMs, leases.length, ...leases.flatMap((lease) => [lease.id, lease.token])] };
+    if (!presence) {
+      if (leases.length === 0) return [];
+      return statusesOf(leases, (await this.connection.script(renew.name, ...renew.args)) as number[]);
+    }
+    // The worker's registration rides in the same MULTI: one round trip for the heartbeat.
+    const [out] = await this.connection.scripts('renewLeases', [renew, { name: 'registerWorker', args: registrationArguments(presence.worker, now, presence.ttlMs) }]);
+    return statusesOf(leases, out as number[]);
   }
 
   async recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
@@ -124,6 +127,11 @@ export class RedisQueue implements JobQueue {
     const ok = await this.connection.script('attemptWrite', lease.id, lease.token, 'logs', JSON.stringify(entry), recordLimits.maxLogEntries, '');
     if (ok !== 1) throw new LeaseLostError(lease.id);
   }
+}
+
+/** `lua/renew.lua`'s reply, per lease: 0 lost, 1 held, 2 held with a cancel asked for. */
+function statusesOf(leases: readonly LeaseRef[], out: readonly number[]): LeaseStatus[] {
+  return leases.map(({ id }, index) => ({ id, held: out[index] !== 0, cancelRequested: out[index] === 2 }));
 }
 
 /** What the claim scripts return: per job a JSON array [recovered, hash as an object, progress list, log list], then the next run time or ''. */

@@ -23,6 +23,9 @@ const scriptFiles = {
   upsertSchedule: 'upsert-schedule.lua',
   setScheduleEnabled: 'set-schedule-enabled.lua',
   removeSchedule: 'remove-schedule.lua',
+  registerWorker: 'register-worker.lua',
+  deregisterWorker: 'deregister-worker.lua',
+  listWorkers: 'list-workers.lua',
 } as const;
 
 export type RedisScriptName = keyof typeof scriptFiles;

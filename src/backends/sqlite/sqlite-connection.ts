@@ -25,6 +25,7 @@ const statementNames = {
     'pruneCounts', 'stateCounts', 'queues', 'buckets', 'setPaused',
   ],
   schedules: ['scheduleById', 'schedules', 'upsertSchedule', 'setScheduleEnabled', 'removeSchedule', 'isActive', 'advanceSchedule', 'fireSchedule'],
+  workers: ['upsertWorker', 'deleteWorker', 'purgeWorkers', 'liveWorkers'],
 } as const;
 
 type StatementFile = keyof typeof statementNames;

@@ -14,6 +14,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/job-queue.ts';
+import type { PresenceRenewal } from '../../contract/worker-registry.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -21,6 +22,7 @@ import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/j
 import type { JobState } from '../../domain/job-state.ts';
 import { type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
 import { type JobRow, rowToClaimed } from './sqlite-rows.ts';
+import type { SqliteWorkers } from './sqlite-workers.ts';
 
 const claimStatements = ['anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt', 'startBatch'] as const;
 
@@ -39,7 +41,10 @@ export const claimSql = Object.defineProperties(
  * so two processes never claim the same row.
  */
 export class SqliteQueue implements JobQueue {
-  constructor(private readonly connection: SqliteConnection) {}
+  constructor(
+    private readonly connection: SqliteConnection,
+    private readonly workers: SqliteWorkers,
+  ) {}
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
@@ -81,8 +86,9 @@ export class SqliteQueue implements JobQueue {
     return result;
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
     return this.connection.write('renewLeases', () => {
+      if (presence) this.workers.registerNow(presence.worker, presence.ttlMs);
       // From when the write happens, not when it was asked for: the call may have waited for the lock.
       const expiresAt = this.connection.clock.now() + leaseMs;
       return leases.map(({ id, token }) => {

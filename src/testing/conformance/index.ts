@@ -16,6 +16,7 @@ import { adminTests } from './admin.ts';
 import { capabilityTests } from './capabilities.ts';
 import { enqueueTests } from './enqueue.ts';
 import { failedHookTests } from './failed-hooks.ts';
+import { liveWorkerTests } from './live-workers.ts';
 import { queueTests } from './queue.ts';
 import { scheduleTests } from './schedules.ts';
 import { workerFaultTests } from './worker-faults.ts';
@@ -63,6 +64,7 @@ export function runBackendConformance(options: ConformanceOptions): void {
     failedHookTests(suite);
     workerFaultTests(suite);
     workerPrefetchTests(suite);
+    liveWorkerTests(suite);
   });
 }
 
