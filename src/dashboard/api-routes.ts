@@ -29,6 +29,8 @@ export function registerApiRoutes(app: Hono<DashboardEnv>, context: DashboardCon
   app.get(`${api}/jobs`, async (c) => c.json(await findJobs(context, readJobQuery(new URL(c.req.url).searchParams))));
   app.get(`${api}/failed`, async (c) => c.json(await findJobs(context, { ...readJobQuery(new URL(c.req.url).searchParams, 'failed'), id: null })));
   app.get(`${api}/jobs/:id`, async (c) => c.json(await client.get(c.req.param('id'))));
+  app.get(`${api}/jobs/:id/why`, async (c) => c.json(await client.explainWait(c.req.param('id'))));
+  app.get(`${api}/workers`, async (c) => c.json(await client.workers()));
 
   app.post(`${api}/jobs/:id/retry`, async (c) => written(c, await client.retry(c.req.param('id'))));
   app.post(`${api}/jobs/:id/cancel`, async (c) => written(c, await client.cancel(c.req.param('id'))));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { type Client, type Logger, type Scheduler, createScheduler, InvalidOptionError, isJobsmithError, type JobsmithErrorCode, silentLogger } from '../index.ts';
+import { type Client, type Logger, type Scheduler, createScheduler, InvalidOptionError, isJobsmithError, isTerminal, type JobsmithErrorCode, silentLogger } from '../index.ts';
 import { assertKnownOptions } from '../domain/known-options.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { type AuthVerdict, checkAuthOption, type DashboardAuth, type DashboardBindings, decide, sameSecret, sessionCookie, sessionValue } from './auth.ts';
@@ -14,6 +14,7 @@ import { loginPage, messagePage } from './pages/login.ts';
 import { overviewPage } from './pages/overview.ts';
 import { queuesPage } from './pages/queues.ts';
 import { schedulesPage } from './pages/schedules.ts';
+import { workersPage } from './pages/workers.ts';
 import { securityHeaders } from './security-headers.ts';
 import { loadStaticFiles } from './static-files.ts';
 
@@ -57,7 +58,7 @@ export type Dashboard = Hono<DashboardEnv> & {
 
 const optionNames = Object.keys({ client: true, auth: true, basePath: true, readOnly: true, scheduler: true, secret: true, logger: true, live: true } satisfies Record<keyof DashboardOptions, true>);
 
-const statusOf: Partial<Record<JobsmithErrorCode, 400 | 404 | 409>> = {
+const statusOf: Partial<Record<JobsmithErrorCode, 400 | 404 | 409 | 501>> = {
   JOB_NOT_FOUND: 404,
   SCHEDULE_NOT_FOUND: 404,
   AMBIGUOUS_ID: 409,
@@ -66,6 +67,7 @@ const statusOf: Partial<Record<JobsmithErrorCode, 400 | 404 | 409>> = {
   UNKNOWN_JOB: 400,
   INVALID_SCHEDULE: 400,
   INVALID_PAYLOAD: 400,
+  UNSUPPORTED_CAPABILITY: 501,
 };
 
 function normalizeBase(basePath: string | undefined): string {
@@ -183,10 +185,18 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   if (base !== '') app.get(base, (c) => c.redirect(`${base}/`, 301));
   app.get(`${base}/`, page((request) => overviewPage(context, request)));
   app.get(`${base}/jobs`, page((request) => jobsPage(context, request)));
-  app.get(`${base}/jobs/:id`, page(async (request, c) => jobDetailPage(context, request, await client.get(c.req.param('id')!))));
+  app.get(
+    `${base}/jobs/:id`,
+    page(async (request, c) => {
+      const job = await client.get(c.req.param('id')!);
+      // Every job not finished gets the "why isn't it running" panel (a running one: who holds it).
+      return jobDetailPage(context, request, job, isTerminal(job.state) ? null : await client.explainWait(job.id));
+    }),
+  );
   app.get(`${base}/failed`, page((request) => failedPage(context, request)));
   app.get(`${base}/queues`, page((request) => queuesPage(context, request)));
   app.get(`${base}/schedules`, page((request) => schedulesPage(context, request)));
+  app.get(`${base}/workers`, page((request) => workersPage(context, request)));
   app.get(`${base}/events`, (c) => live.open(c.req.raw.signal));
 
   app.get(`${base}/api/csrf`, (c) => {

@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDashboard, type Dashboard, type DashboardOptions } from '../../src/dashboard/index.ts';
-import type { JobRecord } from '../../src/index.ts';
-import { makeStore, onerrorTag, scriptTag, type Store } from './fixture.ts';
+import { createWorker, type JobRecord, type LiveWorker, type WaitExplanation } from '../../src/index.ts';
+import { makeStore, mail, onerrorTag, scriptTag, type Store } from './fixture.ts';
 
 const token = 'test-token-0123456789';
 const origin = 'http://dash.test';
@@ -43,8 +43,8 @@ async function browserSession(base = ''): Promise<{ cookie: string; csrf: string
   return { cookie: `${session}; ${csrfCookie}`, csrf };
 }
 
-const pagePaths = () => ['/', '/jobs', '/jobs?state=failed', `/jobs/${store.ids.failed}`, '/failed', '/queues', '/schedules'];
-const apiReads = () => ['/api/stats', '/api/jobs', `/api/jobs/${store.ids.failed}`, '/api/failed', '/api/queues', '/api/schedules', '/api/csrf'];
+const pagePaths = () => ['/', '/jobs', '/jobs?state=failed', `/jobs/${store.ids.failed}`, `/jobs/${store.ids.queued[0]}`, '/failed', '/queues', '/schedules', '/workers'];
+const apiReads = () => ['/api/stats', '/api/jobs', `/api/jobs/${store.ids.failed}`, `/api/jobs/${store.ids.queued[0]}/why`, '/api/failed', '/api/queues', '/api/schedules', '/api/workers', '/api/csrf'];
 const apiWrites = () => [
   `/api/jobs/${store.ids.failed}/retry`,
   `/api/jobs/${store.ids.queued[0]}/cancel`,
@@ -273,6 +273,34 @@ describe('the JSON API', () => {
     const run = await json<{ id: string }>(post('/api/schedules/nightly-report/run'));
     expect((await store.client.get(run.id)).metadata).toMatchObject({ scheduleId: 'nightly-report', manual: true });
     expect((await post('/api/schedules/nope/enable')).status).toBe(404);
+  });
+
+  it('lists the live workers, and tells why a job is not running', async () => {
+    make();
+    expect(await json(request('/api/workers', { headers: bearer }))).toEqual([]);
+    const queued = store.ids.queued[0]!;
+    // No worker serves the default queue yet.
+    const lonely = await json<WaitExplanation>(request(`/api/jobs/${queued}/why`, { headers: bearer }));
+    expect(lonely.reasons.map((reason) => reason.code)).toContain('no-live-worker');
+    const page = await (await request(`/jobs/${queued}`, { headers: bearer })).text();
+    expect(page).toContain("Why isn't it running?");
+    expect(page).toMatch(/<li class="blocking" data-code="no-live-worker">/);
+
+    const worker = createWorker({ backend: store.backend, jobs: [mail], queues: ['mail'], concurrency: 3 });
+    await worker.start();
+    try {
+      const [live] = await json<LiveWorker[]>(request('/api/workers', { headers: bearer }));
+      expect(live).toMatchObject({ pid: process.pid, queues: ['mail'], names: ['send-mail'], concurrency: 3 });
+      const workersPage = await (await request('/workers', { headers: bearer })).text();
+      expect(workersPage).toContain(`data-worker="${live!.id}"`);
+      await json(post('/api/queues/default/pause'));
+      const paused = await json<WaitExplanation>(request(`/api/jobs/${queued}/why`, { headers: bearer }));
+      expect(paused.reasons.find((reason) => reason.code === 'queue-paused')).toMatchObject({ blocking: true });
+    } finally {
+      await worker.stop();
+    }
+    // A finished job's page has no such panel.
+    expect(await (await request(`/jobs/${store.ids.completed}`, { headers: bearer })).text()).not.toContain("Why isn't it running?");
   });
 
   it('answers htmx with HX-Trigger, so the page reloads its live part', async () => {

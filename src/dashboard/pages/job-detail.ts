@@ -1,4 +1,4 @@
-import { isTerminal, type JobRecord } from '../../index.ts';
+import { isTerminal, type JobRecord, type WaitExplanation } from '../../index.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type HtmlPart, type SafeHtml } from '../html.ts';
 import { duration, moment, prettyJson, stateBadge } from './format.ts';
@@ -61,8 +61,17 @@ ${job.state !== 'running' ? actionButton(context, `/api/jobs/${job.id}/delete`, 
 </div>`;
 }
 
-export function jobDetailPage(context: DashboardContext, request: PageRequest, job: JobRecord, extra: HtmlPart = ''): SafeHtml {
+/** "Why isn't it running": `client.explainWait`'s reasons, those holding the job back marked. */
+export function waitPanel(explanation: WaitExplanation): SafeHtml {
+  return html`<section class="why" id="why"><h2>Why isn't it running?</h2>
+<ul class="reasons">${explanation.reasons.map(
+    (reason) => html`<li class="${reason.blocking ? 'blocking' : 'context'}" data-code="${reason.code}"><span class="mono">${reason.code}</span> ${reason.message}</li>`,
+  )}</ul></section>`;
+}
+
+export function jobDetailPage(context: DashboardContext, request: PageRequest, job: JobRecord, explanation: WaitExplanation | null): SafeHtml {
   const { now } = request;
+  const extra = explanation === null ? '' : waitPanel(explanation);
   const body = html`${jobActions(context, job)}
 <div class="columns">
 <section><h2>Job</h2>${fields(job, now)}</section>

@@ -9,6 +9,7 @@ const navigation: Array<{ page: PageName; label: string; path: string }> = [
   { page: 'failed', label: 'Failed', path: '/failed' },
   { page: 'queues', label: 'Queues', path: '/queues' },
   { page: 'schedules', label: 'Schedules', path: '/schedules' },
+  { page: 'workers', label: 'Workers', path: '/workers' },
 ];
 
 /** htmx without eval, without its injected style element (the CSP refuses both), and only to this origin. */
