@@ -17,17 +17,18 @@ interface TimelineEntry {
 export function timeline(job: JobRecord, now: number): TimelineEntry[] {
   const entries: TimelineEntry[] = [{ at: job.createdAt, what: html`enqueued in queue <b>${job.queue}</b>${job.priority !== 0 ? ` with priority ${job.priority}` : ''}` }];
   if (job.runAt > job.createdAt && job.attempts === 0) entries.push({ at: job.runAt, what: job.runAt > now ? 'due to run' : 'became due' });
-  if (job.error) {
-    const backoff = job.state === 'scheduled' && job.runAt > job.error.at ? html`; retry in ${duration(job.runAt - job.error.at)} (at ${new Date(job.runAt).toISOString()})` : '';
-    entries.push({ at: job.error.at, what: html`attempt ${job.error.attempt} failed: <span class="error-text">${job.error.message.split('\n')[0]}</span>${backoff}` });
-  }
   if (job.startedAt !== null) {
     const attempt = job.state === 'running' ? job.attempts + 1 : job.attempts;
     const worker = job.lease ? html` on worker <span class="mono">${job.lease.workerId}</span>` : '';
     const took = job.finishedAt !== null && job.finishedAt >= job.startedAt ? `, took ${duration(job.finishedAt - job.startedAt)}` : '';
     entries.push({ at: job.startedAt, what: html`attempt ${attempt} started${worker}${took}` });
   }
+  if (job.error) {
+    const backoff = job.state === 'scheduled' && job.runAt > job.error.at ? html`; retry in ${duration(job.runAt - job.error.at)} (at ${new Date(job.runAt).toISOString()})` : '';
+    entries.push({ at: job.error.at, what: html`attempt ${job.error.attempt} failed: <span class="error-text">${job.error.message.split('\n')[0]}</span>${backoff}` });
+  }
   if (job.finishedAt !== null) entries.push({ at: job.finishedAt, what: html`finished: ${stateBadge(job.state)}` });
+  // A stable sort: at equal times, the order they were added in (a start before its failure).
   return entries.sort((a, b) => a.at - b.at);
 }
 
