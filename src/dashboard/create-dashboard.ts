@@ -178,7 +178,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const browser = browserValue(c.req.raw);
     if (browser.isNew) c.header('Set-Cookie', csrfCookieHeader(browser.value, cookiePath), { append: true });
     const now = (await client.backend()).now();
-    const body = await render({ url: new URL(c.req.url), csrfToken: csrfTokenFor(secret, browser.value), now }, c);
+    const body = await render({ url: new URL(c.req.url), csrfToken: csrfTokenFor(secret, browser.value), now, signedIn: c.get('verdict').by === 'cookie' }, c);
     return c.html(body.text);
   };
 

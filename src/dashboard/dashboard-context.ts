@@ -15,4 +15,6 @@ export interface PageRequest {
   url: URL;
   csrfToken: string;
   now: number;
+  /** Signed in through the login form: the page offers to sign out. */
+  signedIn: boolean;
 }

@@ -189,6 +189,14 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', { timeout: 120_000 },
     expect(alerts).toEqual([]);
   });
 
+  it('signs out, after which pages ask for the token again', async () => {
+    await page.goto(`${served.url}queues`);
+    await page.click('.sign-out button');
+    await page.waitForURL(`${served.url}login`);
+    await page.goto(`${served.url}queues`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+  });
+
   it('loads nothing the CSP refuses', () => {
     expect(cspErrors).toEqual([]);
   });

@@ -43,6 +43,7 @@ export function layout(context: DashboardContext, request: PageRequest, page: Pa
   <nav>${navigation.map((item) => html`<a href="${base}${item.path}"${page === item.page ? html` class="active" aria-current="page"` : ''}>${item.label}</a>`)}</nav>
   <span class="live-status" id="live-status" title="Live updates over server-sent events">connecting…</span>
   ${context.readOnly ? html`<span class="read-only">read-only</span>` : ''}
+  ${request.signedIn ? html`<form class="sign-out" method="post" action="${base}/logout"><input type="hidden" name="_csrf" value="${request.csrfToken}"><button type="submit">Sign out</button></form>` : ''}
 </header>
 <div id="flash" role="alert" hidden></div>
 <main id="live" hx-get="${live}" hx-trigger="jobsmith-change from:body throttle:1s" hx-select="#live" hx-swap="outerHTML">
