@@ -24,6 +24,12 @@ export interface BucketCount {
   failed: number;
 }
 
+/** The earliest due time among a queue's queued jobs. */
+export interface WaitingRow {
+  queue: string;
+  runAt: number;
+}
+
 export interface QueueRow {
   queue: string;
   paused: boolean;
@@ -39,6 +45,7 @@ export function buildStats(
   stateCounts: ReadonlyArray<{ queue: string; state: JobState; count: number }>,
   queueRows: readonly QueueRow[],
   buckets: readonly BucketCount[],
+  oldestWaiting: readonly WaitingRow[],
 ): BackendStats {
   const byQueue = new Map<string, QueueStats>();
   const queueStats = (queue: string): QueueStats => {
@@ -53,6 +60,7 @@ export function buildStats(
         failedLastMinute: 0,
         completedLastHour: 0,
         failedLastHour: 0,
+        oldestWaitingSince: null,
       };
       byQueue.set(queue, stats);
     }
@@ -60,6 +68,7 @@ export function buildStats(
   };
   for (const row of queueRows) Object.assign(queueStats(row.queue), { paused: row.paused, lastProcessedAt: row.lastProcessedAt });
   for (const row of stateCounts) queueStats(row.queue).counts[row.state] += row.count;
+  for (const row of oldestWaiting) queueStats(row.queue).oldestWaitingSince = row.runAt;
   for (const row of buckets) {
     const stats = queueStats(row.queue);
     if (row.bucket > now - statsWindowMs) {
@@ -80,6 +89,7 @@ export function buildStats(
     failedLastMinute: 0,
     completedLastHour: 0,
     failedLastHour: 0,
+    oldestWaitingSince: null,
     lastHourByMinute: lastHourByMinute(now, buckets),
   };
   for (const stats of queues) {
@@ -88,6 +98,9 @@ export function buildStats(
     totals.failedLastMinute += stats.failedLastMinute;
     totals.completedLastHour += stats.completedLastHour;
     totals.failedLastHour += stats.failedLastHour;
+    if (stats.oldestWaitingSince !== null && (totals.oldestWaitingSince === null || stats.oldestWaitingSince < totals.oldestWaitingSince)) {
+      totals.oldestWaitingSince = stats.oldestWaitingSince;
+    }
     if (stats.lastProcessedAt !== null && (totals.lastProcessedAt === null || stats.lastProcessedAt > totals.lastProcessedAt)) {
       totals.lastProcessedAt = stats.lastProcessedAt;
     }

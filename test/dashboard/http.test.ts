@@ -255,6 +255,9 @@ describe('the JSON API', () => {
 
   it('pauses and resumes queues', async () => {
     make();
+    const overview = await (await request('/', { headers: bearer })).text();
+    // The default queue's oldest waiting job became due when the fixture enqueued it: moments ago.
+    expect(overview).toMatch(/<tr data-queue="default">[\s\S]*?<td class="oldest-waiting"><time datetime="[^"]+">(\d+ ms|\d+\.\d s)<\/time><\/td>/);
     expect(await json(post('/api/queues/default/pause'))).toEqual({ queue: 'default', paused: true });
     expect((await json<Array<{ queue: string; paused: boolean }>>(request('/api/queues', { headers: bearer }))).find((queue) => queue.queue === 'default')!.paused).toBe(true);
     await json(post('/api/queues/default/resume'));

@@ -1,7 +1,7 @@
 import { type BackendStats, jobStates } from '../../index.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { moment, query } from './format.ts';
+import { duration, moment, query } from './format.ts';
 import { layout } from './layout.ts';
 
 /** The chart's data, read by static/dashboard.js: seconds since the epoch and a count per minute. */
@@ -14,13 +14,14 @@ export function queueTable(context: DashboardContext, request: PageRequest, stat
   const { base } = context;
   if (stats.queues.length === 0) return html`<p class="muted">No queues yet: a queue appears with its first job.</p>`;
   return html`<table class="queues">
-<thead><tr><th>Queue</th><th>Status</th>${jobStates.map((state) => html`<th class="num">${state}</th>`)}<th class="num">done / h</th><th class="num">failed / h</th><th>Last finished</th><th></th></tr></thead>
+<thead><tr><th>Queue</th><th>Status</th>${jobStates.map((state) => html`<th class="num">${state}</th>`)}<th class="num">done / h</th><th class="num">failed / h</th><th>Oldest waiting</th><th>Last finished</th><th></th></tr></thead>
 <tbody>${stats.queues.map(
     (queue) => html`<tr data-queue="${queue.queue}">
 <td><a href="${base}/jobs${query({ queue: queue.queue })}">${queue.queue}</a></td>
 <td>${queue.paused ? html`<span class="paused">paused</span>` : html`<span class="active-queue">active</span>`}</td>
 ${jobStates.map((state) => html`<td class="num">${queue.counts[state]}</td>`)}
 <td class="num">${queue.completedLastHour}</td><td class="num">${queue.failedLastHour}</td>
+<td class="oldest-waiting">${queue.oldestWaitingSince === null ? html`<span class="muted">—</span>` : html`<time datetime="${new Date(queue.oldestWaitingSince).toISOString()}">${duration(Math.max(0, request.now - queue.oldestWaitingSince))}</time>`}</td>
 <td>${moment(queue.lastProcessedAt, request.now)}</td>
 <td>${actions(queue.queue, queue.paused)}</td>
 </tr>`,

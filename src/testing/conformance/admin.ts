@@ -148,6 +148,28 @@ export function adminTests(suite: ConformanceSuite): void {
     expect(hourLater.counts.completed).toBe(1);
   });
 
+  test('stats tell, per queue, since when its longest-waiting job has waited, whatever the priorities', async ({ clock, client }) => {
+    const noop = defineJob({ name: 'noop', run: () => null });
+    const first = await client.enqueue(noop, null, { queue: 'behind', priority: -5 });
+    await clock.advance('1m');
+    await client.enqueue(noop, null, { queue: 'behind', priority: 10 });
+    await client.enqueue(noop, null, { queue: 'behind', priority: 0 });
+    const delayed = await client.enqueue(noop, null, { queue: 'later', delay: '1h' });
+    const since = (stats: Awaited<ReturnType<typeof client.stats>>, queue: string) => stats.queues.find((row) => row.queue === queue)?.oldestWaitingSince;
+    const startedAt = (await client.get(first.id)).runAt;
+    const stats = await client.stats();
+    // The longest-waiting job has the lowest priority: it is not the next one to run, but it has waited longest.
+    expect(since(stats, 'behind')).toBe(startedAt);
+    expect(since(stats, 'later')).toBeNull();
+    expect(stats.oldestWaitingSince).toBe(startedAt);
+    await clock.advance('2h');
+    // The delayed job is due now, and has waited since its run time.
+    const later = await client.stats();
+    expect(since(later, 'later')).toBe((await client.get(delayed.id)).runAt);
+    await client.cancel(first.id);
+    expect(since(await client.stats(), 'behind')).toBe(startedAt + 60_000);
+  });
+
   test('prune removes finished jobs older than asked, and jobs whose retention lapsed', async ({ clock, backend, client }) => {
     const [done, kept, waiting, shortLived, forever] = await backend.enqueue([
       await newJob(noop, 1),
