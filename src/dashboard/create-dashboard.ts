@@ -176,7 +176,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   /** Renders a page for an authenticated GET, handing it the CSRF token for its buttons (and setting the browser's cookie the first time). */
   const page = (render: (request: PageRequest, c: Context<DashboardEnv>) => Promise<SafeHtml>) => async (c: Context<DashboardEnv>) => {
     const browser = browserValue(c.req.raw);
-    if (browser.isNew) c.header('Set-Cookie', csrfCookieHeader(browser.value, cookiePath), { append: true });
+    if (browser.isNew) c.header('Set-Cookie', csrfCookieHeader(browser.value, cookiePath) + secure(c), { append: true });
     const now = (await client.backend()).now();
     const body = await render({ url: new URL(c.req.url), csrfToken: csrfTokenFor(secret, browser.value), now, signedIn: c.get('verdict').by === 'cookie' }, c);
     return c.html(body.text);
@@ -201,7 +201,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
   app.get(`${base}/api/csrf`, (c) => {
     const browser = browserValue(c.req.raw);
-    if (browser.isNew) c.header('Set-Cookie', csrfCookieHeader(browser.value, cookiePath), { append: true });
+    if (browser.isNew) c.header('Set-Cookie', csrfCookieHeader(browser.value, cookiePath) + secure(c), { append: true });
     return c.json({ token: csrfTokenFor(secret, browser.value), header: 'X-CSRF-Token' });
   });
   registerApiRoutes(app, context);
@@ -213,7 +213,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined, base);
     if (typeof form.token !== 'string' || !sameSecret(form.token, auth.token)) return c.html(loginPage(context, next, 'That token is not right.').text, 401);
-    c.header('Set-Cookie', `${sessionCookie}=${sessionValue(auth.token)}; Path=${cookiePath}; HttpOnly; SameSite=Strict`);
+    c.header('Set-Cookie', `${sessionCookie}=${sessionValue(auth.token)}; Path=${cookiePath}; HttpOnly; SameSite=Strict${secure(c)}`);
     return c.redirect(next, 303);
   });
   app.post(`${base}/logout`, (c) => {
@@ -230,6 +230,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       await ownScheduler?.close();
     },
   });
+}
+
+/** `; Secure` when the browser came over HTTPS (directly, or through a proxy that says so), so the cookie never travels in clear. */
+function secure(c: Context<DashboardEnv>): string {
+  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https' ? '; Secure' : '';
 }
 
 /** Where to go after login: a page of this dashboard, never another site (`//evil`, `/\evil`). */

@@ -103,6 +103,9 @@ describe('auth: every route has a decision', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).not.toContain(token);
     expect((await request('/api/stats', { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+    expect(cookie).not.toMatch(/Secure/);
+    const overHttps = await dashboard.request('https://dash.test/login', { method: 'POST', headers: { origin: 'https://dash.test', 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+    expect(overHttps.headers.get('set-cookie')).toMatch(/; Secure$/);
     const forged = await request('/login', { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
     expect(forged.status).toBe(403);
   });
