@@ -381,5 +381,8 @@ describe('rendering user data', () => {
     expect(failed).toContain('&lt;img src=x onerror=');
     const schedules = await (await request('/schedules', { headers: bearer })).text();
     expect(schedules).toContain('s&lt;script&gt;');
+    // The next runs in the schedule's own zone: 02:00 in Berlin, three nights running.
+    const nightly = /<tr data-schedule="nightly-report">[\s\S]*?<\/tr>/.exec(schedules)![0];
+    expect(nightly.match(/\d{4}-\d\d-\d\d 02:00:00 (GMT\+1|CET|CEST|GMT\+2)/g)).toHaveLength(3);
   });
 });

@@ -1,9 +1,20 @@
 import { wallTime } from '../../cli/time-format.ts';
+import type { ScheduleRecord } from '../../index.ts';
+import { FireTimes } from '../../scheduler/fire-times.ts';
 import { scheduleZone, timingText } from '../../scheduler/schedule-display.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { jobLink, moment } from './format.ts';
 import { actionButton, layout } from './layout.ts';
+
+/** The next run, relative too, and the two after it, in the schedule's own zone. */
+function nextRuns(record: ScheduleRecord, nextRunAt: number, now: number): SafeHtml {
+  const zone = scheduleZone(record);
+  const after = new FireTimes(record.spec.timing).next(nextRunAt, 2);
+  return html`<span class="next-run">${wallTime(nextRunAt, zone)}</span> <span class="muted">(${moment(nextRunAt, now)})</span>${after.map(
+    (at) => html`<br><span class="muted then">then ${wallTime(at, zone)}</span>`,
+  )}`;
+}
 
 export async function schedulesPage(context: DashboardContext, request: PageRequest): Promise<SafeHtml> {
   const records = await (await context.scheduler()).list();
@@ -13,12 +24,12 @@ export async function schedulesPage(context: DashboardContext, request: PageRequ
     records.length === 0
       ? html`<p class="muted">No schedules in the store. A scheduler registers them with <code>scheduler.schedule()</code>.</p>`
       : html`<table class="schedules">
-<thead><tr><th>Id</th><th>Job</th><th>When</th><th>Status</th><th>Next run (its zone)</th><th>Last run</th><th>Last job</th><th></th></tr></thead>
+<thead><tr><th>Id</th><th>Job</th><th>When</th><th>Status</th><th>Next runs (its zone)</th><th>Last run</th><th>Last job</th><th></th></tr></thead>
 <tbody>${records.map(
           (record) => html`<tr data-schedule="${record.id}">
 <td class="mono">${record.id}</td><td>${record.spec.job}</td><td>${timingText(record)}</td>
 <td>${record.enabled ? html`<span class="enabled">enabled</span>` : html`<span class="disabled">disabled</span>`}</td>
-<td>${record.enabled && record.nextRunAt !== null ? html`${wallTime(record.nextRunAt, scheduleZone(record))} <span class="muted">(${moment(record.nextRunAt, now)})</span>` : '—'}</td>
+<td>${record.enabled && record.nextRunAt !== null ? nextRuns(record, record.nextRunAt, now) : '—'}</td>
 <td>${moment(record.lastRunAt, now)}</td>
 <td>${record.lastJobId ? jobLink(context.base, { id: record.lastJobId }) : '—'}</td>
 <td class="row-actions">${
