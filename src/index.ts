@@ -73,6 +73,7 @@ export type {
   ListFilter,
   NewJob,
   PruneRequest,
+  MinuteCount,
   QueueStats,
   FireResult,
   JobAdmin,

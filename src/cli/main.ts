@@ -71,7 +71,7 @@ registerQueues(program, session);
 registerSchedules(program, session);
 registerMakeJob(program, session);
 registerMigrate(program, session);
-registerDashboard(program);
+registerDashboard(program, session);
 
 try {
   await program.parseAsync(process.argv);

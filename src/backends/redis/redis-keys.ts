@@ -67,6 +67,9 @@ export class RedisKeys {
   get lastProcessed(): string {
     return `${this.root}lastproc`;
   }
+  ready(queue: string): string {
+    return `${this.root}ready:${queue}`;
+  }
   count(queue: string): string {
     return `${this.root}count:${queue}`;
   }
