@@ -1,7 +1,9 @@
-// `npm start`: a worker, the scheduler and a producer on the embedded SQLite default, with the example jobs.
+// `npm start`: a worker, the scheduler and a producer on the embedded SQLite default, with the example jobs,
+// and the dashboard beside them on http://127.0.0.1:4000/ (JOBSMITH_DASHBOARD_PORT; 0 picks a free port).
 // Ctrl-C stops it gracefully: running jobs get up to 10 s, then are released for the next start;
 // a second Ctrl-C stops it at once (see the end of this file).
 import { pino } from 'pino';
+import { serveDashboard } from '../src/dashboard/index.ts';
 import { createClient, createScheduler, createWorker, daily, defaultBackendUrl, every, openBackend } from '../src/index.ts';
 import { ChargeCard, flakyWebhook, monthlyReport, queueDigest, welcomeEmail } from './jobs.ts';
 import { shortId } from './short-id.ts';
@@ -39,7 +41,14 @@ await scheduler.schedule({ id: 'queue-digest', every: every('15s'), job: queueDi
 await scheduler.schedule({ id: 'nightly-report', cron: daily(2, 0), tz: 'Europe/Berlin', job: monthlyReport, payload: { month: '2026-11' } });
 logger.info({ nightly: (await scheduler.nextRuns('nightly-report', 3)).map((date) => date.toISOString()) }, 'nightly-report next runs');
 await scheduler.start();
-logger.info({ url }, 'Jobsmith demo running; Ctrl-C to stop');
+// No auth given, so it serves loopback only (and logs that it does).
+const dashboard = await serveDashboard({
+  client,
+  scheduler,
+  port: Number(process.env.JOBSMITH_DASHBOARD_PORT ?? 4000),
+  logger: logger.child({ component: 'dashboard' }),
+});
+logger.info({ url, dashboard: dashboard.url }, `Jobsmith demo running, dashboard at ${dashboard.url}; Ctrl-C to stop`);
 
 // Run one job inline, right here, and show what `now()` answers.
 const inline = await client.job(welcomeEmail).now({ email: 'ada@example.com', name: 'Ada' });
@@ -85,6 +94,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info({ signal }, 'stopping: finishing running jobs (up to 10 s); signal again to stop at once');
   clearInterval(producer);
   try {
+    await dashboard.close();
     await scheduler.stop();
     await worker.stop({ timeout: '10s' });
     await client.close();

@@ -1,5 +1,5 @@
 // `npm run build`: compiles src/ with tsc, then copies the SQL and Lua files the backends
-// read at run time (tsc copies only what it compiles). The output folder (dist/, or the one
+// read at run time and the dashboard's static files (tsc copies only what it compiles). The output folder (dist/, or the one
 // given as the first argument, as the CLI tests do) is emptied first, so nothing from an
 // older build ships.
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,7 @@ rmSync(outDir, { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], { stdio: 'inherit' });
 cpSync('src', outDir, {
   recursive: true,
-  // Folders (no extension) are walked; of the files, only SQL and Lua are copied.
-  filter: (source) => !/\.[a-z]+$/i.test(source) || /\.(sql|lua)$/.test(source),
+  // Folders (no extension) are walked; of the files, SQL and Lua are copied, and everything
+  // under the dashboard's static/ (its CSS and script, vendored htmx and uPlot with their licences).
+  filter: (source) => !/\.[a-z]+$/i.test(source) || /\.(sql|lua)$/.test(source) || /[\\/]dashboard[\\/]static[\\/]/.test(source),
 });

@@ -3,7 +3,7 @@
 // for projects that list no `types` (TypeScript 6 and later load none by default).
 /// <reference types="node" preserve="true" />
 export { defineJob, Job, toJobDefinition } from './domain/define-job.ts';
-export type { AnyJob, JobClass, JobDefinition, JobInput, JobResult } from './domain/define-job.ts';
+export type { AnyJob, FollowUpJob, FollowUpList, JobClass, JobDefinition, JobInput, JobResult } from './domain/define-job.ts';
 export type { JobContext } from './domain/job-context.ts';
 export { jobOptionDefaults } from './domain/job-options.ts';
 export type { EnqueueOnlyOptions, EnqueueOptions, JobOptions, ResolvedJobOptions } from './domain/job-options.ts';
@@ -17,7 +17,7 @@ export type { Logger } from './domain/logger.ts';
 export { silentLogger } from './domain/logger.ts';
 export { activeStates, isTerminal, jobStates, terminalStates } from './domain/job-state.ts';
 export type { JobState } from './domain/job-state.ts';
-export type { FailedHookState, JobLease, JobLogEntry, JobProgress, JobRecord } from './domain/job-record.ts';
+export type { FailedHookState, JobLease, JobLogEntry, JobProgress, JobRecord, StepOutcome, StepRecord } from './domain/job-record.ts';
 export { recordLimits } from './domain/job-record.ts';
 export type { JsonObject, JsonPrimitive, JsonValue } from './domain/json-value.ts';
 export type { SerializedError } from './domain/serialized-error.ts';
@@ -27,6 +27,7 @@ export {
   BackendUnavailableError,
   CapabilityUnsupportedError,
   ClosedError,
+  DuplicateStepError,
   InvalidOptionError,
   InvalidStateError,
   InvalidScheduleError,
@@ -53,6 +54,7 @@ export {
 export type { JobsmithErrorCode, JobsmithErrorOptions, SchemaIssue } from './domain/errors.ts';
 
 export { requireCapability } from './contract/capabilities.ts';
+
 export type {
   Backend,
   BackendCapability,
@@ -71,6 +73,7 @@ export type {
   ListFilter,
   NewJob,
   PruneRequest,
+  MinuteCount,
   QueueStats,
   FireResult,
   JobAdmin,
@@ -83,6 +86,12 @@ export type {
   ScheduleStore,
   Settlement,
   SettleResult,
+  LiveWorker,
+  PresenceRenewal,
+  WorkerPresence,
+  WorkerRegistry,
+  FollowUps,
+  StepStore,
 } from './contract/backend.ts';
 
 export { defaultBackendUrl, openBackend } from './backends/open-backend.ts';
@@ -96,6 +105,7 @@ export type { SqliteSettings } from './backends/sqlite/sqlite-url.ts';
 export { createClient, createScheduler, createWorker } from './create.ts';
 export { Client } from './client/client.ts';
 export type { ClientOptions, EnqueueCall, EnqueueItem, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
+export type { WaitExplanation, WaitReason, WaitReasonCode } from './client/wait-reasons.ts';
 export { BoundJob } from './client/bound-job.ts';
 export type { BatchOptions, BatchOutcome } from './client/bound-job.ts';
 export { Worker } from './worker/worker.ts';

@@ -8,9 +8,8 @@ import { isJobsmithError } from '../index.ts';
  * - `REFUSED`: the command would overwrite a file.
  * - `DECLINED`: the person at the terminal answered no to a confirmation.
  * - `JOB_FAILED`: `jobsmith run` ran the job and it did not complete.
- * - `NOT_AVAILABLE`: the command exists in name only (the dashboard).
  */
-export type CliErrorCode = 'USAGE' | 'CONFIG' | 'REFUSED' | 'DECLINED' | 'JOB_FAILED' | 'NOT_AVAILABLE';
+export type CliErrorCode = 'USAGE' | 'CONFIG' | 'REFUSED' | 'DECLINED' | 'JOB_FAILED';
 
 /** An error the CLI reports as one line (plus `detail` lines) and turns into an exit code. */
 export class CliError extends Error {
@@ -36,7 +35,7 @@ export function usageError(message: string, options: { cause?: unknown; detail?:
  * in the way, the job is in the wrong state, a confirmation was declined).
  */
 export function exitCodeOf(error: unknown): 1 | 2 {
-  if (error instanceof CliError) return error.code === 'USAGE' || error.code === 'CONFIG' || error.code === 'NOT_AVAILABLE' ? 2 : 1;
+  if (error instanceof CliError) return error.code === 'USAGE' || error.code === 'CONFIG' ? 2 : 1;
   if (error instanceof CommanderError) return 2;
   if (isJobsmithError(error)) {
     switch (error.code) {

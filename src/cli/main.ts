@@ -18,6 +18,7 @@ import { registerStatus } from './status.ts';
 import { registerSteer } from './steer.ts';
 import { registerWhy } from './why.ts';
 import { registerWorker } from './worker.ts';
+import { registerWorkers } from './workers.ts';
 
 // Two levels up from src/cli/ and from dist/cli/ alike.
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -58,6 +59,7 @@ program.hook('preAction', () => session.configure(program.opts()));
 
 registerInit(program, session);
 registerWorker(program, session);
+registerWorkers(program, session);
 registerList(program, session);
 registerStatus(program, session);
 registerWhy(program, session);
@@ -69,7 +71,7 @@ registerQueues(program, session);
 registerSchedules(program, session);
 registerMakeJob(program, session);
 registerMigrate(program, session);
-registerDashboard(program);
+registerDashboard(program, session);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,18 +3,8 @@ import type { ScheduleRecord } from '../index.ts';
 import { parsePositiveInteger } from './list.ts';
 import type { Session } from './session.ts';
 import { printTable } from './table.ts';
+import { scheduleZone as zoneOf, timingText } from '../scheduler/schedule-display.ts';
 import { localTimeZone, moment, wallTime } from './time-format.ts';
-
-/** The zone a schedule's times are read in: its cron `tz`, or UTC (intervals are absolute; cron defaults to UTC). */
-function zoneOf(schedule: ScheduleRecord): string {
-  return schedule.spec.timing.kind === 'cron' ? (schedule.spec.timing.tz ?? 'UTC') : 'UTC';
-}
-
-function timingText(schedule: ScheduleRecord): string {
-  const { timing } = schedule.spec;
-  if (timing.kind === 'every') return `every ${timing.everyMs % 60_000 === 0 ? `${timing.everyMs / 60_000} min` : `${timing.everyMs / 1000} s`}`;
-  return `${timing.expression} (${timing.tz ?? 'UTC'})`;
-}
 
 function scheduleToJson(schedule: ScheduleRecord): Record<string, unknown> {
   const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());

@@ -13,7 +13,9 @@ export function statsToJson(stats: BackendStats, at: number): Record<string, unk
     at: new Date(at).toISOString(),
     ...stats,
     lastProcessedAt: iso(stats.lastProcessedAt),
-    queues: stats.queues.map((queue) => ({ ...queue, lastProcessedAt: iso(queue.lastProcessedAt) })),
+    oldestWaitingSince: iso(stats.oldestWaitingSince),
+    lastHourByMinute: stats.lastHourByMinute.map((minute) => ({ ...minute, at: iso(minute.at) })),
+    queues: stats.queues.map((queue) => ({ ...queue, lastProcessedAt: iso(queue.lastProcessedAt), oldestWaitingSince: iso(queue.oldestWaitingSince) })),
   };
 }
 

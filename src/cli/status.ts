@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { JobRecord, JsonValue } from '../index.ts';
+import type { JobRecord, JsonValue, StepRecord } from '../index.ts';
 import { jobToJson } from './job-json.ts';
 import { stateStyles } from './list.ts';
 import type { Session } from './session.ts';
@@ -47,6 +47,17 @@ function timeline(job: JobRecord): Array<[number, string]> {
   return events.sort((a, b) => a[0] - b[0]);
 }
 
+const stepStyles = { completed: stateStyles.completed, failed: stateStyles.failed, sleeping: stateStyles.scheduled } as const;
+
+/** One durable step: name, outcome, how long it ran (or until when it sleeps), which attempt, when it started, and why it failed. */
+function stepLine(terminal: Terminal, step: StepRecord, width: number, now: number): string {
+  const at = (ms: number) => momentInFull(ms, now, terminal.tty);
+  const took = step.outcome === 'sleeping' ? `until ${at(step.wakeAt ?? now)}` : duration(step.durationMs ?? 0);
+  const outcome = terminal.style(stepStyles[step.outcome], step.outcome.padEnd(9));
+  const failure = step.error === null ? '' : `  ${terminal.style('red', `${step.error.name}: ${step.error.message.split('\n')[0]}`)}`;
+  return `  ${step.name.padEnd(width)}  ${outcome}  ${took}  ${terminal.style('dim', `attempt ${step.attempt}, started ${at(step.startedAt)}`)}${failure}`;
+}
+
 async function printJob(terminal: Terminal, job: JobRecord, now: number): Promise<void> {
   const heading = (text: string) => terminal.line(`\n${terminal.style('bold', text)}`);
   await terminal.line(`${terminal.style('bold', job.id)}  ${job.name}  ${terminal.style(stateStyles[job.state], job.state)}`);
@@ -78,6 +89,11 @@ async function printJob(terminal: Terminal, job: JobRecord, now: number): Promis
       await terminal.line(`  ${momentInFull(entry.at, now, terminal.tty)}  attempt ${entry.attempt}  ${entry.message}${fields}`);
     }
   }
+  if (job.steps !== undefined && job.steps.length > 0) {
+    await heading('Steps');
+    const width = Math.max(...job.steps.map((step) => step.name.length));
+    for (const step of job.steps) await terminal.line(stepLine(terminal, step, width, now));
+  }
   await heading('Timeline');
   for (const [at, event] of timeline(job)) await terminal.line(`  ${momentInFull(at, now, terminal.tty)}  ${event}`);
 }
@@ -85,7 +101,7 @@ async function printJob(terminal: Terminal, job: JobRecord, now: number): Promis
 export function registerStatus(program: Command, session: Session): void {
   program
     .command('status')
-    .description('Everything about one job: payload, result, errors with stacks, progress, logs, lease and timeline.')
+    .description('Everything about one job: payload, result, errors with stacks, progress, logs, steps, lease and timeline.')
     .argument('<id>', 'a job id, or any unique prefix of one')
     .addHelpText('after', '\nExample:\n  $ jobsmith status 0190f3c2-1a2b')
     .action(async (idOrPrefix) => {

@@ -7,8 +7,10 @@ import type {
   EnqueueResult,
   JobPage,
   ListFilter,
+  LiveWorker,
   Settlement,
 } from '../contract/backend.ts';
+import { requireCapability } from '../contract/capabilities.ts';
 import { type Clock, systemClock } from '../domain/clock.ts';
 import { type AnyJob, type JobDefinition, type JobInput, type JobResult, toJobDefinition } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
@@ -34,6 +36,7 @@ import { runAttempt } from '../execution/run-attempt.ts';
 import { BoundJob } from './bound-job.ts';
 import { prepareJob } from '../execution/prepare-job.ts';
 import { toRunMetadata } from './run-metadata.ts';
+import { type WaitExplanation, waitReasons } from './wait-reasons.ts';
 
 export interface ClientOptions {
   /** A backend, or a connection string. @default 'sqlite:./jobsmith.db' */
@@ -223,7 +226,10 @@ export class Client implements AsyncDisposable {
     const matches = await backend.findByIdPrefix(id, maxListedMatches + 1);
     if (matches.length === 0) throw new JobNotFoundError(id);
     if (matches.length > 1) throw new AmbiguousIdError(id, matches.map((job) => job.id), maxListedMatches);
-    return matches[0]!;
+    const [job] = matches as [JobRecord];
+    // As `get(id)` has them: a listing leaves steps out.
+    if (backend.capabilities.has('durable-steps')) job.steps = await backend.listSteps!(job.id);
+    return job;
   }
 
   /** One page of jobs, newest first. */
@@ -282,6 +288,37 @@ export class Client implements AsyncDisposable {
 
   async stats(): Promise<BackendStats> {
     return (await this.backend()).stats();
+  }
+
+  /**
+   * The live workers: those registered in the store whose registration has not lapsed,
+   * ordered by id. Throws `CapabilityUnsupportedError` on a backend without `live-workers`.
+   */
+  async workers(): Promise<LiveWorker[]> {
+    const backend = await this.backend();
+    requireCapability(backend, 'live-workers');
+    return backend.listWorkers!();
+  }
+
+  /**
+   * Why a job is not running yet (a delay, a paused queue, jobs ahead of it, no live worker
+   * for its queue or name), or, for a running or finished one, what it is doing: the job by
+   * id or unique prefix, the store's now, and the reasons in order (see `WaitReason`).
+   */
+  async explainWait(idOrPrefix: string): Promise<WaitExplanation> {
+    const job = await this.get(idOrPrefix);
+    const backend = await this.backend();
+    let stats: Promise<BackendStats> | null = null;
+    let workers: Promise<LiveWorker[] | null> | null = null;
+    const now = backend.now();
+    const reasons = await waitReasons({
+      job,
+      now,
+      stats: () => (stats ??= backend.stats()),
+      workers: () => (workers ??= backend.capabilities.has('live-workers') ? backend.listWorkers!() : Promise.resolve(null)),
+      waitingJobs: (queue) => this.jobs({ state: ['queued', 'scheduled'], queue, limit: 1000 }),
+    });
+    return { job, now, reasons };
   }
 
   /** Workers stop claiming from `queue`; running jobs go on. */

@@ -3,11 +3,15 @@ import type { BackendCapability } from './capabilities.ts';
 import type { JobAdmin } from './job-admin.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { ScheduleStore } from './schedule-store.ts';
+import type { LiveWorker, WorkerPresence } from './worker-registry.ts';
+import type { StepStore } from './step-store.ts';
 
 export type * from './capabilities.ts';
 export type * from './job-admin.ts';
 export type * from './job-queue.ts';
 export type * from './schedule-store.ts';
+export type * from './worker-registry.ts';
+export type * from './step-store.ts';
 
 /**
  * The backend contract: the one interface every store implements and the client,
@@ -28,9 +32,11 @@ export type * from './schedule-store.ts';
  *
  * The contract is split by role, one file each: the queue (`job-queue.ts`), administration
  * (`job-admin.ts`) and schedules (`schedule-store.ts`). Every backend implements all three;
- * what not every backend can do is an optional capability it declares (`capabilities.ts`).
+ * what not every backend can do is an optional capability it declares (`capabilities.ts`),
+ * with a role file of its own where it adds methods (`worker-registry.ts` for `live-workers`,
+ * `step-store.ts` for `durable-steps`).
  */
-export interface Backend extends JobQueue, JobAdmin, ScheduleStore, AsyncDisposable {
+export interface Backend extends JobQueue, JobAdmin, ScheduleStore, Partial<StepStore>, AsyncDisposable {
   /** `memory`, `sqlite`, `postgres`, `redis`. */
   readonly kind: string;
   /**
@@ -56,6 +62,13 @@ export interface Backend extends JobQueue, JobAdmin, ScheduleStore, AsyncDisposa
    * poll. Polling and heartbeats cover whatever no event brings.
    */
   subscribe?(listener: (event: BackendEvent) => void): () => void;
+
+  /** Optional (capability `live-workers`): registers a worker, or refreshes its registration, until now + `ttlMs` (worker-registry.ts). */
+  registerWorker?(worker: WorkerPresence, ttlMs: number): Promise<void>;
+  /** Optional (capability `live-workers`): removes a worker's registration; false when there was none. */
+  deregisterWorker?(workerId: string): Promise<boolean>;
+  /** Optional (capability `live-workers`): the registrations that have not lapsed, ordered by id. */
+  listWorkers?(): Promise<LiveWorker[]>;
 }
 
 export type BackendEvent =

@@ -1,6 +1,7 @@
-import type { JobLogEntry, JobProgress, JobRecord } from '../domain/job-record.ts';
+import { CapabilityUnsupportedError } from '../domain/errors.ts';
+import type { JobLogEntry, JobProgress, JobRecord, StepRecord } from '../domain/job-record.ts';
 import type { Backend, BackendEvent } from './backend.ts';
-import type { BackendCapability } from './capabilities.ts';
+import { type BackendCapability, requireCapability } from './capabilities.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from './job-admin.ts';
 import type {
   ClaimedJob,
@@ -17,12 +18,18 @@ import type {
   SettleResult,
 } from './job-queue.ts';
 import type { FireResult, ScheduleInput, ScheduleRecord, ScheduleStore, ScheduleTick } from './schedule-store.ts';
+import type { LiveWorker, PresenceRenewal, WorkerPresence, WorkerRegistry } from './worker-registry.ts';
+import type { StepStore } from './step-store.ts';
 
 /** The role objects a backend is made of. */
 export interface BackendRoles {
   queue: JobQueue;
   admin: JobAdmin;
   schedules: ScheduleStore;
+  /** The `live-workers` role, on a backend that declares it. */
+  workers?: WorkerRegistry;
+  /** Capability `durable-steps`. */
+  steps?: StepStore;
 }
 
 /**
@@ -60,8 +67,8 @@ export abstract class ComposedBackend implements Backend {
   settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     return this.roles.queue.settle(settlements, next);
   }
-  renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    return this.roles.queue.renewLeases(leases, leaseMs);
+  renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
+    return this.roles.queue.renewLeases(leases, leaseMs, presence);
   }
   recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
     return this.roles.queue.recordProgress(lease, progress);
@@ -70,8 +77,11 @@ export abstract class ComposedBackend implements Backend {
     return this.roles.queue.appendLog(lease, entry);
   }
 
-  get(id: string): Promise<JobRecord | null> {
-    return this.roles.admin.get(id);
+  async get(id: string): Promise<JobRecord | null> {
+    const record = await this.roles.admin.get(id);
+    // A second read: a step recorded between the two shows, which a record can only gain by.
+    if (record && this.roles.steps) record.steps = await this.roles.steps.listSteps(id);
+    return record;
   }
   findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
     return this.roles.admin.findByIdPrefix(prefix, limit);
@@ -101,6 +111,17 @@ export abstract class ComposedBackend implements Backend {
     return this.roles.admin.resume(queue);
   }
 
+  recordStep(lease: LeaseRef, step: StepRecord): Promise<void> {
+    return this.stepStore().recordStep(lease, step);
+  }
+  listSteps(id: string): Promise<StepRecord[]> {
+    return this.stepStore().listSteps(id);
+  }
+  private stepStore(): StepStore {
+    if (!this.roles.steps) throw new CapabilityUnsupportedError(this.kind, 'durable-steps');
+    return this.roles.steps;
+  }
+
   upsertSchedule(input: ScheduleInput): Promise<ScheduleRecord> {
     return this.roles.schedules.upsertSchedule(input);
   }
@@ -118,5 +139,23 @@ export abstract class ComposedBackend implements Backend {
   }
   fireSchedule(tick: ScheduleTick): Promise<FireResult> {
     return this.roles.schedules.fireSchedule(tick);
+  }
+
+  // The live-workers role, when there is one. Declared as methods (not left undefined) so
+  // `backend.registerWorker?.()` finds them; `requireCapability` guards a backend without it.
+  registerWorker(worker: WorkerPresence, ttlMs: number): Promise<void> {
+    return this.workersRole().registerWorker(worker, ttlMs);
+  }
+  deregisterWorker(workerId: string): Promise<boolean> {
+    return this.workersRole().deregisterWorker(workerId);
+  }
+  listWorkers(): Promise<LiveWorker[]> {
+    return this.workersRole().listWorkers();
+  }
+
+  private workersRole(): WorkerRegistry {
+    requireCapability(this, 'live-workers');
+    if (!this.roles.workers) throw new CapabilityUnsupportedError(this.kind, 'live-workers');
+    return this.roles.workers;
   }
 }

@@ -78,6 +78,12 @@ export interface QueueStats {
   failedLastMinute: number;
   completedLastHour: number;
   failedLastHour: number;
+  /**
+   * When the job that has waited longest in this queue became due: the earliest `runAt` among
+   * its queued jobs (due delayed jobs are moved to queued first); null when none waits. Its
+   * age is how far the queue is behind.
+   */
+  oldestWaitingSince: number | null;
 }
 
 export interface BackendStats {
@@ -89,4 +95,18 @@ export interface BackendStats {
   failedLastMinute: number;
   completedLastHour: number;
   failedLastHour: number;
+  /** The earliest `oldestWaitingSince` over every queue. */
+  oldestWaitingSince: number | null;
+  /**
+   * Jobs finished in each of the last 60 minutes over every queue, oldest first: the
+   * minute starting at `at` (ms since epoch, a whole minute), the current one last. Read
+   * from the same 10-second buckets as the other figures, so it outlives pruning too.
+   */
+  lastHourByMinute: MinuteCount[];
+}
+
+export interface MinuteCount {
+  at: number;
+  completed: number;
+  failed: number;
 }

@@ -2,6 +2,7 @@ import type { BackoffSpec } from '../domain/backoff.ts';
 import type { JobLease, JobLogEntry, JobProgress, JobRecord } from '../domain/job-record.ts';
 import type { JsonObject, JsonValue } from '../domain/json-value.ts';
 import type { SerializedError } from '../domain/serialized-error.ts';
+import type { PresenceRenewal } from './worker-registry.ts';
 
 /**
  * The queue role of the backend contract: what producers and workers do to jobs. Adding,
@@ -32,9 +33,12 @@ export interface JobQueue {
   /**
    * Extends the given leases to now + `leaseMs`: of running attempts, and of failed jobs whose
    * `failed` hook is pending under that lease. Tells, per lease, whether it is still held and
-   * whether a cancel was asked for.
+   * whether a cancel was asked for. With `presence` (only on a backend with `live-workers`),
+   * the worker's registration is written in the same call, as `registerWorker` would: the
+   * heartbeat keeps a worker listed at no extra round trip. Empty `leases` with `presence`
+   * only registers.
    */
-  renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]>;
+  renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]>;
   /** Records progress for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */
   recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void>;
   /** Appends a log line for the attempt holding `lease`. Throws `LeaseLostError` when it no longer does. */
@@ -134,9 +138,23 @@ export interface LeaseStatus {
   cancelRequested: boolean;
 }
 
+/**
+ * Jobs to add with an outcome (the definition's `onSuccess` / `onFailure`), in the same
+ * atomic write: they exist if and only if the outcome was written by this settlement. An
+ * outcome found already written (a lost reply, written again) adds none a second time.
+ */
+export interface FollowUps {
+  followUps?: readonly NewJob[];
+}
+
+/** The follow-up jobs a settlement carries; none for the kinds that carry none. */
+export function followUpsOf(settlement: Settlement): readonly NewJob[] {
+  return (settlement.kind === 'complete' || settlement.kind === 'fail') && settlement.followUps ? settlement.followUps : [];
+}
+
 /** The outcome of an attempt, as the worker decided it. */
 export type Settlement =
-  | (LeaseRef & { kind: 'complete'; result: JsonValue; expiresAt: number | null })
+  | (LeaseRef & FollowUps & { kind: 'complete'; result: JsonValue; expiresAt: number | null })
   /** Back to `scheduled` until `runAt`. `countAttempt: false` is a snooze or a release that spends nothing. */
   | (LeaseRef & { kind: 'retry'; error: SerializedError | null; runAt: number; countAttempt: boolean })
   /**
@@ -144,7 +162,7 @@ export type Settlement =
    * is stored with `failedHook: 'pending'` and keeps this lease, renewed by the heartbeat,
    * until a `hook-done` settlement with the same lease.
    */
-  | (LeaseRef & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null; hookPending: boolean })
+  | (LeaseRef & FollowUps & { kind: 'fail'; error: SerializedError; countAttempt: boolean; expiresAt: number | null; hookPending: boolean })
   | (LeaseRef & { kind: 'cancel'; error: SerializedError | null; expiresAt: number | null })
   /** The `failed` hook of a job stored `failed` under this lease has run (or was given up): `failedHook` becomes `'done'` and the lease is released. */
   | (LeaseRef & { kind: 'hook-done' });

@@ -1,5 +1,5 @@
 import type { JobState } from '../domain/job-state.ts';
-import type { BackendStats, QueueStats } from './backend.ts';
+import type { BackendStats, MinuteCount, QueueStats } from './backend.ts';
 
 /**
  * Finished-job counters are kept per queue in 10-second buckets, so stats survive
@@ -24,6 +24,12 @@ export interface BucketCount {
   failed: number;
 }
 
+/** The earliest due time among a queue's queued jobs. */
+export interface WaitingRow {
+  queue: string;
+  runAt: number;
+}
+
 export interface QueueRow {
   queue: string;
   paused: boolean;
@@ -39,6 +45,7 @@ export function buildStats(
   stateCounts: ReadonlyArray<{ queue: string; state: JobState; count: number }>,
   queueRows: readonly QueueRow[],
   buckets: readonly BucketCount[],
+  oldestWaiting: readonly WaitingRow[],
 ): BackendStats {
   const byQueue = new Map<string, QueueStats>();
   const queueStats = (queue: string): QueueStats => {
@@ -53,6 +60,7 @@ export function buildStats(
         failedLastMinute: 0,
         completedLastHour: 0,
         failedLastHour: 0,
+        oldestWaitingSince: null,
       };
       byQueue.set(queue, stats);
     }
@@ -60,6 +68,7 @@ export function buildStats(
   };
   for (const row of queueRows) Object.assign(queueStats(row.queue), { paused: row.paused, lastProcessedAt: row.lastProcessedAt });
   for (const row of stateCounts) queueStats(row.queue).counts[row.state] += row.count;
+  for (const row of oldestWaiting) queueStats(row.queue).oldestWaitingSince = row.runAt;
   for (const row of buckets) {
     const stats = queueStats(row.queue);
     if (row.bucket > now - statsWindowMs) {
@@ -80,6 +89,8 @@ export function buildStats(
     failedLastMinute: 0,
     completedLastHour: 0,
     failedLastHour: 0,
+    oldestWaitingSince: null,
+    lastHourByMinute: lastHourByMinute(now, buckets),
   };
   for (const stats of queues) {
     for (const state of Object.keys(stats.counts) as JobState[]) totals.counts[state] += stats.counts[state];
@@ -87,9 +98,27 @@ export function buildStats(
     totals.failedLastMinute += stats.failedLastMinute;
     totals.completedLastHour += stats.completedLastHour;
     totals.failedLastHour += stats.failedLastHour;
+    if (stats.oldestWaitingSince !== null && (totals.oldestWaitingSince === null || stats.oldestWaitingSince < totals.oldestWaitingSince)) {
+      totals.oldestWaitingSince = stats.oldestWaitingSince;
+    }
     if (stats.lastProcessedAt !== null && (totals.lastProcessedAt === null || stats.lastProcessedAt > totals.lastProcessedAt)) {
       totals.lastProcessedAt = stats.lastProcessedAt;
     }
   }
   return totals;
+}
+
+/** The 60 minutes ending with the current one, oldest first, each with the buckets that started in it (the hour's window, as the totals). */
+function lastHourByMinute(now: number, buckets: readonly BucketCount[]): MinuteCount[] {
+  const currentMinute = Math.floor(now / 60_000) * 60_000;
+  const first = currentMinute - 59 * 60_000;
+  const minutes: MinuteCount[] = Array.from({ length: 60 }, (_, index) => ({ at: first + index * 60_000, completed: 0, failed: 0 }));
+  for (const row of buckets) {
+    if (row.bucket <= now - statsWindowMs || row.bucket < first || row.bucket > now) continue;
+    const minute = minutes[Math.floor((row.bucket - first) / 60_000)];
+    if (!minute) continue;
+    minute.completed += row.completed;
+    minute.failed += row.failed;
+  }
+  return minutes;
 }

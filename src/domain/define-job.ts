@@ -1,6 +1,6 @@
 import { InvalidOptionError } from './errors.ts';
 import type { JobContext } from './job-context.ts';
-import { type JobOptions, type ResolvedJobOptions, jobOptionDefaults, jobOptionNames, resolveJobOptions } from './job-options.ts';
+import { type EnqueueOptions, type JobOptions, type ResolvedJobOptions, jobOptionDefaults, jobOptionNames, resolveJobOptions } from './job-options.ts';
 import { assertKnownOptions } from './known-options.ts';
 import type { StandardSchemaV1 } from './standard-schema.ts';
 
@@ -19,13 +19,39 @@ export interface JobDefinition<TInput = unknown, TPayload = TInput, TResult = un
    * unless the worker running it dies first (another worker then runs it again).
    */
   failed?(payload: TPayload, error: unknown, ctx: JobContext): Promise<void> | void;
+  /** Follow-up jobs to add when the job completes, written atomically with the completion. */
+  onSuccess?(result: TResult, payload: TPayload, ctx: JobContext): FollowUpList;
+  /** Follow-up jobs to add when the job fails for good, written atomically with the failure. */
+  onFailure?(error: unknown, payload: TPayload, ctx: JobContext): FollowUpList;
 }
+
+/** A job for `onSuccess` / `onFailure` to add: as `enqueueMany` takes one, by its definition. */
+export interface FollowUpJob {
+  job: AnyJob;
+  payload: unknown;
+  options?: EnqueueOptions;
+}
+
+/** What `onSuccess` and `onFailure` return. */
+export type FollowUpList = readonly FollowUpJob[] | Promise<readonly FollowUpJob[]>;
 
 interface JobSpecBase<TPayload, TResult> extends JobOptions {
   /** Unique job name, used to enqueue by name and to route to handlers. */
   name: string;
   run(payload: TPayload, ctx: JobContext): Promise<TResult> | TResult;
   failed?(payload: TPayload, error: unknown, ctx: JobContext): Promise<void> | void;
+  /**
+   * Returns jobs to add once the job has completed. They are written in the same atomic
+   * write as the completion: they exist if and only if the completion was stored. If it
+   * throws, the attempt fails as if its handler had thrown.
+   */
+  onSuccess?(result: Awaited<TResult>, payload: TPayload, ctx: JobContext): FollowUpList;
+  /**
+   * Returns jobs to add once the job has failed for good (no retry left, or a permanent
+   * error), written in the same atomic write as the failure. If it throws, the failure is
+   * stored without follow-ups and the error reported (`worker:error`).
+   */
+  onFailure?(error: unknown, payload: TPayload, ctx: JobContext): FollowUpList;
 }
 
 /**
@@ -43,7 +69,7 @@ export function defineJob<S extends StandardSchemaV1, R>(
 ): JobDefinition<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, Awaited<R>>;
 export function defineJob<P = unknown, R = unknown>(spec: JobSpecBase<P, R> & { schema?: undefined }): JobDefinition<P, P, Awaited<R>>;
 export function defineJob(spec: JobSpecBase<unknown, unknown> & { schema?: StandardSchemaV1 }): JobDefinition {
-  const { name, schema, run, failed, ...options } = spec;
+  const { name, schema, run, failed, onSuccess, onFailure, ...options } = spec;
   assertJobName(name);
   assertKnownOptions(spec, specKeys, `defineJob "${name}"`);
   if (typeof run !== 'function') throw new InvalidOptionError(`${name}.run`, run, 'a function');
@@ -53,6 +79,8 @@ export function defineJob(spec: JobSpecBase<unknown, unknown> & { schema?: Stand
     options: resolveJobOptions(jobOptionDefaults, options, `${name}.`),
     run: run.bind(spec),
     failed: failed?.bind(spec),
+    onSuccess: onSuccess?.bind(spec),
+    onFailure: onFailure?.bind(spec),
   });
 }
 
@@ -75,6 +103,10 @@ export abstract class Job<Params = unknown, Result = unknown> {
   static schema: StandardSchemaV1 | undefined;
   abstract perform(params: Params, ctx: JobContext): Promise<Result> | Result;
   failed?(params: Params, error: unknown, ctx: JobContext): Promise<void> | void;
+  /** Follow-up jobs to add with the completion (see `defineJob`'s `onSuccess`). */
+  onSuccess?(result: Awaited<Result>, params: Params, ctx: JobContext): FollowUpList;
+  /** Follow-up jobs to add with the final failure (see `defineJob`'s `onFailure`). */
+  onFailure?(error: unknown, params: Params, ctx: JobContext): FollowUpList;
   // Keeps `Params` in the type even where no method mentions it structurally.
   declare protected readonly __params?: Params;
 }
@@ -99,7 +131,7 @@ export type JobResult<J> =
   J extends JobDefinition<infer _I, infer _P, infer R> ? R : J extends JobClass<infer _P, infer R> ? Awaited<R> : never;
 
 /** What `defineJob` accepts: the job options and the definition's own parts. */
-const specKeys = [...jobOptionNames, 'name', 'schema', 'run', 'failed'];
+const specKeys = [...jobOptionNames, 'name', 'schema', 'run', 'failed', 'onSuccess', 'onFailure'];
 
 const fromClass = new WeakMap<object, JobDefinition>();
 
@@ -119,6 +151,12 @@ export function toJobDefinition(job: AnyJob): JobDefinition {
     run: (payload: unknown, ctx: JobContext) => new ctor().perform(payload, ctx),
     failed: ctor.prototype.failed
       ? (payload: unknown, error: unknown, ctx: JobContext) => new ctor().failed?.(payload, error, ctx)
+      : undefined,
+    onSuccess: ctor.prototype.onSuccess
+      ? (result: unknown, payload: unknown, ctx: JobContext) => new ctor().onSuccess!(result, payload, ctx)
+      : undefined,
+    onFailure: ctor.prototype.onFailure
+      ? (error: unknown, payload: unknown, ctx: JobContext) => new ctor().onFailure!(error, payload, ctx)
       : undefined,
   });
   fromClass.set(job, definition);

@@ -28,6 +28,7 @@ export type JobsmithErrorCode =
   | 'WAIT_TIMEOUT'
   | 'INVALID_SCHEDULE'
   | 'SCHEDULE_NOT_FOUND'
+  | 'DUPLICATE_STEP'
   | 'CLOSED';
 
 // A registered symbol, so `isJobsmithError` works across two copies of the package.
@@ -262,6 +263,16 @@ export class InvalidScheduleError extends JobsmithError {
 export class ScheduleNotFoundError extends JobsmithError {
   constructor(readonly id: string) {
     super('SCHEDULE_NOT_FOUND', `No schedule with id "${id}".`, { details: { id } });
+  }
+}
+
+/** A run of a job used one step name twice (`ctx.step` and `ctx.sleep` share names): the second could not be told from the first. */
+export class DuplicateStepError extends JobsmithError {
+  constructor(
+    readonly id: string,
+    readonly step: string,
+  ) {
+    super('DUPLICATE_STEP', `Job "${id}" used the step name "${step}" twice in one run; each step needs a name of its own.`, { details: { id, step } });
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Duration } from './duration.ts';
 import type { JsonObject } from './json-value.ts';
 
 /** What a running job sees of itself, passed to `run` / `perform` and to the `failed` hook. */
@@ -19,4 +20,23 @@ export interface JobContext {
   progress(percent: number, message?: string): Promise<void>;
   /** Appends a line to the job's log, kept with the job (the newest 200 lines). */
   log(message: string, fields?: JsonObject): Promise<void>;
+  /**
+   * Runs `run` as the durable step `name` and stores what it returns (as JSON) with the job,
+   * fenced by this attempt's lease, before returning it. When the job runs again (a retry, a
+   * crashed worker's job taken over), a step that completed before returns its stored result
+   * without running. Each step's start, duration, outcome and error are kept (`get(id).steps`).
+   * A name may be used once per run; `DuplicateStepError` names one used twice. Throws
+   * `LeaseLostError` when the attempt lost its lease. Needs capability `durable-steps`.
+   * @example
+   * const order = await ctx.step('validate', () => validate(payload));
+   * await ctx.step('charge', () => charge(order));
+   */
+  step<T>(name: string, run: () => T | Promise<T>): Promise<Awaited<T>>;
+  /**
+   * Ends this attempt and resumes the job after `duration`, without holding a worker slot or
+   * spending an attempt; the steps completed so far are kept. The job runs again from the top,
+   * its completed steps skipped, and this sleep then returns. The promise never settles in
+   * the attempt that starts the sleep.
+   */
+  sleep(name: string, duration: Duration): Promise<void>;
 }

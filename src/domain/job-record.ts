@@ -32,6 +32,30 @@ export interface JobLease {
   expiresAt: number;
 }
 
+/** How a durable step (`ctx.step`, `ctx.sleep`) ended, as last recorded. */
+export type StepOutcome = 'completed' | 'failed' | 'sleeping';
+
+/**
+ * One named step of a job, as the store keeps it (one record per name, the latest run's).
+ * A `completed` step is never run again: a later attempt gets `result` back instead.
+ */
+export interface StepRecord {
+  name: string;
+  outcome: StepOutcome;
+  /** What the step returned, as JSON; null unless `completed`. */
+  result: JsonValue;
+  /** Why the step threw, for a `failed` step. */
+  error: SerializedError | null;
+  /** The attempt that ran it. */
+  attempt: number;
+  /** When it started (a sleep: when it began to sleep). */
+  startedAt: number;
+  /** How long it ran; null while a sleep is still sleeping. */
+  durationMs: number | null;
+  /** For a sleep: when the job resumes. Null for a step. */
+  wakeAt: number | null;
+}
+
 /** A job as the store holds it. Times are milliseconds since the Unix epoch. */
 export interface JobRecord {
   id: string;
@@ -81,6 +105,11 @@ export interface JobRecord {
   failedHook: FailedHookState;
   /** When retention removes the job; null while it is active or when kept forever. */
   expiresAt: number | null;
+  /**
+   * The job's durable steps (`ctx.step`, `ctx.sleep`), in the order they started. Filled by
+   * `get(id)` on a backend with the `durable-steps` capability; absent from listings.
+   */
+  steps?: StepRecord[];
 }
 
 /** Bounds on what a job keeps about itself, so a chatty handler cannot grow a row without limit. */

@@ -1,4 +1,4 @@
-import type { Backend, LeaseRef } from '../contract/backend.ts';
+import type { Backend, LeaseRef, WorkerPresence } from '../contract/backend.ts';
 import type { Clock } from '../domain/clock.ts';
 import { JobCancelledError, LeaseLostError } from '../domain/errors.ts';
 import type { AttemptAbort } from './attempt-abort.ts';
@@ -15,13 +15,20 @@ export interface LeaseKeeperOptions {
   heartbeatMs: number;
   /** Called when a heartbeat fails; the keeper carries on and tries again at the next beat. */
   onError: (error: unknown) => void;
+  /**
+   * The worker's registration as of now, on a backend with `live-workers`: every heartbeat
+   * writes it for a lease's length, with the renewal when there are leases to renew (one
+   * call), else on its own, so an idle worker stays listed too.
+   */
+  presence?: () => WorkerPresence;
 }
 
 /**
  * Keeps the leases of running attempts alive with one batched `renewLeases` call per
  * heartbeat, and aborts an attempt's signal when its lease is lost or a cancel is
  * asked for. A failed heartbeat is reported and retried at the next beat; leases are
- * three heartbeats long by default, so one lost beat costs nothing.
+ * three heartbeats long by default, so one lost beat costs nothing. With `presence`, the
+ * same heartbeat keeps the worker's registration in the store alive.
  */
 export class LeaseKeeper {
   private readonly tracked = new Map<string, Tracked>();
@@ -78,23 +85,35 @@ export class LeaseKeeper {
     if (this.tracked.size > 0 && this.options.clock.now() - this.renewedAt > this.options.heartbeatMs * 1.5) await this.beat();
   }
 
-  /** Renews every tracked lease now. */
+  /** Renews every tracked lease now (and the worker's registration, with `presence`). */
   beat(): Promise<void> {
     if (this.beating) return this.beating;
-    if (this.tracked.size === 0) return Promise.resolve();
+    if (this.tracked.size === 0 && !this.options.presence) return Promise.resolve();
     this.beating = this.renew().finally(() => {
       this.beating = null;
     });
     return this.beating;
   }
 
+  /** Resolves once no heartbeat is in flight: after `stop()`, nothing this keeper sent is still on its way. */
+  async whenIdle(): Promise<void> {
+    await this.beating;
+  }
+
   private async renew(): Promise<void> {
     const batch = [...this.tracked.values()];
     const startedAt = this.options.clock.now();
+    const { backend, leaseMs } = this.options;
+    const worker = this.options.presence?.();
     try {
-      const statuses = await this.options.backend.renewLeases(
+      if (batch.length === 0) {
+        if (worker) await backend.registerWorker!(worker, leaseMs);
+        return;
+      }
+      const statuses = await backend.renewLeases(
         batch.map((item) => item.lease),
-        this.options.leaseMs,
+        leaseMs,
+        worker ? { worker, ttlMs: leaseMs } : undefined,
       );
       statuses.forEach((status, index) => {
         const item = batch[index]!;

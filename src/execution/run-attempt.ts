@@ -1,9 +1,10 @@
-import type { Backend, ClaimedJob, Settlement } from '../contract/backend.ts';
+import type { Backend, ClaimedJob, NewJob, Settlement } from '../contract/backend.ts';
 import { backoffDelay } from '../domain/backoff.ts';
 import type { Clock } from '../domain/clock.ts';
-import type { JobDefinition } from '../domain/define-job.ts';
+import { type FollowUpJob, type JobDefinition, toJobDefinition } from '../domain/define-job.ts';
 import {
   InvalidOptionError,
+  InvalidStateError,
   JobCancelledError,
   LeaseLostError,
   TimeoutError,
@@ -18,7 +19,9 @@ import { errorFromStored, serializeError } from '../domain/serialized-error.ts';
 import { storableText } from '../domain/storable-text.ts';
 import { validatePayload } from '../domain/validate-payload.ts';
 import { AttemptAbort } from './attempt-abort.ts';
+import { AttemptSteps } from './attempt-steps.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
+import { prepareJob } from './prepare-job.ts';
 
 /** What became of one attempt, after its settlement was written (or rejected). */
 export type AttemptEnd =
@@ -33,6 +36,8 @@ export type AttemptEnd =
   | { kind: 'failed'; error: unknown; failedHook?: Promise<void> }
   | { kind: 'cancelled' }
   | { kind: 'released' }
+  /** `ctx.sleep` ended the attempt; the job resumes at `runAt`, no attempt spent. */
+  | { kind: 'sleeping'; runAt: number }
   /** The attempt lost its lease; another attempt owns the job now and nothing was written. */
   | { kind: 'lost'; error: unknown }
   /** Only the `failed` hook of a job that failed earlier ran here: the worker that ran it before died. */
@@ -80,14 +85,17 @@ export async function runAttempt(
     await runTakenOverHook(deps, definition, job, controller);
     return { kind: 'hook-ran' };
   }
-  const ctx = makeContext(deps, job, controller);
+  const steps = new AttemptSteps(deps.backend, deps.clock, job, controller, job.attempts + 1);
+  const ctx = makeContext(deps, job, controller, steps);
   let hookRuns = false;
   try {
     if (job.crashes > deps.maxCrashRetries) {
       const error = new WorkerCrashedError(job.id, job.crashes);
-      return await finish(deps, definition, job, failWith(deps, definition, job, error, false), { kind: 'failed', error });
+      const crashed = await withFollowUps(deps, definition, job, ctx, { settlement: failWith(deps, definition, job, error, false), end: { kind: 'failed', error } });
+      return await finish(deps, definition, job, crashed.settlement, crashed.end);
     }
-    const outcome = await runHandler(deps, definition, job, ctx, controller);
+    const handled = await runHandler(deps, definition, job, ctx, controller, steps);
+    const outcome = definition.onSuccess || definition.onFailure ? await withFollowUps(deps, definition, job, ctx, handled) : handled;
     const end = await finish(deps, definition, job, outcome.settlement, outcome.end);
     hookRuns = end.kind === 'failed' && end.failedHook !== undefined;
     return end;
@@ -105,10 +113,15 @@ async function runHandler(
   job: ClaimedJob,
   ctx: JobContext,
   controller: AttemptAbort,
+  steps: AttemptSteps,
 ): Promise<Decided> {
   // A prefetched job may have lost its lease or been cancelled while it waited: do not start it.
   if (controller.aborted) return decideAbort(deps, definition, job, controller.reason);
-  const aborted = new Promise<{ aborted: unknown }>((resolve) => controller.onAbort((reason) => resolve({ aborted: reason })));
+  // Whatever ends the attempt before the handler does: an abort, or a sleep it asked for.
+  const aborted = new Promise<{ aborted: unknown } | { sleepUntil: number }>((resolve) => {
+    controller.onAbort((reason) => resolve({ aborted: reason }));
+    steps.onSleep = (wakeAt) => resolve({ sleepUntil: wakeAt });
+  });
   const cancelTimeout =
     job.timeoutMs === null ? null : deps.clock.setTimer(job.timeoutMs, () => controller.abort(new TimeoutError(job.id, job.timeoutMs!)));
   const handled = (async () => {
@@ -123,6 +136,7 @@ async function runHandler(
     // not hold the job. Whatever it does later is fenced off by the lease.
     const first = await Promise.race([handled, aborted]);
     if ('aborted' in first) return decideAbort(deps, definition, job, first.aborted);
+    if ('sleepUntil' in first) return decideSleep(job, first.sleepUntil);
     if ('error' in first) return decideError(deps, definition, job, first.error);
     return decideSuccess(deps, definition, job, first.value);
   } finally {
@@ -152,6 +166,14 @@ function decideAbort(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJ
  */
 export function releaseUnstarted(job: ClaimedJob): Settlement {
   return { id: job.id, token: job.lease.token, kind: 'retry', error: null, runAt: job.runAt, countAttempt: false };
+}
+
+/** A sleep is a release until its wake time: no attempt spent, the steps kept. */
+function decideSleep(job: ClaimedJob, wakeAt: number): Decided {
+  return {
+    settlement: { id: job.id, token: job.lease.token, kind: 'retry', error: null, runAt: wakeAt, countAttempt: false },
+    end: { kind: 'sleeping', runAt: wakeAt },
+  };
 }
 
 function decideError(deps: AttemptDeps, definition: JobDefinition | null, job: ClaimedJob, error: unknown): Decided {
@@ -275,11 +297,47 @@ async function runTakenOverHook(deps: AttemptDeps, definition: JobDefinition, jo
   }
 }
 
+/**
+ * Adds to a completion or a final failure the follow-up jobs the definition's `onSuccess` /
+ * `onFailure` returns, so they are written in the same write as the outcome. An `onSuccess`
+ * that throws fails the attempt as its handler would have: the success is not stored without
+ * its follow-ups. An `onFailure` that throws is reported; the failure is stored without.
+ */
+async function withFollowUps(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, ctx: JobContext, decided: Decided): Promise<Decided> {
+  if (decided.settlement?.kind === 'complete' && definition.onSuccess) {
+    const { settlement } = decided;
+    try {
+      const payload = await validatePayload(definition, job.payload);
+      const followUps = await prepareFollowUps(await definition.onSuccess(settlement.result, payload, ctx), deps.clock.now());
+      return { settlement: { ...settlement, followUps }, end: decided.end };
+    } catch (error) {
+      decided = decideError(deps, definition, job, error);
+    }
+  }
+  if (decided.settlement?.kind === 'fail' && decided.end.kind === 'failed' && definition.onFailure) {
+    const { settlement, end } = decided;
+    try {
+      const payload = await validatePayload(definition, job.payload).catch(() => job.payload);
+      const followUps = await prepareFollowUps(await definition.onFailure(end.error, payload as never, ctx), deps.clock.now());
+      return { settlement: { ...settlement, followUps }, end };
+    } catch (error) {
+      deps.onHookError(error, job);
+    }
+  }
+  return decided;
+}
+
+async function prepareFollowUps(list: readonly FollowUpJob[], now: number): Promise<NewJob[]> {
+  if (!Array.isArray(list)) throw new InvalidOptionError('follow-up jobs', list, 'an array of { job, payload, options? }');
+  return Promise.all(list.map((item: FollowUpJob) => prepareJob(toJobDefinition(item.job), item.payload, item.options ?? {}, now)));
+}
+
 function keepUntil(now: number, keepMs: number | null): number | null {
   return keepMs === null ? null : now + keepMs;
 }
 
-function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort): JobContext {
+/** `steps` is null for a `failed` hook's context: a hook runs once, with no steps of its own. */
+function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort, steps: AttemptSteps | null = null): JobContext {
   const lease = { id: job.id, token: job.lease.token };
   // A failed job taken over for its hook: the attempt that failed it, as its stored error says.
   const attempt = job.state === 'failed' ? (job.error?.attempt ?? job.attempts) : job.attempts + 1;
@@ -313,6 +371,14 @@ function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort): J
         message: storableText(String(message), recordLimits.maxLogMessageChars),
         fields: storedFields,
       });
+    },
+    step(name, run) {
+      if (!steps) return Promise.reject(new InvalidStateError(job.id, job.state, `run step "${name}" in the failed hook of`));
+      return steps.step(name, run);
+    },
+    sleep(name, duration) {
+      if (!steps) return Promise.reject(new InvalidStateError(job.id, job.state, `sleep "${name}" in the failed hook of`));
+      return steps.sleep(name, duration);
     },
   };
 }

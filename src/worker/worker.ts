@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Backend, ClaimedJob, ClaimRequest, ClaimResult, Settlement } from '../contract/backend.ts';
+import type { Backend, ClaimedJob, ClaimRequest, ClaimResult, Settlement, WorkerPresence } from '../contract/backend.ts';
 import { type Clock, systemClock } from '../domain/clock.ts';
 import type { AnyJob } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
@@ -196,6 +196,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private releaseProcess: (() => void) | null = null;
   /** The first open failed transiently; the loop opens before its next claim. */
   private needsOpen = false;
+  /** When `start()` was called, for the worker's registration. */
+  private startedAt = 0;
+  /** The backend keeps live workers: this worker registers there, renews with its heartbeat, and deregisters at stop. */
+  private registers = false;
   private failures = 0;
 
   /** `resolveBackend` opens what `options.backend` names; `createWorker()` gives one that opens connection strings. */
@@ -297,14 +301,19 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       this.failures = 1;
       this.needsOpen = true;
     }
+    this.startedAt = this.clock.now();
+    this.registers = backend.capabilities.has('live-workers');
     this.keeper = new LeaseKeeper({
       backend,
       clock: this.clock,
       leaseMs: this.leaseMs,
       heartbeatMs: this.heartbeatMs,
       onError: (error) => this.reportError(error, 'heartbeat'),
+      ...(this.registers ? { presence: () => this.presence() } : {}),
     });
     this.keeper.start();
+    // Listed from the start; a store that is down meanwhile gets the registration at a later heartbeat.
+    if (this.registers && !this.needsOpen) await backend.registerWorker!(this.presence(), this.leaseMs).catch((error: unknown) => this.reportError(error, 'register'));
     this.unsubscribe =
       backend.subscribe?.((event) => {
         if (event.type === 'connection-error') this.reportError(event.error, 'connection');
@@ -342,9 +351,35 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.keeper?.stop();
     this.unsubscribe?.();
     this.cancelPrune?.();
+    await this.deregister();
     this.releaseProcess?.();
     await this.releaseBackend();
     this.logger.info({ workerId: this.id }, 'worker stopped');
+  }
+
+  /** What this worker's registration says about it now. */
+  private presence(): WorkerPresence {
+    return {
+      id: this.id,
+      host: hostname(),
+      pid: process.pid,
+      queues: [...this.queues],
+      names: this.registry.names(),
+      concurrency: this.concurrency,
+      running: this.busy.size,
+      startedAt: this.startedAt,
+    };
+  }
+
+  /**
+   * Removes this worker's registration, once its last heartbeat is back (one still on its way
+   * would register it again). A store that cannot be reached now is reported; the registration
+   * then lapses after a lease, as a crashed worker's does.
+   */
+  private async deregister(): Promise<void> {
+    if (!this.registers) return;
+    await this.keeper?.whenIdle();
+    await this.backend!.deregisterWorker!(this.id).catch((error: unknown) => this.reportError(error, 'deregister'));
   }
 
   /**
@@ -576,6 +611,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
           case 'lost':
             return void this.reportError(end.error, 'settle', job.id);
           case 'released':
+          case 'sleeping':
           case 'hook-ran':
             return;
         }

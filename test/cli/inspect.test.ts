@@ -7,12 +7,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, defineJob } from '../../src/index.ts';
 import { type BuiltCli, buildCli, cli, cliEnv, cliInTerminal, jsonLines, makeProject, type Project } from './support/cli.ts';
 import { broken, claimOne, echo, fixtureConfig, hello, withClient } from './support/fixture.ts';
 
 let project: Project;
 let built: BuiltCli;
-type Seeded = 'completed' | 'failed' | 'first' | 'second' | 'urgent' | 'delayed' | 'running' | 'stale' | 'held';
+type Seeded = 'completed' | 'failed' | 'steps' | 'first' | 'second' | 'urgent' | 'delayed' | 'running' | 'stale' | 'held';
 const ids = {} as Record<Seeded, string>;
 const run = (args: string[], env?: Record<string, string | undefined>) => cli(args, { cwd: project.dir, ...(env ? { env } : {}) });
 const ansi = /\u001b\[/;
@@ -23,6 +24,7 @@ beforeAll(async () => {
   await withClient(project.url, async (client) => {
     ids.completed = (await client.job(hello).now({ name: 'Ada' })).metadata.id;
     ids.failed = (await client.job(broken).now(null)).metadata.id;
+    ids.steps = await runCheckout(project.url);
     ids.first = (await client.enqueue(hello, { name: 'first' })).id;
     ids.second = (await client.enqueue(hello, { name: 'second' })).id;
     ids.urgent = (await client.enqueue(hello, { name: 'urgent' }, { priority: 5 })).id;
@@ -33,10 +35,38 @@ beforeAll(async () => {
     ids.stale = await claimOne(client, 'stale', 'echo', 'crashed-worker:9', 1);
     ids.held = (await client.enqueue(echo, { n: 3 }, { queue: 'held' })).id;
     await client.pause('held');
+    // A live worker for queue mail and job hello, and none for the other queues.
+    const backend = await client.backend();
+    const worker = { id: 'mail-worker:1', host: 'mail-host', pid: 1, queues: ['mail'], names: ['hello'], concurrency: 1, running: 0, startedAt: Date.now() };
+    await backend.registerWorker!(worker, 3_600_000);
   });
 }, 300_000);
 
 afterAll(() => project?.remove());
+
+/** A job of durable steps the config does not know (status needs only the store): two steps, a failed one it handles, and a sleep. */
+async function runCheckout(url: string): Promise<string> {
+  const checkout = defineJob({
+    name: 'checkout',
+    maxAttempts: 1,
+    async run(_: null, ctx) {
+      const order = await ctx.step('validate', () => ({ items: 2 }));
+      await ctx.step('reserve', () => order.items);
+      await ctx
+        .step('charge', () => {
+          throw new Error('card declined\nsecond line');
+        })
+        .catch(() => 'pay later');
+      await ctx.sleep('settle-wait', '1h');
+    },
+  });
+  const client = createClient({ backend: url, jobs: [checkout] });
+  try {
+    return (await client.job(checkout).now(null)).metadata.id;
+  } finally {
+    await client.close();
+  }
+}
 
 describe('list', () => {
   it('prints an aligned table, newest first, with ISO times when stdout is not a terminal', async () => {
@@ -46,7 +76,7 @@ describe('list', () => {
     expect(stdout).not.toMatch(ansi);
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID +NAME +QUEUE +STATE +PROGRESS +CREATED +DURATION +ATTEMPTS$/);
-    expect(lines).toHaveLength(1 + 9);
+    expect(lines).toHaveLength(1 + 10);
     // Every row's STATE starts under the header's.
     const stateColumn = lines[0]!.indexOf('STATE');
     for (const line of lines.slice(1)) expect(line.slice(stateColumn)).toMatch(/^(scheduled|queued|running|completed|failed|cancelled) /);
@@ -127,6 +157,22 @@ describe('status', () => {
     expect(stdout).toMatch(/attempt 1 failed: the disk is full\n/);
   });
 
+  it('shows each durable step: outcome, duration or wake time, attempt, start, and why one failed', async () => {
+    const { code, stdout } = await run(['status', ids.steps]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /Steps\n {2}validate {5}completed {2}\d+ ms {2}attempt 1, started \S+Z\n {2}reserve {6}completed {2}\d+ ms {2}attempt 1, started \S+Z\n {2}charge {7}failed {5}\d+ ms {2}attempt 1, started \S+Z {2}Error: card declined\n {2}settle-wait {2}sleeping {3}until \S+Z {2}attempt 1, started \S+Z\n/,
+    );
+    const [job] = jsonLines((await run(['--json', 'status', ids.steps])).stdout);
+    expect((job!.steps as Array<{ name: string; outcome: string }>).map((step) => [step.name, step.outcome])).toEqual([
+      ['validate', 'completed'],
+      ['reserve', 'completed'],
+      ['charge', 'failed'],
+      ['settle-wait', 'sleeping'],
+    ]);
+    expect(job).toMatchObject({ state: 'scheduled', attempts: 0 });
+  });
+
   it("shows a running job's lease", async () => {
     const { stdout } = await run(['status', ids.running]);
     expect(stdout).toMatch(/lease +held by test-worker:1, ends \S+Z/);
@@ -165,11 +211,11 @@ describe('why', () => {
     return (jsonLines(stdout)[0]!.reasons as Array<{ code: string; message: string }>).map((reason) => reason.code);
   };
 
-  it('names a delay, a paused queue, and the jobs ahead by priority and by age', async () => {
+  it('names a delay, a paused queue, the jobs ahead by priority and by age, and a queue no live worker serves', async () => {
     const [delayed, held, first, second, urgent] = await Promise.all([ids.delayed, ids.held, ids.first, ids.second, ids.urgent].map(reasons));
     expect({ delayed, held, first, second, urgent }).toEqual({
       delayed: ['delayed'],
-      held: ['queue-paused'],
+      held: ['queue-paused', 'no-live-worker'],
       first: ['behind-higher-priority'],
       second: ['behind-higher-priority', 'behind-earlier'],
       urgent: ['ready'],
@@ -179,12 +225,26 @@ describe('why', () => {
     expect(secondText!.stdout).toContain('It waits behind 1 earlier job of the same priority (0) in queue "mail".');
     expect(heldText!.stdout).toContain('Queue "held" is paused (jobsmith queues resume held).');
     expect(delayedText!.stdout).toMatch(/It is delayed until \S+Z\./);
+    expect(heldText!.stdout).toContain('No live worker serves queue "held" (1 live worker serves other queues): it waits until one starts.');
+    const [urgentJson] = jsonLines((await run(['why', ids.urgent, '--json'])).stdout);
+    expect((urgentJson!.reasons as Array<Record<string, unknown>>)[0]).toMatchObject({ code: 'ready', blocking: false, workers: ['mail-worker:1'] });
+    expect((await run(['why', ids.urgent])).stdout).toContain('claims it. 1 live worker does: mail-worker:1.');
+  });
+
+  it('on a terminal, each time in a reason is followed by how far away it is', async () => {
+    const { stdout } = await cliInTerminal(['why', ids.delayed], { cwd: project.dir });
+    expect(stdout).toMatch(/It is delayed until \d{4}-\d\d-\d\dT[\d:.]+Z \(in (59 min|1 h)\)\./);
+  });
+
+  it('says a job sleeps in a step until its wake time', async () => {
+    expect(await reasons(ids.steps)).toEqual(['delayed', 'no-live-worker']);
+    expect((await run(['why', ids.steps])).stdout).toMatch(/It is delayed until \S+Z: it sleeps in step "settle-wait" \(ctx\.sleep\)\./);
   });
 
   it('says which worker holds a running job and when its lease ends, or that the lease expired', async () => {
     const running = await run(['why', ids.running]);
     expect(running.stdout).toMatch(/It is running: worker test-worker:1 holds it, and its lease ends at \S+Z unless that worker renews it\./);
-    expect(await reasons(ids.stale)).toEqual(['expired-lease']);
+    expect(await reasons(ids.stale)).toEqual(['expired-lease', 'no-live-worker']);
     expect((await run(['why', ids.stale])).stdout).toMatch(/Its lease expired at \S+Z: worker crashed-worker:9 crashed or hung\. It waits for a worker serving queue "stale" to take it over\./);
     expect(await reasons(ids.completed)).toEqual(['finished']);
   });
@@ -210,7 +270,7 @@ describe('every command', () => {
   });
 
   it('has --help with an example', async () => {
-    const commands = ['list', 'status', 'why', 'run', 'enqueue', 'retry', 'failed', 'stats', 'queues', 'worker', 'schedules', 'make:job', 'prune', 'init', 'migrate'];
+    const commands = ['list', 'status', 'why', 'run', 'enqueue', 'retry', 'failed', 'stats', 'queues', 'worker', 'workers', 'schedules', 'make:job', 'prune', 'init', 'migrate'];
     const helps = await Promise.all(commands.map((command) => run([command, '--help'])));
     for (const help of helps) {
       expect(help.code).toBe(0);

@@ -49,7 +49,8 @@ async function readAndSteer(url: string): Promise<void> {
   expect(listText.stdout.split('\n')[0]).toMatch(/^ID +NAME +QUEUE +STATE/);
   expect(status.stdout).toMatch(/Error \(attempt 1, \S+Z\)\n {2}Error: the disk is full/);
   expect(jsonLines(statusJson.stdout)[0]).toMatchObject({ id: ids.failed, state: 'failed' });
-  expect((jsonLines(whyFirst.stdout)[0]!.reasons as Array<{ code: string }>).map((reason) => reason.code)).toEqual(['behind-higher-priority']);
+  // No worker runs here: the store says so (live workers).
+  expect((jsonLines(whyFirst.stdout)[0]!.reasons as Array<{ code: string }>).map((reason) => reason.code)).toEqual(['behind-higher-priority', 'no-live-worker']);
   expect(whyRunning.stdout).toContain('It is running: worker test-worker:7 holds it');
 
   expect((await run(['retry', ids.failed])).stdout).toBe(`Retried ${ids.failed} (broken): queued in queue "default".\n`);
@@ -60,7 +61,7 @@ async function readAndSteer(url: string): Promise<void> {
   expect((await run(['queues', 'pause', 'mail'])).code).toBe(0);
   const [queues, whyUrgent] = await Promise.all([run(['queues', '--json']), run(['why', ids.urgent, '--json'])]);
   expect(jsonLines(queues.stdout).find((queue) => queue.queue === 'mail')).toMatchObject({ paused: true, waiting: 1 });
-  expect((jsonLines(whyUrgent.stdout)[0]!.reasons as Array<{ code: string }>).map((reason) => reason.code)).toEqual(['queue-paused']);
+  expect((jsonLines(whyUrgent.stdout)[0]!.reasons as Array<{ code: string }>).map((reason) => reason.code)).toEqual(['queue-paused', 'no-live-worker']);
 }
 
 describe.skipIf(servers.skip)('on real servers', () => {

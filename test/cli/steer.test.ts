@@ -1,7 +1,7 @@
 /**
  * The commands that change the store or the project: retry (one, or every failed job with a
  * confirmation), cancel, delete, failed and failed flush, prune, queues pause/resume, stats,
- * schedules, migrate, init and dashboard. A real SQLite file; the built bin in child processes.
+ * schedules, migrate and init (the dashboard: dashboard.test.ts). A real SQLite file; the built bin in child processes.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -205,7 +205,7 @@ describe('schedules', () => {
   });
 });
 
-describe('migrate, init, dashboard', () => {
+describe('migrate, init', () => {
   it('migrate applies pending migrations and says plainly that the backend does not report which ran', async () => {
     const text = await run(['migrate']);
     expect(text).toMatchObject({ code: 0, stdout: 'sqlite:./jobsmith.db: migrations are up to date. The sqlite backend does not report which migrations ran, only that none is pending now.\n' });
@@ -235,9 +235,5 @@ describe('migrate, init, dashboard', () => {
     } finally {
       js.remove();
     }
-  });
-
-  it('dashboard says it is not available yet, exit 2', async () => {
-    expect(await run(['dashboard', '--port', '3000'])).toMatchObject({ code: 2, stdout: '', stderr: 'error: The dashboard is not available yet; use jobsmith list, status and stats meanwhile.\n' });
   });
 });

@@ -31,7 +31,7 @@ function startDemo(url: string): DemoRun {
   const child = spawn('npm', ['start', '--silent'], {
     cwd: root,
     detached: true,
-    env: { ...process.env, JOBSMITH_URL: url, LOG_LEVEL: 'info' },
+    env: { ...process.env, JOBSMITH_URL: url, LOG_LEVEL: 'info', JOBSMITH_DASHBOARD_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -80,6 +80,12 @@ describe('the demo (npm start) stopped by signals to its process group', () => {
     const demo = startDemo(url);
     try {
       await demo.until('a monthly report starting', reportStarted);
+      // The dashboard beside it shows the demo's jobs.
+      const running = demo.logs.find((line) => typeof line.dashboard === 'string')!;
+      expect(running.msg).toBe(`Jobsmith demo running, dashboard at ${running.dashboard}; Ctrl-C to stop`);
+      const jobsPage = await fetch(`${running.dashboard as string}jobs?name=monthly-report`);
+      expect(jobsPage.status).toBe(200);
+      expect(await jobsPage.text()).toMatch(/<td class="name">monthly-report<\/td>/);
       killGroup(demo.child, 'SIGINT');
       await demo.exited;
       // npm re-raises the signal it got on itself, so its own exit says nothing; the demo's log does.

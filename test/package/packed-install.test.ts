@@ -115,6 +115,25 @@ describe('the packed package, installed into an empty project', { timeout: 2 * r
     expect(library.files).toEqual(expect.arrayContaining(statementFiles));
   });
 
+  it('ships the dashboard with its static files (vendored htmx and uPlot with their licences), and it serves them', async () => {
+    const staticFiles = (readdirSync(join(repoRoot, 'src', 'dashboard', 'static'), { recursive: true, withFileTypes: true }) as Array<{ isFile(): boolean; parentPath: string; name: string }>)
+      .filter((entry) => entry.isFile())
+      .map((entry) => `dist/${join(entry.parentPath, entry.name).slice(join(repoRoot, 'src').length + 1).split(sep).join('/')}`);
+    expect(staticFiles).toEqual(expect.arrayContaining(['dist/dashboard/static/vendor/htmx/htmx.min.js', 'dist/dashboard/static/vendor/htmx/LICENSE', 'dist/dashboard/static/vendor/uplot/LICENSE']));
+    expect(library.files).toEqual(expect.arrayContaining(staticFiles));
+    const script = [
+      "import { createClient, MemoryBackend } from 'jobsmith';",
+      "import { createDashboard } from 'jobsmith/dashboard';",
+      "const dashboard = createDashboard({ client: createClient({ backend: new MemoryBackend() }), auth: { token: 'a-long-enough-token' } });",
+      "const response = await dashboard.request('/static/vendor/htmx/htmx.min.js', { headers: { authorization: 'Bearer a-long-enough-token' } });",
+      'console.log(JSON.stringify({ status: response.status, type: response.headers.get("content-type"), bytes: (await response.text()).length }));',
+    ].join('\n');
+    const { output } = await runChecked(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer, env: process.env, timeoutMs: runTimeoutMs });
+    const served = JSON.parse(output.trim().split('\n').at(-1)!) as { status: number; type: string; bytes: number };
+    expect(served).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' });
+    expect(served.bytes).toBeGreaterThan(10_000);
+  });
+
   it('installs with no vitest, pg or ioredis, and with @types/node through its peer dependency', async () => {
     for (const absent of ['vitest', 'pg', 'ioredis']) {
       const { code } = await node(['--input-type=module', '-e', `await import(${JSON.stringify(absent)})`]);

@@ -25,6 +25,8 @@ function fakeContext(overrides: Partial<JobContext> = {}): JobContext {
     signal: new AbortController().signal,
     progress: async () => {},
     log: async () => {},
+    step: <T,>(_name: string, run: () => T | Promise<T>) => Promise.resolve(run()) as Promise<Awaited<T>>,
+    sleep: async () => {},
     ...overrides,
   };
 }

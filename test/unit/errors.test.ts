@@ -4,6 +4,7 @@ import {
   BackendUnavailableError,
   CapabilityUnsupportedError,
   ClosedError,
+  DuplicateStepError,
   InvalidOptionError,
   InvalidScheduleError,
   InvalidStateError,
@@ -148,6 +149,12 @@ const cases: Case[] = [
     className: 'ScheduleNotFoundError',
     code: 'SCHEDULE_NOT_FOUND',
     details: { id: 'nightly' },
+  },
+  {
+    error: new DuplicateStepError('0190f3c2-1a2b-7c3d-8e4f-5a6b7c8d9e0f', 'validate'),
+    className: 'DuplicateStepError',
+    code: 'DUPLICATE_STEP',
+    details: { id: '0190f3c2-1a2b-7c3d-8e4f-5a6b7c8d9e0f', step: 'validate' },
   },
   { error: new ClosedError('The client'), className: 'ClosedError', code: 'CLOSED', details: {} },
 ];

@@ -106,14 +106,17 @@ export class MemoryAdmin implements JobAdmin {
     this.state.assertOpen();
     this.state.promoteDue();
     const counts = new Map<string, { queue: string; state: JobState; count: number }>();
+    const oldest = new Map<string, number>();
     for (const job of this.state.jobs.values()) {
       const id = `${job.queue}\u0000${job.state}`;
       const row = counts.get(id) ?? { queue: job.queue, state: job.state, count: 0 };
       row.count++;
       counts.set(id, row);
+      if (job.state === 'queued' && job.runAt < (oldest.get(job.queue) ?? Number.POSITIVE_INFINITY)) oldest.set(job.queue, job.runAt);
     }
     const queues = [...this.state.queues].map(([queue, row]) => ({ queue, ...row }));
-    return buildStats(this.state.clock.now(), [...counts.values()], queues, [...this.state.buckets.values()]);
+    const waiting = [...oldest].map(([queue, runAt]) => ({ queue, runAt }));
+    return buildStats(this.state.clock.now(), [...counts.values()], queues, [...this.state.buckets.values()], waiting);
   }
 
   async pause(queue: string): Promise<void> {

@@ -1,15 +1,18 @@
 import type { BackendCapability } from '../../contract/capabilities.ts';
-import type { BackendEvent, NewJob, ScheduleRecord } from '../../contract/backend.ts';
+import type { BackendEvent, LiveWorker, NewJob, ScheduleRecord } from '../../contract/backend.ts';
 import { BackendListeners } from '../../contract/backend-listeners.ts';
 import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type BucketCount, bucketOf, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError } from '../../domain/errors.ts';
+import type { StepRecord } from '../../domain/job-record.ts';
 import { type JobState, isTerminal } from '../../domain/job-state.ts';
 import { MemoryAdmin } from './memory-admin.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import { type StoredJob, keyOf, storedJob } from './memory-rows.ts';
 import { MemorySchedules } from './memory-schedules.ts';
+import { MemoryWorkers } from './memory-workers.ts';
+import { MemorySteps } from './memory-steps.ts';
 import { ReadyIndex } from './ready-index.ts';
 
 export interface MemoryBackendOptions {
@@ -22,21 +25,22 @@ export interface MemoryBackendOptions {
  * is written here in plain code, and the conformance suite holds the other backends
  * to it. Fast enough for tests and for one process, and lost when the process ends.
  *
- * Its roles (`memory-queue.ts`, `memory-admin.ts`, `memory-schedules.ts`) share one
+ * Its roles (`memory-queue.ts`, `memory-admin.ts`, `memory-schedules.ts`, `memory-workers.ts`) share one
  * `MemoryState`. Every method does its whole work synchronously before its promise is
  * returned, so each is atomic without a lock: nothing else runs in between.
  */
 export class MemoryBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
   readonly kind = 'memory';
   override readonly inProcess = true;
   private readonly state: MemoryState;
 
   constructor(options: MemoryBackendOptions = {}) {
     const state = new MemoryState(options.clock ?? systemClock);
-    const queue = new MemoryQueue(state);
-    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue) });
+    const workers = new MemoryWorkers(state);
+    const queue = new MemoryQueue(state, workers);
+    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue), workers, steps: new MemorySteps(state) });
     this.state = state;
   }
 
@@ -75,6 +79,10 @@ export class MemoryState {
   readonly queues = new Map<string, { paused: boolean; lastProcessedAt: number | null }>();
   readonly buckets = new Map<string, BucketCount>();
   readonly schedules = new Map<string, ScheduleRecord>();
+  /** Live workers' registrations by worker id (memory-workers.ts). */
+  readonly workers = new Map<string, LiveWorker>();
+  /** Each job's durable steps by name; removed with the job. */
+  readonly steps = new Map<string, Map<string, StepRecord>>();
   /** The emitter behind `subscribe`. */
   readonly listeners = new BackendListeners();
   closed = false;
@@ -107,6 +115,7 @@ export class MemoryState {
     this.running.delete(job);
     this.hookLeases.delete(job);
     this.jobs.delete(job.id);
+    this.steps.delete(job.id);
     this.releaseKey(job);
   }
 

@@ -9,19 +9,25 @@ import type {
   LeaseRequest,
   LeaseStatus,
   NewJob,
+  PresenceRenewal,
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
 import type { MemoryState } from './memory-backend.ts';
 import { type StoredJob, jobRecord, keyOf } from './memory-rows.ts';
+import type { MemoryWorkers } from './memory-workers.ts';
 
 /** The memory backend's queue: enqueueing, claiming under a lease, and what an attempt writes. */
 export class MemoryQueue implements JobQueue {
-  constructor(private readonly state: MemoryState) {}
+  constructor(
+    private readonly state: MemoryState,
+    private readonly workers: MemoryWorkers,
+  ) {}
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     this.state.assertOpen();
@@ -75,8 +81,9 @@ export class MemoryQueue implements JobQueue {
     return { applied, claimed: next ? this.claimNow(next) : null };
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
     this.state.assertOpen();
+    if (presence) this.workers.registerNow(presence.worker, presence.ttlMs);
     const expiresAt = this.state.clock.now() + leaseMs;
     return leases.map(({ id, token }) => {
       const job = this.heldJob(id, token) ?? this.hookHeldJob(id, token);
@@ -157,6 +164,9 @@ export class MemoryQueue implements JobQueue {
     const job = this.heldJob(settlement.id, settlement.token);
     // This attempt's outcome is already stored: it was written before, and its reply lost.
     if (!job) return this.state.jobs.get(settlement.id)?.settledToken === settlement.token;
+    // First, as it is the part that can throw (an id taken): then nothing else has changed.
+    const followUps = followUpsOf(settlement);
+    if (followUps.length > 0) this.enqueueNow(followUps);
     const now = this.state.clock.now();
     const lease = job.lease!;
     this.state.running.delete(job);

@@ -1,6 +1,6 @@
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
-import { type BucketCount, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
+import { type BucketCount, buildStats, statsWindowMs, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import type { FailedHookState, JobRecord } from '../../domain/job-record.ts';
 import { hookPendingDescription } from '../../domain/job-record.ts';
@@ -27,6 +27,7 @@ const adminStatements = [
   'countJobs',
   'listQueues',
   'countFinished',
+  'oldestQueued',
   'pauseQueue',
   'resumeQueue',
   'promoteDue',
@@ -155,11 +156,13 @@ export class PostgresAdmin implements JobAdmin {
       const counts = await q<{ queue: string; state: JobState; count: number }>(db, this.sql.countJobs);
       const queues = await q<{ name: string; paused: boolean; last_processed_at: number | null }>(db, this.sql.listQueues);
       const buckets = await q<BucketCount>(db, this.sql.countFinished, [now - statsWindowMs]);
+      const waiting = await q<WaitingRow>(db, this.sql.oldestQueued);
       return buildStats(
         now,
         counts.rows,
         queues.rows.map((row) => ({ queue: row.name, paused: row.paused, lastProcessedAt: row.last_processed_at })),
         buckets.rows,
+        waiting.rows,
       );
     });
   }
@@ -178,6 +181,6 @@ export class PostgresAdmin implements JobAdmin {
   }
 }
 
-function isUuid(id: string): boolean {
+export function isUuid(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 }

@@ -12,6 +12,8 @@ import { PostgresListener } from './postgres-listener.ts';
 import { applyPostgresMigrations } from './postgres-migrations.ts';
 import { PostgresQueue } from './postgres-queue.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
+import { PostgresWorkers } from './postgres-workers.ts';
+import { PostgresSteps } from './postgres-steps.ts';
 
 export type { PgQueryable } from './postgres-connection.ts';
 
@@ -44,13 +46,13 @@ export interface PostgresBackendOptions {
  * fallback. A lost connection is a transient `StoreError`: the pool reconnects and
  * workers retry.
  *
- * The roles (postgres-queue.ts, postgres-admin.ts, postgres-schedules.ts) share one
+ * The roles (postgres-queue.ts, postgres-admin.ts, postgres-schedules.ts, postgres-workers.ts) share one
  * `PostgresConnection` (postgres-connection.ts); their SQL is in `sql/`, the schema's in
  * `migrations/`.
  */
 export class PostgresBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue', 'live-workers', 'durable-steps']);
   readonly kind = 'postgres';
   readonly schema: string;
   private readonly connection: PostgresConnection;
@@ -82,7 +84,13 @@ export class PostgresBackend extends ComposedBackend {
       setUp: () => applyPostgresMigrations(connection, migrate),
     });
     const queue = new PostgresQueue(connection);
-    super({ queue, admin: new PostgresAdmin(connection), schedules: new PostgresSchedules(connection, queue) });
+    super({
+      queue,
+      admin: new PostgresAdmin(connection),
+      schedules: new PostgresSchedules(connection, queue),
+      workers: new PostgresWorkers(connection),
+      steps: new PostgresSteps(connection),
+    });
     this.schema = schema;
     this.connection = connection;
     this.pool = pool;

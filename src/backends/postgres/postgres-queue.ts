@@ -12,6 +12,8 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/job-queue.ts';
+import type { PresenceRenewal } from '../../contract/worker-registry.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidStateError, LeaseLostError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
@@ -20,6 +22,7 @@ import type { JobState } from '../../domain/job-state.ts';
 import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
 import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
 import { type PgJobRow, claimOrder, pgRowToClaimed } from './postgres-rows.ts';
+import { registrationArguments } from './postgres-workers.ts';
 
 /**
  * An outcome settle_and_claim() reports applied (a fenced one is absent): `fresh` when
@@ -78,8 +81,11 @@ export class PostgresQueue implements JobQueue {
 
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     if (settlements.length === 0) return { applied: [], claimed: next ? await this.claim(next) : null };
-    const { applied, claimed } = await this.connection.run('settle', (db) => this.settleAndClaim(db, settlements, next));
+    const { applied, claimed, added } = settlements.some((settlement) => followUpsOf(settlement).length > 0)
+      ? await this.connection.inTransaction(undefined, 'settle', (db) => this.settleWithFollowUps(db, settlements, next))
+      : { ...(await this.connection.run('settle', (db) => this.settleAndClaim(db, settlements, next))), added: null };
     // Only once the outcomes are committed: a failed call changed nothing, and the worker sends them again.
+    if (added) this.connection.emitEnqueued(added.jobs, added.results);
     for (const row of applied) {
       if (!row.fresh) continue;
       if (row.kind === 'retry') this.connection.emit({ type: 'enqueued', queue: row.queue, runAt: row.run_at });
@@ -89,16 +95,19 @@ export class PostgresQueue implements JobQueue {
     return { applied: settlements.map((settlement) => appliedIds.has(settlement.id)), claimed };
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    if (leases.length === 0) return [];
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
+    if (leases.length === 0 && !presence) return [];
+    const now = this.connection.clock.now();
     const { rows } = await this.connection.run('renewLeases', (db) =>
-      q<{ id: string; cancel_requested: boolean }>(db, this.sql.renewLeases, [
-        this.connection.clock.now() + leaseMs,
+      q<{ id: string | null; cancel_requested: boolean | null }>(db, this.sql.renewLeases, [
+        now + leaseMs,
         leases.map((lease) => lease.id),
         leases.map((lease) => lease.token),
+        ...(presence ? registrationArguments(presence.worker, now, presence.ttlMs) : new Array<null>(10).fill(null)),
       ]),
     );
-    const held = new Map(rows.map((row) => [row.id, row.cancel_requested]));
+    // The registration's row has no id.
+    const held = new Map(rows.flatMap((row) => (row.id === null ? [] : [[row.id, row.cancel_requested === true] as const])));
     return leases.map(({ id }) => ({ id, held: held.has(id), cancelRequested: held.get(id) ?? false }));
   }
 
@@ -158,6 +167,18 @@ export class PostgresQueue implements JobQueue {
       results.push({ id: existing, created: false });
     }
     return results;
+  }
+
+  /**
+   * Outcomes some of which carry follow-up jobs: settle_and_claim() and the follow-ups of the
+   * outcomes it wrote afresh, in one transaction, so they commit (or roll back) together.
+   */
+  private async settleWithFollowUps(db: PgQueryable, settlements: readonly Settlement[], next: ClaimRequest | undefined) {
+    const settled = await this.settleAndClaim(db, settlements, next);
+    const fresh = new Set(settled.applied.flatMap((row) => (row.fresh ? [row.id] : [])));
+    const jobs = settlements.flatMap((settlement) => (fresh.has(settlement.id) ? followUpsOf(settlement) : []));
+    const results = jobs.length > 0 ? await this.insertJobs(db, jobs, false) : [];
+    return { ...settled, added: { jobs, results } };
   }
 
   /**

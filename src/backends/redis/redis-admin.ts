@@ -1,13 +1,16 @@
 import type { BackendListeners } from '../../contract/backend-listeners.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
-import { type BucketCount, bucketOf, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
+import { type BucketCount, bucketOf, buildStats, statsWindowMs, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import { hookPendingDescription } from '../../domain/job-record.ts';
 import { type JobState, jobStates, terminalStates } from '../../domain/job-state.ts';
 import type { RedisConnection } from './redis-backend.ts';
 import { pairsToMap } from './redis-rows.ts';
+
+/** The width of one priority's band of ready-set scores: 2^42 (lua/lib.lua's readyScore). */
+const readyBand = 4398046511104;
 
 /**
  * The administration role of the Redis backend: reads walk the state sets (`redis-keys.ts`)
@@ -152,11 +155,17 @@ export class RedisAdmin implements JobAdmin {
       }
       buckets.push(...byBucket.values());
     });
+    const waiting: WaitingRow[] = [];
+    for (const queue of queues) {
+      const runAt = await this.oldestQueued(queue);
+      if (runAt !== null) waiting.push({ queue, runAt });
+    }
     return buildStats(
       now,
       counts,
       queues.map((queue) => ({ queue, paused: queueFlags.get(queue) === '1', lastProcessedAt: last.has(queue) ? Number(last.get(queue)) : null })),
       buckets,
+      waiting,
     );
   }
 
@@ -167,6 +176,25 @@ export class RedisAdmin implements JobAdmin {
   async resume(queue: string): Promise<void> {
     await this.connection.script('pause', queue, '0');
     this.listeners.emit({ type: 'resumed', queue });
+  }
+
+  /**
+   * The earliest runAt in a queue's ready set. Its score is (1000 − priority) · 2^42 + runAt,
+   * so runAt is ordered only within one priority: the first member of each priority band in
+   * use is read, jumping from band to band (a few reads, however many jobs wait).
+   */
+  private async oldestQueued(queue: string): Promise<number | null> {
+    const { connection } = this;
+    let from = '-inf';
+    let oldest: number | null = null;
+    for (;;) {
+      const [, score] = await connection.call('stats', () => connection.redis.zrangebyscore(connection.keys.ready(queue), from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1));
+      if (score === undefined) return oldest;
+      const band = Math.floor(Number(score) / readyBand);
+      const runAt = Number(score) - band * readyBand;
+      if (oldest === null || runAt < oldest) oldest = runAt;
+      from = String((band + 1) * readyBand);
+    }
   }
 
   private async promoteDue(): Promise<void> {

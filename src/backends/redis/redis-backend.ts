@@ -13,6 +13,8 @@ import { RedisQueue } from './redis-queue.ts';
 import { fieldsToRecord } from './redis-rows.ts';
 import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
 import { RedisSchedules } from './redis-schedules.ts';
+import { RedisWorkers } from './redis-workers.ts';
+import { RedisSteps } from './redis-steps.ts';
 
 export interface RedisBackendOptions {
   /** A `redis://` URL, or… */
@@ -35,7 +37,7 @@ type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unkn
  */
 export class RedisBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly connection: RedisConnection;
@@ -49,6 +51,8 @@ export class RedisBackend extends ComposedBackend {
       queue: new RedisQueue(connection, listeners),
       admin: new RedisAdmin(connection, listeners),
       schedules: new RedisSchedules(connection),
+      workers: new RedisWorkers(connection),
+      steps: new RedisSteps(connection),
     });
     this.connection = connection;
     this.listeners = listeners;
@@ -181,12 +185,17 @@ export class RedisConnection {
   }
 
   /** The same script several times in one MULTI, which Redis runs back to back with nothing in between. */
-  async scriptBatch(name: RedisScriptName, calls: ReadonlyArray<Array<string | number>>): Promise<unknown[]> {
+  scriptBatch(name: RedisScriptName, calls: ReadonlyArray<Array<string | number>>): Promise<unknown[]> {
+    return this.scripts(name, calls.map((args) => ({ name, args })));
+  }
+
+  /** Scripts in one MULTI (one round trip), which Redis runs back to back with nothing in between; their replies in order. */
+  async scripts(operation: string, calls: ReadonlyArray<{ name: RedisScriptName; args: ReadonlyArray<string | number> }>): Promise<unknown[]> {
     const multi = this.redis.multi() as unknown as Record<string, ScriptCall> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
-    for (const args of calls) void multi[`jobsmith_${name}`]!(this.keys.root, ...args);
-    const replies = (await this.call(name, () => multi.exec())) ?? [];
+    for (const { name, args } of calls) void multi[`jobsmith_${name}`]!(this.keys.root, ...args);
+    const replies = (await this.call(operation, () => multi.exec())) ?? [];
     return replies.map(([error, out]) => {
-      if (error) throw this.wrap(name, error);
+      if (error) throw this.wrap(operation, error);
       return out;
     });
   }

@@ -9,6 +9,7 @@ import type { JobState } from '../../domain/job-state.ts';
  *                     settledToken: the lease token of the attempt whose outcome it holds
  *   P logs:<id>       list: log lines as JSON, newest 200
  *   P prog:<id>       list: progress reports as JSON, newest 100
+ *   P steps:<id>      hash: step name -> "<seq> <record JSON>", the job's durable steps
  *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
  *   P scheduled       zset: delayed and retrying jobs by runAt
  *   P running         zset: running jobs by lease expiry
@@ -27,6 +28,8 @@ import type { JobState } from '../../domain/job-state.ts';
  *   P done:<queue>    hash: "c:<bucket>" / "f:<bucket>" -> finished in that 10 s bucket
  *   P schedule:<id>   hash: a schedule's spec text, enabled, run times, last job
  *   P schedules       zset: schedule ids
+ *   P worker:<id>     string: a live worker's registration as JSON (redis-workers.ts)
+ *   P workers         zset: registered worker ids by the expiry of their registration
  *   P events          pub/sub channel: "q:<queue>" (runnable work), "c:<id>" (cancel asked)
  *
  * Only the keys the TypeScript side reads directly have a builder here; the rest are the
@@ -49,6 +52,9 @@ export class RedisKeys {
   progress(id: string): string {
     return `${this.root}prog:${id}`;
   }
+  steps(id: string): string {
+    return `${this.root}steps:${id}`;
+  }
   state(state: JobState): string {
     return `${this.root}state:${state}`;
   }
@@ -60,6 +66,9 @@ export class RedisKeys {
   }
   get lastProcessed(): string {
     return `${this.root}lastproc`;
+  }
+  ready(queue: string): string {
+    return `${this.root}ready:${queue}`;
   }
   count(queue: string): string {
     return `${this.root}count:${queue}`;

@@ -13,6 +13,8 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/job-queue.ts';
+import type { PresenceRenewal } from '../../contract/worker-registry.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -21,6 +23,7 @@ import { recordLimits } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 import type { RedisConnection } from './redis-backend.ts';
 import { fieldsToRecord, packedFields } from './redis-rows.ts';
+import { registrationArguments } from './redis-workers.ts';
 
 /** Jobs per enqueue script call: bounds how long one call holds Redis, and what its EXISTS unpacks at once. */
 const enqueueChunk = 1000;
@@ -76,18 +79,23 @@ export class RedisQueue implements JobQueue {
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     const now = this.connection.clock.now();
     // One JSON list of strings for the whole batch (the script decodes it): the driver handles
-    // one argument instead of nine an outcome.
-    const fields = settlements.flatMap((settlement) => [
-      settlement.kind,
-      settlement.id,
-      settlement.token,
-      settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
-      (settlement.kind === 'retry' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.error !== null ? JSON.stringify(settlement.error) : '',
-      settlement.kind === 'retry' ? String(settlement.runAt) : '',
-      (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
-      (settlement.kind === 'complete' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
-      settlement.kind === 'fail' && settlement.hookPending ? '1' : '0',
-    ]);
+    // one argument instead of eleven an outcome.
+    const fields = settlements.flatMap((settlement) => {
+      const followUps = followUpsOf(settlement);
+      return [
+        settlement.kind,
+        settlement.id,
+        settlement.token,
+        settlement.kind === 'complete' ? JSON.stringify(settlement.result) : '',
+        (settlement.kind === 'retry' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.error !== null ? JSON.stringify(settlement.error) : '',
+        settlement.kind === 'retry' ? String(settlement.runAt) : '',
+        (settlement.kind === 'retry' || settlement.kind === 'fail') && settlement.countAttempt ? '1' : '0',
+        (settlement.kind === 'complete' || settlement.kind === 'fail' || settlement.kind === 'cancel') && settlement.expiresAt !== null ? String(settlement.expiresAt) : '',
+        settlement.kind === 'fail' && settlement.hookPending ? '1' : '0',
+        String(followUps.length),
+        followUps.length > 0 ? packedFields(followUps) : '',
+      ];
+    });
     const claimPart = next ? ['1', ...claimArgs(next)] : ['0'];
     const [out, claimed] = (await this.connection.script('settle', now, bucketOf(now), settlements.length, JSON.stringify(fields), ...claimPart)) as [
       number[],
@@ -103,15 +111,16 @@ export class RedisQueue implements JobQueue {
     return { applied, claimed: claimed === 0 ? null : claimedFromReply(claimed) };
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
-    if (leases.length === 0) return [];
-    const out = (await this.connection.script(
-      'renew',
-      this.connection.clock.now() + leaseMs,
-      leases.length,
-      ...leases.flatMap((lease) => [lease.id, lease.token]),
-    )) as number[];
-    return leases.map(({ id }, index) => ({ id, held: out[index] !== 0, cancelRequested: out[index] === 2 }));
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
+    const now = this.connection.clock.now();
+    const renew = { name: 'renew' as const, args: [now + leaseMs, leases.length, ...leases.flatMap((lease) => [lease.id, lease.token])] };
+    if (!presence) {
+      if (leases.length === 0) return [];
+      return statusesOf(leases, (await this.connection.script(renew.name, ...renew.args)) as number[]);
+    }
+    // The worker's registration rides in the same MULTI: one round trip for the heartbeat.
+    const [out] = await this.connection.scripts('renewLeases', [renew, { name: 'registerWorker', args: registrationArguments(presence.worker, now, presence.ttlMs) }]);
+    return statusesOf(leases, out as number[]);
   }
 
   async recordProgress(lease: LeaseRef, progress: JobProgress): Promise<void> {
@@ -124,6 +133,11 @@ export class RedisQueue implements JobQueue {
     const ok = await this.connection.script('attemptWrite', lease.id, lease.token, 'logs', JSON.stringify(entry), recordLimits.maxLogEntries, '');
     if (ok !== 1) throw new LeaseLostError(lease.id);
   }
+}
+
+/** `lua/renew.lua`'s reply, per lease: 0 lost, 1 held, 2 held with a cancel asked for. */
+function statusesOf(leases: readonly LeaseRef[], out: readonly number[]): LeaseStatus[] {
+  return leases.map(({ id }, index) => ({ id, held: out[index] !== 0, cancelRequested: out[index] === 2 }));
 }
 
 /** What the claim scripts return: per job a JSON array [recovered, hash as an object, progress list, log list], then the next run time or ''. */

@@ -23,6 +23,10 @@ const scriptFiles = {
   upsertSchedule: 'upsert-schedule.lua',
   setScheduleEnabled: 'set-schedule-enabled.lua',
   removeSchedule: 'remove-schedule.lua',
+  registerWorker: 'register-worker.lua',
+  deregisterWorker: 'deregister-worker.lua',
+  listWorkers: 'list-workers.lua',
+  recordStep: 'record-step.lua',
 } as const;
 
 export type RedisScriptName = keyof typeof scriptFiles;

@@ -1,7 +1,7 @@
 import type { BackendEvent } from '../../contract/backend.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
-import { type BucketCount, buildStats, statsWindowMs } from '../../contract/stats-window.ts';
+import { type BucketCount, buildStats, statsWindowMs, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import { type JobRecord, hookPendingDescription } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
@@ -121,7 +121,8 @@ export class SqliteAdmin implements JobAdmin {
         lastProcessedAt: row.last_processed_at,
       }));
       const buckets = this.connection.statements.buckets.all(now - statsWindowMs) as BucketCount[];
-      return buildStats(now, counts, queues, buckets);
+      const waiting = this.connection.statements.oldestQueued.all() as WaitingRow[];
+      return buildStats(now, counts, queues, buckets, waiting);
     });
   }
   async pause(queue: string): Promise<void> {

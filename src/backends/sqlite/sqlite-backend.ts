@@ -7,7 +7,9 @@ import { SqliteConnection } from './sqlite-connection.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
+import { SqliteSteps } from './sqlite-steps.ts';
 import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
+import { SqliteWorkers } from './sqlite-workers.ts';
 
 export interface SqliteBackendOptions {
   /** The database file; `:memory:` for a private in-memory database. */
@@ -35,14 +37,14 @@ export interface SqliteBackendOptions {
  * A call that finds the file locked by another process waits on a timer, not inside
  * SQLite (see sqlite-lock-wait.ts), and every call first lets the event loop turn.
  *
- * The roles (sqlite-queue.ts, sqlite-admin.ts, sqlite-schedules.ts) share one
+ * The roles (sqlite-queue.ts, sqlite-admin.ts, sqlite-schedules.ts, sqlite-workers.ts) share one
  * `SqliteConnection` (sqlite-connection.ts); their SQL is in `sql/`, the schema's in
  * `migrations/`. This class holds the lifecycle and the watch of the file for other
  * processes' commits.
  */
 export class SqliteBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
   readonly kind = 'sqlite';
   override readonly inProcess = true;
   private readonly options: SqliteBackendOptions;
@@ -59,8 +61,9 @@ export class SqliteBackend extends ComposedBackend {
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
       clock: options.clock ?? systemClock,
     });
-    const queue = new SqliteQueue(connection);
-    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue) });
+    const workers = new SqliteWorkers(connection);
+    const queue = new SqliteQueue(connection, workers);
+    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue), workers, steps: new SqliteSteps(connection) });
     this.options = options;
     this.connection = connection;
   }

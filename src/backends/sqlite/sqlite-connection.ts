@@ -22,9 +22,11 @@ const statementNames = {
   ],
   admin: [
     'byId', 'byPrefix', 'anyDue', 'requestCancel', 'cancelWaiting', 'retry', 'deleteById', 'pruneFinished', 'pruneExpired',
-    'pruneCounts', 'stateCounts', 'queues', 'buckets', 'setPaused',
+    'pruneCounts', 'stateCounts', 'queues', 'buckets', 'oldestQueued', 'setPaused',
   ],
+  steps: ['recordStep', 'stepsOf'],
   schedules: ['scheduleById', 'schedules', 'upsertSchedule', 'setScheduleEnabled', 'removeSchedule', 'isActive', 'advanceSchedule', 'fireSchedule'],
+  workers: ['upsertWorker', 'deleteWorker', 'purgeWorkers', 'liveWorkers'],
 } as const;
 
 type StatementFile = keyof typeof statementNames;

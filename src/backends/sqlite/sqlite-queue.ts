@@ -14,6 +14,8 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/job-queue.ts';
+import type { PresenceRenewal } from '../../contract/worker-registry.ts';
+import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -21,6 +23,7 @@ import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/j
 import type Database from 'better-sqlite3';
 import { type Db, type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
 import { type JobRow, rowToClaimed } from './sqlite-rows.ts';
+import type { SqliteWorkers } from './sqlite-workers.ts';
 
 /**
  * Rows one INSERT of a bulk enqueue carries: one statement for 50 rows costs about a quarter
@@ -52,7 +55,10 @@ export class SqliteQueue implements JobQueue {
    */
   private readonly recordedQueues = new Set<string>();
 
-  constructor(private readonly connection: SqliteConnection) {}
+  constructor(
+    private readonly connection: SqliteConnection,
+    private readonly workers: SqliteWorkers,
+  ) {}
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
@@ -95,8 +101,9 @@ export class SqliteQueue implements JobQueue {
     return result;
   }
 
-  async renewLeases(leases: readonly LeaseRef[], leaseMs: number): Promise<LeaseStatus[]> {
+  async renewLeases(leases: readonly LeaseRef[], leaseMs: number, presence?: PresenceRenewal): Promise<LeaseStatus[]> {
     return this.connection.write('renewLeases', () => {
+      if (presence) this.workers.registerNow(presence.worker, presence.ttlMs);
       // From when the write happens, not when it was asked for: the call may have waited for the lock.
       const expiresAt = this.connection.clock.now() + leaseMs;
       return leases.map(({ id, token }) => {
@@ -232,6 +239,12 @@ export class SqliteQueue implements JobQueue {
   }
 
 
+  /** A freshly written outcome's follow-up jobs, in its transaction: a failed insert rolls the outcome back too. */
+  private insertFollowUps(settlement: Settlement, events: BackendEvent[]): void {
+    const jobs = followUpsOf(settlement);
+    if (jobs.length > 0) events.push(...enqueuedEvents(jobs, this.insertJobs(jobs)));
+  }
+
   private applySettlements(settlements: readonly Settlement[], events: BackendEvent[]): boolean[] {
     const s = this.connection.statements;
     const now = this.connection.clock.now();
@@ -259,6 +272,7 @@ export class SqliteQueue implements JobQueue {
       let row: { queue: string } | undefined;
       switch (settlement.kind) {
         case 'complete':
+          if (completed.has(id)) this.insertFollowUps(settlement, events);
           return completed.has(id) || alreadyApplied(id, token);
         case 'retry':
           row = s.retryLater.get(
@@ -283,6 +297,7 @@ export class SqliteQueue implements JobQueue {
           }) as typeof row;
           if (row) count(row.queue, 'failed');
           if (row) events.push({ type: 'settled', id, state: 'failed' });
+          if (row) this.insertFollowUps(settlement, events);
           break;
         case 'cancel':
           row = s.cancelRunning.get(settlement.error === null ? null : JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;

@@ -133,11 +133,41 @@ export function adminTests(suite: ConformanceSuite): void {
     await clock.advance('2m');
     const later = await client.stats();
     expect(later).toMatchObject({ completedLastMinute: 0, failedLastMinute: 0, completedLastHour: 1, failedLastHour: 1 });
+    // Per minute: 60 whole minutes ending with the current one; the two finishes sit in the minute they happened in.
+    const minutes = later.lastHourByMinute;
+    expect(minutes).toHaveLength(60);
+    expect(minutes.at(-1)!.at).toBe(Math.floor(clock.now() / 60_000) * 60_000);
+    expect(minutes.every((minute, index) => index === 0 || minute.at - minutes[index - 1]!.at === 60_000)).toBe(true);
+    const busy = minutes.filter((minute) => minute.completed + minute.failed > 0);
+    expect(busy).toEqual([{ at: Math.floor(stats.lastProcessedAt! / 60_000) * 60_000, completed: 1, failed: 1 }]);
     await clock.advance('59m');
     // Retention removes rows, never the counters; the hour window does.
     const hourLater = await client.stats();
     expect(hourLater).toMatchObject({ completedLastHour: 0, failedLastHour: 0 });
+    expect(hourLater.lastHourByMinute.every((minute) => minute.completed === 0 && minute.failed === 0)).toBe(true);
     expect(hourLater.counts.completed).toBe(1);
+  });
+
+  test('stats tell, per queue, since when its longest-waiting job has waited, whatever the priorities', async ({ clock, client }) => {
+    const noop = defineJob({ name: 'noop', run: () => null });
+    const first = await client.enqueue(noop, null, { queue: 'behind', priority: -5 });
+    await clock.advance('1m');
+    await client.enqueue(noop, null, { queue: 'behind', priority: 10 });
+    await client.enqueue(noop, null, { queue: 'behind', priority: 0 });
+    const delayed = await client.enqueue(noop, null, { queue: 'later', delay: '1h' });
+    const since = (stats: Awaited<ReturnType<typeof client.stats>>, queue: string) => stats.queues.find((row) => row.queue === queue)?.oldestWaitingSince;
+    const startedAt = (await client.get(first.id)).runAt;
+    const stats = await client.stats();
+    // The longest-waiting job has the lowest priority: it is not the next one to run, but it has waited longest.
+    expect(since(stats, 'behind')).toBe(startedAt);
+    expect(since(stats, 'later')).toBeNull();
+    expect(stats.oldestWaitingSince).toBe(startedAt);
+    await clock.advance('2h');
+    // The delayed job is due now, and has waited since its run time.
+    const later = await client.stats();
+    expect(since(later, 'later')).toBe((await client.get(delayed.id)).runAt);
+    await client.cancel(first.id);
+    expect(since(await client.stats(), 'behind')).toBe(startedAt + 60_000);
   });
 
   test('prune removes finished jobs older than asked, and jobs whose retention lapsed', async ({ clock, backend, client }) => {

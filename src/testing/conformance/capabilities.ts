@@ -10,7 +10,7 @@ export function capabilityTests(suite: ConformanceSuite): void {
 
   test('keeps the optional capabilities it declares, and refuses what it lacks with a typed error', async ({ backend }) => {
     expect(backend.capabilities).toBeInstanceOf(Set);
-    for (const capability of backend.capabilities) expect(['transactional-enqueue', 'change-events']).toContain(capability);
+    for (const capability of backend.capabilities) expect(['transactional-enqueue', 'change-events', 'live-workers', 'durable-steps']).toContain(capability);
     const job = await newJob(noop, null);
     if (backend.capabilities.has('change-events')) {
       expect(typeof backend.subscribe).toBe('function');
@@ -34,6 +34,12 @@ export function capabilityTests(suite: ConformanceSuite): void {
       );
     } else {
       expect(() => requireCapability(backend, 'transactional-enqueue')).not.toThrow();
+    }
+    if (backend.capabilities.has('live-workers')) {
+      for (const method of ['registerWorker', 'deregisterWorker', 'listWorkers'] as const) expect(typeof backend[method]).toBe('function');
+    } else {
+      expect(() => requireCapability(backend, 'live-workers')).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_CAPABILITY' }));
+      if (backend.listWorkers) await expect(backend.listWorkers()).rejects.toMatchObject({ code: 'UNSUPPORTED_CAPABILITY' });
     }
   });
 }

@@ -14,8 +14,11 @@ import { FakeClock } from '../fake-clock.ts';
 import { InFlightCalls } from '../in-flight-calls.ts';
 import { adminTests } from './admin.ts';
 import { capabilityTests } from './capabilities.ts';
+import { durableStepTests } from './durable-steps.ts';
 import { enqueueTests } from './enqueue.ts';
 import { failedHookTests } from './failed-hooks.ts';
+import { liveWorkerTests } from './live-workers.ts';
+import { followUpTests } from './follow-ups.ts';
 import { queueTests } from './queue.ts';
 import { scheduleTests } from './schedules.ts';
 import { workerFaultTests } from './worker-faults.ts';
@@ -63,6 +66,9 @@ export function runBackendConformance(options: ConformanceOptions): void {
     failedHookTests(suite);
     workerFaultTests(suite);
     workerPrefetchTests(suite);
+    liveWorkerTests(suite);
+    durableStepTests(suite);
+    followUpTests(suite);
   });
 }
 

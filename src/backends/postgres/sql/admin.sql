@@ -55,6 +55,10 @@ DELETE FROM :SCHEMA.counts WHERE bucket <= $1
 -- name: countJobs
 SELECT queue, state, count(*)::int AS count FROM :SCHEMA.jobs GROUP BY state, queue
 
+-- name: oldestQueued
+-- Per queue, the earliest due time among its queued jobs (the partial index jobs_ready holds them all).
+SELECT queue, min(run_at) AS "runAt" FROM :SCHEMA.jobs WHERE state = 'queued' GROUP BY queue
+
 -- name: listQueues
 SELECT name, paused, last_processed_at FROM :SCHEMA.queues
 

@@ -28,12 +28,20 @@ UPDATE :SCHEMA.jobs SET state = 'running', started_at = $1, lease_token = gen_ra
 -- name: renewLeases
 -- Rows are locked in id order, as settle_and_claim() locks them: a heartbeat and a
 -- settle of the same jobs on two connections never wait on each other in a cycle.
+-- With a worker's presence ($4 to $13, all null without), the same statement registers it
+-- (register_worker() of migration 7): the heartbeat keeps the worker listed at no extra
+-- round trip. That branch adds one row with a null id, which the caller drops.
 WITH l AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS l(id, token)),
- locked AS (SELECT l.* FROM :SCHEMA.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j)
- UPDATE :SCHEMA.jobs j SET lease_expires_at = $1
-   FROM locked l
-  WHERE j.id = l.id AND (j.state = 'running' OR j.failed_hook = 'pending') AND j.lease_token = l.token
-  RETURNING j.id, j.cancel_requested
+ locked AS (SELECT l.* FROM :SCHEMA.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j),
+ renewed AS (
+   UPDATE :SCHEMA.jobs j SET lease_expires_at = $1
+     FROM locked l
+    WHERE j.id = l.id AND (j.state = 'running' OR j.failed_hook = 'pending') AND j.lease_token = l.token
+    RETURNING j.id, j.cancel_requested)
+SELECT id, cancel_requested FROM renewed
+UNION ALL
+SELECT NULL, NULL WHERE CASE WHEN $4::text IS NULL THEN false
+  ELSE :SCHEMA.register_worker($4::text, $5::text, $6::integer, $7::text[], $8::text[], $9::integer, $10::integer, $11::bigint, $12::bigint, $13::bigint) END
 
 -- name: recordProgress
 UPDATE :SCHEMA.jobs SET progress = $3::jsonb,

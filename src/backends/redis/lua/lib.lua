@@ -57,7 +57,7 @@ local function removeJob(id)
   redis.call('ZREM', P .. 'hooks', id)
   redis.call('ZREM', P .. 'expiry', id)
   redis.call('ZREM', P .. 'finished', id)
-  redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id)
+  redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id, P .. 'steps:' .. id)
   return true
 end
 

@@ -3,17 +3,18 @@
 -- { applied, { jobs, nextRunAt } or 0 }. Settling and claiming are one script, so a worker's
 -- settle-then-claim is one round trip and one atomic step.
 
--- Settlements, 9 strings each in the list S: kind, id, token, result, error, runAt,
--- countAttempt, expiresAt, hookPending. Returns 1/0 per settlement (0: fenced off). An
--- outcome already stored under the same lease (written before, its reply lost) is 1 again
--- and changes nothing.
+-- Settlements, 11 strings each in the list S: kind, id, token, result, error, runAt,
+-- countAttempt, expiresAt, hookPending, the number of follow-up jobs and those jobs packed
+-- as `enqueueJobs` takes them. Returns 1/0 per settlement (0: fenced off). An outcome
+-- already stored under the same lease (written before, its reply lost) is 1 again and
+-- changes nothing, its follow-ups included.
 local function settleJobs(now, bucket, S, n)
   local out = {}
   local batch = newBatch()
   local finishedQueues, done, published = {}, {}, {}
   local ended = { complete = 'completed', fail = 'failed', cancel = 'cancelled' }
   for i = 0, n - 1 do
-    local b = i * 9
+    local b = i * 11
     local kind, id, token = S[b + 1], S[b + 2], S[b + 3]
     local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority', 'attempts', 'name', 'key', 'failedHook', 'settledToken',
       'leaseExpiresAt')
@@ -31,6 +32,9 @@ local function settleJobs(now, bucket, S, n)
     elseif f[1] ~= 'running' or f[2] ~= token then
       out[#out + 1] = f[9] == token and 1 or 0
     else
+      -- The follow-ups first: `enqueueJobs` raises on a taken id before it writes, and then
+      -- this outcome is not written either.
+      if S[b + 10] ~= '0' then enqueueJobs(S[b + 11], tonumber(S[b + 10]), now) end
       local queue = f[3]
       local attempts = tonumber(f[5]) + ((S[b + 7] == '1' or kind == 'complete') and 1 or 0)
       local fields = { 'attempts', attempts, 'settledToken', token }

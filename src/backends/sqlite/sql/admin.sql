@@ -46,6 +46,10 @@ SELECT name, paused, last_processed_at FROM jobsmith_queues
 -- name: buckets
 SELECT queue, bucket, completed, failed FROM jobsmith_counts WHERE bucket > ?
 
+-- name: oldestQueued
+-- Per queue, the earliest due time among its queued jobs (the partial index jobsmith_jobs_ready holds them all).
+SELECT queue, min(run_at) AS runAt FROM jobsmith_jobs WHERE state = 'queued' GROUP BY queue
+
 -- name: setPaused
 INSERT INTO jobsmith_queues (name, paused) VALUES (?, ?)
   ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
