@@ -7,8 +7,9 @@
  * them). It also splits the CPU a run costs between the worker process and the store:
  * the server's processes for PostgreSQL and Redis, the time inside backend calls for
  * SQLite (which runs in the worker's process). Not part of `npm run bench`; run it with
- * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres,redis] [--concurrency 1,10,50]`.
- * SQLite runs with synchronous=normal, so disk flushes do not hide the CPU cost.
+ * `npx tsx bench/diagnostics/count-backend-calls.ts [--jobs 5000] [--backends sqlite,memory,postgres,redis] [--concurrency 1,10,50] [--prefetch N] [--synchronous normal|full]`
+ * (`--prefetch`: the worker option; without it, the worker's default).
+ * SQLite runs with synchronous=normal unless given `--synchronous full`, so that disk flushes do not hide the CPU cost.
  * PostgreSQL runs on a throwaway server (test/support startPostgres), a fresh database per
  * run. Under `node --cpu-prof`, pass `--skip-statement-counts`: the counting wrapper would
  * otherwise be charged with the time of every statement it wraps.
@@ -80,6 +81,8 @@ async function instrument(backend: Backend): Promise<void> {
   }
 }
 
+/** SQLite's durability mode (`--synchronous`). */
+let sqliteSynchronous: 'normal' | 'full' = 'normal';
 let postgresServer: PostgresServer | null = null;
 let redisServer: RedisServer | null = null;
 let databases = 0;
@@ -143,7 +146,7 @@ async function openBackend(kind: BackendKind, directory: string): Promise<Backen
   if (kind === 'memory') return new MemoryBackend();
   let backend: Backend;
   if (kind === 'sqlite') {
-    backend = new SqliteBackend({ path: join(directory, 'jobs.db'), synchronous: 'normal' });
+    backend = new SqliteBackend({ path: join(directory, 'jobs.db'), synchronous: sqliteSynchronous });
   } else if (kind === 'redis') {
     redisServer ??= await startRedis();
     backend = new RedisBackend({ url: redisServer.url, prefix: `diagnose${++databases}` });
@@ -178,7 +181,7 @@ async function countEnqueueCalls(kind: 'sqlite' | 'postgres', singles: number): 
   let startedAt = performance.now();
   for (let index = 0; index < singles; index++) await client.enqueue(job, { index });
   const singleMs = (performance.now() - startedAt) / singles;
-  console.log(`\n${kind}${kind === 'sqlite' ? ' (synchronous=normal)' : ''}, enqueue 1 per call, ${singles} calls: ${singleMs.toFixed(3)} ms per call`);
+  console.log(`\n${kind}${kind === 'sqlite' ? ` (synchronous=${sqliteSynchronous})` : ''}, enqueue 1 per call, ${singles} calls: ${singleMs.toFixed(3)} ms per call`);
   printCounts(unit, counts, singles, 'enqueue');
   counts.clear();
   startedAt = performance.now();
@@ -235,7 +238,7 @@ async function processOnce(kind: BackendKind, jobs: number, concurrency: number)
   const tallies: Tallies = new Map();
   statementCounts.clear();
   queryCounts.clear();
-  const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null });
+  const worker = createWorker({ backend: tallied(backend, tallies), jobs: [job], concurrency, pruneInterval: null, ...(prefetch === undefined ? {} : { prefetch }) });
   if (kind === 'redis') await redisScriptStats(true);
   const storeCpuBefore = await storeCpuSeconds(kind);
   const cpuBefore = process.cpuUsage();
@@ -275,11 +278,16 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '5000' }, backends: { type: 'string', default: 'sqlite,memory' }, concurrency: { type: 'string', default: '1,10,50' },
     'enqueue-calls': { type: 'string', default: '500' },
     'skip-statement-counts': { type: 'boolean', default: false },
+    prefetch: { type: 'string' },
+    synchronous: { type: 'string', default: 'normal' },
   },
 });
 const jobs = Number(values.jobs);
 const concurrencies = values.concurrency.split(',').map(Number);
 countingEnabled = !values['skip-statement-counts'];
+const prefetch = values.prefetch === undefined ? undefined : Number(values.prefetch);
+if (values.synchronous !== 'normal' && values.synchronous !== 'full') throw new Error(`--synchronous: normal or full, not "${values.synchronous}"`);
+sqliteSynchronous = values.synchronous;
 const kinds = values.backends.split(',');
 for (const kind of kinds) {
   if (kind !== 'sqlite' && kind !== 'memory' && kind !== 'postgres' && kind !== 'redis') throw new Error(`--backends: sqlite, memory, postgres or redis, not "${kind}"`);

@@ -16,7 +16,7 @@ type JobsmithStorage = 'memory' | 'sqlite-full' | 'sqlite-normal' | 'postgres' |
 const jobName = 'bench.noop';
 
 /** Options the worker runs with; listed in the README, so keep them in one place. */
-const workerDefaults = 'worker: pruneInterval null (no pruning during a run); prefetch = concurrency on PostgreSQL and Redis and 0 on SQLite and memory, lease 30 s, heartbeat 5 s, pollInterval 1 s (defaults)';
+const workerDefaults = 'worker: pruneInterval null (no pruning during a run); prefetch = concurrency on PostgreSQL and Redis; on SQLite and memory 16 − concurrency below concurrency 8, else 0, lease 30 s, heartbeat 5 s, pollInterval 1 s (defaults)';
 const jobDefaults = 'job: defaults (maxAttempts 3, keepCompleted 1 d, no timeout); no-op handler';
 const ownConnections = 'the client and the worker each open their own connection, as separate parts of an app would';
 

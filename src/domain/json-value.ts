@@ -17,61 +17,82 @@ const maxDepth = 256;
  * offending spot in the error.
  */
 export function toJsonText(value: unknown, field: string, maxBytes = Number.POSITIVE_INFINITY): string {
-  assertJson(value, field, '', new Set(), 0);
+  assertJson(value, field, [], new Set(), 0);
   const text = JSON.stringify(value);
-  if (text.length > maxBytes || Buffer.byteLength(text) > maxBytes) {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short text needs no count.
+  if (text.length > maxBytes || (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes)) {
     throw new PayloadTooLargeError(field, Buffer.byteLength(text), maxBytes);
   }
   return text;
 }
 
-function assertJson(value: unknown, field: string, path: string, ancestors: Set<object>, depth: number): void {
-  const at = path || '(root)';
+/**
+ * Where in the value a check is: the keys and indexes from the root, pushed and popped as the
+ * walk goes, and written out (`a.b[2]`) only for an error, not for every key of every payload.
+ */
+type JsonPath = Array<string | number>;
+
+function pathText(path: JsonPath): string {
+  let text = '';
+  for (const step of path) text = typeof step === 'number' ? `${text}[${step}]` : text ? `${text}.${printable(step)}` : printable(step);
+  return text;
+}
+
+/** The path for an error: `(root)` for the value itself. */
+function where(path: JsonPath): string {
+  return pathText(path) || '(root)';
+}
+
+function assertJson(value: unknown, field: string, path: JsonPath, ancestors: Set<object>, depth: number): void {
   switch (typeof value) {
     case 'string': {
       const unstorable = unstorableCharacter(value);
-      if (unstorable) throw new PayloadNotJsonError(field, at, `contains ${unstorable}`, value);
+      if (unstorable) throw new PayloadNotJsonError(field, where(path), `contains ${unstorable}`, value);
       return;
     }
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw new PayloadNotJsonError(field, at, `is ${value}, which JSON cannot hold`, value);
+      if (!Number.isFinite(value)) throw new PayloadNotJsonError(field, where(path), `is ${value}, which JSON cannot hold`, value);
       return;
     case 'bigint':
-      throw new PayloadNotJsonError(field, at, 'is a BigInt; pass it as a string', value);
+      throw new PayloadNotJsonError(field, where(path), 'is a BigInt; pass it as a string', value);
     case 'function':
-      throw new PayloadNotJsonError(field, at, 'is a function', value);
+      throw new PayloadNotJsonError(field, where(path), 'is a function', value);
     case 'symbol':
-      throw new PayloadNotJsonError(field, at, 'is a symbol', value);
+      throw new PayloadNotJsonError(field, where(path), 'is a symbol', value);
     case 'undefined':
-      throw new PayloadNotJsonError(field, at, 'is undefined', value);
+      throw new PayloadNotJsonError(field, where(path), 'is undefined', value);
   }
   if (value === null) return;
   const object = value as object;
-  if (depth >= maxDepth) throw new PayloadNotJsonError(field, at, `nests deeper than ${maxDepth} levels`, undefined);
-  if (ancestors.has(object)) throw new PayloadNotJsonError(field, at, 'refers back to itself (a cycle)', undefined);
+  if (depth >= maxDepth) throw new PayloadNotJsonError(field, where(path), `nests deeper than ${maxDepth} levels`, undefined);
+  if (ancestors.has(object)) throw new PayloadNotJsonError(field, where(path), 'refers back to itself (a cycle)', undefined);
   ancestors.add(object);
   if (Array.isArray(object)) {
     // A plain loop, not forEach: forEach skips the holes of a sparse array, which JSON would store as null.
     for (let index = 0; index < object.length; index++) {
-      if (!(index in object)) throw new PayloadNotJsonError(field, `${path}[${index}]`, 'is a hole in a sparse array', undefined);
-      assertJson(object[index], field, `${path}[${index}]`, ancestors, depth + 1);
+      path.push(index);
+      if (!(index in object)) throw new PayloadNotJsonError(field, pathText(path), 'is a hole in a sparse array', undefined);
+      assertJson(object[index], field, path, ancestors, depth + 1);
+      path.pop();
     }
   } else {
     const proto = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {
       const kind = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
       const hint = object instanceof Date ? '; pass date.toISOString()' : '; pass a plain object';
-      throw new PayloadNotJsonError(field, at, `is a ${kind} instance${hint}`, value);
+      throw new PayloadNotJsonError(field, where(path), `is a ${kind} instance${hint}`, value);
     }
-    for (const [key, item] of Object.entries(object)) {
+    for (const key of Object.keys(object)) {
+      const item = (object as Record<string, unknown>)[key];
       // An undefined property is dropped by JSON, which is what optional fields mean.
       if (item === undefined) continue;
-      const itemPath = path ? `${path}.${printable(key)}` : printable(key);
+      path.push(key);
       const unstorable = unstorableCharacter(key);
-      if (unstorable) throw new PayloadNotJsonError(field, itemPath, `is a key that contains ${unstorable}`, key);
-      assertJson(item, field, itemPath, ancestors, depth + 1);
+      if (unstorable) throw new PayloadNotJsonError(field, pathText(path), `is a key that contains ${unstorable}`, key);
+      assertJson(item, field, path, ancestors, depth + 1);
+      path.pop();
     }
   }
   ancestors.delete(object);

@@ -30,7 +30,7 @@ export interface WorkerOptions {
    * starts its next job at once while the worker writes outcomes and claims more in the
    * background. A held job that has not started within 500 ms goes back to the queue,
    * so a worker busy with long jobs does not keep work from idle ones. 0 turns it off.
-   * @default concurrency, or 0 on a backend that works in this process (SQLite, memory), where nothing overlaps
+   * @default concurrency; on a backend that works in this process (SQLite, memory), where nothing overlaps, 16 − concurrency below concurrency 8 (claims of 16 at a time), else 0
    */
   prefetch?: number;
   /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
@@ -80,6 +80,29 @@ const workerOptionNames = Object.keys({
 
 /** Settle-and-claim calls a worker keeps in flight at once. */
 const maxStoreCalls = 2;
+
+/**
+ * Jobs a worker on an in-process store (SQLite, memory) claims at a time by default below
+ * `inProcessPrefetchBelow` concurrency: each store call then writes and claims about this
+ * many jobs instead of one or two, which at concurrency 1 halves the CPU a job costs
+ * (bench/where-the-time-goes.md, issue #21).
+ */
+const inProcessClaimBatch = 16;
+/**
+ * From this concurrency on, the free slots alone make batches large enough, and jobs held on
+ * top of them cost more than the calls they save.
+ */
+const inProcessPrefetchBelow = 8;
+
+/**
+ * `prefetch` when not given: the concurrency where the store works apart from this process
+ * (it writes and claims while jobs run here); in this process, where nothing overlaps, only
+ * what batches the store calls at low concurrency.
+ */
+function defaultPrefetch(concurrency: number, inProcess: boolean): number {
+  if (!inProcess) return concurrency;
+  return concurrency < inProcessPrefetchBelow ? inProcessClaimBatch - concurrency : 0;
+}
 
 /** How long a prefetched job may wait here for a slot before it goes back to the queue. */
 const prefetchHoldMs = 500;
@@ -266,8 +289,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const { backend, release } = await this.resolveBackend(this.backendOption, this.clock);
     this.backend = backend;
     this.releaseBackend = release;
-    // Claiming ahead pays off only when the store works while jobs run here.
-    this.prefetch = this.prefetchOption ?? (backend.inProcess ? 0 : this.concurrency);
+    this.prefetch = this.prefetchOption ?? defaultPrefetch(this.concurrency, backend.inProcess === true);
     try {
       await backend.open();
     } catch (error) {

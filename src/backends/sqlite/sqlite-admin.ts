@@ -45,7 +45,7 @@ export class SqliteAdmin implements JobAdmin {
       where.push('id < ?');
       params.push(after);
     }
-    const sql = `SELECT * FROM jobsmith_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const sql = `SELECT * FROM jobsmith_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT CAST(? AS INTEGER)`;
     await this.promoteIfDue();
     const rows = await this.connection.read('list', () => this.connection.handle().prepare(sql).all(...params, limit + 1) as JobRow[]);
     const page = rows.slice(0, limit).map(rowToRecord);

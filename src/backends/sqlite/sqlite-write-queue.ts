@@ -25,11 +25,12 @@ export interface WriteQueueHooks {
 /**
  * The writes of one connection, done in turns. A write waits here while another process holds
  * the write lock (on a timer, see sqlite-lock-wait.ts), and when the lock is had, every write
- * that queued up meanwhile runs in that one transaction, each in a savepoint of its own, and
- * they commit together. Each write stays atomic (a body that throws is rolled back to its
- * savepoint and fails alone), and the writes that waited share one turn of the lock and one
- * commit: with four worker processes on one file, a worker's outcome writes pile up while it
- * waits, and each on its own would wait for the lock and then for the disk again.
+ * that queued up meanwhile runs in that one transaction, each in a savepoint of its own (a
+ * write alone needs none), and they commit together. Each write stays atomic (a body that
+ * throws is rolled back to its savepoint and fails alone), and the writes that waited share
+ * one turn of the lock and one commit: with four worker processes on one file, a worker's
+ * outcome writes pile up while it waits, and each on its own would wait for the lock and then
+ * for the disk again.
  *
  * Bodies run synchronously and must change nothing outside the database: a body whose
  * transaction SQLite rolled back (on SQLITE_FULL, say) runs again. Calls settle only once
@@ -87,18 +88,25 @@ export class WriteQueue {
     const done: Array<{ write: QueuedWrite; value: unknown }> = [];
     const failed: Array<{ write: QueuedWrite; error: unknown }> = [];
     let next = 0;
+    // A write alone in its transaction needs no savepoint: if it throws, the whole transaction
+    // is rolled back instead (two statements fewer for every lone enqueue or settle).
+    const alone = batch.length === 1;
     try {
       for (; next < batch.length; next++) {
         const write = batch[next]!;
-        statements.savepoint.run();
+        if (!alone) statements.savepoint.run();
         let value: unknown;
         try {
           value = write.body();
         } catch (error) {
           failed.push({ write, error });
           if (db.inTransaction) {
-            statements.rollbackToSavepoint.run();
-            statements.release.run();
+            if (alone) {
+              statements.rollback.run();
+            } else {
+              statements.rollbackToSavepoint.run();
+              statements.release.run();
+            }
             continue;
           }
           // SQLite ended the whole transaction (it may on SQLITE_FULL or an I/O error): the
@@ -108,7 +116,7 @@ export class WriteQueue {
           next = batch.length;
           break;
         }
-        statements.release.run();
+        if (!alone) statements.release.run();
         done.push({ write, value });
       }
       if (db.inTransaction) statements.commit.run();

@@ -6,19 +6,29 @@ import type { ConformanceSuite } from './index.ts';
 export function workerPrefetchTests(suite: ConformanceSuite): void {
   const { test, startWorker, eventually, stateOf, untilState } = suite;
 
-  test('a worker claims ahead by default only where the store works apart from it', async ({ backend, client }) => {
+  test('a worker claims ahead by default: its concurrency on a store apart from it; in this process, claims of 16 below concurrency 8, none from 8', async ({ backend, client }) => {
     const release: Array<() => void> = [];
     const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
     const ids: string[] = [];
-    for (let n = 0; n < 3; n++) ids.push((await client.enqueue(blocking, null)).id);
-    await startWorker([blocking], { concurrency: 1 });
+    for (let n = 0; n < 20; n++) ids.push((await client.enqueue(blocking, null)).id);
+    const running = async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length;
+    // Concurrency 1: prefetch 1 on a store apart (2 running), 15 in this process (16 running).
+    const first = await startWorker([blocking], { concurrency: 1 });
     await eventually(() => release.length === 1, 'the first job to start');
-    // Prefetch defaults to the concurrency (1 here), or to 0 on an in-process store.
-    const expectedRunning = backend.inProcess ? 1 : 2;
-    await eventually(async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length === expectedRunning, `${expectedRunning} running`);
-    const states = await Promise.all(ids.map((id) => stateOf(id)));
-    expect(states.filter((state) => state === 'running')).toHaveLength(expectedRunning);
+    const expectedAtOne = backend.inProcess ? 16 : 2;
+    await eventually(async () => (await running()) === expectedAtOne, `${expectedAtOne} running`);
+    expect(await running()).toBe(expectedAtOne);
     expect(release).toHaveLength(1);
+    const stopping = first.stop({ timeout: '5s' });
+    release.shift()!();
+    await stopping;
+    // Concurrency 8: prefetch 8 on a store apart (16 running), none in this process (8 running).
+    await startWorker([blocking], { concurrency: 8 });
+    await eventually(() => release.length === 8, 'eight jobs to start');
+    const expectedAtEight = backend.inProcess ? 8 : 16;
+    await eventually(async () => (await running()) === expectedAtEight, `${expectedAtEight} running`);
+    expect(await running()).toBe(expectedAtEight);
+    expect(release).toHaveLength(8);
     for (const done of release) done();
   });
 

@@ -1,12 +1,13 @@
 -- The JobAdmin role's statements (sqlite-admin.ts), prepared once per connection
 -- (sqlite-connection.ts). `list` builds its statement from the filter it is given.
+-- A limit is `LIMIT CAST(? AS INTEGER)`, not `LIMIT ?`: see queue.sql.
 
 -- name: byId
 SELECT * FROM jobsmith_jobs WHERE id = ?
 
 -- name: byPrefix
 -- A range scan on the id index; LIKE would not use it and treats _ and % specially.
-SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?
+SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT CAST(? AS INTEGER)
 
 -- name: anyDue
 SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1

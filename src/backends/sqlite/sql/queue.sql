@@ -1,6 +1,10 @@
 -- The JobQueue role's statements (sqlite-queue.ts), prepared once per connection
 -- (sqlite-connection.ts). The claim's statements are also checked by tests for their query
 -- plans (EXPLAIN QUERY PLAN), against exactly this text.
+--
+-- A limit is written `LIMIT CAST(? AS INTEGER)`, never `LIMIT ?`: SQLite's planner reads a bare
+-- bound LIMIT, so binding it again (every call) made SQLite prepare the statement anew on every
+-- run, 5 to 15 µs each (bench/where-the-time-goes.md, issue #21).
 
 -- name: insert
 INSERT OR IGNORE INTO jobsmith_jobs
@@ -30,21 +34,21 @@ SELECT 1 AS claimable WHERE
 -- name: ready
 SELECT seq, priority, run_at FROM jobsmith_jobs
   WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
-  ORDER BY priority DESC, run_at, seq LIMIT ?
+  ORDER BY priority DESC, run_at, seq LIMIT CAST(? AS INTEGER)
 
 -- name: expired
 -- INDEXED BY: left to itself the planner walks every running row through the state index.
 SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
   WHERE state = 'running' AND lease_expires_at <= ?
     AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
-  ORDER BY lease_expires_at LIMIT ?
+  ORDER BY lease_expires_at LIMIT CAST(? AS INTEGER)
 
 -- name: expiredHooks
 -- Failed jobs whose `failed` hook is pending under a lease that lapsed: their worker died.
 SELECT id FROM jobsmith_jobs INDEXED BY jobsmith_jobs_hook_pending
   WHERE failed_hook = 'pending' AND lease_expires_at <= ?
     AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
-  ORDER BY lease_expires_at LIMIT ?
+  ORDER BY lease_expires_at LIMIT CAST(? AS INTEGER)
 
 -- name: promote
 UPDATE jobsmith_jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?
@@ -62,11 +66,14 @@ UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || s
   WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *
 
 -- name: completeBatch
+-- `+j.state`: with an index usable for j.state, SQLite walked every running row and scanned
+-- the whole JSON batch for each (50 running rows: 50 × 50), instead of looking each outcome's
+-- row up by id.
 UPDATE jobsmith_jobs AS j SET state = 'completed', attempts = j.attempts + 1, result = s.result, finished_at = ?,
     expires_at = s.expires_at, cancel_requested = 0, settled_token = s.token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
   FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
         FROM json_each(?)) AS s
-  WHERE j.id = s.id AND j.state = 'running' AND j.lease_token = s.token
+  WHERE j.id = s.id AND +j.state = 'running' AND j.lease_token = s.token
   RETURNING id, queue
 
 -- name: cancelExpired
