@@ -81,7 +81,8 @@ const attemptStyles = {
 /** One attempt: number, outcome, worker, start and how long it ran, then its error with the stack. */
 function attemptLines(terminal: Terminal, attempt: AttemptRecord | CurrentAttempt, now: number): string[] {
   const at = (ms: number) => momentInFull(ms, now, terminal.tty);
-  const parts = [`worker ${attempt.workerId ?? 'unknown'}`, `started ${at(attempt.startedAt)}`];
+  // The store keeps no worker for the attempt that completed the job (its lease is gone).
+  const parts = [...(attempt.workerId === null ? [] : [`worker ${attempt.workerId}`]), `started ${at(attempt.startedAt)}`];
   if (attempt.endedAt !== null) parts.push(`${attempt.outcome === 'crashed' ? 'lease lapsed after' : 'ran'} ${duration(attempt.endedAt - attempt.startedAt)}`);
   if (isEndedAttempt(attempt) && attempt.retryAt !== null) parts.push(`retried ${at(attempt.retryAt)} (backoff ${duration(attempt.retryAt - attempt.endedAt)})`);
   const lines = [`  #${String(attempt.attempt).padEnd(3)} ${terminal.style(attemptStyles[attempt.outcome], attempt.outcome.padEnd(9))}  ${parts.join(', ')}`];

@@ -189,7 +189,7 @@ describe('status', () => {
       /Attempts\n {2}#1 +failed +worker flaky-worker:1, started \S+Z, ran \d+ ms, retried \S+Z \(backoff 50 ms\)\n {7}Error: the network is down \(try 1\)\n {11}at [^\n]+\n(?: {11}at [^\n]+\n)*/,
     );
     expect(stdout).toMatch(/ {2}#2 +failed +worker flaky-worker:1, [^\n]+\n {7}Error: the network is down \(try 2\)\n/);
-    expect(stdout).toMatch(/ {2}#3 +completed +worker unknown, started \S+Z, ran \d+ ms\n/);
+    expect(stdout).toMatch(/ {2}#3 +completed +started \S+Z, ran \d+ ms\n/);
     const timeline = stdout.slice(stdout.indexOf('Timeline')).trimEnd().split('\n').slice(1).map((line) => line.replace(/^ {2}\S+Z {2}/, ''));
     expect(timeline).toEqual([
       'enqueued',
