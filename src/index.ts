@@ -18,7 +18,7 @@ export { silentLogger } from './domain/logger.ts';
 export { activeStates, isTerminal, jobStates, terminalStates } from './domain/job-state.ts';
 export type { JobState } from './domain/job-state.ts';
 export type { AttemptOutcome, AttemptRecord, FailedHookState, JobLease, JobLogEntry, JobProgress, JobRecord, StepOutcome, StepRecord } from './domain/job-record.ts';
-export { type CurrentAttempt, type JobEvent, attemptErrorLine, isEndedAttempt, jobAttempts, jobTimeline } from './domain/attempt-timeline.ts';
+export { type CurrentAttempt, type JobEvent, attemptErrorLine, errorOutsideHistory, isEndedAttempt, jobAttempts, jobTimeline } from './domain/attempt-timeline.ts';
 export { recordLimits } from './domain/job-record.ts';
 export type { JsonObject, JsonPrimitive, JsonValue } from './domain/json-value.ts';
 export type { SerializedError } from './domain/serialized-error.ts';

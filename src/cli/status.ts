@@ -3,6 +3,7 @@ import {
   type AttemptRecord,
   attemptErrorLine,
   type CurrentAttempt,
+  errorOutsideHistory,
   isEndedAttempt,
   type JobEvent,
   jobAttempts,
@@ -116,6 +117,12 @@ async function printJob(terminal: Terminal, job: JobRecord, now: number): Promis
   if (job.state === 'completed') {
     await heading('Result');
     await terminal.line(pretty(job.result, '  '));
+  }
+  const olderError = errorOutsideHistory(job);
+  if (olderError !== null) {
+    await heading(`Error (attempt ${olderError.attempt}, ${momentInFull(olderError.at, now, terminal.tty)})`);
+    const stack = olderError.stack ?? `${olderError.name}: ${olderError.message}`;
+    await terminal.line(stack.split('\n').map((line) => `  ${terminal.style('red', line)}`).join('\n'));
   }
   const attempts = jobAttempts(job);
   if (attempts.length > 0) {

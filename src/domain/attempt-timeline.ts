@@ -68,3 +68,13 @@ export function attemptErrorLine(attempt: AttemptRecord | CurrentAttempt): strin
   if (!isEndedAttempt(attempt) || attempt.error === null) return null;
   return `${attempt.error.name}: ${attempt.error.message.split('\n')[0]}`;
 }
+
+/**
+ * The job's latest error when its attempt history does not hold it (a row written before the
+ * store kept a history), so that a view showing the history still shows it; null otherwise.
+ */
+export function errorOutsideHistory(job: JobRecord): JobRecord['error'] {
+  const { error } = job;
+  if (error === null) return null;
+  return job.attemptHistory.some((attempt) => attempt.error?.at === error.at && attempt.error.attempt === error.attempt) ? null : error;
+}

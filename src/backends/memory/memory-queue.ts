@@ -183,8 +183,11 @@ export class MemoryQueue implements JobQueue {
         break;
       case 'retry':
         // A release or a sleep spends nothing and is not an ended attempt; a retried failure is.
-        if (settlement.countAttempt) this.endAttempt(job, failureOutcome(settlement.error), settlement.error, settlement.runAt, now, lease.workerId);
-        if (settlement.countAttempt) job.attempts++;
+        if (settlement.countAttempt) {
+          // It ended when its error was made, as the SQL backends record it.
+          this.endAttempt(job, failureOutcome(settlement.error), settlement.error, settlement.runAt, settlement.error?.at ?? now, lease.workerId);
+          job.attempts++;
+        }
         if (settlement.error) job.error = settlement.error;
         job.runAt = settlement.runAt;
         this.state.reindex(job, settlement.runAt > now ? 'scheduled' : 'queued');

@@ -1,4 +1,14 @@
-import { attemptErrorLine, isEndedAttempt, isTerminal, type JobEvent, jobAttempts, type JobRecord, jobTimeline, type SerializedError, type WaitExplanation } from '../../index.ts';
+import {
+  attemptErrorLine,
+  errorOutsideHistory,
+  isEndedAttempt,
+  isTerminal,
+  type JobEvent,
+  jobAttempts,
+  type JobRecord,
+  jobTimeline,
+  type WaitExplanation,
+} from '../../index.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type HtmlPart, type SafeHtml } from '../html.ts';
 import { duration, moment, prettyJson, stateBadge } from './format.ts';
@@ -47,11 +57,6 @@ export function timeline(job: JobRecord, now: number): TimelineEntry[] {
     entries.push({ at: job.runAt, what: job.runAt > now ? 'due to run' : 'became due' });
   }
   return entries.sort((a, b) => a.at - b.at);
-}
-
-/** Whether the attempt history holds this error; a row written before the store kept a history holds only `error`. */
-function inHistory(job: JobRecord, error: SerializedError): boolean {
-  return job.attemptHistory.some((attempt) => attempt.error?.at === error.at && attempt.error.attempt === error.attempt);
 }
 
 /** Every attempt: its worker, start, duration, outcome and backoff, and its error with the stack folded under the first line. */
@@ -117,6 +122,7 @@ export function waitPanel(explanation: WaitExplanation): SafeHtml {
 export function jobDetailPage(context: DashboardContext, request: PageRequest, job: JobRecord, explanation: WaitExplanation | null): SafeHtml {
   const { now } = request;
   const extra = explanation === null ? '' : waitPanel(explanation);
+  const olderError = errorOutsideHistory(job);
   const body = html`${jobActions(context, job)}
 <div class="columns">
 <section><h2>Job</h2>${fields(job, now)}</section>
@@ -126,10 +132,10 @@ ${extra}
 <section><h2>Payload</h2>${prettyJson(job.payload)}</section>
 ${job.state === 'completed' ? html`<section><h2>Result</h2>${prettyJson(job.result)}</section>` : ''}
 ${attemptsSection(job, now)}
-${job.error && !inHistory(job, job.error)
-    ? html`<section class="error"><h2>Error (attempt ${job.error.attempt})</h2>
-<p><b>${job.error.name}</b>${job.error.code ? html` <span class="mono">${job.error.code}</span>` : ''}: <span class="error-text">${job.error.message}</span></p>
-${job.error.stack ? html`<pre class="stack">${job.error.stack}</pre>` : ''}</section>`
+${olderError
+    ? html`<section class="error"><h2>Error (attempt ${olderError.attempt})</h2>
+<p><b>${olderError.name}</b>${olderError.code ? html` <span class="mono">${olderError.code}</span>` : ''}: <span class="error-text">${olderError.message}</span></p>
+${olderError.stack ? html`<pre class="stack">${olderError.stack}</pre>` : ''}</section>`
     : ''}
 <section><h2>Progress</h2>${
     job.progressHistory.length === 0
