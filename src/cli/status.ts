@@ -1,5 +1,17 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { JobRecord, JsonValue, StepRecord } from '../index.ts';
+import {
+  type AttemptRecord,
+  attemptErrorLine,
+  type CurrentAttempt,
+  errorOutsideHistory,
+  isEndedAttempt,
+  type JobEvent,
+  jobAttempts,
+  type JobRecord,
+  jobTimeline,
+  type JsonValue,
+  type StepRecord,
+} from '../index.ts';
 import { jobToJson } from './job-json.ts';
 import { stateStyles } from './list.ts';
 import type { Session } from './session.ts';
@@ -34,17 +46,53 @@ function facts(job: JobRecord, now: number, tty: boolean): Array<[string, string
   return rows;
 }
 
-/**
- * What the store knows of the job's life, oldest first. It keeps the latest attempt's start
- * and error, not every attempt's, so earlier retries show only through their log lines.
- */
-function timeline(job: JobRecord): Array<[number, string]> {
-  const events: Array<[number, string]> = [[job.createdAt, 'enqueued']];
-  if (job.startedAt !== null) events.push([job.startedAt, `attempt ${Math.max(job.attempts, 1)}${job.attempts > 1 ? ' (the latest)' : ''} started`]);
-  if (job.error !== null) events.push([job.error.at, `attempt ${job.error.attempt} failed: ${job.error.message.split('\n')[0]}`]);
-  if (job.state === 'scheduled' && job.attempts > 0) events.push([job.runAt, `retry ${job.attempts + 1} due`]);
-  if (job.finishedAt !== null) events.push([job.finishedAt, job.state]);
-  return events.sort((a, b) => a[0] - b[0]);
+/** One line of the timeline: each attempt with its worker, how it ended and after how long, each retry with its backoff. */
+function eventText(event: JobEvent): string {
+  switch (event.kind) {
+    case 'enqueued':
+      return 'enqueued';
+    case 'started': {
+      const { attempt } = event;
+      return `attempt ${attempt.attempt} started${attempt.workerId === null ? '' : ` on ${attempt.workerId}`}${attempt.outcome === 'released' ? ' (given back without spending an attempt)' : ''}`;
+    }
+    case 'ended': {
+      const { attempt } = event;
+      const after = duration(attempt.endedAt - attempt.startedAt);
+      if (attempt.outcome === 'crashed') return `attempt ${attempt.attempt} lost after ${after}: its worker stopped renewing the lease`;
+      const error = attemptErrorLine(attempt);
+      return `attempt ${attempt.attempt} ${attempt.outcome} after ${after}${error === null ? '' : `: ${error}`}${attempt.retryAt === null ? '' : `; retry in ${duration(attempt.retryAt - attempt.endedAt)}`}`;
+    }
+    case 'retry-due':
+      return `retry due (backoff ${duration(event.backoffMs)})`;
+    case 'finished':
+      return event.state;
+  }
+}
+
+const attemptStyles = {
+  failed: stateStyles.failed,
+  'timed-out': stateStyles.failed,
+  crashed: stateStyles.failed,
+  cancelled: stateStyles.cancelled,
+  running: stateStyles.running,
+  completed: stateStyles.completed,
+  released: stateStyles.scheduled,
+} as const;
+
+/** One attempt: number, outcome, worker, start and how long it ran, then its error with the stack. */
+function attemptLines(terminal: Terminal, attempt: AttemptRecord | CurrentAttempt, now: number): string[] {
+  const at = (ms: number) => momentInFull(ms, now, terminal.tty);
+  // The store keeps no worker for the attempt that completed the job (its lease is gone).
+  const parts = [...(attempt.workerId === null ? [] : [`worker ${attempt.workerId}`]), `started ${at(attempt.startedAt)}`];
+  if (attempt.endedAt !== null) parts.push(`${attempt.outcome === 'crashed' ? 'lease lapsed after' : 'ran'} ${duration(attempt.endedAt - attempt.startedAt)}`);
+  if (isEndedAttempt(attempt) && attempt.retryAt !== null) parts.push(`retried ${at(attempt.retryAt)} (backoff ${duration(attempt.retryAt - attempt.endedAt)})`);
+  const lines = [`  #${String(attempt.attempt).padEnd(3)} ${terminal.style(attemptStyles[attempt.outcome], attempt.outcome.padEnd(9))}  ${parts.join(', ')}`];
+  if (isEndedAttempt(attempt) && attempt.error !== null) {
+    const { error } = attempt;
+    const stack = error.stack ?? `${error.name}: ${error.message}`;
+    for (const line of stack.split('\n')) lines.push(`       ${terminal.style('red', line)}`);
+  }
+  return lines;
 }
 
 const stepStyles = { completed: stateStyles.completed, failed: stateStyles.failed, sleeping: stateStyles.scheduled } as const;
@@ -70,11 +118,17 @@ async function printJob(terminal: Terminal, job: JobRecord, now: number): Promis
     await heading('Result');
     await terminal.line(pretty(job.result, '  '));
   }
-  if (job.error !== null) {
-    await heading(`Error (attempt ${job.error.attempt}, ${momentInFull(job.error.at, now, terminal.tty)})`);
-    const stack = job.error.stack ?? `${job.error.name}: ${job.error.message}`;
+  const olderError = errorOutsideHistory(job);
+  if (olderError !== null) {
+    await heading(`Error (attempt ${olderError.attempt}, ${momentInFull(olderError.at, now, terminal.tty)})`);
+    const stack = olderError.stack ?? `${olderError.name}: ${olderError.message}`;
     await terminal.line(stack.split('\n').map((line) => `  ${terminal.style('red', line)}`).join('\n'));
-    if (job.attempts > 1) await terminal.line(terminal.style('dim', '  (the store keeps the latest error; earlier attempts show in the logs)'));
+  }
+  const attempts = jobAttempts(job);
+  if (attempts.length > 0) {
+    await heading('Attempts');
+    if (job.attemptHistoryDropped > 0) await terminal.line(terminal.style('dim', `  (${job.attemptHistoryDropped} older attempts not kept)`));
+    for (const attempt of attempts) await terminal.line(attemptLines(terminal, attempt, now).join('\n'));
   }
   if (job.progressHistory.length > 0) {
     await heading('Progress');
@@ -95,13 +149,13 @@ async function printJob(terminal: Terminal, job: JobRecord, now: number): Promis
     for (const step of job.steps) await terminal.line(stepLine(terminal, step, width, now));
   }
   await heading('Timeline');
-  for (const [at, event] of timeline(job)) await terminal.line(`  ${momentInFull(at, now, terminal.tty)}  ${event}`);
+  for (const event of jobTimeline(job)) await terminal.line(`  ${momentInFull(event.at, now, terminal.tty)}  ${eventText(event)}`);
 }
 
 export function registerStatus(program: Command, session: Session): void {
   program
     .command('status')
-    .description('Everything about one job: payload, result, errors with stacks, progress, logs, steps, lease and timeline.')
+    .description('Everything about one job: payload, result, every attempt with its worker and error stack, progress, logs, steps, lease and timeline.')
     .argument('<id>', 'a job id, or any unique prefix of one')
     .addHelpText('after', '\nExample:\n  $ jobsmith status 0190f3c2-1a2b')
     .action(async (idOrPrefix) => {

@@ -56,6 +56,34 @@ export interface StepRecord {
   wakeAt: number | null;
 }
 
+/**
+ * How an attempt that did not complete the job ended. `failed`: its handler threw (retried
+ * when the entry has a `retryAt`, for good when not); `timed-out`: the same, for a run that
+ * outlasted `timeoutMs`; `crashed`: its worker died or hung, and another worker took the job
+ * over once the lease lapsed; `cancelled`: a cancel ended it.
+ */
+export type AttemptOutcome = 'failed' | 'timed-out' | 'crashed' | 'cancelled';
+
+/**
+ * One attempt that ended without completing the job, as `JobRecord.attemptHistory` keeps it.
+ * The running attempt and the one that completed the job are described by the record's own
+ * fields (`startedAt`, `lease`, `finishedAt`), so a job that succeeds first time keeps none.
+ */
+export interface AttemptRecord {
+  /** The attempt's number: `attempts + 1` when it started (a crash spends no attempt, so the next try has the same number). */
+  attempt: number;
+  /** The worker that held its lease. */
+  workerId: string | null;
+  startedAt: number;
+  /** When it ended: its outcome's write, or for a crash the moment its lease lapsed. */
+  endedAt: number;
+  outcome: AttemptOutcome;
+  /** What it threw; null for a crash. */
+  error: SerializedError | null;
+  /** For a failure that was retried: when the next attempt may start (the backoff's end). */
+  retryAt: number | null;
+}
+
 /** A job as the store holds it. Times are milliseconds since the Unix epoch. */
 export interface JobRecord {
   id: string;
@@ -87,8 +115,15 @@ export interface JobRecord {
   /** When it reached a terminal state. */
   finishedAt: number | null;
   result: JsonValue | null;
-  /** The latest error. */
+  /** The latest error (every failed attempt's is in `attemptHistory`). */
   error: SerializedError | null;
+  /**
+   * The attempts that ended without completing the job (failures, retried or final, timeouts,
+   * crashes, cancels), oldest first, the newest `maxAttemptHistory` kept. Kept by every backend.
+   */
+  attemptHistory: AttemptRecord[];
+  /** How many older entries of `attemptHistory` were dropped to keep it within `maxAttemptHistory`. */
+  attemptHistoryDropped: number;
   progress: JobProgress | null;
   /** Progress reports, oldest first, the newest `maxProgressHistory` kept. */
   progressHistory: JobProgress[];
@@ -118,6 +153,23 @@ export const recordLimits = {
   maxLogMessageChars: 4096,
   maxLogFieldsChars: 4096,
   maxProgressHistory: 100,
+  /** Entries of `attemptHistory`; a job retried forever keeps its latest this many. */
+  maxAttemptHistory: 50,
   maxPayloadBytes: 1024 * 1024,
   maxResultBytes: 1024 * 1024,
 } as const;
+
+/** The outcome of an attempt whose handler threw `error`: a timeout is told apart by its code. */
+export function failureOutcome(error: SerializedError | null): 'failed' | 'timed-out' {
+  return error?.code === 'TIMEOUT' ? 'timed-out' : 'failed';
+}
+
+/** Appends an ended attempt to a job's history, dropping the oldest beyond `maxAttemptHistory`. */
+export function appendAttempt(job: Pick<JobRecord, 'attemptHistory' | 'attemptHistoryDropped'>, entry: AttemptRecord): void {
+  job.attemptHistory.push(entry);
+  const over = job.attemptHistory.length - recordLimits.maxAttemptHistory;
+  if (over > 0) {
+    job.attemptHistory.splice(0, over);
+    job.attemptHistoryDropped += over;
+  }
+}

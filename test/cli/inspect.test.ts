@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, defineJob } from '../../src/index.ts';
+import { createClient, createWorker, defineJob } from '../../src/index.ts';
 import { type BuiltCli, buildCli, cli, cliEnv, cliInTerminal, jsonLines, makeProject, type Project } from './support/cli.ts';
 import { broken, claimOne, echo, fixtureConfig, hello, withClient } from './support/fixture.ts';
 
 let project: Project;
 let built: BuiltCli;
-type Seeded = 'completed' | 'failed' | 'steps' | 'first' | 'second' | 'urgent' | 'delayed' | 'running' | 'stale' | 'held';
+type Seeded = 'completed' | 'failed' | 'retried' | 'steps' | 'first' | 'second' | 'urgent' | 'delayed' | 'running' | 'stale' | 'held';
 const ids = {} as Record<Seeded, string>;
 const run = (args: string[], env?: Record<string, string | undefined>) => cli(args, { cwd: project.dir, ...(env ? { env } : {}) });
 const ansi = /\u001b\[/;
@@ -25,6 +25,7 @@ beforeAll(async () => {
     ids.completed = (await client.job(hello).now({ name: 'Ada' })).metadata.id;
     ids.failed = (await client.job(broken).now(null)).metadata.id;
     ids.steps = await runCheckout(project.url);
+    ids.retried = await runFlaky(project.url);
     ids.first = (await client.enqueue(hello, { name: 'first' })).id;
     ids.second = (await client.enqueue(hello, { name: 'second' })).id;
     ids.urgent = (await client.enqueue(hello, { name: 'urgent' }, { priority: 5 })).id;
@@ -43,6 +44,30 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(() => project?.remove());
+
+/** A job that fails twice, 50 ms apart, and then succeeds, run by a worker named `flaky-worker:1`. */
+async function runFlaky(url: string): Promise<string> {
+  const flaky = defineJob({
+    name: 'flaky',
+    maxAttempts: 3,
+    backoff: { type: 'fixed', delay: 50 },
+    run: (_: null, ctx) => {
+      if (ctx.attempt < 3) throw new Error(`the network is down (try ${ctx.attempt})`);
+      return 'up';
+    },
+  });
+  const client = createClient({ backend: url, jobs: [flaky] });
+  const worker = createWorker({ backend: url, jobs: [flaky], workerId: 'flaky-worker:1', pruneInterval: null });
+  try {
+    const { id } = await client.enqueue(flaky, null);
+    await worker.start();
+    await client.waitFor(id, { timeout: 30_000 });
+    return id;
+  } finally {
+    await worker.stop();
+    await client.close();
+  }
+}
 
 /** A job of durable steps the config does not know (status needs only the store): two steps, a failed one it handles, and a sleep. */
 async function runCheckout(url: string): Promise<string> {
@@ -76,7 +101,7 @@ describe('list', () => {
     expect(stdout).not.toMatch(ansi);
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ID +NAME +QUEUE +STATE +PROGRESS +CREATED +DURATION +ATTEMPTS$/);
-    expect(lines).toHaveLength(1 + 10);
+    expect(lines).toHaveLength(1 + 11);
     // Every row's STATE starts under the header's.
     const stateColumn = lines[0]!.indexOf('STATE');
     for (const line of lines.slice(1)) expect(line.slice(stateColumn)).toMatch(/^(scheduled|queued|running|completed|failed|cancelled) /);
@@ -153,8 +178,41 @@ describe('status', () => {
   it("shows a failed attempt's error with its stack", async () => {
     const { code, stdout } = await run(['status', ids.failed]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/Error \(attempt 1, \S+Z\)\n {2}Error: the disk is full\n {2}second line of the message\n {6}at /);
-    expect(stdout).toMatch(/attempt 1 failed: the disk is full\n/);
+    expect(stdout).toMatch(/Attempts\n {2}#1 +failed +worker \S+, started \S+Z, ran \d+ ms\n {7}Error: the disk is full\n {7}second line of the message\n {11}at /);
+    expect(stdout).toMatch(/attempt 1 failed after \d+ ms: Error: the disk is full\n/);
+  });
+
+  it('shows every attempt of a job retried twice: worker, duration, error and stack, backoff; and the timeline of them', async () => {
+    const { code, stdout } = await run(['status', ids.retried]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /Attempts\n {2}#1 +failed +worker flaky-worker:1, started \S+Z, ran \d+ ms, retried \S+Z \(backoff 50 ms\)\n {7}Error: the network is down \(try 1\)\n {11}at [^\n]+\n(?: {11}at [^\n]+\n)*/,
+    );
+    expect(stdout).toMatch(/ {2}#2 +failed +worker flaky-worker:1, [^\n]+\n {7}Error: the network is down \(try 2\)\n/);
+    expect(stdout).toMatch(/ {2}#3 +completed +started \S+Z, ran \d+ ms\n/);
+    const timeline = stdout.slice(stdout.indexOf('Timeline')).trimEnd().split('\n').slice(1).map((line) => line.replace(/^ {2}\S+Z {2}/, ''));
+    expect(timeline).toEqual([
+      'enqueued',
+      'attempt 1 started on flaky-worker:1',
+      expect.stringMatching(/^attempt 1 failed after \d+ ms: Error: the network is down \(try 1\); retry in 50 ms$/),
+      'retry due (backoff 50 ms)',
+      'attempt 2 started on flaky-worker:1',
+      expect.stringMatching(/^attempt 2 failed after \d+ ms: Error: the network is down \(try 2\); retry in 50 ms$/),
+      'retry due (backoff 50 ms)',
+      'attempt 3 started',
+      'completed',
+    ]);
+    const [job] = jsonLines((await run(['--json', 'status', ids.retried])).stdout);
+    expect(job).toMatchObject({ attempts: 3, attemptHistoryDropped: 0 });
+    expect(job!.attemptHistory).toEqual([1, 2].map((attempt) => ({
+      attempt,
+      workerId: 'flaky-worker:1',
+      outcome: 'failed',
+      startedAt: expect.stringMatching(/Z$/),
+      endedAt: expect.stringMatching(/Z$/),
+      retryAt: expect.stringMatching(/Z$/),
+      error: expect.objectContaining({ message: `the network is down (try ${attempt})`, at: expect.stringMatching(/Z$/), stack: expect.stringContaining('at ') }),
+    })));
   });
 
   it('shows each durable step: outcome, duration or wake time, attempt, start, and why one failed', async () => {

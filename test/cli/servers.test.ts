@@ -47,8 +47,8 @@ async function readAndSteer(url: string): Promise<void> {
   ]);
   expect(jsonLines(list.stdout).map((job) => job.id)).toEqual([ids.running, ids.urgent, ids.first, ids.failed]);
   expect(listText.stdout.split('\n')[0]).toMatch(/^ID +NAME +QUEUE +STATE/);
-  expect(status.stdout).toMatch(/Error \(attempt 1, \S+Z\)\n {2}Error: the disk is full/);
-  expect(jsonLines(statusJson.stdout)[0]).toMatchObject({ id: ids.failed, state: 'failed' });
+  expect(status.stdout).toMatch(/Attempts\n {2}#1 +failed +worker \S+, started \S+Z, ran \d+ ms\n {7}Error: the disk is full/);
+  expect(jsonLines(statusJson.stdout)[0]).toMatchObject({ id: ids.failed, state: 'failed', attemptHistory: [{ attempt: 1, outcome: 'failed', error: { message: expect.stringContaining('the disk is full') } }] });
   // No worker runs here: the store says so (live workers).
   expect((jsonLines(whyFirst.stdout)[0]!.reasons as Array<{ code: string }>).map((reason) => reason.code)).toEqual(['behind-higher-priority', 'no-live-worker']);
   expect(whyRunning.stdout).toContain('It is running: worker test-worker:7 holds it');

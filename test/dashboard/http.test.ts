@@ -237,6 +237,38 @@ describe('the JSON API', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('JOB_NOT_FOUND');
   });
 
+  it("a job's page and its API show every attempt: worker, duration, outcome, error with its stack folded, the backoff, and the timeline of them", async () => {
+    make();
+    const { backend } = store;
+    const { id } = await store.client.enqueue(mail, { to: 'carol@example.com' });
+    const claim = async (workerId: string) => (await backend.claim({ workerId, leaseMs: 1000, queues: ['mail'], names: ['send-mail'], limit: 1 })).jobs[0]!;
+    const first = await claim('worker-a');
+    const error = { name: 'Error', message: 'smtp refused\nsecond line', stack: 'Error: smtp refused\n    at send (mail.ts:10:5)', at: backend.now(), attempt: 1 };
+    const retryAt = error.at + 5;
+    await backend.settle([{ id, token: first.lease.token, kind: 'retry', error, runAt: retryAt, countAttempt: true }]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = await claim('worker-b');
+    await backend.settle([{ id, token: second.lease.token, kind: 'complete', result: { sent: true }, expiresAt: null }]);
+
+    const job = await json<JobRecord>(request(`/api/jobs/${id}`, { headers: bearer }));
+    expect(job.attemptHistory).toEqual([{ attempt: 1, workerId: 'worker-a', startedAt: first.startedAt, endedAt: error.at, outcome: 'failed', error, retryAt }]);
+    const page = await (await request(`/jobs/${id}`, { headers: bearer })).text();
+    const attempts = /<section class="attempts">[\s\S]*?<\/section>/.exec(page)![0];
+    expect(attempts).toMatch(/<tr data-attempt="1" data-outcome="failed"><td class="num">1<\/td><td>failed<\/td><td class="mono">worker-a<\/td>/);
+    expect(attempts).toMatch(/<details class="attempt-error"><summary><b>Error<\/b>: <span class="error-text">smtp refused<\/span><\/summary>\n<pre class="stack">Error: smtp refused\n {4}at send \(mail.ts:10:5\)<\/pre><\/details>/);
+    expect(attempts).toContain('(backoff 5 ms)');
+    expect(attempts).toMatch(/<tr data-attempt="2" data-outcome="completed">/);
+    const timeline = /<ol class="timeline">([\s\S]*?)<\/ol>/.exec(page)![1]!.split('</li>').map((item) => item.replace(/<[^>]+>/g, '').replace(/^\s*just now\s*/, '').trim()).filter(Boolean);
+    expect(timeline).toEqual([
+      'enqueued in queue mail',
+      'attempt 1 started on worker worker-a',
+      expect.stringMatching(/^attempt 1 failed after \d+ ms: Error: smtp refused; retry in 5 ms$/),
+      'retry became due after a backoff of 5 ms',
+      expect.stringMatching(/^attempt 2 started, took \d+ ms$/),
+      'finished: completed',
+    ]);
+  });
+
   it('retries, cancels and deletes jobs; a refused one is 409', async () => {
     make();
     expect((await json<JobRecord>(post(`/api/jobs/${store.ids.failed}/retry`))).state).toBe('queued');

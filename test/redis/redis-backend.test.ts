@@ -58,14 +58,14 @@ describe.skipIf(servers.skip)('redis backend', () => {
       { timeoutMs: 30_000, intervalMs: 100 },
     );
     await worker.stop();
-    // Each job had a hash, a log list and a progress list.
-    expect(await backend.keyCount()).toBeGreaterThanOrEqual(before + total * 3);
+    // Each job had a hash, a log list and a progress list; each failed one an attempt history too.
+    expect(await backend.keyCount()).toBeGreaterThanOrEqual(before + total * 3 + total / 5);
     expect(await client.delete(held.id)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await backend.prune({ expired: true })).toBe(total);
     const keys = (await server.command('KEYS', `{${prefix}}:*`)) as string[];
     // What stays is per queue, not per job: flags, counters and the empty indexes' absence.
-    expect(keys.filter((key) => /:(job|logs|prog):/.test(key))).toEqual([]);
+    expect(keys.filter((key) => /:(job|logs|prog|attempts):/.test(key))).toEqual([]);
     for (const index of ['scheduled', 'running', 'expiry', 'finished', 'state:completed', 'state:failed', 'ready:default']) {
       expect(await server.command('ZCARD', `{${prefix}}:${index}`), index).toBe(0);
     }

@@ -17,7 +17,8 @@ import { followUpsOf } from '../../contract/job-queue.ts';
 import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
-import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
+import { type AttemptOutcome, type JobLogEntry, type JobProgress, appendAttempt, failureOutcome, recordLimits } from '../../domain/job-record.ts';
+import type { SerializedError } from '../../domain/serialized-error.ts';
 import type { MemoryState } from './memory-backend.ts';
 import { type StoredJob, jobRecord, keyOf } from './memory-rows.ts';
 import type { MemoryWorkers } from './memory-workers.ts';
@@ -123,9 +124,11 @@ export class MemoryQueue implements JobQueue {
       if (claimed.length >= request.limit) break;
       if (job.lease!.expiresAt > now || !queues.has(job.queue) || !names.has(job.name)) continue;
       if (job.cancelRequested) {
+        this.endAttempt(job, 'cancelled', null, null, now);
         this.state.finish(job, 'cancelled', job.keepFailedMs);
         continue;
       }
+      this.endAttempt(job, 'crashed', null, null, job.lease!.expiresAt);
       job.crashes++;
       claimed.push(this.startAttempt(job, request, true));
     }
@@ -179,13 +182,19 @@ export class MemoryQueue implements JobQueue {
         this.state.finish(job, 'completed', null, settlement.expiresAt);
         break;
       case 'retry':
-        if (settlement.countAttempt) job.attempts++;
+        // A release or a sleep spends nothing and is not an ended attempt; a retried failure is.
+        if (settlement.countAttempt) {
+          // It ended when its error was made, as the SQL backends record it.
+          this.endAttempt(job, failureOutcome(settlement.error), settlement.error, settlement.runAt, settlement.error?.at ?? now, lease.workerId);
+          job.attempts++;
+        }
         if (settlement.error) job.error = settlement.error;
         job.runAt = settlement.runAt;
         this.state.reindex(job, settlement.runAt > now ? 'scheduled' : 'queued');
         this.state.emit({ type: 'enqueued', queue: job.queue, runAt: job.runAt });
         break;
       case 'fail':
+        this.endAttempt(job, failureOutcome(settlement.error), settlement.error, null, now, lease.workerId);
         if (settlement.countAttempt) job.attempts++;
         job.error = settlement.error;
         // Stored with the failure, in the same write; the lease stays with the worker that runs the hook.
@@ -197,11 +206,24 @@ export class MemoryQueue implements JobQueue {
         }
         break;
       case 'cancel':
+        this.endAttempt(job, 'cancelled', settlement.error, null, now, lease.workerId);
         if (settlement.error) job.error = settlement.error;
         this.state.finish(job, 'cancelled', null, settlement.expiresAt);
         break;
     }
     return true;
+  }
+
+  /** Records the attempt now ending (the job is still as it ran: `attempts` not yet counted). */
+  private endAttempt(
+    job: StoredJob,
+    outcome: AttemptOutcome,
+    error: SerializedError | null,
+    retryAt: number | null,
+    endedAt: number,
+    workerId = job.lease?.workerId ?? null,
+  ): void {
+    appendAttempt(job, { attempt: job.attempts + 1, workerId, startedAt: job.startedAt ?? endedAt, endedAt, outcome, error: error && structuredClone(error), retryAt });
   }
 
   private applyHookDone(settlement: LeaseRef): boolean {

@@ -38,6 +38,8 @@ export function storedJob(job: NewJob, now: number, seq: number): StoredJob {
     finishedAt: null,
     result: null,
     error: null,
+    attemptHistory: [],
+    attemptHistoryDropped: 0,
     progress: null,
     progressHistory: [],
     logs: [],

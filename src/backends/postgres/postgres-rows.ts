@@ -38,6 +38,9 @@ export interface PgJobRow {
   expires_at: number | null;
   failed_hook: JobRecord['failedHook'];
   settled_token: string | null;
+  /** Null until an attempt ends without completing (see migration 9). */
+  attempt_history: JobRecord['attemptHistory'] | null;
+  attempt_history_dropped: number;
 }
 
 export function pgRowToRecord(row: PgJobRow): JobRecord {
@@ -63,6 +66,8 @@ export function pgRowToRecord(row: PgJobRow): JobRecord {
     finishedAt: row.finished_at,
     result: row.result,
     error: row.error,
+    attemptHistory: row.attempt_history ?? [],
+    attemptHistoryDropped: row.attempt_history_dropped,
     progress: row.progress,
     progressHistory: row.progress_history,
     logs: row.logs,

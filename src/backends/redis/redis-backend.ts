@@ -218,12 +218,14 @@ export class RedisConnection {
       pipeline.hgetall(this.keys.job(id));
       pipeline.lrange(this.keys.progress(id), 0, -1);
       pipeline.lrange(this.keys.logs(id), 0, -1);
+      pipeline.lrange(this.keys.attempts(id), 0, -1);
     }
     const replies = (await this.call('get', () => pipeline.exec())) ?? [];
     return ids.map((_id, index) => {
-      const fields = replies[index * 3]?.[1] as Record<string, string> | undefined;
+      const list = (offset: number) => (replies[index * 4 + offset]?.[1] ?? []) as string[];
+      const fields = replies[index * 4]?.[1] as Record<string, string> | undefined;
       if (!fields || Object.keys(fields).length === 0) return null;
-      return fieldsToRecord(fields, (replies[index * 3 + 1]?.[1] ?? []) as string[], (replies[index * 3 + 2]?.[1] ?? []) as string[]);
+      return fieldsToRecord(fields, list(1), list(2), list(3));
     });
   }
 

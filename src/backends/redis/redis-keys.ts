@@ -9,6 +9,8 @@ import type { JobState } from '../../domain/job-state.ts';
  *                     settledToken: the lease token of the attempt whose outcome it holds
  *   P logs:<id>       list: log lines as JSON, newest 200
  *   P prog:<id>       list: progress reports as JSON, newest 100
+ *   P attempts:<id>   list: the attempts that ended without completing, as JSON, newest 50
+ *                     (the hash's attemptsDropped counts the older ones dropped)
  *   P steps:<id>      hash: step name -> "<seq> <record JSON>", the job's durable steps
  *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
  *   P scheduled       zset: delayed and retrying jobs by runAt
@@ -51,6 +53,9 @@ export class RedisKeys {
   }
   progress(id: string): string {
     return `${this.root}prog:${id}`;
+  }
+  attempts(id: string): string {
+    return `${this.root}attempts:${id}`;
   }
   steps(id: string): string {
     return `${this.root}steps:${id}`;

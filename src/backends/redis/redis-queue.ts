@@ -140,13 +140,14 @@ function statusesOf(leases: readonly LeaseRef[], out: readonly number[]): LeaseS
   return leases.map(({ id }, index) => ({ id, held: out[index] !== 0, cancelRequested: out[index] === 2 }));
 }
 
-/** What the claim scripts return: per job a JSON array [recovered, hash as an object, progress list, log list], then the next run time or ''. */
+/** What the claim scripts return: per job a JSON array [recovered, hash as an object, progress list, log list, attempt-history list], then the next run time or ''. */
 type ClaimReply = [jobs: string[], nextRunAt: string];
 
 /** A claimed job as the script encodes it; Lua's cjson writes an empty list as `{}`. */
-type EncodedClaim = [recovered: number, fields: Record<string, string>, progress: string[] | Record<string, never>, logs: string[] | Record<string, never>];
+type EncodedList = string[] | Record<string, never>;
+type EncodedClaim = [recovered: number, fields: Record<string, string>, progress: EncodedList, logs: EncodedList, attempts: EncodedList];
 
-const listOf = (value: string[] | Record<string, never>): string[] => (Array.isArray(value) ? value : []);
+const listOf = (value: EncodedList): string[] => (Array.isArray(value) ? value : []);
 
 function claimArgs(request: ClaimRequest): Array<string | number> {
   // One random prefix per call; the script appends a counter, so each lease token is unique.
@@ -156,8 +157,8 @@ function claimArgs(request: ClaimRequest): Array<string | number> {
 function claimedFromReply([jobs, nextRunAt]: ClaimReply): ClaimResult {
   return {
     jobs: jobs.map((encoded) => {
-      const [recovered, fields, progress, logs] = JSON.parse(encoded) as EncodedClaim;
-      const record = fieldsToRecord(fields, listOf(progress), listOf(logs));
+      const [recovered, fields, progress, logs, attempts] = JSON.parse(encoded) as EncodedClaim;
+      const record = fieldsToRecord(fields, listOf(progress), listOf(logs), listOf(attempts));
       if (!record.lease) throw new StoreError(`Claimed job "${record.id}" has no lease`, { details: { id: record.id } });
       const claimed = record as ClaimedJob;
       claimed.recovered = recovered === 1;

@@ -1,5 +1,5 @@
 import type { NewJob, ScheduleRecord } from '../../contract/backend.ts';
-import type { JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
+import type { AttemptRecord, JobLogEntry, JobProgress, JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 
 /** A field that holds a number, or null when absent or empty. */
@@ -14,8 +14,13 @@ function jsonField<T>(fields: Record<string, string>, name: string): T | null {
   return value === undefined ? null : (JSON.parse(value) as T);
 }
 
-/** A job hash as HGETALL returns it (absent field = null), with its progress and log lists. */
-export function fieldsToRecord(fields: Record<string, string>, progress: readonly string[], logs: readonly string[]): JobRecord {
+/** A job hash as HGETALL returns it (absent field = null), with its progress, log and attempt-history lists. */
+export function fieldsToRecord(
+  fields: Record<string, string>,
+  progress: readonly string[],
+  logs: readonly string[],
+  attempts: readonly string[],
+): JobRecord {
   return {
     id: fields.id!,
     name: fields.name!,
@@ -38,6 +43,8 @@ export function fieldsToRecord(fields: Record<string, string>, progress: readonl
     finishedAt: numberField(fields, 'finishedAt'),
     result: jsonField(fields, 'result'),
     error: jsonField(fields, 'error'),
+    attemptHistory: attempts.map((entry) => JSON.parse(entry) as AttemptRecord),
+    attemptHistoryDropped: numberField(fields, 'attemptsDropped') ?? 0,
     progress: jsonField<JobProgress>(fields, 'progress'),
     progressHistory: progress.map((entry) => JSON.parse(entry) as JobProgress),
     logs: logs.map((entry) => JSON.parse(entry) as JobLogEntry),

@@ -36,6 +36,9 @@ export interface JobRow {
   expires_at: number | null;
   failed_hook: 'pending' | 'done' | null;
   settled_token: string | null;
+  /** JSON; null until an attempt ends without completing (see migration 6). */
+  attempt_history: string | null;
+  attempt_history_dropped: number;
 }
 
 function parse<T>(text: string | null): T | null {
@@ -65,6 +68,8 @@ export function rowToRecord(row: JobRow): JobRecord {
     finishedAt: row.finished_at,
     result: parse(row.result),
     error: parse(row.error),
+    attemptHistory: parse(row.attempt_history) ?? [],
+    attemptHistoryDropped: row.attempt_history_dropped,
     progress: parse(row.progress),
     progressHistory: JSON.parse(row.progress_history),
     logs: JSON.parse(row.logs),

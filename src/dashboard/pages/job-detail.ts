@@ -1,4 +1,14 @@
-import { isTerminal, type JobRecord, type WaitExplanation } from '../../index.ts';
+import {
+  attemptErrorLine,
+  errorOutsideHistory,
+  isEndedAttempt,
+  isTerminal,
+  type JobEvent,
+  jobAttempts,
+  type JobRecord,
+  jobTimeline,
+  type WaitExplanation,
+} from '../../index.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type HtmlPart, type SafeHtml } from '../html.ts';
 import { duration, moment, prettyJson, stateBadge } from './format.ts';
@@ -9,27 +19,66 @@ interface TimelineEntry {
   what: HtmlPart;
 }
 
-/**
- * The job's life as far as the store tells it: enqueued, the latest attempt's start (and
- * the worker holding it), the latest failure and the backoff before the retry, the end.
- * The store keeps the latest error and lease, not every attempt's.
- */
+const worker = (workerId: string | null) => (workerId === null ? '' : html` on worker <span class="mono">${workerId}</span>`);
+
+/** One event of `jobTimeline`: each attempt with its worker and how long it ran, each retry with its backoff. */
+function timelineEntry(job: JobRecord, event: JobEvent, now: number): TimelineEntry {
+  switch (event.kind) {
+    case 'enqueued':
+      return { at: event.at, what: html`enqueued in queue <b>${job.queue}</b>${job.priority !== 0 ? ` with priority ${job.priority}` : ''}` };
+    case 'started': {
+      const { attempt } = event;
+      const took = attempt.outcome === 'completed' && attempt.endedAt !== null ? `, took ${duration(attempt.endedAt - attempt.startedAt)}` : '';
+      const released = attempt.outcome === 'released' ? ', given back without spending an attempt' : attempt.outcome === 'running' ? ', running' : '';
+      return { at: event.at, what: html`attempt ${attempt.attempt} started${worker(attempt.workerId)}${took}${released}` };
+    }
+    case 'ended': {
+      const { attempt } = event;
+      const after = duration(attempt.endedAt - attempt.startedAt);
+      if (attempt.outcome === 'crashed') {
+        return { at: event.at, what: html`attempt ${attempt.attempt} <span class="error-text">crashed</span> after ${after}: its worker stopped renewing the lease` };
+      }
+      const error = attemptErrorLine(attempt);
+      const backoff = attempt.retryAt === null ? '' : html`; retry in ${duration(attempt.retryAt - attempt.endedAt)}`;
+      return { at: event.at, what: html`attempt ${attempt.attempt} ${attempt.outcome} after ${after}${error === null ? '' : html`: <span class="error-text">${error}</span>`}${backoff}` };
+    }
+    case 'retry-due':
+      return { at: event.at, what: html`retry ${event.at > now ? 'due' : 'became due'} after a backoff of ${duration(event.backoffMs)}` };
+    case 'finished':
+      return { at: event.at, what: html`finished: ${stateBadge(event.state)}` };
+  }
+}
+
+/** The job's life as the store tells it: enqueued, every attempt (worker, duration, outcome), each retry's backoff, the end. */
 export function timeline(job: JobRecord, now: number): TimelineEntry[] {
-  const entries: TimelineEntry[] = [{ at: job.createdAt, what: html`enqueued in queue <b>${job.queue}</b>${job.priority !== 0 ? ` with priority ${job.priority}` : ''}` }];
-  if (job.runAt > job.createdAt && job.attempts === 0) entries.push({ at: job.runAt, what: job.runAt > now ? 'due to run' : 'became due' });
-  if (job.startedAt !== null) {
-    const attempt = job.state === 'running' ? job.attempts + 1 : job.attempts;
-    const worker = job.lease ? html` on worker <span class="mono">${job.lease.workerId}</span>` : '';
-    const took = job.finishedAt !== null && job.finishedAt >= job.startedAt ? `, took ${duration(job.finishedAt - job.startedAt)}` : '';
-    entries.push({ at: job.startedAt, what: html`attempt ${attempt} started${worker}${took}` });
+  const entries = jobTimeline(job).map((event) => timelineEntry(job, event, now));
+  // Delayed at enqueue: when it became (or becomes) due, before any attempt.
+  if (job.runAt > job.createdAt && job.attempts === 0 && job.attemptHistory.length === 0 && job.startedAt === null) {
+    entries.push({ at: job.runAt, what: job.runAt > now ? 'due to run' : 'became due' });
   }
-  if (job.error) {
-    const backoff = job.state === 'scheduled' && job.runAt > job.error.at ? html`; retry in ${duration(job.runAt - job.error.at)} (at ${new Date(job.runAt).toISOString()})` : '';
-    entries.push({ at: job.error.at, what: html`attempt ${job.error.attempt} failed: <span class="error-text">${job.error.message.split('\n')[0]}</span>${backoff}` });
-  }
-  if (job.finishedAt !== null) entries.push({ at: job.finishedAt, what: html`finished: ${stateBadge(job.state)}` });
-  // A stable sort: at equal times, the order they were added in (a start before its failure).
   return entries.sort((a, b) => a.at - b.at);
+}
+
+/** Every attempt: its worker, start, duration, outcome and backoff, and its error with the stack folded under the first line. */
+function attemptsSection(job: JobRecord, now: number): SafeHtml {
+  const attempts = jobAttempts(job);
+  if (attempts.length === 0) return html``;
+  const dropped = job.attemptHistoryDropped > 0 ? html`<p class="muted">${job.attemptHistoryDropped} older attempts not kept.</p>` : '';
+  return html`<section class="attempts"><h2>Attempts</h2>${dropped}
+<table class="attempts"><thead><tr><th class="num">#</th><th>Outcome</th><th>Worker</th><th>Started</th><th>Duration</th><th>Retry</th><th>Error</th></tr></thead><tbody>${attempts.map(
+    (attempt) => {
+      const ended = isEndedAttempt(attempt) ? attempt : null;
+      const error = ended?.error ?? null;
+      return html`<tr data-attempt="${attempt.attempt}" data-outcome="${attempt.outcome}"><td class="num">${attempt.attempt}</td><td>${attempt.outcome}</td><td class="mono">${attempt.workerId ?? '—'}</td><td>${moment(attempt.startedAt, now)}</td><td>${attempt.endedAt === null ? '—' : duration(attempt.endedAt - attempt.startedAt)}</td><td>${
+        ended?.retryAt == null ? '—' : html`${moment(ended.retryAt, now)} (backoff ${duration(ended.retryAt - ended.endedAt)})`
+      }</td><td>${
+        error === null
+          ? '—'
+          : html`<details class="attempt-error"><summary><b>${error.name}</b>${error.code ? html` <span class="mono">${error.code}</span>` : ''}: <span class="error-text">${error.message.split('\n')[0]}</span></summary>
+<pre class="stack">${error.stack ?? `${error.name}: ${error.message}`}</pre></details>`
+      }</td></tr>`;
+    },
+  )}</tbody></table></section>`;
 }
 
 function fields(job: JobRecord, now: number): SafeHtml {
@@ -73,6 +122,7 @@ export function waitPanel(explanation: WaitExplanation): SafeHtml {
 export function jobDetailPage(context: DashboardContext, request: PageRequest, job: JobRecord, explanation: WaitExplanation | null): SafeHtml {
   const { now } = request;
   const extra = explanation === null ? '' : waitPanel(explanation);
+  const olderError = errorOutsideHistory(job);
   const body = html`${jobActions(context, job)}
 <div class="columns">
 <section><h2>Job</h2>${fields(job, now)}</section>
@@ -81,10 +131,11 @@ export function jobDetailPage(context: DashboardContext, request: PageRequest, j
 ${extra}
 <section><h2>Payload</h2>${prettyJson(job.payload)}</section>
 ${job.state === 'completed' ? html`<section><h2>Result</h2>${prettyJson(job.result)}</section>` : ''}
-${job.error
-    ? html`<section class="error"><h2>Error (attempt ${job.error.attempt})</h2>
-<p><b>${job.error.name}</b>${job.error.code ? html` <span class="mono">${job.error.code}</span>` : ''}: <span class="error-text">${job.error.message}</span></p>
-${job.error.stack ? html`<pre class="stack">${job.error.stack}</pre>` : ''}</section>`
+${attemptsSection(job, now)}
+${olderError
+    ? html`<section class="error"><h2>Error (attempt ${olderError.attempt})</h2>
+<p><b>${olderError.name}</b>${olderError.code ? html` <span class="mono">${olderError.code}</span>` : ''}: <span class="error-text">${olderError.message}</span></p>
+${olderError.stack ? html`<pre class="stack">${olderError.stack}</pre>` : ''}</section>`
     : ''}
 <section><h2>Progress</h2>${
     job.progressHistory.length === 0

@@ -210,6 +210,11 @@ export function adminTests(suite: ConformanceSuite): void {
     await client.resume('default');
     await untilState(id, 'failed');
     expect((await backend.get(id))!.attempts).toBe(1);
+    // Retrying starts the attempts afresh but keeps the history: both failures are there.
+    expect((await backend.get(id))!.attemptHistory.map(({ attempt, outcome, error }) => [attempt, outcome, error?.message])).toEqual([
+      [1, 'failed', 'x'],
+      [1, 'failed', 'x'],
+    ]);
     expect(await client.delete(id)).toBe(true);
     expect(await backend.get(id)).toBeNull();
     await expect(client.delete(id)).rejects.toBeInstanceOf(JobNotFoundError);

@@ -8,7 +8,7 @@ import type { ConformanceSuite } from './index.ts';
 
 /** A worker facing a store that fails: lost replies, stalled heartbeats, unreachable or refusing stores, values no store keeps, listeners that throw. */
 export function workerFaultTests(suite: ConformanceSuite): void {
-  const { test, startWorker, eventually, stateOf, untilState } = suite;
+  const { test, startWorker, eventually, stateOf, untilState, newJob, noop, enqueueOne, claimBy } = suite;
 
   test('a settle whose reply was lost is written again by the worker, and job:completed fires', async ({ clock, backend, client, workers }) => {
     let loseReply = true;
@@ -82,6 +82,21 @@ export function workerFaultTests(suite: ConformanceSuite): void {
     expect(signal!.reason).toBeInstanceOf(LeaseLostError);
     await clock.advance('1s');
     expect(await backend.get(id)).toMatchObject({ state: 'running', result: null, lease: { workerId: 'thief' } });
+  });
+
+  test('an attempt lost to a crash is kept as crashed, with its worker, once another worker takes the job over', async ({ clock, backend }) => {
+    const { id } = await enqueueOne(await newJob(noop, 1));
+    const startedAt = clock.now();
+    await backend.claim(claimBy('doomed', 1, { leaseMs: 2000 }));
+    await clock.advance('5s');
+    expect((await backend.get(id))!.attemptHistory).toEqual([]);
+    const [taken] = (await backend.claim(claimBy('rescuer', 1))).jobs;
+    expect(taken).toMatchObject({ id, recovered: true });
+    expect(await backend.get(id)).toMatchObject({
+      crashes: 1,
+      lease: { workerId: 'rescuer' },
+      attemptHistory: [{ attempt: 1, workerId: 'doomed', startedAt, endedAt: startedAt + 2000, outcome: 'crashed', error: null, retryAt: null }],
+    });
   });
 
   test('a worker survives failing backend calls: it reports, backs off and carries on', async ({ clock, backend, client, workers }) => {

@@ -2,11 +2,12 @@ import { expect } from 'vitest';
 import type { BackoffOption } from '../../domain/backoff.ts';
 import { defineJob } from '../../domain/define-job.ts';
 import { isJobsmithError, PermanentError } from '../../domain/errors.ts';
+import { recordLimits } from '../../domain/job-record.ts';
 import type { ConformanceSuite } from './index.ts';
 
 /** What a worker does with a failed attempt: backoff, permanent errors, timeouts, odd values thrown, crashes. */
 export function workerRetryTests(suite: ConformanceSuite): void {
-  const { test, startWorker, eventually, untilState, newJob, enqueueOne, claimBy } = suite;
+  const { test, startWorker, eventually, untilState, newJob, enqueueOne, claimBy, noop } = suite;
 
   // ── outcomes: retries, backoff, permanent errors, timeouts, crashes ─────
 
@@ -104,6 +105,10 @@ export function workerRetryTests(suite: ConformanceSuite): void {
     await clock.advance('2s');
     await untilState(id, 'failed');
     expect(await backend.get(id)).toMatchObject({ attempts: 2, error: { code: 'TIMEOUT' } });
+    expect((await backend.get(id))!.attemptHistory.map(({ outcome, retryAt }) => [outcome, retryAt === null])).toEqual([
+      ['timed-out', false],
+      ['timed-out', true],
+    ]);
     // The hook runs at once, on a signal of its own (the attempt's aborted on its timeout).
     await eventually(async () => (await backend.get(id))?.failedHook === 'done', 'the hook to be stored as run');
     expect(hookCalls).toHaveLength(1);
@@ -130,6 +135,72 @@ export function workerRetryTests(suite: ConformanceSuite): void {
     await eventually(() => retries.length === 1, 'the timeout retry');
     expect(retries[0]).toBe(timedOutAt + 60_000);
     expect(await backend.get(id)).toMatchObject({ state: 'scheduled', runAt: timedOutAt + 60_000, attempts: 1 });
+  });
+
+  test('each failed attempt is kept with its worker, times, error and retry time; a first-time success keeps none', async ({ clock, backend, client }) => {
+    const gates: Array<(error: Error) => void> = [];
+    const job = defineJob({
+      name: 'fails-twice',
+      maxAttempts: 3,
+      backoff: { type: 'fixed', delay: '1s' },
+      run: (fail: boolean, ctx) => (fail && ctx.attempt < 3 ? new Promise((_resolve, reject) => gates.push(reject)) : `done on ${ctx.attempt}`),
+    });
+    const worker = await startWorker([job], { workerId: 'history-worker' });
+    const ok = await client.enqueue(job, false);
+    await untilState(ok.id, 'completed');
+    expect(await backend.get(ok.id)).toMatchObject({ attemptHistory: [], attemptHistoryDropped: 0 });
+
+    const { id } = await client.enqueue(job, true);
+    const firstStart = clock.now();
+    await eventually(() => gates.length === 1, 'the first attempt');
+    await clock.advance(300);
+    gates[0]!(new Error('first'));
+    await untilState(id, 'scheduled');
+    await clock.advance('1s');
+    await eventually(() => gates.length === 2, 'the second attempt');
+    const secondStart = clock.now();
+    await clock.advance(200);
+    gates[1]!(new Error('second'));
+    await untilState(id, 'scheduled');
+    await clock.advance('1s');
+    await untilState(id, 'completed');
+    const record = (await backend.get(id))!;
+    expect(record).toMatchObject({ attempts: 3, result: 'done on 3', attemptHistoryDropped: 0 });
+    expect(record.attemptHistory).toEqual([
+      {
+        attempt: 1,
+        workerId: worker.id,
+        startedAt: firstStart,
+        endedAt: firstStart + 300,
+        outcome: 'failed',
+        error: expect.objectContaining({ message: 'first', attempt: 1, stack: expect.stringContaining('first') }),
+        retryAt: firstStart + 1300,
+      },
+      {
+        attempt: 2,
+        workerId: worker.id,
+        startedAt: secondStart,
+        endedAt: secondStart + 200,
+        outcome: 'failed',
+        error: expect.objectContaining({ message: 'second', attempt: 2 }),
+        retryAt: secondStart + 1200,
+      },
+    ]);
+  });
+
+  test(`a job retried forever keeps its latest ${recordLimits.maxAttemptHistory} attempts and counts the dropped ones`, async ({ clock, backend }) => {
+    const { id } = await enqueueOne(await newJob(noop, 1, { maxAttempts: 1000 }));
+    const total = recordLimits.maxAttemptHistory + 2;
+    for (let attempt = 1; attempt <= total; attempt++) {
+      const [claimed] = (await backend.claim(claimBy('w', 1))).jobs;
+      const error = { name: 'Error', message: `failure ${attempt}`, at: clock.now(), attempt };
+      expect((await backend.settle([{ id, token: claimed!.lease.token, kind: 'retry', error, runAt: clock.now(), countAttempt: true }])).applied).toEqual([true]);
+    }
+    const record = (await backend.get(id))!;
+    expect(record.attemptHistory).toHaveLength(recordLimits.maxAttemptHistory);
+    expect(record.attemptHistoryDropped).toBe(2);
+    expect(record.attemptHistory[0]).toMatchObject({ attempt: 3, error: { message: 'failure 3' } });
+    expect(record.attemptHistory.at(-1)).toMatchObject({ attempt: total, error: { message: `failure ${total}` } });
   });
 
   test('a handler that throws an odd value is retried and recorded, and the worker goes on', async ({ backend, client }) => {

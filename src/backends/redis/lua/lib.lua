@@ -45,6 +45,21 @@ local function finish(id, queue, from, to, now, expiresAt)
   redis.call('HSET', P .. 'lastproc', queue, now)
   releaseKey(id)
 end
+-- Appends an attempt that ended without completing its job to the job's history (the list
+-- P attempts:<id>), keeping the newest 50 (recordLimits.maxAttemptHistory) and counting the
+-- dropped in the hash's attemptsDropped. The entry is written as JSON text here: `errorJson` is
+-- the error as the worker stored it, and numbers keep every digit (Lua's tostring would not).
+local function recordEndedAttempt(id, attempt, worker, startedAt, endedAt, outcome, errorJson, retryAt)
+  local function int(v) return v and string.format('%.0f', tonumber(v)) or 'null' end
+  local entry = '{"attempt":' .. int(attempt) .. ',"workerId":' .. (worker and cjson.encode(worker) or 'null')
+    .. ',"startedAt":' .. int(startedAt) .. ',"endedAt":' .. int(endedAt) .. ',"outcome":"' .. outcome
+    .. '","error":' .. (errorJson or 'null') .. ',"retryAt":' .. int(retryAt) .. '}'
+  local key = P .. 'attempts:' .. id
+  if redis.call('RPUSH', key, entry) > 50 then
+    redis.call('LPOP', key)
+    redis.call('HINCRBY', jk(id), 'attemptsDropped', 1)
+  end
+end
 local function removeJob(id)
   local f = redis.call('HMGET', jk(id), 'state', 'queue')
   if not f[1] then return false end
@@ -57,7 +72,7 @@ local function removeJob(id)
   redis.call('ZREM', P .. 'hooks', id)
   redis.call('ZREM', P .. 'expiry', id)
   redis.call('ZREM', P .. 'finished', id)
-  redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id, P .. 'steps:' .. id)
+  redis.call('DEL', jk(id), P .. 'logs:' .. id, P .. 'prog:' .. id, P .. 'steps:' .. id, P .. 'attempts:' .. id)
   return true
 end
 
@@ -206,8 +221,9 @@ local function readJob(id)
   local flat = redis.call('HGETALL', jk(id))
   local fields = {}
   for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
-  if (fields.attempts or '0') == '0' and (fields.crashes or '0') == '0' then return { fields, {}, {} } end
-  return { fields, redis.call('LRANGE', P .. 'prog:' .. id, 0, -1), redis.call('LRANGE', P .. 'logs:' .. id, 0, -1) }
+  if (fields.attempts or '0') == '0' and (fields.crashes or '0') == '0' then return { fields, {}, {}, {} } end
+  return { fields, redis.call('LRANGE', P .. 'prog:' .. id, 0, -1), redis.call('LRANGE', P .. 'logs:' .. id, 0, -1),
+    redis.call('LRANGE', P .. 'attempts:' .. id, 0, -1) }
 end
 
 local function claimJobs(now, base)
@@ -238,7 +254,7 @@ local function claimJobs(now, base)
     local job = readJob(id)
     -- One JSON string per job: the worker parses it natively instead of decoding dozens
     -- of reply strings one by one (which cost more of its CPU than the claim itself).
-    jobs[used] = cjson.encode({ recovered and 1 or 0, job[1], job[2], job[3] })
+    jobs[used] = cjson.encode({ recovered and 1 or 0, job[1], job[2], job[3], job[4] })
   end
   if #queues == 0 then return { jobs, '' } end
 
@@ -248,12 +264,15 @@ local function claimJobs(now, base)
   -- Running jobs whose lease expired: their worker crashed or hung.
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', now, 'LIMIT', 0, 1000)) do
     if used >= limit then break end
-    local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs')
+    local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs', 'attempts', 'leaseWorker', 'startedAt', 'leaseExpiresAt')
     if hasValue(queues, f[1]) and hasValue(names, f[2]) then
+      local attempt = tonumber(f[5]) + 1
       if f[3] == '1' then
         local keep = num(f[4])
+        recordEndedAttempt(id, attempt, f[6], f[7], now, 'cancelled', nil, nil)
         finish(id, f[1], 'running', 'cancelled', now, keep and (now + keep) or nil)
       else
+        recordEndedAttempt(id, attempt, f[6], f[7], f[8], 'crashed', nil, nil)
         redis.call('HINCRBY', jk(id), 'crashes', 1)
         batchZadd(batch, P .. 'running', expires, id)
         lease(id, true, true)

@@ -17,7 +17,7 @@ local function settleJobs(now, bucket, S, n)
     local b = i * 11
     local kind, id, token = S[b + 1], S[b + 2], S[b + 3]
     local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority', 'attempts', 'name', 'key', 'failedHook', 'settledToken',
-      'leaseExpiresAt')
+      'leaseExpiresAt', 'leaseWorker', 'startedAt')
     if kind == 'hook-done' then
       if f[1] == 'failed' and f[8] == 'pending' and f[2] == token then
         redis.call('HSET', jk(id), 'failedHook', 'done', 'settledToken', token)
@@ -36,6 +36,14 @@ local function settleJobs(now, bucket, S, n)
       -- this outcome is not written either.
       if S[b + 10] ~= '0' then enqueueJobs(S[b + 11], tonumber(S[b + 10]), now) end
       local queue = f[3]
+      -- An attempt that ends without completing is kept in the job's history; a release or a
+      -- sleep (a retry that counts no attempt) is not such an end, nor is a completion.
+      local errorJson = S[b + 5] ~= '' and S[b + 5] or nil
+      if kind == 'fail' or kind == 'cancel' or (kind == 'retry' and S[b + 7] == '1') then
+        local outcome = 'cancelled'
+        if kind ~= 'cancel' then outcome = (errorJson and cjson.decode(errorJson).code == 'TIMEOUT') and 'timed-out' or 'failed' end
+        recordEndedAttempt(id, tonumber(f[5]) + 1, f[11], f[12], now, outcome, errorJson, kind == 'retry' and S[b + 6] or nil)
+      end
       local attempts = tonumber(f[5]) + ((S[b + 7] == '1' or kind == 'complete') and 1 or 0)
       local fields = { 'attempts', attempts, 'settledToken', token }
       if S[b + 5] ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = S[b + 5] end
