@@ -29,6 +29,7 @@ export {
   CapabilityUnsupportedError,
   ClosedError,
   DuplicateStepError,
+  InvalidFlowError,
   InvalidOptionError,
   InvalidStateError,
   InvalidScheduleError,

@@ -5,6 +5,7 @@ import type { JobQueue } from './job-queue.ts';
 import type { ScheduleStore } from './schedule-store.ts';
 import type { LiveWorker, WorkerPresence } from './worker-registry.ts';
 import type { StepStore } from './step-store.ts';
+import type { FlowStore } from './flow-store.ts';
 
 export type * from './capabilities.ts';
 export type * from './job-admin.ts';
@@ -12,6 +13,7 @@ export type * from './job-queue.ts';
 export type * from './schedule-store.ts';
 export type * from './worker-registry.ts';
 export type * from './step-store.ts';
+export type * from './flow-store.ts';
 
 /**
  * The backend contract: the one interface every store implements and the client,
@@ -34,9 +36,9 @@ export type * from './step-store.ts';
  * (`job-admin.ts`) and schedules (`schedule-store.ts`). Every backend implements all three;
  * what not every backend can do is an optional capability it declares (`capabilities.ts`),
  * with a role file of its own where it adds methods (`worker-registry.ts` for `live-workers`,
- * `step-store.ts` for `durable-steps`).
+ * `step-store.ts` for `durable-steps`, `flow-store.ts` for `flows`).
  */
-export interface Backend extends JobQueue, JobAdmin, ScheduleStore, Partial<StepStore>, AsyncDisposable {
+export interface Backend extends JobQueue, JobAdmin, ScheduleStore, Partial<StepStore>, Partial<FlowStore>, AsyncDisposable {
   /** `memory`, `sqlite`, `postgres`, `redis`. */
   readonly kind: string;
   /**

@@ -18,7 +18,9 @@ export type BackendCapability =
    */
   | 'live-workers'
   /** `recordStep` / `listSteps` (`step-store.ts`): a job's named steps, kept with it and fenced by the lease. */
-  | 'durable-steps';
+  | 'durable-steps'
+  /** `enqueueFlow` / `listChildren` / `flowProgress` (`flow-store.ts`): jobs that wait for other jobs. */
+  | 'flows';
 
 /** The part of a backend this check reads. */
 interface DeclaresCapabilities {

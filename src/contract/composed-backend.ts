@@ -20,6 +20,7 @@ import type {
 import type { FireResult, ScheduleInput, ScheduleRecord, ScheduleStore, ScheduleTick } from './schedule-store.ts';
 import type { LiveWorker, PresenceRenewal, WorkerPresence, WorkerRegistry } from './worker-registry.ts';
 import type { StepStore } from './step-store.ts';
+import type { FlowChild, FlowProgress, FlowStore, NewFlow } from './flow-store.ts';
 
 /** The role objects a backend is made of. */
 export interface BackendRoles {
@@ -30,6 +31,8 @@ export interface BackendRoles {
   workers?: WorkerRegistry;
   /** Capability `durable-steps`. */
   steps?: StepStore;
+  /** Capability `flows`. */
+  flows?: FlowStore;
 }
 
 /**
@@ -120,6 +123,20 @@ export abstract class ComposedBackend implements Backend {
   private stepStore(): StepStore {
     if (!this.roles.steps) throw new CapabilityUnsupportedError(this.kind, 'durable-steps');
     return this.roles.steps;
+  }
+
+  enqueueFlow(flow: NewFlow, options?: EnqueueCallOptions): Promise<void> {
+    return this.flowStore().enqueueFlow(flow, options);
+  }
+  listChildren(parentId: string): Promise<FlowChild[]> {
+    return this.flowStore().listChildren(parentId);
+  }
+  flowProgress(flowId: string): Promise<FlowProgress | null> {
+    return this.flowStore().flowProgress(flowId);
+  }
+  private flowStore(): FlowStore {
+    if (!this.roles.flows) throw new CapabilityUnsupportedError(this.kind, 'flows');
+    return this.roles.flows;
   }
 
   upsertSchedule(input: ScheduleInput): Promise<ScheduleRecord> {

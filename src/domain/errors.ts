@@ -29,6 +29,7 @@ export type JobsmithErrorCode =
   | 'INVALID_SCHEDULE'
   | 'SCHEDULE_NOT_FOUND'
   | 'DUPLICATE_STEP'
+  | 'INVALID_FLOW'
   | 'CLOSED';
 
 // A registered symbol, so `isJobsmithError` works across two copies of the package.
@@ -273,6 +274,20 @@ export class DuplicateStepError extends JobsmithError {
     readonly step: string,
   ) {
     super('DUPLICATE_STEP', `Job "${id}" used the step name "${step}" twice in one run; each step needs a name of its own.`, { details: { id, step } });
+  }
+}
+
+/**
+ * A flow (`client.flow`, `chain`, `batch`) that cannot be created: a cycle, a dependency on a
+ * job not in the flow, an id used twice or already taken, too many jobs, or an option a flow
+ * job cannot take. `reason` says which; nothing was written.
+ */
+export class InvalidFlowError extends JobsmithError {
+  constructor(
+    readonly reason: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super('INVALID_FLOW', `Invalid flow: ${reason}.`, { ...options, details: { reason, ...options.details } });
   }
 }
 

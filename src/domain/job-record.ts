@@ -145,6 +145,19 @@ export interface JobRecord {
    * `get(id)` on a backend with the `durable-steps` capability; absent from listings.
    */
   steps?: StepRecord[];
+  /** Where the job stands in a flow (capability `flows`); absent for a job created outside one. */
+  flow?: JobFlowPosition;
+}
+
+/** A flow job's place in its flow (see contract/flow-store.ts). */
+export interface JobFlowPosition {
+  flowId: string;
+  /** Jobs this one waits for (its dependencies), resolved or not. */
+  children: number;
+  /** Its dependencies not yet resolved; while above 0 and the job is `scheduled`, it waits for them. */
+  pendingChildren: number;
+  /** Whether another job of the flow waits for this one. */
+  hasParents: boolean;
 }
 
 /** Bounds on what a job keeps about itself, so a chatty handler cannot grow a row without limit. */

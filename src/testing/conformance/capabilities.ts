@@ -10,7 +10,7 @@ export function capabilityTests(suite: ConformanceSuite): void {
 
   test('keeps the optional capabilities it declares, and refuses what it lacks with a typed error', async ({ backend }) => {
     expect(backend.capabilities).toBeInstanceOf(Set);
-    for (const capability of backend.capabilities) expect(['transactional-enqueue', 'change-events', 'live-workers', 'durable-steps']).toContain(capability);
+    for (const capability of backend.capabilities) expect(['transactional-enqueue', 'change-events', 'live-workers', 'durable-steps', 'flows']).toContain(capability);
     const job = await newJob(noop, null);
     if (backend.capabilities.has('change-events')) {
       expect(typeof backend.subscribe).toBe('function');
