@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { CliError, usageError } from './cli-errors.ts';
@@ -148,6 +149,18 @@ export function registerMakeJob(program: Command, session: Session): void {
       if (session.json) return session.terminal.json(written);
       const show = (path: string) => relative(session.workingDirectory, path);
       await session.terminal.line(`Wrote ${show(jobPath)} and ${show(testPath)}; registered ${names.camel} in ${show(configPath)}.`);
-      session.terminal.note(`Try it: npx jobsmith run ${names.kebab} --param id=1   Test it: npx vitest run ${show(testPath)}`);
+      // npx refuses to run a tool the project does not have, so say how to get it first.
+      const testCommand = `${hasVitest(root) ? '' : 'npm install -D vitest && '}npx vitest run ${show(testPath)}`;
+      session.terminal.note(`Try it: npx jobsmith run ${names.kebab} --param id=1   Test it: ${testCommand}`);
     });
+}
+
+/** Whether the project at `root` can load vitest (its own install, or one up the tree as Node resolves it). */
+function hasVitest(root: string): boolean {
+  try {
+    createRequire(resolve(root, 'package.json')).resolve('vitest/package.json');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -3,12 +3,13 @@
  * registered in the config, the generated test passes as generated (vitest, in the project),
  * everything type-checks under strict settings, and nothing is ever overwritten.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerInConfig } from '../../src/cli/make-job.ts';
 import { runCommand } from '../support/run-command.ts';
-import { cli, cliEnv, jsonLines, makeProject, type Project, repoRoot } from './support/cli.ts';
+import { buildCli, cli, cliEnv, jsonLines, makeProject, type Project, repoRoot } from './support/cli.ts';
 
 let project: Project;
 const run = (args: string[]) => cli(args, { cwd: project.dir });
@@ -24,6 +25,8 @@ describe('make:job', () => {
   it('writes a typed job and a test, and registers the job in the config', async () => {
     const made = await run(['make:job', 'SendInvoice']);
     expect(made).toMatchObject({ code: 0, stdout: 'Wrote jobs/send-invoice.ts and jobs/send-invoice.test.ts; registered sendInvoice in jobsmith.config.ts.\n' });
+    // This project resolves vitest (from the repository's node_modules), so the hint runs it directly.
+    expect(made.stderr).toContain('Test it: npx vitest run jobs/send-invoice.test.ts\n');
     const config = readFileSync(join(project.dir, 'jobsmith.config.ts'), 'utf8');
     expect(config).toContain("import { defineConfig, defineJob } from 'jobsmith';\nimport { sendInvoice } from './jobs/send-invoice.ts';\n");
     expect(config).toContain('jobs: [hello, sendInvoice],');
@@ -63,6 +66,24 @@ describe('make:job', () => {
       expect(await cli(['make:job', 'Thing'], { cwd: bare.dir })).toMatchObject({ code: 2, stderr: 'error: No config file here (jobsmith.config.ts) to register the job in; run jobsmith init first.\n' });
     } finally {
       bare.remove();
+    }
+  });
+});
+
+describe('make:job in a project without vitest', () => {
+  it('says to install vitest before running the test (npx refuses a tool the project does not have)', async () => {
+    const built = await buildCli();
+    const dir = mkdtempSync(join(tmpdir(), 'jobsmith-no-vitest-'));
+    try {
+      mkdirSync(join(dir, 'node_modules'));
+      symlinkSync(built.root, join(dir, 'node_modules', 'jobsmith'), 'dir');
+      writeFileSync(join(dir, 'package.json'), '{ "name": "no-vitest", "private": true, "type": "module" }\n');
+      expect((await cli(['init'], { cwd: dir })).code).toBe(0);
+      const made = await cli(['make:job', 'Thing'], { cwd: dir });
+      expect(made.code).toBe(0);
+      expect(made.stderr).toContain('Test it: npm install -D vitest && npx vitest run jobs/thing.test.ts\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
