@@ -26,7 +26,7 @@ export function registerWhy(program: Command, session: Session): void {
       const { job, now, reasons } = await (await session.client()).explainWait(found.id);
       const terminal = session.terminal;
       if (session.json) return terminal.json({ id: job.id, name: job.name, queue: job.queue, state: job.state, reasons });
-      await terminal.line(`${terminal.style('bold', job.id)}  ${job.name}  ${terminal.style(stateStyles[job.state], job.state)}  (created ${relativeTime(job.createdAt, now)})`);
+      await terminal.line(`${terminal.style('bold', job.id)}  ${job.name}  queue ${job.queue}  ${terminal.style(stateStyles[job.state], job.state)}  (created ${relativeTime(job.createdAt, now)})`);
       for (const reason of reasons) {
         await terminal.line(`  ${reason.blocking ? terminal.style('yellow', '•') : terminal.style('dim', '•')} ${withRelativeTimes(reason.message, now, terminal.tty)}`);
       }

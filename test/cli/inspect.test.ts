@@ -281,6 +281,8 @@ describe('why', () => {
     const [secondText, heldText, delayedText] = await Promise.all([ids.second, ids.held, ids.delayed].map((id) => run(['why', id])));
     expect(secondText!.stdout).toContain('It waits behind 1 job of higher priority in queue "mail".');
     expect(secondText!.stdout).toContain('It waits behind 1 earlier job of the same priority (0) in queue "mail".');
+    // The job line names the queue the reasons speak of.
+    expect(heldText!.stdout).toMatch(new RegExp(`^${ids.held}  \\S+  queue held  (queued|scheduled)  \\(created `));
     expect(heldText!.stdout).toContain('Queue "held" is paused (jobsmith queues resume held).');
     expect(delayedText!.stdout).toMatch(/It is delayed until \S+Z\./);
     expect(heldText!.stdout).toContain('No live worker serves queue "held" (1 live worker serves other queues): it waits until one starts.');
