@@ -1,7 +1,11 @@
+import type { ChildFailurePolicy, FlowChild } from '../domain/flow-child.ts';
 import type { JobState } from '../domain/job-state.ts';
-import type { JsonValue } from '../domain/json-value.ts';
 import type { SerializedError } from '../domain/serialized-error.ts';
 import type { EnqueueCallOptions, NewJob } from './job-queue.ts';
+
+// The words of a flow a job's handler also uses live in the domain; the contract passes them on.
+export type { ChildFailurePolicy, FlowChild } from '../domain/flow-child.ts';
+export { childFailurePolicies } from '../domain/flow-child.ts';
 
 /**
  * The role of capability `flows`: jobs that wait for other jobs. A flow is a graph written in
@@ -59,11 +63,6 @@ export interface FlowStore {
   flowProgress(flowId: string): Promise<FlowProgress | null>;
 }
 
-/** What happens to a parent when a child does not complete (fails for good, is cancelled or deleted). */
-export type ChildFailurePolicy = 'fail' | 'cancel' | 'ignore' | 'continue';
-
-export const childFailurePolicies: readonly ChildFailurePolicy[] = ['fail', 'cancel', 'ignore', 'continue'];
-
 /** When a parent whose children have all finished runs: always, or only if one did not complete (a batch's `onFailure`). */
 export type RunCondition = 'always' | 'any-child-failed';
 
@@ -89,18 +88,6 @@ export interface NewFlow {
   jobs: readonly FlowJob[];
 }
 
-/** A child as its parent reads it (`ctx.children()`). */
-export interface FlowChild {
-  id: string;
-  name: string;
-  /** Null when the child was deleted or pruned after it finished. */
-  state: JobState | null;
-  /** What it returned, when `completed`. */
-  result: JsonValue | null;
-  error: SerializedError | null;
-  onChildFailure: ChildFailurePolicy;
-  finishedAt: number | null;
-}
 
 export interface FlowProgress {
   flowId: string;

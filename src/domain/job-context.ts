@@ -1,4 +1,4 @@
-import type { FlowChild } from '../contract/flow-store.ts';
+import type { FlowChild } from './flow-child.ts';
 import type { AnyJob, JobResult } from './define-job.ts';
 import type { Duration } from './duration.ts';
 import type { JsonObject, JsonValue } from './json-value.ts';
