@@ -185,14 +185,19 @@ export class MemoryFlows implements FlowStore {
    * (a running one is asked to stop), in the same step. Walked with a stack, not recursion.
    */
   cancelDescendants(parent: StoredJob): void {
-    const seen = new Set<string>([parent.id]);
+    // Collect every descendant first, then cancel them parents before children: a child
+    // cancelled before a parent of it (a diamond) would otherwise fail that parent by its
+    // policy instead of leaving it to be cancelled, as the SQL and Lua stores do it.
+    const descendants = new Map<string, StoredJob>();
     const stack = [...parent.flowNode!.children];
     for (let edge = stack.pop(); edge; edge = stack.pop()) {
-      if (seen.has(edge.childId)) continue;
-      seen.add(edge.childId);
+      if (edge.childId === parent.id || descendants.has(edge.childId)) continue;
       const child = this.state.jobs.get(edge.childId);
       if (!child) continue;
+      descendants.set(child.id, child);
       stack.push(...child.flowNode!.children);
+    }
+    for (const child of parentsFirst(descendants)) {
       if (isTerminal(child.state)) continue;
       if (child.state === 'running') {
         if (!child.cancelRequested) {
@@ -245,4 +250,22 @@ export class MemoryFlows implements FlowStore {
   static position(node: FlowNode): JobFlowPosition {
     return { flowId: node.flowId, children: node.children.length, pendingChildren: node.pending, hasParents: node.parents.length > 0 };
   }
+}
+
+/** `jobs` ordered so that each comes after every parent of it within `jobs` (Kahn's algorithm; a flow has no cycle). */
+function parentsFirst(jobs: ReadonlyMap<string, StoredJob>): StoredJob[] {
+  const waitingParents = new Map<string, number>();
+  for (const job of jobs.values()) waitingParents.set(job.id, job.flowNode!.parents.filter((edge) => jobs.has(edge.parentId)).length);
+  const ready = [...jobs.values()].filter((job) => waitingParents.get(job.id) === 0);
+  const ordered: StoredJob[] = [];
+  for (let job = ready.pop(); job; job = ready.pop()) {
+    ordered.push(job);
+    for (const edge of job.flowNode!.children) {
+      const left = waitingParents.get(edge.childId);
+      if (left === undefined) continue;
+      waitingParents.set(edge.childId, left - 1);
+      if (left === 1) ready.push(jobs.get(edge.childId)!);
+    }
+  }
+  return ordered;
 }

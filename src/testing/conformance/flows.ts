@@ -327,6 +327,15 @@ export function flowTests(suite: ConformanceSuite): void {
     expect(await record(ids.middle!)).toMatchObject({ state: 'cancelled' });
   });
 
+  test('cancelling a waiting parent cancels a diamond below it: a descendant that is also a parent of another is cancelled, not failed by it', async () => {
+    // Both orders of the top's children: the result must not depend on which the store walks first.
+    for (const order of [['upper', 'shared'], ['shared', 'upper']]) {
+      const { ids } = await enqueueFlow({ shared: {}, upper: { dependsOn: ['shared'] }, top: { dependsOn: order } });
+      expect(await suite.current().backend.cancel(ids.top!)).toMatchObject({ outcome: 'cancelled' });
+      for (const label of ['shared', 'upper', 'top']) expect(await record(ids[label]!), `${label} (order ${order.join(', ')})`).toMatchObject({ state: 'cancelled' });
+    }
+  });
+
   test('a cancel-requested child whose lease lapsed is cancelled by the next claim, which resolves its parent', async ({ clock, backend }) => {
     const { ids } = await enqueueFlow({ child: {}, parent: { dependsOn: [['child', 'cancel']] } });
     await claim(ids.child!);
