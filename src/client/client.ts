@@ -87,9 +87,8 @@ export interface BatchCreated {
 }
 
 /**
- * `client.batchProgress`: `total` and `done` count the batch's items (its callbacks apart);
- * `completed`, `failed` and `cancelled` count the batch's jobs in that state, its callbacks
- * included (an `onSuccess` cancelled because an item failed counts as cancelled).
+ * `client.batchProgress`: the batch's items (its callbacks apart): how many, how many have
+ * finished (`done`), and of those how many completed, failed for good or were cancelled.
  */
 export interface BatchProgress {
   total: number;
@@ -252,8 +251,8 @@ export class Client implements AsyncDisposable {
   async batchProgress(batchId: string): Promise<BatchProgress | null> {
     const progress = await this.flowProgress(batchId);
     if (!progress) return null;
-    const { leaves, counts } = progress;
-    return { total: leaves.total, done: leaves.finished, completed: counts.completed, failed: counts.failed, cancelled: counts.cancelled };
+    const { total, finished, completed, failed, cancelled } = progress.leaves;
+    return { total, done: finished, completed, failed, cancelled };
   }
 
   private async createFlow(nodesOf: () => PlannedNode[], call: EnqueueCall): Promise<{ flowId: string; ids: Map<string, string> }> {

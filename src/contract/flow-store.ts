@@ -95,8 +95,11 @@ export interface FlowProgress {
   /** Jobs that reached `completed`, `failed` or `cancelled`. */
   finished: number;
   counts: Record<JobState, number>;
-  /** The same over the jobs that wait for no other (a batch's items, without its callbacks). */
-  leaves: { total: number; finished: number };
+  /**
+   * The same over the jobs that wait for no other (a batch's items, without its callbacks):
+   * how many, how many finished, and of those how many ended in each terminal state.
+   */
+  leaves: { total: number; finished: number; completed: number; failed: number; cancelled: number };
 }
 
 /** `runAt` of a parent waiting for its children: the largest time a JavaScript Date holds, never due. */

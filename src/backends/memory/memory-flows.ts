@@ -122,7 +122,7 @@ export class MemoryFlows implements FlowStore {
     const members = this.members.get(flowId);
     if (!members || members.size === 0) return null;
     const counts = Object.fromEntries(jobStates.map((state) => [state, 0])) as Record<JobState, number>;
-    const leaves = { total: 0, finished: 0 };
+    const leaves = { total: 0, finished: 0, completed: 0, failed: 0, cancelled: 0 };
     let finished = 0;
     for (const job of members) {
       counts[job.state]++;
@@ -130,7 +130,10 @@ export class MemoryFlows implements FlowStore {
       if (done) finished++;
       if (job.flowNode!.children.length === 0) {
         leaves.total++;
-        if (done) leaves.finished++;
+        if (done) {
+          leaves.finished++;
+          leaves[job.state as 'completed' | 'failed' | 'cancelled']++;
+        }
       }
     }
     return { flowId, total: members.size, finished, counts, leaves };

@@ -461,10 +461,10 @@ export function flowTests(suite: ConformanceSuite): void {
       total: 5,
       finished: 2,
       counts: { scheduled: 1, queued: 1, running: 1, completed: 1, failed: 1, cancelled: 0 },
-      leaves: { total: 4, finished: 2 },
+      leaves: { total: 4, finished: 2, completed: 1, failed: 1, cancelled: 0 },
     });
     await backend.cancel(ids.item4!);
-    expect(await backend.flowProgress!(flowId)).toMatchObject({ finished: 3, counts: { queued: 0, cancelled: 1 }, leaves: { total: 4, finished: 3 } });
+    expect(await backend.flowProgress!(flowId)).toMatchObject({ finished: 3, counts: { queued: 0, cancelled: 1 }, leaves: { total: 4, finished: 3, completed: 1, failed: 1, cancelled: 1 } });
     expect(await backend.flowProgress!(newJobId(clock.now()))).toBeNull();
   });
 
@@ -594,6 +594,6 @@ export function flowTests(suite: ConformanceSuite): void {
       ['complete', summary],
       ['failure', summary],
     ]);
-    expect(await client.batchProgress(batch.batchId)).toEqual({ total: 3, done: 3, completed: 4, failed: 1, cancelled: 1 });
+    expect(await client.batchProgress(batch.batchId)).toEqual({ total: 3, done: 3, completed: 2, failed: 1, cancelled: 0 });
   });
 }
