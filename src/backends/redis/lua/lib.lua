@@ -138,6 +138,10 @@ local function resolveParents(work, now)
             local keep = num(f[5])
             redis.call('HSET', jk(parentId), 'error', errorJson)
             finish(parentId, f[3], 'scheduled', ended, now, keep and (now + keep) or nil)
+            -- Counted in the stats as any failure is (done:<queue>, 10 s buckets: stats-window.ts).
+            if ended == 'failed' then
+              redis.call('HINCRBY', P .. 'done:' .. f[3], 'f:' .. string.format('%.0f', math.floor(now / 10000) * 10000), 1)
+            end
             if f[8] == '1' then work[#work + 1] = { parentId, f[7], ended } end
           end
         end
