@@ -6,7 +6,8 @@ import type { JobState } from '../../domain/job-state.ts';
  * KEYS[1] and build the same names in Lua (`lua/lib.lua`).
  *
  *   P job:<id>        hash: the job's fields; absent field = null. Besides the record's,
- *                     settledToken: the lease token of the attempt whose outcome it holds
+ *                     settledToken: the lease token of the attempt whose outcome it holds;
+ *                     for a flow job only, flowId, children, pendingChildren, runIf, hasParents
  *   P logs:<id>       list: log lines as JSON, newest 200
  *   P prog:<id>       list: progress reports as JSON, newest 100
  *   P attempts:<id>   list: the attempts that ended without completing, as JSON, newest 50
