@@ -106,7 +106,7 @@ export class RedisAdmin implements JobAdmin {
   }
 
   async delete(id: string): Promise<boolean> {
-    const outcome = (await this.connection.script('remove', id)) as string;
+    const outcome = (await this.connection.script('remove', id, this.connection.clock.now())) as string;
     if (outcome === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
     if (outcome === 'hook-pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
     return outcome === 'deleted';

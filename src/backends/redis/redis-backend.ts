@@ -15,6 +15,7 @@ import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
 import { RedisSchedules } from './redis-schedules.ts';
 import { RedisWorkers } from './redis-workers.ts';
 import { RedisSteps } from './redis-steps.ts';
+import { RedisFlows } from './redis-flows.ts';
 
 export interface RedisBackendOptions {
   /** A `redis://` URL, or… */
@@ -37,7 +38,7 @@ type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unkn
  */
 export class RedisBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps', 'flows']);
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly connection: RedisConnection;
@@ -53,6 +54,7 @@ export class RedisBackend extends ComposedBackend {
       schedules: new RedisSchedules(connection),
       workers: new RedisWorkers(connection),
       steps: new RedisSteps(connection),
+      flows: new RedisFlows(connection),
     });
     this.connection = connection;
     this.listeners = listeners;

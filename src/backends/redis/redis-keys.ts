@@ -6,12 +6,17 @@ import type { JobState } from '../../domain/job-state.ts';
  * KEYS[1] and build the same names in Lua (`lua/lib.lua`).
  *
  *   P job:<id>        hash: the job's fields; absent field = null. Besides the record's,
- *                     settledToken: the lease token of the attempt whose outcome it holds
+ *                     settledToken: the lease token of the attempt whose outcome it holds;
+ *                     for a flow job only, flowId, children, pendingChildren, runIf, hasParents
  *   P logs:<id>       list: log lines as JSON, newest 200
  *   P prog:<id>       list: progress reports as JSON, newest 100
  *   P attempts:<id>   list: the attempts that ended without completing, as JSON, newest 50
  *                     (the hash's attemptsDropped counts the older ones dropped)
  *   P steps:<id>      hash: step name -> "<seq> <record JSON>", the job's durable steps
+ *   P children:<id>   hash: a flow parent's dependencies, child id -> "<index> <policy>
+ *                     <outcome> <child name>", outcome '-' until resolved (lua/lib.lua, "Flows")
+ *   P parents:<id>    set: the flow jobs that depend on this one
+ *   P flow:<flowId>   set: the ids of a flow's jobs (flowProgress)
  *   P ready:<queue>   zset: queued jobs, score = (1000 − priority) · 2^42 + runAt, ties by id
  *   P scheduled       zset: delayed and retrying jobs by runAt
  *   P running         zset: running jobs by lease expiry

@@ -21,7 +21,7 @@ export function fieldsToRecord(
   logs: readonly string[],
   attempts: readonly string[],
 ): JobRecord {
-  return {
+  const record: JobRecord = {
     id: fields.id!,
     name: fields.name!,
     queue: fields.queue!,
@@ -56,6 +56,16 @@ export function fieldsToRecord(
     expiresAt: numberField(fields, 'expiresAt'),
     failedHook: (fields.failedHook as JobRecord['failedHook'] | undefined) ?? null,
   };
+  // Only a flow job has flowId (lua/lib.lua, "Flows"); the others carry no `flow` at all.
+  if (fields.flowId !== undefined) {
+    record.flow = {
+      flowId: fields.flowId,
+      children: Number(fields.children ?? 0),
+      pendingChildren: Number(fields.pendingChildren ?? 0),
+      hasParents: fields.hasParents === '1',
+    };
+  }
+  return record;
 }
 
 export function pairsToMap(object: Record<string, string>): Map<string, string> {

@@ -27,6 +27,9 @@ const scriptFiles = {
   deregisterWorker: 'deregister-worker.lua',
   listWorkers: 'list-workers.lua',
   recordStep: 'record-step.lua',
+  enqueueFlow: 'enqueue-flow.lua',
+  listChildren: 'list-children.lua',
+  flowProgress: 'flow-progress.lua',
 } as const;
 
 export type RedisScriptName = keyof typeof scriptFiles;

@@ -1,6 +1,8 @@
 -- ARGV: id, now. Returns 'none', 'finished', 'requested' or 'cancelled'.
+-- A flow job's parents are resolved in the same write; a waiting parent takes its unfinished
+-- descendants with it (see resolveParents and cancelDescendants in lib.lua).
 local id, now = ARGV[1], tonumber(ARGV[2])
-local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs')
+local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs', 'hasParents', 'runAt', 'name')
 if not f[1] then return 'none' end
 if f[1] == 'completed' or f[1] == 'failed' or f[1] == 'cancelled' then return 'finished' end
 if f[1] == 'running' then
@@ -12,4 +14,10 @@ redis.call('ZREM', P .. 'ready:' .. f[2], id)
 redis.call('ZREM', P .. 'scheduled', id)
 local keep = num(f[3])
 finish(id, f[2], f[1], 'cancelled', now, keep and (now + keep) or nil)
+local waiting = f[1] == 'scheduled' and f[5] == waitingRunAt
+if f[4] == '1' or waiting then
+  local work = { { id, f[6], 'cancelled' } }
+  if waiting then cancelDescendants(id, now, work) end
+  resolveParents(work, now)
+end
 return 'cancelled'

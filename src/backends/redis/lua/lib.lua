@@ -60,9 +60,160 @@ local function recordEndedAttempt(id, attempt, worker, startedAt, endedAt, outco
     redis.call('HINCRBY', jk(id), 'attemptsDropped', 1)
   end
 end
-local function removeJob(id)
-  local f = redis.call('HMGET', jk(id), 'state', 'queue')
+-- Flows (capability `flows`, redis-flows.ts). A flow job's hash has flowId; a parent has
+-- children (its dependencies), pendingChildren (those not yet resolved) and runIf when it is
+-- 'any-child-failed'; a child has hasParents '1' while a job waits for it. Jobs outside flows
+-- have none of these fields: the writes that finish a job test hasParents and, for them, do
+-- nothing more. A parent waits as `scheduled` with runAt = waitingRunAt, in no due set.
+--   P children:<id>   hash: child id -> "<index> <policy> <outcome> <child name>", outcome '-'
+--                     until this dependency is resolved (then the state it resolved with)
+--   P parents:<id>    set: the jobs that depend on this one
+--   P flow:<flowId>   set: the ids of the flow's jobs
+local waitingRunAt = '8640000000000000'
+local function isFinished(state) return state == 'completed' or state == 'failed' or state == 'cancelled' end
+local function parseDependency(value)
+  return string.match(value, '^(%d+) (%S+) (%S+) (.*)$')
+end
+-- The errors of flow-store.ts (childFailedError, flowConditionUnmetError), field for field.
+local function childFailedJson(childId, childName, childState, now)
+  local message = 'Child job ' .. childId .. ' (' .. childName .. ') ' .. (childState == 'failed' and 'failed' or 'was cancelled') .. '.'
+  return '{"name":"ChildFailedError","code":"CHILD_FAILED","message":' .. cjson.encode(message) .. ',"at":' .. string.format('%.0f', now) .. ',"attempt":0}'
+end
+local function conditionUnmetJson(now)
+  return '{"name":"FlowConditionUnmetError","code":"FLOW_CONDITION_UNMET","message":"Every child completed, and this job runs only when one did not.","at":'
+    .. string.format('%.0f', now) .. ',"attempt":0}'
+end
+local function anyChildNotCompleted(parentId)
+  for _, value in ipairs(redis.call('HVALS', P .. 'children:' .. parentId)) do
+    local _, _, outcome = parseDependency(value)
+    if outcome ~= '-' and outcome ~= 'completed' then return true end
+  end
+  return false
+end
+
+-- Jobs that finished (each { id, name, state }; deleted before finishing = 'cancelled'):
+-- resolves every dependency on them, once, by its policy. A waiting parent may be released,
+-- or fail or be cancelled, and is then appended to the same work list, so the cascade up a
+-- graph of any depth is a loop, never a recursion.
+local function resolveParents(work, now)
+  local published = {}
+  local i = 1
+  while i <= #work do
+    local child = work[i]
+    work[i] = false
+    i = i + 1
+    local childId, childName, childState = child[1], child[2], child[3]
+    for _, parentId in ipairs(redis.call('SMEMBERS', P .. 'parents:' .. childId)) do
+      local dependencies = P .. 'children:' .. parentId
+      local dependency = redis.call('HGET', dependencies, childId)
+      local index, policy, outcome, name
+      if dependency then index, policy, outcome, name = parseDependency(dependency) end
+      if outcome == '-' then
+        redis.call('HSET', dependencies, childId, index .. ' ' .. policy .. ' ' .. childState .. ' ' .. name)
+        local pending = redis.call('HINCRBY', jk(parentId), 'pendingChildren', -1)
+        local f = redis.call('HMGET', jk(parentId), 'state', 'runAt', 'queue', 'priority', 'keepFailedMs', 'runIf', 'name', 'hasParents')
+        -- Only a parent still waiting changes; the others keep their state.
+        if f[1] == 'scheduled' and f[2] == waitingRunAt then
+          local release, ended, errorJson = false, nil, nil
+          if childState == 'completed' or policy == 'ignore' then
+            if pending <= 0 then
+              if f[6] == 'any-child-failed' and not anyChildNotCompleted(parentId) then
+                ended, errorJson = 'cancelled', conditionUnmetJson(now)
+              else
+                release = true
+              end
+            end
+          elseif policy == 'continue' then
+            release = true
+          else
+            ended = policy == 'fail' and 'failed' or 'cancelled'
+            errorJson = childFailedJson(childId, childName, childState, now)
+          end
+          if release then
+            redis.call('HSET', jk(parentId), 'runAt', now)
+            setState(parentId, f[3], 'scheduled', 'queued')
+            makeReady(parentId, f[3], tonumber(f[4]), now)
+            published[f[3]] = true
+          elseif ended then
+            local keep = num(f[5])
+            redis.call('HSET', jk(parentId), 'error', errorJson)
+            finish(parentId, f[3], 'scheduled', ended, now, keep and (now + keep) or nil)
+            -- Counted in the stats as any failure is (done:<queue>, 10 s buckets: stats-window.ts).
+            if ended == 'failed' then
+              redis.call('HINCRBY', P .. 'done:' .. f[3], 'f:' .. string.format('%.0f', math.floor(now / 10000) * 10000), 1)
+            end
+            if f[8] == '1' then work[#work + 1] = { parentId, f[7], ended } end
+          end
+        end
+      end
+    end
+  end
+  for queue in pairs(published) do redis.call('PUBLISH', P .. 'events', 'q:' .. queue) end
+end
+
+-- A waiting parent was just cancelled: every descendant not finished is cancelled too, a
+-- waiting one at once (appended to `work`, for resolveParents), a running one by a cancel
+-- request. The whole graph below is collected first, so no descendant is resolved by policy
+-- (failed) before the cancel reaches it.
+local function cancelDescendants(rootId, now, work)
+  local seen = { [rootId] = true }
+  local order = { rootId }
+  local i = 1
+  while i <= #order do
+    for _, childId in ipairs(redis.call('HKEYS', P .. 'children:' .. order[i])) do
+      if not seen[childId] then
+        seen[childId] = true
+        order[#order + 1] = childId
+      end
+    end
+    i = i + 1
+  end
+  for j = 2, #order do
+    local id = order[j]
+    local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs', 'name')
+    if f[1] == 'running' then
+      redis.call('HSET', jk(id), 'cancelRequested', '1')
+      redis.call('PUBLISH', P .. 'events', 'c:' .. id)
+    elseif f[1] == 'queued' or f[1] == 'scheduled' then
+      redis.call('ZREM', P .. 'ready:' .. f[2], id)
+      redis.call('ZREM', P .. 'scheduled', id)
+      local keep = num(f[3])
+      finish(id, f[2], f[1], 'cancelled', now, keep and (now + keep) or nil)
+      work[#work + 1] = { id, f[4], 'cancelled' }
+    end
+  end
+end
+
+-- Whether a parent of job id has not finished yet: then prune keeps id, whose result it will read.
+local function awaitedByParent(id)
+  for _, parentId in ipairs(redis.call('SMEMBERS', P .. 'parents:' .. id)) do
+    local state = redis.call('HGET', jk(parentId), 'state')
+    if state and not isFinished(state) then return true end
+  end
+  return false
+end
+
+-- Removes a flow job's place in its flow, before the job itself is removed: one deleted
+-- before it finished counts as cancelled for its parents; its own dependencies go (its
+-- children stay, and no longer have it as a parent); its parents keep their entry for it
+-- (listChildren shows it with no state).
+local function forgetFlowJob(id, state, flowId, hasParents, name, now)
+  if hasParents == '1' and not isFinished(state) then resolveParents({ { id, name, 'cancelled' } }, now) end
+  for _, childId in ipairs(redis.call('HKEYS', P .. 'children:' .. id)) do
+    local parents = P .. 'parents:' .. childId
+    redis.call('SREM', parents, id)
+    if redis.call('SCARD', parents) == 0 and redis.call('HEXISTS', jk(childId), 'hasParents') == 1 then
+      redis.call('HSET', jk(childId), 'hasParents', '0')
+    end
+  end
+  redis.call('DEL', P .. 'children:' .. id, P .. 'parents:' .. id)
+  redis.call('SREM', P .. 'flow:' .. flowId, id)
+end
+
+local function removeJob(id, now)
+  local f = redis.call('HMGET', jk(id), 'state', 'queue', 'flowId', 'hasParents', 'name')
   if not f[1] then return false end
+  if f[3] then forgetFlowJob(id, f[1], f[3], f[4], f[5], now) end
   releaseKey(id)
   redis.call('ZREM', P .. 'state:' .. f[1], id)
   redis.call('HINCRBY', P .. 'count:' .. f[2], f[1], -1)
@@ -141,8 +292,9 @@ end
 -- keepFailedMs, runAt, createdAt; '' for none). One argument for the whole batch: the
 -- client's driver handles one string instead of fourteen a job, which was most of a bulk
 -- enqueue's cost in the client. Checks every id before writing
--- anything, so a bad batch raises before it changes a thing.
-local function enqueueJobs(packed, n, now)
+-- anything, so a bad batch raises before it changes a thing. `flow` (enqueue-flow.lua), by
+-- id: fields to add to the job's hash, and whether it waits for children (in no due set).
+local function enqueueJobs(packed, n, now, flow)
   local A = cjson.decode(packed)
   local jobs = {}
   local seenIds, seenKeys = {}, {}
@@ -186,13 +338,17 @@ local function enqueueJobs(packed, n, now)
       for _, f in ipairs({ 'key', 'backoff', 'timeoutMs', 'keepCompletedMs', 'keepFailedMs' }) do
         if job[f] ~= '' then fields[#fields + 1] = f; fields[#fields + 1] = job[f] end
       end
+      local inFlow = flow and flow[job.id]
+      if inFlow then
+        for _, v in ipairs(inFlow.fields) do fields[#fields + 1] = v end
+      end
       redis.call('HSET', jk(job.id), unpack(fields))
       if job.key ~= '' then redis.call('HSET', P .. 'keys', job.name .. '\0' .. job.key, job.id) end
       queues[job.queue] = true
       batchZadd(batch, P .. 'state:' .. state, 0, job.id)
       batchCount(batch, job.queue, state, 1)
       if state == 'scheduled' then
-        batchZadd(batch, P .. 'scheduled', runAt, job.id)
+        if not (inFlow and inFlow.waiting) then batchZadd(batch, P .. 'scheduled', runAt, job.id) end
       else
         batchZadd(batch, P .. 'ready:' .. job.queue, readyScore(tonumber(job.priority), runAt), job.id)
         published[job.queue] = true
@@ -264,13 +420,14 @@ local function claimJobs(now, base)
   -- Running jobs whose lease expired: their worker crashed or hung.
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'running', '-inf', now, 'LIMIT', 0, 1000)) do
     if used >= limit then break end
-    local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs', 'attempts', 'leaseWorker', 'startedAt', 'leaseExpiresAt')
+    local f = redis.call('HMGET', jk(id), 'queue', 'name', 'cancelRequested', 'keepFailedMs', 'attempts', 'leaseWorker', 'startedAt', 'leaseExpiresAt', 'hasParents')
     if hasValue(queues, f[1]) and hasValue(names, f[2]) then
       local attempt = tonumber(f[5]) + 1
       if f[3] == '1' then
         local keep = num(f[4])
         recordEndedAttempt(id, attempt, f[6], f[7], now, 'cancelled', nil, nil)
         finish(id, f[1], 'running', 'cancelled', now, keep and (now + keep) or nil)
+        if f[9] == '1' then resolveParents({ { id, f[2], 'cancelled' } }, now) end
       else
         recordEndedAttempt(id, attempt, f[6], f[7], f[8], 'crashed', nil, nil)
         redis.call('HINCRBY', jk(id), 'crashes', 1)

@@ -13,11 +13,13 @@ local function settleJobs(now, bucket, S, n)
   local batch = newBatch()
   local finishedQueues, done, published = {}, {}, {}
   local ended = { complete = 'completed', fail = 'failed', cancel = 'cancelled' }
+  -- Flow children that finished here: their parents are resolved once the batch is written.
+  local flowWork = nil
   for i = 0, n - 1 do
     local b = i * 11
     local kind, id, token = S[b + 1], S[b + 2], S[b + 3]
     local f = redis.call('HMGET', jk(id), 'state', 'leaseToken', 'queue', 'priority', 'attempts', 'name', 'key', 'failedHook', 'settledToken',
-      'leaseExpiresAt', 'leaseWorker', 'startedAt')
+      'leaseExpiresAt', 'leaseWorker', 'startedAt', 'hasParents')
     if kind == 'hook-done' then
       if f[1] == 'failed' and f[8] == 'pending' and f[2] == token then
         redis.call('HSET', jk(id), 'failedHook', 'done', 'settledToken', token)
@@ -77,6 +79,11 @@ local function settleJobs(now, bucket, S, n)
           done[queue][field] = (done[queue][field] or 0) + 1
         end
         releaseKeyOf(id, f[6], f[7])
+        -- A job outside flows pays this one test.
+        if f[13] == '1' then
+          flowWork = flowWork or {}
+          flowWork[#flowWork + 1] = { id, f[6], to }
+        end
       else
         local runAt = tonumber(S[b + 6])
         fields[#fields + 1] = 'runAt'; fields[#fields + 1] = runAt
@@ -97,6 +104,7 @@ local function settleJobs(now, bucket, S, n)
     end
   end
   flushBatch(batch)
+  if flowWork then resolveParents(flowWork, now) end
   for queue in pairs(finishedQueues) do redis.call('HSET', P .. 'lastproc', queue, now) end
   for queue, fields in pairs(done) do
     for field, count in pairs(fields) do redis.call('HINCRBY', P .. 'done:' .. queue, field, count) end
