@@ -46,10 +46,18 @@ export class RedisFlows implements FlowStore {
   async flowProgress(flowId: string): Promise<FlowProgress | null> {
     const out = (await this.connection.script('flowProgress', flowId)) as string;
     if (out === '') return null;
-    const { counts: found, leaves, leavesFinished } = JSON.parse(out) as { counts: Partial<Record<JobState, number>>; leaves: number; leavesFinished: number };
+    type StateCounts = Partial<Record<JobState, number>>;
+    const { counts: found, leaves, leafCounts } = JSON.parse(out) as { counts: StateCounts; leaves: number; leafCounts: StateCounts };
     const counts = Object.fromEntries(jobStates.map((state) => [state, found[state] ?? 0])) as Record<JobState, number>;
     const total = jobStates.reduce((sum, state) => sum + counts[state], 0);
-    return { flowId, total, finished: counts.completed + counts.failed + counts.cancelled, counts, leaves: { total: leaves, finished: leavesFinished } };
+    const [completed, failed, cancelled] = [leafCounts.completed ?? 0, leafCounts.failed ?? 0, leafCounts.cancelled ?? 0];
+    return {
+      flowId,
+      total,
+      finished: counts.completed + counts.failed + counts.cancelled,
+      counts,
+      leaves: { total: leaves, finished: completed + failed + cancelled, completed, failed, cancelled },
+    };
   }
 }
 
