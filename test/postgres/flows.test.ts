@@ -144,6 +144,83 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     expect((await first.get(jobs.at(-1)!.id))!.error).toMatchObject({ code: 'CHILD_FAILED', message: `Child job ${jobs.at(-2)!.id} (flow-step) was cancelled.` });
   }, 300_000);
 
+  /** Sessions of the test server waiting for a lock: the writes started and stopped at a row another transaction holds. */
+  const sessionsWaitingForALock = async () => {
+    const { rows } = await client.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+    return rows[0]!.waiting;
+  };
+  const untilWaiting = async (sessions: number) => {
+    const deadline = Date.now() + 10_000;
+    while ((await sessionsWaitingForALock()) < sessions) {
+      if (Date.now() > deadline) throw new Error(`${sessions} sessions never waited for a lock`);
+    }
+  };
+
+  /**
+   * A parent's row held elsewhere; `write` (on the first backend) is started and waits for it,
+   * then a settle of the parent's running child (on the second) is started and waits too; then
+   * the parent is let go. A write that locked the parent before the child would now hold the
+   * parent and wait for the child while the settle holds the child and waits for the parent:
+   * a deadlock, one of them failing. Locking children first, both go through.
+   */
+  async function raceAgainstChildSettle(parentId: string, child: { id: string; token: string }, write: () => Promise<unknown>) {
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [parentId]);
+      const written = write();
+      await untilWaiting(1);
+      const settled = second.settle([{ id: child.id, token: child.token, kind: 'complete', result: 'late', expiresAt: null }]);
+      await untilWaiting(2);
+      await blocker.query('COMMIT');
+      return await Promise.all([written, settled]);
+    } finally {
+      await blocker.end();
+    }
+  }
+
+  /** A waiting parent over one running child and one queued child (queue `queue`), each job in a queue of its own. */
+  async function parentOverRunningChild(queue: string, policy: ChildFailurePolicy = 'fail') {
+    const running = await flowJob('running', `${queue}-running`);
+    const queued = await flowJob('queued', `${queue}-queued`);
+    const parent = await flowJob('parent', `${queue}-parent`, [running, queued].map((child) => ({ childId: child.id, onChildFailure: policy })));
+    await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [running, queued, parent] });
+    const { jobs } = await first.claim({ workerId: 'w', leaseMs: 60_000, queues: [`${queue}-running`], names: [step.name], limit: 1 });
+    return { parent, queued, child: { id: running.id, token: jobs[0]!.lease.token } };
+  }
+
+  it('cancelling a waiting parent while its running child is settled: both go through, neither waits for the other in a cycle', async () => {
+    const { parent, queued, child } = await parentOverRunningChild('cancel-race');
+    const [cancelled, settled] = await raceAgainstChildSettle(parent.id, child, () => first.cancel(parent.id));
+    expect(cancelled).toMatchObject({ outcome: 'cancelled' });
+    expect(settled).toMatchObject({ applied: [true] });
+    expect(await first.get(queued.id)).toMatchObject({ state: 'cancelled' });
+    expect(await first.get(child.id)).toMatchObject({ state: 'completed', result: 'late' });
+    expect(await first.get(parent.id)).toMatchObject({ state: 'cancelled', flow: { pendingChildren: 0 } });
+  });
+
+  it('deleting a waiting parent while its running child is settled: both go through', async () => {
+    const { parent, child } = await parentOverRunningChild('delete-race');
+    const [deleted, settled] = await raceAgainstChildSettle(parent.id, child, () => first.delete(parent.id));
+    expect(deleted).toBe(true);
+    expect(settled).toMatchObject({ applied: [true] });
+    expect(await first.get(parent.id)).toBeNull();
+    expect(await first.get(child.id)).toMatchObject({ state: 'completed', flow: { hasParents: false } });
+  });
+
+  it('pruning a finished parent while its running child is settled: both go through', async () => {
+    const { parent, queued, child } = await parentOverRunningChild('prune-race');
+    // The queued child cancelled fails the parent (policy fail); the running one runs on.
+    await first.cancel(queued.id);
+    expect(await first.get(parent.id)).toMatchObject({ state: 'failed', error: { code: 'CHILD_FAILED' } });
+    const [pruned, settled] = await raceAgainstChildSettle(parent.id, child, () => first.prune({ finishedBy: Date.now() + 1000, states: ['failed'] }));
+    expect(pruned).toBeGreaterThanOrEqual(1);
+    expect(settled).toMatchObject({ applied: [true] });
+    expect(await first.get(parent.id)).toBeNull();
+    expect(await first.get(child.id)).toMatchObject({ state: 'completed', flow: { hasParents: false } });
+  });
+
   /** The plans auto_explain logs for the statements `work` runs on `client`, nested ones included. */
   async function explained(work: () => Promise<void>): Promise<string> {
     const plans: string[] = [];

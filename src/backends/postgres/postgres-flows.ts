@@ -14,7 +14,18 @@ import type { JsonValue } from '../../domain/json-value.ts';
 import { isUuid } from './postgres-admin.ts';
 import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
 
-const flowStatements = ['insertFlow', 'listChildren', 'flowProgress', 'resolveParents', 'cancelDescendants', 'forgetParents'] as const;
+const flowStatements = [
+  'insertFlow',
+  'listChildren',
+  'flowProgress',
+  'resolveParents',
+  'lockDescendants',
+  'lockChildren',
+  'cancelDescendants',
+  'forgetParents',
+  'lockPrunableParents',
+  'pruneParents',
+] as const;
 
 interface PgChildRow {
   id: string;
@@ -50,6 +61,7 @@ export class PostgresFlows implements FlowStore {
       ids.add(job.id);
     }
     const names = new Map(flow.jobs.map((job) => [job.id, job.name]));
+    const heights = flowHeights(flow.jobs);
     const hasParents = new Set<string>();
     const dependencies = { parent: [] as string[], child: [] as string[], position: [] as number[], childName: [] as string[], policy: [] as string[] };
     for (const job of flow.jobs) {
@@ -91,6 +103,7 @@ export class PostgresFlows implements FlowStore {
       dependencies.position,
       dependencies.childName,
       dependencies.policy,
+      column((job) => heights.get(job.id)!),
     ];
     // One statement: atomic on its own, and inside the caller's transaction when given one.
     const write = (db: PgQueryable) => q<{ taken: string | null }>(db, this.sql.insertFlow, values);
@@ -154,8 +167,69 @@ export class PostgresFlows implements FlowStore {
     return { cancelled, requested };
   }
 
+  /** Before a cancel locks `id`: when it is a parent waiting for its children, its unfinished descendants, children first. */
+  async lockDescendants(db: PgQueryable, id: string): Promise<void> {
+    await q(db, this.sql.lockDescendants, [id]);
+  }
+
+  /** Before a delete locks `id`: its children, if it has any. */
+  async lockChildren(db: PgQueryable, id: string): Promise<void> {
+    await q(db, this.sql.lockChildren, [id]);
+  }
+
+  /**
+   * Prune's parents, after the jobs without children: those that meet the request's
+   * conditions and have no unfinished parent, their children locked first. Returns how many went.
+   */
+  async pruneParents(db: PgQueryable, request: { states: string[]; finishedBy: number | null; expiredBy: number | null }): Promise<number> {
+    const conditions = [request.states, request.finishedBy, request.expiredBy];
+    const { rows } = await q<{ parents: string[] }>(db, this.sql.lockPrunableParents, conditions);
+    const candidates = rows[0]!.parents;
+    if (candidates.length === 0) return 0;
+    const pruned = await q<{ id: string }>(db, this.sql.pruneParents, [...conditions, candidates]);
+    await this.forgetParents(
+      db,
+      pruned.rows.map((row) => row.id),
+    );
+    return pruned.rows.length;
+  }
+
   /** Parents just deleted: their dependencies go, and children left without a parent say so. */
   async forgetParents(db: PgQueryable, parentIds: readonly string[]): Promise<void> {
     if (parentIds.length > 0) await q(db, this.sql.forgetParents, [parentIds]);
   }
+}
+
+/**
+ * Each job's height in its flow: 0 without children, else one more than its highest child,
+ * so a child is always lower than its parents (the lock order of migration 10). Walked with a
+ * stack, not recursion, so a chain of maxFlowJobs takes no call depth.
+ */
+function flowHeights(jobs: NewFlow['jobs']): Map<string, number> {
+  const byId = new Map(jobs.map((job) => [job.id, job]));
+  const heights = new Map<string, number>();
+  const entered = new Set<string>();
+  for (const root of jobs) {
+    const stack = [root.id];
+    while (stack.length > 0) {
+      const id = stack.at(-1)!;
+      if (heights.has(id)) {
+        stack.pop();
+        continue;
+      }
+      const job = byId.get(id)!;
+      if (!entered.has(id)) {
+        entered.add(id);
+        for (const { childId } of job.dependsOn) {
+          if (heights.has(childId)) continue;
+          if (entered.has(childId)) throw new InvalidFlowError(`job ${childId} depends on itself through its parents (a cycle)`, { details: { id: childId } });
+          stack.push(childId);
+        }
+        continue;
+      }
+      heights.set(id, job.dependsOn.reduce((height, { childId }) => Math.max(height, heights.get(childId)! + 1), 0));
+      stack.pop();
+    }
+  }
+  return heights;
 }
