@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildFailurePolicy, FlowJob, Settlement } from '../../src/contract/backend.ts';
 import { maxFlowJobs } from '../../src/contract/flow-store.ts';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { PermanentError, createClient, createWorker, step as flowStep } from '../../src/index.ts';
 import { defineJob } from '../../src/domain/define-job.ts';
 import { newJobId } from '../../src/domain/ids.ts';
 import { prepareJob } from '../../src/execution/prepare-job.ts';
@@ -220,6 +221,72 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     expect(await first.get(parent.id)).toBeNull();
     expect(await first.get(child.id)).toMatchObject({ state: 'completed', flow: { hasParents: false } });
   });
+
+  it('end to end: a batch run by a worker, its callbacks by outcome; a chain created in the caller’s transaction exists only if it commits', async () => {
+    const square = defineJob({
+      name: 'square',
+      queue: 'e2e',
+      run: (n: number) => {
+        if (n < 0) throw new PermanentError('negative');
+        return n * n;
+      },
+    });
+    const summary = defineJob({ name: 'summary', queue: 'e2e', run: async (_: null, ctx) => ctx.childrenSummary() });
+    const total = defineJob({
+      name: 'total',
+      queue: 'e2e',
+      run: async (_: null, ctx) => (await ctx.children(square)).reduce((sum, child) => sum + (child.result ?? 0), 0),
+    });
+    const jobs = [square, summary, total];
+    const producer = createClient({ backend: new PostgresBackend({ connectionString: server.url, schema, poolSize: 2 }), jobs });
+    const worker = createWorker({ backend: new PostgresBackend({ connectionString: server.url, schema, poolSize: 3 }), jobs, pollInterval: '100ms' });
+    await worker.start();
+    try {
+      const batch = await producer.batch([1, 2, -3, 4].map((n) => flowStep(square, n)), {
+        onComplete: flowStep(summary, null),
+        onSuccess: flowStep(summary, null),
+        onFailure: flowStep(summary, null),
+      });
+      const failedItem = batch.ids[2]!;
+      expect(await producer.waitFor(batch.callbacks.onComplete!, { timeout: '20s' })).toMatchObject({
+        state: 'completed',
+        result: { total: 4, completed: 3, failed: 1, cancelled: 0, failedIds: [failedItem] },
+      });
+      expect(await producer.waitFor(batch.callbacks.onFailure!, { timeout: '20s' })).toMatchObject({ state: 'completed' });
+      expect((await first.get(batch.callbacks.onSuccess!))!).toMatchObject({ state: 'cancelled', error: { code: 'CHILD_FAILED' } });
+      expect(await producer.batchProgress(batch.batchId)).toEqual({ total: 4, done: 4, completed: 5, failed: 1, cancelled: 1 });
+
+      const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+      try {
+        const rolledBack = await pool.connect();
+        let lost: string[];
+        try {
+          await rolledBack.query('BEGIN');
+          ({ ids: lost } = await producer.chain([flowStep(square, 5), flowStep(total, null)], { tx: rolledBack }));
+          await rolledBack.query('ROLLBACK');
+        } finally {
+          rolledBack.release();
+        }
+        for (const id of lost) expect(await first.get(id)).toBeNull();
+
+        const committed = await pool.connect();
+        let chain: string[];
+        try {
+          await committed.query('BEGIN');
+          ({ ids: chain } = await producer.chain([flowStep(square, 6), flowStep(total, null)], { tx: committed }));
+          await committed.query('COMMIT');
+        } finally {
+          committed.release();
+        }
+        expect(await producer.waitFor(chain[1]!, { timeout: '20s' })).toMatchObject({ state: 'completed', result: 36 });
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      await worker.stop();
+      await producer.close();
+    }
+  }, 60_000);
 
   /** The plans auto_explain logs for the statements `work` runs on `client`, nested ones included. */
   async function explained(work: () => Promise<void>): Promise<string> {
