@@ -7,7 +7,7 @@ import {
   type NewFlow,
   waitingForChildrenRunAt,
 } from '../../contract/flow-store.ts';
-import { InvalidFlowError } from '../../domain/errors.ts';
+import { InvalidFlowError, StoreError } from '../../domain/errors.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import { type JobState, isTerminal, jobStates } from '../../domain/job-state.ts';
 import type { JsonValue } from '../../domain/json-value.ts';
@@ -107,7 +107,13 @@ export class PostgresFlows implements FlowStore {
     ];
     // One statement: atomic on its own, and inside the caller's transaction when given one.
     const write = (db: PgQueryable) => q<{ taken: string | null }>(db, this.sql.insertFlow, values);
-    const { rows } = options.tx === undefined ? await this.connection.run('enqueueFlow', write) : await this.connection.inTransaction(options.tx, 'enqueueFlow', write);
+    const { rows } = await (options.tx === undefined ? this.connection.run('enqueueFlow', write) : this.connection.inTransaction(options.tx, 'enqueueFlow', write)).catch(
+      (error: unknown) => {
+        // An id taken by a job committed between the statement's check and its insert.
+        if (error instanceof StoreError && error.details.pgCode === '23505') throw new InvalidFlowError('one of its ids was taken meanwhile', { cause: error });
+        throw error;
+      },
+    );
     const taken = rows[0]?.taken ?? null;
     if (taken !== null) throw new InvalidFlowError(`the id "${taken}" is already taken`, { details: { id: taken } });
     // Wakes this process's idle workers for the jobs runnable now, as an enqueue does (others hear the insert trigger's NOTIFY).
