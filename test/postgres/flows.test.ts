@@ -222,6 +222,44 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     expect(await first.get(child.id)).toMatchObject({ state: 'completed', flow: { hasParents: false } });
   });
 
+  it('a heartbeat renewing a running parent and its child while the child is settled: both go through', async () => {
+    // Ids in the order parent < other < child: in id order alone the heartbeat would hold the
+    // parent while it waits for the other job, and then for the child the settle holds.
+    const [parentId, otherId, childId] = [newJobId(Date.now()), newJobId(Date.now()), newJobId(Date.now())].sort();
+    const child = { ...(await flowJob('child', 'beat-child')), id: childId! };
+    const early = await flowJob('early', 'beat-early');
+    const parent = { ...(await flowJob('parent', 'beat-parent', [child, early].map((job) => ({ childId: job.id, onChildFailure: 'continue' as const })))), id: parentId! };
+    await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [child, early, parent] });
+    await first.enqueue([{ ...(await prepareJob(step, 'other', { queue: 'beat-other' }, Date.now())), id: otherId! }]);
+    const claimOne = async (queue: string) =>
+      (await first.claim({ workerId: 'w', leaseMs: 60_000, queues: [queue], names: [step.name], limit: 1 })).jobs[0]!;
+    // A child failing with policy continue releases the parent at once: it runs beside its other child.
+    const earlyLease = (await claimOne('beat-early')).lease;
+    const error = { name: 'Error', message: 'early', at: Date.now(), attempt: 1 };
+    await first.settle([{ id: early.id, token: earlyLease.token, kind: 'fail', error, countAttempt: true, expiresAt: null, hookPending: false }]);
+    const leases = [await claimOne('beat-parent'), await claimOne('beat-other'), await claimOne('beat-child')].map((job) => ({ id: job.id, token: job.lease.token }));
+    expect(leases.map((lease) => lease.id)).toEqual([parentId, otherId, childId]);
+
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [otherId]);
+      const renewed = first.renewLeases(leases, 60_000);
+      await untilWaiting(1);
+      const settled = second.settle([{ id: childId!, token: leases[2]!.token, kind: 'complete', result: null, expiresAt: null }]);
+      // The settle either waits (for the heartbeat) or goes through; give it the time to reach the parent.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await blocker.query('COMMIT');
+      const [statuses, outcome] = await Promise.all([renewed, settled]);
+      expect(statuses.map((status) => status.id)).toEqual([parentId, otherId, childId]);
+      expect(outcome.applied).toEqual([true]);
+    } finally {
+      await blocker.end();
+    }
+    expect(await first.get(parentId!)).toMatchObject({ state: 'running', flow: { pendingChildren: 0 } });
+  });
+
   it('end to end: a batch run by a worker, its callbacks by outcome; a chain created in the caller’s transaction exists only if it commits', async () => {
     const square = defineJob({
       name: 'square',

@@ -195,6 +195,8 @@ END $$;
 
 
 -- settle_and_claim() as in migration 6, and:
+-- - its outcomes' rows are locked in (flow_height, id) order, as renewLeases (sql/queue.sql)
+--   now locks them: the same id order outside flows;
 -- - a job that finishes (complete, fail, with or without its failed hook pending, cancel)
 --   and has parents resolves them before the claim, in the same transaction;
 -- - next_run_at leaves out parents waiting for their children: never due, they are not the
@@ -211,8 +213,10 @@ BEGIN
     SELECT * FROM jsonb_to_recordset(p_settlements) AS x(id uuid, token text, kind text, result jsonb, error jsonb,
       run_at bigint, count_attempt boolean, expires_at bigint, hook_pending boolean)
   ), locked AS (
-    -- In id order, as renewing leases locks them (see migration 4).
-    SELECT s.* FROM :SCHEMA.jobs j JOIN s ON j.id = s.id AND j.lease_token = s.token ORDER BY j.id FOR UPDATE OF j
+    -- In (flow_height, id) order, as renewing leases locks them (see migration 4): id order for
+    -- jobs outside flows (height 0), and a flow job's child before its parent, which a settle
+    -- of the child locks next.
+    SELECT s.* FROM :SCHEMA.jobs j JOIN s ON j.id = s.id AND j.lease_token = s.token ORDER BY j.flow_height, j.id FOR UPDATE OF j
   ), done AS (
     UPDATE :SCHEMA.jobs j SET
       state = CASE s.kind WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' WHEN 'cancel' THEN 'cancelled'
