@@ -106,7 +106,7 @@ UPDATE :SCHEMA.jobs c SET has_parents = false
 -- Prune, after the jobs without children (pruneFinished, pruneExpired in admin.sql): the
 -- parents it may remove, under the same conditions ($2 set for finishedBy, $3 for expired),
 -- read without a lock; their children are locked first, as a settle locks a child before its
--- parent. Through jobs_flow: only flow jobs are read.
+-- parent. flow_id IS NOT NULL lets the planner read only flow jobs (the partial index jobs_flow).
 WITH parents AS (
   SELECT j.id FROM :SCHEMA.jobs j
    WHERE j.flow_id IS NOT NULL AND j.total_children > 0 AND j.state IN ('completed','failed','cancelled')
