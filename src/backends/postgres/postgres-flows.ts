@@ -56,12 +56,11 @@ export class PostgresFlows implements FlowStore {
     const ids = new Set<string>();
     for (const job of flow.jobs) {
       if (!isUuid(job.id)) throw new InvalidFlowError(`the id "${job.id}" is not a UUID`, { details: { id: job.id } });
-      if (ids.has(job.id)) throw new InvalidFlowError(`the id "${job.id}" is already taken`, { details: { id: job.id } });
+      if (ids.has(job.id)) throw new InvalidFlowError(`the id "${job.id}" is used twice`, { details: { id: job.id } });
       if (job.key !== null) throw new InvalidFlowError(`job ${job.id} has a key, which a flow job cannot have`, { details: { id: job.id } });
       ids.add(job.id);
     }
     const names = new Map(flow.jobs.map((job) => [job.id, job.name]));
-    const heights = flowHeights(flow.jobs);
     const hasParents = new Set<string>();
     const dependencies = { parent: [] as string[], child: [] as string[], position: [] as number[], childName: [] as string[], policy: [] as string[] };
     for (const job of flow.jobs) {
@@ -76,6 +75,7 @@ export class PostgresFlows implements FlowStore {
         dependencies.policy.push(dependency.onChildFailure);
       });
     }
+    const heights = flowHeights(flow.jobs);
     const now = this.connection.clock.now();
     const waits = (job: NewFlow['jobs'][number]) => job.dependsOn.length > 0;
     const column = <T>(pick: (job: NewFlow['jobs'][number]) => T) => flow.jobs.map(pick);
@@ -193,10 +193,7 @@ export class PostgresFlows implements FlowStore {
     const candidates = rows[0]!.parents;
     if (candidates.length === 0) return 0;
     const pruned = await q<{ id: string }>(db, this.sql.pruneParents, [...conditions, candidates]);
-    await this.forgetParents(
-      db,
-      pruned.rows.map((row) => row.id),
-    );
+    await this.forgetParents(db, pruned.rows.map((row) => row.id));
     return pruned.rows.length;
   }
 
