@@ -7,6 +7,7 @@ import {
   InvalidStateError,
   JobCancelledError,
   LeaseLostError,
+  type StoreError,
   TimeoutError,
   WorkerCrashedError,
   WorkerShutdownError,
@@ -177,8 +178,23 @@ function decideSleep(job: ClaimedJob, wakeAt: number): Decided {
   };
 }
 
+/** The least wait before a job whose attempt met a store outage runs again. */
+const storeOutageRetryMs = 1000;
+
 function decideError(deps: AttemptDeps, definition: JobDefinition | null, job: ClaimedJob, error: unknown): Decided {
   const attempt = job.attempts + 1;
+  // The store failed under the handler (a ctx.step, ctx.children or ctx.progress call during a
+  // restart or a cut connection): the job did not fail, so the attempt is given back without
+  // being spent, as a crash is counted apart. Otherwise a job with few attempts would be lost
+  // to an outage it could not have survived. Its error is still kept in the attempt history.
+  if (isJobsmithError(error, 'STORE_ERROR') && (error as StoreError).transient) {
+    const now = deps.clock.now();
+    const runAt = now + storeOutageRetryMs;
+    return {
+      settlement: { id: job.id, token: job.lease.token, kind: 'retry', error: serializeError(error, now, attempt), runAt, countAttempt: false },
+      end: { kind: 'retrying', error, runAt },
+    };
+  }
   const permanent = isJobsmithError(error, 'PERMANENT') || isJobsmithError(error, 'INVALID_PAYLOAD');
   if (permanent || attempt >= job.maxAttempts) return { settlement: failWith(deps, definition, job, error, true), end: { kind: 'failed', error } };
   const backoff = job.backoff ?? definition?.options.backoff ?? 'none';

@@ -44,6 +44,42 @@ export function workerFaultTests(suite: ConformanceSuite): void {
     expect((await backend.stats()).completedLastMinute).toBe(1);
   });
 
+  test('a store outage under the handler (a ctx call failing transiently) gives the attempt back without spending it', async ({ clock, backend, client, workers }) => {
+    let outagesLeft = 1;
+    // The store restarts while the handler reports progress: that ctx call fails, transiently.
+    const restarting = new Proxy(backend, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property !== 'recordProgress') return (value as (...a: unknown[]) => unknown).bind(target);
+        return (...args: unknown[]) => {
+          if (outagesLeft-- > 0) return Promise.reject(new StoreError('connection terminated unexpectedly', { transient: true }));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // One attempt only: spending it on the outage would fail the job for good.
+    const job = defineJob({
+      name: 'reports-progress',
+      maxAttempts: 1,
+      async run(_: null, ctx: JobContext) {
+        await ctx.progress(50);
+        return 'done';
+      },
+    });
+    const worker = createWorker({ backend: restarting, clock, jobs: [job], pruneInterval: null });
+    workers.push(worker);
+    const retried: unknown[] = [];
+    worker.on('job:retrying', ({ error }) => retried.push(error));
+    await worker.start();
+    const { id } = await client.enqueue(job, null);
+    await eventually(() => retried.length === 1, 'the outage to end the first attempt');
+    expect(retried[0]).toBeInstanceOf(StoreError);
+    for (let i = 0; i < 5 && (await stateOf(id)) !== 'completed'; i++) await clock.advance('1s');
+    await untilState(id, 'completed');
+    expect(await backend.get(id)).toMatchObject({ state: 'completed', attempts: 1, result: 'done' });
+  });
+
   test('a worker whose lease lapsed is fenced: its attempt aborts with LeaseLostError and writes nothing', async ({ clock, backend, client, workers }) => {
     let signal: AbortSignal | undefined;
     const job = defineJob({
