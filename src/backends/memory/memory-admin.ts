@@ -57,8 +57,10 @@ export class MemoryAdmin implements JobAdmin {
       this.state.emit({ type: 'cancel-requested', id });
       return { outcome: 'cancel-requested', job: jobRecord(job) };
     }
+    const waitingParent = job.flowNode !== undefined && this.state.flows.isWaiting(job);
     this.state.unindex(job);
     this.state.finish(job, 'cancelled', job.keepFailedMs);
+    if (waitingParent) this.state.flows.cancelDescendants(job);
     return { outcome: 'cancelled', job: jobRecord(job) };
   }
 
@@ -92,6 +94,8 @@ export class MemoryAdmin implements JobAdmin {
     let removed = 0;
     for (const job of [...this.state.jobs.values()]) {
       if (!isTerminal(job.state) || job.failedHook === 'pending') continue;
+      // A parent that has not finished will read this child's result.
+      if (job.flowNode && this.state.flows.heldByParent(job)) continue;
       const old = request.finishedBy !== undefined && states.has(job.state) && job.finishedAt! <= request.finishedBy;
       const lapsed = request.expired === true && job.expiresAt !== null && job.expiresAt <= now;
       if (old || lapsed) {

@@ -5,9 +5,11 @@ import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type BucketCount, bucketOf, statsWindowMs } from '../../contract/stats-window.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError } from '../../domain/errors.ts';
+import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import type { StepRecord } from '../../domain/job-record.ts';
 import { type JobState, isTerminal } from '../../domain/job-state.ts';
 import { MemoryAdmin } from './memory-admin.ts';
+import { MemoryFlows } from './memory-flows.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import { type StoredJob, keyOf, storedJob } from './memory-rows.ts';
 import { MemorySchedules } from './memory-schedules.ts';
@@ -25,13 +27,14 @@ export interface MemoryBackendOptions {
  * is written here in plain code, and the conformance suite holds the other backends
  * to it. Fast enough for tests and for one process, and lost when the process ends.
  *
- * Its roles (`memory-queue.ts`, `memory-admin.ts`, `memory-schedules.ts`, `memory-workers.ts`) share one
+ * Its roles (`memory-queue.ts`, `memory-admin.ts`, `memory-schedules.ts`, `memory-workers.ts`,
+ * `memory-steps.ts`, `memory-flows.ts`) share one
  * `MemoryState`. Every method does its whole work synchronously before its promise is
  * returned, so each is atomic without a lock: nothing else runs in between.
  */
 export class MemoryBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps', 'flows']);
   readonly kind = 'memory';
   override readonly inProcess = true;
   private readonly state: MemoryState;
@@ -40,7 +43,7 @@ export class MemoryBackend extends ComposedBackend {
     const state = new MemoryState(options.clock ?? systemClock);
     const workers = new MemoryWorkers(state);
     const queue = new MemoryQueue(state, workers);
-    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue), workers, steps: new MemorySteps(state) });
+    super({ queue, admin: new MemoryAdmin(state), schedules: new MemorySchedules(state, queue), workers, steps: new MemorySteps(state), flows: state.flows });
     this.state = state;
   }
 
@@ -83,6 +86,8 @@ export class MemoryState {
   readonly workers = new Map<string, LiveWorker>();
   /** Each job's durable steps by name; removed with the job. */
   readonly steps = new Map<string, Map<string, StepRecord>>();
+  /** Flows: their graphs, and the rules kept when one of their jobs finishes or goes. */
+  readonly flows: MemoryFlows = new MemoryFlows(this);
   /** The emitter behind `subscribe`. */
   readonly listeners = new BackendListeners();
   closed = false;
@@ -117,6 +122,7 @@ export class MemoryState {
     this.jobs.delete(job.id);
     this.steps.delete(job.id);
     this.releaseKey(job);
+    if (job.flowNode) this.flows.removed(job);
   }
 
   /** Moves a job to a terminal state, releasing its key and counting it. */
@@ -132,11 +138,14 @@ export class MemoryState {
     this.queueRow(job.queue).lastProcessedAt = now;
     if (state !== 'cancelled') this.count(job.queue, now, state);
     this.emit({ type: 'settled', id: job.id, state });
+    // Its parents are resolved in this same step (flow-store.ts), whichever write finished it.
+    if (job.flowNode) this.flows.finished(job);
   }
 
   index(job: StoredJob): void {
     if (job.state === 'queued') this.ready.add(job);
-    else if (job.state === 'scheduled') this.scheduled.add(job);
+    // A parent waiting for its children is never due: kept out, so no claim scans it or sleeps until it.
+    else if (job.state === 'scheduled' && job.runAt !== waitingForChildrenRunAt) this.scheduled.add(job);
   }
 
   unindex(job: StoredJob): void {

@@ -1,6 +1,7 @@
 import type { NewJob } from '../../contract/backend.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import type { JsonValue } from '../../domain/json-value.ts';
+import { type FlowNode, MemoryFlows } from './memory-flows.ts';
 
 /**
  * A job as the memory backend holds it: the record every caller sees, plus what only the
@@ -12,6 +13,8 @@ export interface StoredJob extends JobRecord {
   seq: number;
   /** The lease token of the attempt whose outcome the job holds, so that outcome written again is recognised. */
   settledToken: string | null;
+  /** Set only on a job created in a flow (memory-flows.ts); the one test its hot paths pay. */
+  flowNode?: FlowNode;
 }
 
 /** A new job as stored: copied from what the caller handed in, `scheduled` if it is not due yet. */
@@ -54,8 +57,10 @@ export function storedJob(job: NewJob, now: number, seq: number): StoredJob {
 
 /** The record a caller gets: a deep copy, without the store's own fields. */
 export function jobRecord(job: StoredJob): JobRecord {
-  const { seq: _seq, settledToken: _settledToken, ...record } = job;
-  return structuredClone(record);
+  const { seq: _seq, settledToken: _settledToken, flowNode, ...record } = job;
+  const copy = structuredClone(record);
+  if (flowNode) copy.flow = MemoryFlows.position(flowNode);
+  return copy;
 }
 
 /** A job's entry in the key index: a key is unique per job name. */

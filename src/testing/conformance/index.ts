@@ -19,6 +19,7 @@ import { enqueueTests } from './enqueue.ts';
 import { failedHookTests } from './failed-hooks.ts';
 import { liveWorkerTests } from './live-workers.ts';
 import { followUpTests } from './follow-ups.ts';
+import { flowTests } from './flows.ts';
 import { queueTests } from './queue.ts';
 import { scheduleTests } from './schedules.ts';
 import { workerFaultTests } from './worker-faults.ts';
@@ -69,6 +70,7 @@ export function runBackendConformance(options: ConformanceOptions): void {
     liveWorkerTests(suite);
     durableStepTests(suite);
     followUpTests(suite);
+    flowTests(suite);
   });
 }
 
