@@ -181,6 +181,32 @@ describe('jobs outside flows', () => {
     for (const name of ['completeBatch', 'fail', 'cancelRunning', 'expired'] as const) expect(texts[name], name).toMatch(/has_parents/);
   });
 
+  it('enqueue, claim, every settle, the takeover of an expired cancel-requested job and cancel never read the dependencies table', async () => {
+    const instance = await backend();
+    // Without the table, any of these statements that touched it would fail with "no such table".
+    const db = connect();
+    db.exec('DROP TRIGGER jobsmith_jobs_parent_deleted; DROP TABLE jobsmith_dependencies;');
+    await instance.enqueue(['done', 'failed', 'cancelled', 'crashed', 'waiting'].map((id) => newJob(id)));
+    const { jobs } = await instance.claim({ workerId: 'w', leaseMs: 1000, queues: ['default'], names: ['work'], limit: 4 });
+    const token = (id: string) => jobs.find((job) => job.id === id)!.lease.token;
+    const settled = await instance.settle(
+      [
+        { kind: 'complete', id: 'done', token: token('done'), result: 1, expiresAt: null },
+        { kind: 'fail', id: 'failed', token: token('failed'), error: { name: 'Error', message: 'no', at: clock.now(), attempt: 1 }, countAttempt: true, expiresAt: null, hookPending: true },
+        { kind: 'cancel', id: 'cancelled', token: token('cancelled'), error: null, expiresAt: null },
+      ],
+      { workerId: 'w', leaseMs: 1000, queues: ['default'], names: ['work'], limit: 1 },
+    );
+    expect(settled.applied).toEqual([true, true, true]);
+    expect(settled.claimed!.jobs.map((job) => job.id)).toEqual(['waiting']);
+    expect((await instance.cancel('crashed')).outcome).toBe('cancel-requested');
+    await clock.advance('2s');
+    await instance.claim({ workerId: 'w', leaseMs: 1000, queues: ['default'], names: ['work'], limit: 5 });
+    expect((await instance.get('crashed'))!.state).toBe('cancelled');
+    await instance.enqueue([newJob('queued')]);
+    expect((await instance.cancel('queued')).outcome).toBe('cancelled');
+  });
+
   it('a flow is found through the partial index on flow_id, which holds no job outside flows', async () => {
     const instance = await backend();
     await instance.enqueue([newJob('plain')]);
