@@ -4,7 +4,7 @@
 /// <reference types="node" preserve="true" />
 export { defineJob, Job, toJobDefinition } from './domain/define-job.ts';
 export type { AnyJob, FollowUpJob, FollowUpList, JobClass, JobDefinition, JobInput, JobResult } from './domain/define-job.ts';
-export type { JobContext } from './domain/job-context.ts';
+export type { ChildrenSummary, JobChild, JobContext } from './domain/job-context.ts';
 export { jobOptionDefaults } from './domain/job-options.ts';
 export type { EnqueueOnlyOptions, EnqueueOptions, JobOptions, ResolvedJobOptions } from './domain/job-options.ts';
 export { backoffDelay, defaultBackoff } from './domain/backoff.ts';
@@ -17,7 +17,7 @@ export type { Logger } from './domain/logger.ts';
 export { silentLogger } from './domain/logger.ts';
 export { activeStates, isTerminal, jobStates, terminalStates } from './domain/job-state.ts';
 export type { JobState } from './domain/job-state.ts';
-export type { AttemptOutcome, AttemptRecord, FailedHookState, JobLease, JobLogEntry, JobProgress, JobRecord, StepOutcome, StepRecord } from './domain/job-record.ts';
+export type { AttemptOutcome, AttemptRecord, FailedHookState, JobFlowPosition, JobLease, JobLogEntry, JobProgress, JobRecord, StepOutcome, StepRecord } from './domain/job-record.ts';
 export { type CurrentAttempt, type JobEvent, attemptErrorLine, errorOutsideHistory, isEndedAttempt, jobAttempts, jobTimeline } from './domain/attempt-timeline.ts';
 export { recordLimits } from './domain/job-record.ts';
 export type { JsonObject, JsonPrimitive, JsonValue } from './domain/json-value.ts';
@@ -94,7 +94,18 @@ export type {
   WorkerRegistry,
   FollowUps,
   StepStore,
+  ChildFailurePolicy,
+  FlowChild,
+  FlowDependency,
+  FlowJob,
+  FlowProgress,
+  FlowStore,
+  NewFlow,
+  RunCondition,
 } from './contract/backend.ts';
+export { childFailurePolicies, maxFlowJobs, waitingForChildrenRunAt } from './contract/flow-store.ts';
+export { step } from './client/flow-plan.ts';
+export type { BatchCallbacks, ChildDependency, FlowStep, FlowStepOptions } from './client/flow-plan.ts';
 
 export { defaultBackendUrl, openBackend } from './backends/open-backend.ts';
 export type { OpenBackendOptions } from './backends/open-backend.ts';
@@ -106,7 +117,7 @@ export type { SqliteSettings } from './backends/sqlite/sqlite-url.ts';
 
 export { createClient, createScheduler, createWorker } from './create.ts';
 export { Client } from './client/client.ts';
-export type { ClientOptions, EnqueueCall, EnqueueItem, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
+export type { BatchCreated, BatchProgress, ChainCreated, ClientOptions, EnqueueCall, EnqueueItem, FlowCreated, JobRun, PruneOptions, WaitOptions } from './client/client.ts';
 export type { WaitExplanation, WaitReason, WaitReasonCode } from './client/wait-reasons.ts';
 export { BoundJob } from './client/bound-job.ts';
 export type { BatchOptions, BatchOutcome } from './client/bound-job.ts';

@@ -37,6 +37,8 @@ import { BoundJob } from './bound-job.ts';
 import { prepareJob } from '../execution/prepare-job.ts';
 import { toRunMetadata } from './run-metadata.ts';
 import { type WaitExplanation, waitReasons } from './wait-reasons.ts';
+import type { FlowProgress } from '../contract/flow-store.ts';
+import { type BatchCallbacks, type FlowStep, type PlannedNode, batchNodes, chainNodes, graphNodes, planFlow } from './flow-plan.ts';
 
 export interface ClientOptions {
   /** A backend, or a connection string. @default 'sqlite:./jobsmith.db' */
@@ -63,6 +65,38 @@ export interface EnqueueItem {
   job: AnyJob | string;
   payload: unknown;
   options?: EnqueueOptions;
+}
+
+/** `client.flow`'s answer: the flow's id, and each node's job id by its name. */
+export interface FlowCreated<TName extends string = string> {
+  flowId: string;
+  ids: Record<TName, string>;
+}
+
+/** `client.chain`'s answer: the flow's id, and the jobs' ids in chain order. */
+export interface ChainCreated {
+  flowId: string;
+  ids: string[];
+}
+
+/** `client.batch`'s answer: the batch's id (its flow's), the items' ids in order, and each callback's. */
+export interface BatchCreated {
+  batchId: string;
+  ids: string[];
+  callbacks: { onComplete?: string; onSuccess?: string; onFailure?: string };
+}
+
+/**
+ * `client.batchProgress`: `total` and `done` count the batch's items (its callbacks apart);
+ * `completed`, `failed` and `cancelled` count the batch's jobs in that state, its callbacks
+ * included (an `onSuccess` cancelled because an item failed counts as cancelled).
+ */
+export interface BatchProgress {
+  total: number;
+  done: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
 }
 
 /** `job.now()`'s answer: the handler's result when it completed, and the run's record. */
@@ -163,6 +197,72 @@ export class Client implements AsyncDisposable {
       }
     }
     return backend.enqueue(prepared, call);
+  }
+
+  /**
+   * Creates a flow in one atomic write: jobs named by the keys of `nodes`, each waiting for the
+   * children its step lists (by name; a child may have several parents). A parent runs once its
+   * children have finished and reads them with `ctx.children()`; a child that fails for good
+   * fails its parent unless the dependency says otherwise (`onChildFailure`). A cycle, an
+   * unknown child, too many jobs or an option a flow job cannot take is refused with
+   * `InvalidFlowError` naming it, and nothing is written. Needs capability `flows`.
+   * @example
+   * const { ids } = await client.flow({
+   *   a: step(fetchPage, { url: 'https://a' }),
+   *   b: step(fetchPage, { url: 'https://b' }),
+   *   merge: step(mergePages, null, { children: ['a', { child: 'b', onChildFailure: 'ignore' }] }),
+   * });
+   */
+  async flow<const N extends Record<string, FlowStep>>(nodes: N, call: EnqueueCall = {}): Promise<FlowCreated<Extract<keyof N, string>>> {
+    const { flowId, ids } = await this.createFlow(() => graphNodes(nodes), call);
+    return { flowId, ids: Object.fromEntries(ids) as Record<Extract<keyof N, string>, string> };
+  }
+
+  /**
+   * Runs jobs one after another, created in one atomic write: each waits for the one before
+   * and reads its result with `ctx.children()`. When one fails for good (or is cancelled), the
+   * rest are cancelled, their error naming the job that did not complete. Needs capability `flows`.
+   */
+  async chain(steps: readonly FlowStep[], call: EnqueueCall = {}): Promise<ChainCreated> {
+    const { flowId, ids } = await this.createFlow(() => chainNodes(steps), call);
+    return { flowId, ids: steps.map((_, index) => ids.get(`step ${index}`)!) };
+  }
+
+  /**
+   * Enqueues many jobs as one batch, with callback jobs that each run once when all of them
+   * have finished: `onComplete` always, `onSuccess` if every item completed, `onFailure` if one
+   * did not. A callback reads the outcome with `ctx.childrenSummary()` (counts and failed ids).
+   * `batchProgress(batchId)` tells how far it is. Needs capability `flows`.
+   */
+  async batch(items: readonly FlowStep[], callbacks: BatchCallbacks = {}, call: EnqueueCall = {}): Promise<BatchCreated> {
+    const { flowId, ids } = await this.createFlow(() => batchNodes(items, callbacks), call);
+    const created: BatchCreated = { batchId: flowId, ids: items.map((_, index) => ids.get(`item ${index}`)!), callbacks: {} };
+    for (const name of ['onComplete', 'onSuccess', 'onFailure'] as const) if (ids.has(name)) created.callbacks[name] = ids.get(name)!;
+    return created;
+  }
+
+  /** How many jobs of a flow are in each state; null when none of it exists (any more). Needs capability `flows`. */
+  async flowProgress(flowId: string): Promise<FlowProgress | null> {
+    const backend = await this.backend();
+    requireCapability(backend, 'flows');
+    return backend.flowProgress!(flowId);
+  }
+
+  /** How far a batch is: items done of total (see `BatchProgress`); null when none of it exists. Needs capability `flows`. */
+  async batchProgress(batchId: string): Promise<BatchProgress | null> {
+    const progress = await this.flowProgress(batchId);
+    if (!progress) return null;
+    const { leaves, counts } = progress;
+    return { total: leaves.total, done: leaves.finished, completed: counts.completed, failed: counts.failed, cancelled: counts.cancelled };
+  }
+
+  private async createFlow(nodesOf: () => PlannedNode[], call: EnqueueCall): Promise<{ flowId: string; ids: Map<string, string> }> {
+    assertKnownOptions(call, ['tx'], 'the flow options');
+    const backend = await this.backend();
+    requireCapability(backend, 'flows');
+    const { flow, ids } = await planFlow(nodesOf(), backend.now(), (job) => this.definitionOf(job));
+    await backend.enqueueFlow!(flow, call);
+    return { flowId: flow.flowId, ids };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { BackendStats, LiveWorker } from '../contract/backend.ts';
+import { waitingForChildrenRunAt } from '../contract/flow-store.ts';
 import type { JobRecord } from '../domain/job-record.ts';
 
 /** What a `WaitReason` says, stable for scripts and the dashboard. */
@@ -6,6 +7,7 @@ export type WaitReasonCode =
   | 'finished'
   | 'running'
   | 'expired-lease'
+  | 'waiting-for-children'
   | 'delayed'
   | 'queue-paused'
   | 'behind-higher-priority'
@@ -69,6 +71,10 @@ function serving(workers: readonly LiveWorker[], job: JobRecord): { onQueue: Liv
   return { onQueue, both: onQueue.filter((worker) => worker.names.includes(job.name)) };
 }
 
+/** A parent of a flow still waiting for its children (contract/flow-store.ts): not due at any time. */
+const waitsForChildren = (job: JobRecord): job is JobRecord & { flow: NonNullable<JobRecord['flow']> } =>
+  job.state === 'scheduled' && job.runAt === waitingForChildrenRunAt && job.flow !== undefined;
+
 export const waitChecks: WaitCheck[] = [
   {
     name: 'finished',
@@ -98,9 +104,27 @@ export const waitChecks: WaitCheck[] = [
     },
   },
   {
+    name: 'children',
+    async run({ job }) {
+      if (!waitsForChildren(job)) return [];
+      const { pendingChildren, children, flowId } = job.flow;
+      return [
+        {
+          code: 'waiting-for-children',
+          blocking: true,
+          pendingChildren,
+          children,
+          flowId,
+          message: `It is waiting for ${pendingChildren} of ${plural(children, 'child', 'children')} of its flow to finish; it is queued when they have.`,
+        },
+      ];
+    },
+  },
+  {
     name: 'delay',
     async run({ job, now }) {
-      if (job.state !== 'scheduled' || job.runAt <= now) return [];
+      // Its run time is the never-due mark of a parent waiting for its children, not a delay.
+      if (job.state !== 'scheduled' || job.runAt <= now || waitsForChildren(job)) return [];
       const backoff = job.attempts > 0 && job.error !== null ? `, backing off after attempt ${job.error.attempt} failed: ${job.error.message.split('\n')[0]}` : '';
       const sleep = job.steps?.find((step) => step.outcome === 'sleeping' && step.wakeAt === job.runAt);
       const cause = sleep ? `: it sleeps in step "${sleep.name}" (ctx.sleep)` : backoff;

@@ -1,5 +1,24 @@
+import type { FlowChild } from '../contract/flow-store.ts';
+import type { AnyJob, JobResult } from './define-job.ts';
 import type { Duration } from './duration.ts';
-import type { JsonObject } from './json-value.ts';
+import type { JsonObject, JsonValue } from './json-value.ts';
+
+/** A child of a flow job as `ctx.children()` reads it; `result` typed as its job returns it when read by definition. */
+export type JobChild<TResult = JsonValue> = Omit<FlowChild, 'result'> & {
+  /** What it returned, when `completed`; null otherwise. */
+  result: TResult | null;
+};
+
+/** `ctx.childrenSummary()`: how a job's children ended, what a batch callback reports. */
+export interface ChildrenSummary {
+  total: number;
+  completed: number;
+  failed: number;
+  /** Cancelled, or deleted before the parent read them. */
+  cancelled: number;
+  /** The ids of the children that failed. */
+  failedIds: string[];
+}
 
 /** What a running job sees of itself, passed to `run` / `perform` and to the `failed` hook. */
 export interface JobContext {
@@ -39,4 +58,16 @@ export interface JobContext {
    * the attempt that starts the sleep.
    */
   sleep(name: string, duration: Duration): Promise<void>;
+  /**
+   * The jobs this one waited for in its flow (`client.flow`, `chain`, `batch`), in the order
+   * they were given, with their state, result and error; empty outside a flow. Given a job
+   * definition, only the children of that job, their `result` typed as it returns it. Throws
+   * `CapabilityUnsupportedError` on a backend without `flows`.
+   * @example
+   * const pages = await ctx.children(fetchPage); // JobChild<{ html: string }>[]
+   */
+  children(): Promise<JobChild[]>;
+  children<J extends AnyJob>(job: J): Promise<Array<JobChild<JobResult<J>>>>;
+  /** Counts of how this job's children ended, and the ids of those that failed (a batch callback's report). */
+  childrenSummary(): Promise<ChildrenSummary>;
 }

@@ -1,7 +1,7 @@
 import type { Backend, ClaimedJob, NewJob, Settlement } from '../contract/backend.ts';
 import { backoffDelay } from '../domain/backoff.ts';
 import type { Clock } from '../domain/clock.ts';
-import { type FollowUpJob, type JobDefinition, toJobDefinition } from '../domain/define-job.ts';
+import { type AnyJob, type FollowUpJob, type JobDefinition, toJobDefinition } from '../domain/define-job.ts';
 import {
   InvalidOptionError,
   InvalidStateError,
@@ -12,7 +12,8 @@ import {
   WorkerShutdownError,
   isJobsmithError,
 } from '../domain/errors.ts';
-import type { JobContext } from '../domain/job-context.ts';
+import type { ChildrenSummary, JobChild, JobContext } from '../domain/job-context.ts';
+import { requireCapability } from '../contract/capabilities.ts';
 import { type JobProgress, recordLimits } from '../domain/job-record.ts';
 import { type JsonObject, type JsonValue, toJsonText } from '../domain/json-value.ts';
 import { errorFromStored, serializeError } from '../domain/serialized-error.ts';
@@ -380,5 +381,30 @@ function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort, st
       if (!steps) return Promise.reject(new InvalidStateError(job.id, job.state, `sleep "${name}" in the failed hook of`));
       return steps.sleep(name, duration);
     },
+    children: ((childJob?: AnyJob) => readChildren(deps.backend, job.id, childJob)) as JobContext['children'],
+    async childrenSummary() {
+      return summarizeChildren(await readChildren(deps.backend, job.id));
+    },
   };
+}
+
+/** A flow job's children as the store lists them, those of one job definition when given. */
+async function readChildren(backend: Backend, id: string, childJob?: AnyJob): Promise<JobChild[]> {
+  requireCapability(backend, 'flows');
+  const children = await backend.listChildren!(id);
+  if (childJob === undefined) return children;
+  const { name } = toJobDefinition(childJob);
+  return children.filter((child) => child.name === name);
+}
+
+export function summarizeChildren(children: readonly JobChild<unknown>[]): ChildrenSummary {
+  const summary: ChildrenSummary = { total: children.length, completed: 0, failed: 0, cancelled: 0, failedIds: [] };
+  for (const child of children) {
+    if (child.state === 'completed') summary.completed++;
+    else if (child.state === 'failed') {
+      summary.failed++;
+      summary.failedIds.push(child.id);
+    } else if (child.state === 'cancelled' || child.state === null) summary.cancelled++;
+  }
+  return summary;
 }

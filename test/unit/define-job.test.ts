@@ -27,6 +27,8 @@ function fakeContext(overrides: Partial<JobContext> = {}): JobContext {
     log: async () => {},
     step: <T,>(_name: string, run: () => T | Promise<T>) => Promise.resolve(run()) as Promise<Awaited<T>>,
     sleep: async () => {},
+    children: (async () => []) as JobContext['children'],
+    childrenSummary: async () => ({ total: 0, completed: 0, failed: 0, cancelled: 0, failedIds: [] }),
     ...overrides,
   };
 }

@@ -14,6 +14,7 @@ import { newJobId } from '../../domain/ids.ts';
 import type { EnqueueOptions } from '../../domain/job-options.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import type { JsonValue } from '../../domain/json-value.ts';
+import { step } from '../../client/flow-plan.ts';
 import { testWithCapability } from './capabilities.ts';
 import type { ConformanceSuite } from './index.ts';
 
@@ -35,7 +36,7 @@ interface NodeSpec {
  */
 export function flowTests(suite: ConformanceSuite): void {
   const test = testWithCapability(suite, 'flows');
-  const { newJob, enqueueOne } = suite;
+  const { newJob, enqueueOne, startWorker, untilState, eventually } = suite;
 
   const flowJob = defineJob({ name: 'flow-job', run: () => null });
   const flowChild = defineJob({ name: 'flow-child', run: () => null });
@@ -476,5 +477,105 @@ export function flowTests(suite: ConformanceSuite): void {
     expect((await backend.list({ queue: 'plain' })).jobs[0]!.flow).toBeUndefined();
     expect((await claim(id)).flow).toBeUndefined();
     expect(await backend.listChildren!(id)).toEqual([]);
+  });
+
+  test('in a worker, a parent reads its children, typed by their job, once they have all completed', async ({ client, backend }) => {
+    const fetchSize = defineJob({ name: 'flow-fetch-size', run: (url: string) => ({ url, size: url.length }) });
+    const label = defineJob({ name: 'flow-label', run: (text: string) => text.toUpperCase() });
+    const seen: unknown[] = [];
+    const total = defineJob({
+      name: 'flow-total',
+      run: async (_: null, ctx) => {
+        const sizes = await ctx.children(fetchSize);
+        const [labelled] = await ctx.children(label);
+        seen.push((await ctx.children()).map((child) => [child.name, child.state]));
+        // Typed: `result` is what flow-fetch-size returns (or null), `labelled.result` a string.
+        return { label: labelled!.result!.toLowerCase(), size: sizes.reduce((sum, child) => sum + (child.result?.size ?? 0), 0) };
+      },
+    });
+    const { flowId, ids } = await client.flow({
+      a: step(fetchSize, 'https://a.example'),
+      b: step(fetchSize, 'https://bb.example'),
+      title: step(label, 'Total'),
+      total: step(total, null, { children: ['a', 'title', { child: 'b', onChildFailure: 'fail' }] }),
+    });
+    const explained = await client.explainWait(ids.total);
+    // First, and no 'delayed' for its never-due run time (a store without workers adds that none is live).
+    expect(explained.reasons[0]).toMatchObject({ code: 'waiting-for-children', blocking: true, pendingChildren: 3, children: 3 });
+    expect(explained.reasons.map((reason) => reason.code)).not.toContain('delayed');
+    expect(explained.reasons[0]!.message).toContain('waiting for 3 of 3 children');
+    expect(await client.flowProgress(flowId)).toMatchObject({ total: 4, finished: 0, leaves: { total: 3, finished: 0 } });
+    await startWorker([fetchSize, label, total]);
+    await untilState(ids.total, 'completed');
+    expect((await backend.get(ids.total))!.result).toEqual({ label: 'total', size: 'https://a.example'.length + 'https://bb.example'.length });
+    expect(seen).toEqual([
+      [
+        ['flow-fetch-size', 'completed'],
+        ['flow-label', 'completed'],
+        ['flow-fetch-size', 'completed'],
+      ],
+    ]);
+    expect(await client.flowProgress(flowId)).toMatchObject({ total: 4, finished: 4, counts: { completed: 4 } });
+  });
+
+  test('in a worker, a chain passes each result to the next; a failure cancels the rest, saying why', async ({ client, backend }) => {
+    // Annotated: the job reads children of its own kind, which TypeScript cannot infer from itself.
+    const add: JobDefinition<number, number, number> = defineJob({
+      name: 'flow-add',
+      maxAttempts: 1,
+      run: async (n: number, ctx): Promise<number> => {
+        if (n < 0) throw new Error('negative step');
+        const [previous] = await ctx.children(add);
+        return (previous?.result ?? 0) + n;
+      },
+    });
+    await startWorker([add]);
+    const chain = await client.chain([step(add, 1), step(add, 10), step(add, 100)]);
+    await untilState(chain.ids[2]!, 'completed');
+    expect((await backend.get(chain.ids[2]!))!.result).toBe(111);
+
+    const broken = await client.chain([step(add, 1), step(add, -1), step(add, 100), step(add, 1000)]);
+    await untilState(broken.ids[1]!, 'failed');
+    await untilState(broken.ids[3]!, 'cancelled');
+    const third = (await backend.get(broken.ids[2]!))!;
+    expect(third).toMatchObject({ state: 'cancelled', attempts: 0 });
+    expect(third.error).toMatchObject({ code: 'CHILD_FAILED', message: `Child job ${broken.ids[1]} (flow-add) failed.` });
+    expect((await backend.get(broken.ids[3]!))!.error).toMatchObject({ code: 'CHILD_FAILED', message: `Child job ${broken.ids[2]} (flow-add) was cancelled.` });
+    expect(await client.flowProgress(broken.flowId)).toMatchObject({ counts: { completed: 1, failed: 1, cancelled: 2 } });
+  });
+
+  test('in a worker, a batch runs its onComplete and onFailure once with the counts and failed ids; onSuccess is cancelled', async ({ client }) => {
+    const item = defineJob({
+      name: 'flow-item',
+      maxAttempts: 1,
+      run: (n: number) => {
+        if (n === 2) throw new Error('item 2 broke');
+        return n;
+      },
+    });
+    const reports: Array<[string, unknown]> = [];
+    const report = defineJob({
+      name: 'flow-report',
+      run: async (which: string, ctx) => {
+        reports.push([which, await ctx.childrenSummary()]);
+      },
+    });
+    await startWorker([item, report]);
+    const batch = await client.batch([step(item, 1), step(item, 2), step(item, 3)], {
+      onComplete: step(report, 'complete'),
+      onSuccess: step(report, 'success'),
+      onFailure: step(report, 'failure'),
+    });
+    expect(Object.keys(batch.callbacks).sort()).toEqual(['onComplete', 'onFailure', 'onSuccess']);
+    await untilState(batch.callbacks.onComplete!, 'completed');
+    await untilState(batch.callbacks.onFailure!, 'completed');
+    await untilState(batch.callbacks.onSuccess!, 'cancelled');
+    const summary = { total: 3, completed: 2, failed: 1, cancelled: 0, failedIds: [batch.ids[1]] };
+    await eventually(() => reports.length === 2, 'both callbacks to report');
+    expect(reports.sort()).toEqual([
+      ['complete', summary],
+      ['failure', summary],
+    ]);
+    expect(await client.batchProgress(batch.batchId)).toEqual({ total: 3, done: 3, completed: 4, failed: 1, cancelled: 1 });
   });
 }
