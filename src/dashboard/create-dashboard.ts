@@ -190,7 +190,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     page(async (request, c) => {
       const job = await client.get(c.req.param('id')!);
       // Every job not finished gets the "why isn't it running" panel (a running one: who holds it).
-      return jobDetailPage(context, request, job, isTerminal(job.state) ? null : await client.explainWait(job.id));
+      const explanation = isTerminal(job.state) ? null : await client.explainWait(job.id);
+      const flow = job.flow === undefined ? null : { children: await client.children(job.id), progress: await client.flowProgress(job.flow.flowId) };
+      return jobDetailPage(context, request, job, explanation, flow);
     }),
   );
   app.get(`${base}/failed`, page((request) => failedPage(context, request)));
