@@ -22,6 +22,6 @@ export function registerFlow(program: Command, session: Session): void {
       const width = Math.max(...present.map((state) => state.length));
       for (const state of present) await terminal.line(`  ${terminal.style(stateStyles[state], state.padEnd(width))}  ${progress.counts[state]}`);
       // A batch's items apart from its callbacks: what `batchProgress` calls done of total.
-      if (leaves.total !== progress.total) await terminal.line(terminal.style('dim', `  ${leaves.finished} of ${leaves.total} jobs that wait for no other finished`));
+      if (leaves.total !== progress.total) await terminal.line(terminal.style('dim', `  leaves     ${leaves.finished} of ${leaves.total} finished (the jobs that wait for no other: a batch's items)`));
     });
 }
