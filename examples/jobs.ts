@@ -76,3 +76,29 @@ export const queueDigest = defineJob({
     return { at: new Date().toISOString(), scheduledFor: ctx.metadata.scheduledFor ?? null };
   },
 });
+
+/** One item of a batch: a thumbnail of one photo. */
+export const makeThumbnail = defineJob({
+  name: 'make-thumbnail',
+  queue: 'media',
+  schema: z.object({ photo: z.string().min(1), width: z.number().int().positive() }),
+  async run({ photo, width }, ctx) {
+    await pause(100 + Math.round(Math.random() * 300), ctx.signal);
+    return { thumbnail: photo.replace(/(\.\w+)?$/, `-${width}w$1`) };
+  },
+});
+
+/**
+ * A batch's `onComplete` callback: runs once, when every thumbnail of the album has finished
+ * (however each ended), and reads how they did and what they returned.
+ */
+export const albumReady = defineJob({
+  name: 'album-ready',
+  queue: 'media',
+  schema: z.object({ album: z.string().min(1) }),
+  async run({ album }, ctx) {
+    const { total, completed, failedIds } = await ctx.childrenSummary();
+    const thumbnails = (await ctx.children(makeThumbnail)).flatMap((child) => (child.result === null ? [] : [child.result.thumbnail]));
+    return { album, total, completed, failed: failedIds.length, thumbnails };
+  },
+});

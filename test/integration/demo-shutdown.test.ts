@@ -74,12 +74,29 @@ async function runningJobs(url: string): Promise<number> {
 
 const reportStarted = (line: Record<string, unknown>) => line.msg === 'started' && line.job === 'monthly-report';
 
+/** The flow the demo makes at start: a batch of thumbnails, then its `album-ready` callback. */
+async function flowProgress(url: string, flowId: string) {
+  const client = createClient({ backend: url });
+  try {
+    return await client.flowProgress(flowId);
+  } finally {
+    await client.close();
+  }
+}
+
 describe('the demo (npm start) stopped by signals to its process group', () => {
   it('stops gracefully on one Ctrl-C: running jobs finish, nothing is left running', { timeout: 90_000 }, async () => {
     const url = `sqlite:${join(dir, 'once.db')}`;
     const demo = startDemo(url);
     try {
-      await demo.until('a monthly report starting', reportStarted);
+      // The flow it makes at start completes: its callback runs once its three items have finished.
+      await demo.until('the batch callback completing', (line) => line.msg === 'completed' && line.job === 'album-ready');
+      const batch = demo.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('batch enqueued'))!;
+      const callback = demo.logs.find((line) => line.msg === 'completed' && line.job === 'album-ready')!;
+      expect(callback).toMatchObject({ id: batch.onComplete, result: { album: 'album-1', total: 3, completed: 3, failed: 0, thumbnails: expect.arrayContaining(['album-1/beach-320w.jpg']) } });
+      // Stop while a monthly report runs (one starts every 6 s), so the stop has a job to wait for.
+      const runningReport = (line: Record<string, unknown>) => reportStarted(line) && !demo.logs.some((other) => other.msg === 'completed' && other.id === line.id);
+      await demo.until('a monthly report running', runningReport);
       // The dashboard beside it shows the demo's jobs.
       const running = demo.logs.find((line) => typeof line.dashboard === 'string')!;
       expect(running.msg).toBe(`Jobsmith demo running, dashboard at ${running.dashboard}; Ctrl-C to stop`);
@@ -93,6 +110,7 @@ describe('the demo (npm start) stopped by signals to its process group', () => {
       expect(demo.logs.some((line) => line.msg === 'completed' && line.job === 'monthly-report')).toBe(true);
       expect(demo.logs.some((line) => line.msg === 'stopping at once: releasing running jobs')).toBe(false);
       expect(await runningJobs(url)).toBe(0);
+      expect(await flowProgress(url, batch.batchId as string)).toMatchObject({ total: 4, finished: 4, counts: { completed: 4 }, leaves: { total: 3, finished: 3 } });
     } finally {
       killGroup(demo.child, 'SIGKILL');
     }
