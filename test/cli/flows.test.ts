@@ -100,7 +100,6 @@ describe('list', () => {
   it('on a terminal too', async () => {
     const { stdout } = await cliInTerminal(['list', '--state', 'scheduled'], { cwd: project.dir });
     expect(stdout).not.toMatch(neverDue);
-    // eslint-disable-next-line no-control-regex
     expect(stdout.replace(/\u001b\[[\d;]*m/g, '')).toMatch(/scheduled \(waiting for 1 of 2 children\)/);
   });
 });
