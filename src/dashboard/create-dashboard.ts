@@ -8,6 +8,7 @@ import { browserValue, csrfCookieHeader, csrfField, csrfTokenFor, originProblem,
 import type { DashboardContext, PageRequest } from './dashboard-context.ts';
 import type { SafeHtml } from './html.ts';
 import { LiveEvents, type LiveEventsOptions } from './live-events.ts';
+import { flowPage } from './pages/flow.ts';
 import { failedPage, jobsPage } from './pages/jobs.ts';
 import { jobDetailPage } from './pages/job-detail.ts';
 import { loginPage, messagePage } from './pages/login.ts';
@@ -195,6 +196,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return jobDetailPage(context, request, job, explanation, flow);
     }),
   );
+  app.get(`${base}/flows/:flowId`, async (c) => {
+    const progress = await client.flowProgress(c.req.param('flowId'));
+    if (progress === null) return c.html(messagePage(context, 'Not found', 'No job of this flow is in the store (a wrong id, or its jobs were pruned).').text, 404);
+    return page((request) => Promise.resolve(flowPage(context, request, progress)))(c);
+  });
   app.get(`${base}/failed`, page((request) => failedPage(context, request)));
   app.get(`${base}/queues`, page((request) => queuesPage(context, request)));
   app.get(`${base}/schedules`, page((request) => schedulesPage(context, request)));

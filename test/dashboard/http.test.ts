@@ -371,7 +371,7 @@ describe('flows', () => {
     expect(parentPage).not.toMatch(neverDue);
     expect(parentPage).toContain('<tr><th>Run at</th><td><span class="waiting-for-children">waiting for 2 of 2 children</span></td></tr>');
     const flow = section(parentPage, 'flow');
-    expect(flow).toContain(`<p class="flow-progress">Flow <span class="mono">${flowId}</span>: 0 of 3 jobs finished: 1 scheduled, 2 queued.</p>`);
+    expect(flow).toContain(`<p class="flow-progress">Flow <a class="mono" href="/flows/${flowId}">${flowId}</a>: 0 of 3 jobs finished: 1 scheduled, 2 queued.</p>`);
     expect(flow).toContain('<p class="flow-waiting">This job is waiting for 2 of 2 children; it is queued when they have finished.</p>');
     expect(flow).not.toContain('flow-parents');
     const childRow = (id: string) => new RegExp(`<tr data-child-id="${id}">[\\s\\S]*?</tr>`).exec(flow)?.[0] ?? '';
@@ -423,7 +423,16 @@ describe('flows', () => {
     }
     const done = await get(`/jobs/${ids.merge}`);
     expect(done).not.toMatch(neverDue);
-    expect(section(done, 'flow')).toContain(`Flow <span class="mono">${flowId}</span>: 3 of 3 jobs finished: 2 completed, 1 cancelled.`);
+    expect(section(done, 'flow')).toContain(`Flow <a class="mono" href="/flows/${flowId}">${flowId}</a>: 3 of 3 jobs finished: 2 completed, 1 cancelled.`);
+    // The flow's own page: its counts by state.
+    const flowPage = await get(`/flows/${flowId}`);
+    expect(flowPage).toContain(`<span class="mono">${flowId}</span>: 3 of 3 jobs finished.`);
+    expect(flowPage).toMatch(/<tr data-state="completed"><td><span class="state state-completed">completed<\/span><\/td><td class="num">2<\/td><\/tr>/);
+    expect(flowPage).toMatch(/<tr data-state="cancelled">[\s\S]*?<td class="num">1<\/td><\/tr>/);
+    expect(flowPage).toContain('<p class="flow-leaves">The jobs that wait for no other (a batch\'s items): 2 of 2 finished.</p>');
+    expect((await request('/flows/00000000-0000-7000-8000-000000000000', { headers: bearer })).status).toBe(404);
+    // Without credentials, the flow page sends you to sign in, as every page does.
+    expect((await request(`/flows/${flowId}`)).status).toBe(302);
     expect(section(done, 'flow')).not.toContain('flow-waiting');
     expect(section(done, 'flow')).toMatch(new RegExp(`<tr data-child-id="${ids.a}">[\\s\\S]*?<span class="state state-completed">completed</span>`));
   });

@@ -111,7 +111,7 @@ function flowSection(context: DashboardContext, job: JobRecord, flow: FlowView, 
   const waiting = waitingForChildren(job);
   const { children, progress } = flow;
   return html`<section class="flow" id="flow"><h2>Flow</h2>
-<p class="flow-progress">Flow <span class="mono">${job.flow.flowId}</span>${progress ? html`: ${flowProgressText(progress)}` : ''}.</p>
+<p class="flow-progress">Flow <a class="mono" href="${context.base}/flows/${job.flow.flowId}">${job.flow.flowId}</a>${progress ? html`: ${flowProgressText(progress)}` : ''}.</p>
 ${waiting === null ? '' : html`<p class="flow-waiting">This job is ${waitingForChildrenText(waiting)}; it is queued when they have finished.</p>`}
 ${job.flow.hasParents ? html`<p class="flow-parents">Other jobs of this flow wait for this one.</p>` : ''}
 ${children.length === 0
