@@ -15,19 +15,27 @@ export const welcomeEmail = defineJob({
   },
 });
 
-/** A longer job that reports progress through its phases. */
+/**
+ * A job of durable steps, reporting progress through them: each step's result is stored with
+ * the job, so a retry (or a restart that released it) resumes at the first step not finished.
+ */
 export const monthlyReport = defineJob({
   name: 'monthly-report',
   schema: z.object({ month: z.string().regex(/^\d{4}-\d{2}$/) }),
   timeout: '30s',
   async run({ month }, ctx) {
-    const phases = ['validate', 'collect', 'aggregate', 'render'];
-    for (const [index, phase] of phases.entries()) {
-      await ctx.progress(Math.round((index / phases.length) * 100), phase);
-      await pause(400, ctx.signal);
-    }
+    const phase = <T>(index: number, name: string, work: () => T) =>
+      ctx.step(name, async () => {
+        await ctx.progress(index * 25, name);
+        await pause(400, ctx.signal);
+        return work();
+      });
+    const period = await phase(0, 'validate', () => ({ month, days: new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).getUTCDate() }));
+    const rows = await phase(1, 'collect', () => period.days * 41);
+    const perDay = await phase(2, 'aggregate', () => Math.round(rows / period.days));
+    const file = await phase(3, 'render', () => `reports/${month}.pdf`);
     await ctx.progress(100, 'done');
-    return { month, rows: 1234 };
+    return { month, rows, perDay, file };
   },
 });
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createClient } from '../../src/index.ts';
+import { type Client, createClient } from '../../src/index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'jobsmith-demo-'));
@@ -74,11 +74,10 @@ async function runningJobs(url: string): Promise<number> {
 
 const reportStarted = (line: Record<string, unknown>) => line.msg === 'started' && line.job === 'monthly-report';
 
-/** The flow the demo makes at start: a batch of thumbnails, then its `album-ready` callback. */
-async function flowProgress(url: string, flowId: string) {
+async function withClient<T>(url: string, use: (client: Client) => Promise<T>): Promise<T> {
   const client = createClient({ backend: url });
   try {
-    return await client.flowProgress(flowId);
+    return await use(client);
   } finally {
     await client.close();
   }
@@ -107,10 +106,15 @@ describe('the demo (npm start) stopped by signals to its process group', () => {
       await demo.exited;
       // npm re-raises the signal it got on itself, so its own exit says nothing; the demo's log does.
       expect(demo.logs.at(-1)).toMatchObject({ msg: 'stopped' });
-      expect(demo.logs.some((line) => line.msg === 'completed' && line.job === 'monthly-report')).toBe(true);
+      // The report is a job of durable steps: it completed through its four.
+      const report = demo.logs.find((line) => line.msg === 'completed' && line.job === 'monthly-report');
+      expect(report).toMatchObject({ result: { month: '2026-11', rows: 30 * 41, perDay: 41, file: 'reports/2026-11.pdf' } });
+      const steps = (await withClient(url, (client) => client.get(report!.id as string))).steps!;
+      expect(steps.map((step) => [step.name, step.outcome])).toEqual(['validate', 'collect', 'aggregate', 'render'].map((name) => [name, 'completed']));
       expect(demo.logs.some((line) => line.msg === 'stopping at once: releasing running jobs')).toBe(false);
       expect(await runningJobs(url)).toBe(0);
-      expect(await flowProgress(url, batch.batchId as string)).toMatchObject({ total: 4, finished: 4, counts: { completed: 4 }, leaves: { total: 3, finished: 3 } });
+      // The flow the demo makes at start: a batch of three thumbnails, then its `album-ready` callback.
+      expect(await withClient(url, (client) => client.flowProgress(batch.batchId as string))).toMatchObject({ total: 4, finished: 4, counts: { completed: 4 }, leaves: { total: 3, finished: 3 } });
     } finally {
       killGroup(demo.child, 'SIGKILL');
     }
