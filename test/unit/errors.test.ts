@@ -5,6 +5,7 @@ import {
   CapabilityUnsupportedError,
   ClosedError,
   DuplicateStepError,
+  InvalidFlowError,
   InvalidOptionError,
   InvalidScheduleError,
   InvalidStateError,
@@ -155,6 +156,12 @@ const cases: Case[] = [
     className: 'DuplicateStepError',
     code: 'DUPLICATE_STEP',
     details: { id: '0190f3c2-1a2b-7c3d-8e4f-5a6b7c8d9e0f', step: 'validate' },
+  },
+  {
+    error: new InvalidFlowError('a cycle: "a" waits for "a"', { details: { cycle: ['a', 'a'] } }),
+    className: 'InvalidFlowError',
+    code: 'INVALID_FLOW',
+    details: { reason: 'a cycle: "a" waits for "a"', cycle: ['a', 'a'] },
   },
   { error: new ClosedError('The client'), className: 'ClosedError', code: 'CLOSED', details: {} },
 ];

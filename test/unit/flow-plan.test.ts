@@ -152,7 +152,7 @@ describe('chainNodes and batchNodes', () => {
 });
 
 describe('client flows on a backend without capability flows', () => {
-  it('refuse with CapabilityUnsupportedError, never a TypeError', async () => {
+  it('refuse with CapabilityUnsupportedError, never a TypeError, and so do ctx.children() and ctx.childrenSummary()', async () => {
     const inner = new MemoryBackend({ clock: new FakeClock(now) });
     const backend = new Proxy(inner, {
       get: (target, property, receiver) => (property === 'capabilities' ? new Set(['change-events']) : Reflect.get(target, property, receiver)),
@@ -167,6 +167,16 @@ describe('client flows on a backend without capability flows', () => {
     ]) {
       await expect(call()).rejects.toMatchObject({ code: 'UNSUPPORTED_CAPABILITY', details: { capability: 'flows' } });
     }
+    const reads = defineJob({
+      name: 'reads-children',
+      run: async (_: null, ctx) => {
+        const errors = [];
+        for (const read of [() => ctx.children(), () => ctx.children(merge), () => ctx.childrenSummary()]) errors.push(await read().catch((error: unknown) => error));
+        return errors.map((error) => (error as { code?: string }).code ?? String(error));
+      },
+    });
+    const { data } = await client.job(reads).now(null);
+    expect(data).toEqual(['UNSUPPORTED_CAPABILITY', 'UNSUPPORTED_CAPABILITY', 'UNSUPPORTED_CAPABILITY']);
     await client.close();
   });
 });

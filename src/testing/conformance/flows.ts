@@ -183,6 +183,15 @@ export function flowTests(suite: ConformanceSuite): void {
     expect(parent).toMatchObject({ state: 'cancelled', finishedAt: clock.now() });
     expect(parent.error).toEqual(childFailedError({ id: ids.child!, name: 'flow-child', state: 'cancelled' }, clock.now()));
     expect(parent.error!.message).toBe(`Child job ${ids.child} (flow-child) was cancelled.`);
+
+    // A running child whose attempt settles as cancelled resolves its parent in that write.
+    const running = await enqueueFlow({ child2: {}, parent2: { dependsOn: [['child2', 'cancel']] } });
+    const { lease } = await claim(running.ids.child2!);
+    expect(await backend.cancel(running.ids.child2!)).toMatchObject({ outcome: 'cancel-requested' });
+    expect(await record(running.ids.parent2!)).toMatchObject({ state: 'scheduled' });
+    await clock.advance(5);
+    await backend.settle([{ id: running.ids.child2!, token: lease.token, kind: 'cancel', error: null, expiresAt: null }]);
+    expect(await record(running.ids.parent2!)).toMatchObject({ state: 'cancelled', finishedAt: clock.now(), error: { code: 'CHILD_FAILED' } });
   });
 
   test("policy 'ignore': a failed child counts as finished; the parent runs when the last one finishes", async ({ clock, backend }) => {
