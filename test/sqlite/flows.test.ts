@@ -207,6 +207,24 @@ describe('jobs outside flows', () => {
     expect((await instance.cancel('queued')).outcome).toBe('cancelled');
   });
 
+  it('every statement of flows looks its rows up through an index, with or without statistics', async () => {
+    const instance = await backend();
+    await instance.enqueue(Array.from({ length: 500 }, (_, i) => newJob(`plain-${i}`)));
+    await instance.enqueueFlow(chain(200));
+    const db = connect();
+    const texts = sqliteStatementTexts();
+    for (const analyzed of [false, true]) {
+      if (analyzed) db.exec('ANALYZE');
+      for (const name of ['resolveDependencies', 'countDown', 'anyNotCompleted', 'unfinishedDescendants', 'childrenOf', 'flowCounts', 'takenId'] as const) {
+        const parameters = name === 'resolveDependencies' ? [{ outcome: 'completed', childId: 'c00001' }] : ['c00001'];
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${texts[name]}`).all(...parameters) as Array<{ detail: string }>).map((row) => row.detail);
+        // A SCAN is of the few rows the statement was handed (json_each) or found (below), never of a table.
+        for (const detail of plan.filter((line) => line.startsWith('SCAN '))) expect(detail, `${name} (analyzed: ${analyzed})`).toMatch(/^SCAN (below|json_each)/);
+        expect(plan.join('\n'), name).not.toMatch(/jobsmith_jobs_state/);
+      }
+    }
+  });
+
   it('a flow is found through the partial index on flow_id, which holds no job outside flows', async () => {
     const instance = await backend();
     await instance.enqueue([newJob('plain')]);

@@ -41,13 +41,15 @@ UPDATE jobsmith_jobs SET state = ?, error = ?, finished_at = ?, expires_at = ? W
 -- name: unfinishedDescendants
 -- Every job below a parent, through any depth of dependencies (UNION, not UNION ALL: a job
 -- reached by two paths is walked once), that has not finished. A recursive CTE is a loop in
--- SQLite, not a recursion: a chain of maxFlowJobs needs no stack.
+-- SQLite, not a recursion: a chain of maxFlowJobs needs no stack. CROSS JOIN keeps the order:
+-- each job found is looked up by id, where the planner, left to itself, walked every active job
+-- through the state index and looked each up in the set found.
 WITH RECURSIVE below (id) AS (
   SELECT child_id FROM jobsmith_dependencies WHERE parent_id = ?
   UNION
-  SELECT d.child_id FROM jobsmith_dependencies AS d JOIN below ON d.parent_id = below.id
+  SELECT d.child_id FROM below CROSS JOIN jobsmith_dependencies AS d ON d.parent_id = below.id
 )
-SELECT j.id, j.state, j.queue, j.keep_failed_ms, j.cancel_requested FROM below JOIN jobsmith_jobs AS j ON j.id = below.id
+SELECT j.id, j.state, j.queue, j.keep_failed_ms, j.cancel_requested FROM below CROSS JOIN jobsmith_jobs AS j ON j.id = below.id
   WHERE j.state IN ('scheduled','queued','running')
 
 -- name: cancelDescendant
