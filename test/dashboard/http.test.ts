@@ -433,6 +433,12 @@ describe('flows', () => {
     expect((await request('/flows/00000000-0000-7000-8000-000000000000', { headers: bearer })).status).toBe(404);
     // Without credentials, the flow page sends you to sign in, as every page does.
     expect((await request(`/flows/${flowId}`)).status).toBe(302);
+
+    // A child deleted after it finished: still listed, as deleted, with no link to a page that is gone.
+    await client.delete(ids.b);
+    const afterDelete = section(await get(`/jobs/${ids.merge}`), 'flow');
+    expect(afterDelete).toContain(`<tr data-child-id="${ids.b}"><td><span class="mono" title="${ids.b}">${ids.b.slice(0, 8)}</span></td><td class="name">report</td><td><span class="muted">deleted</span></td><td class="policy">ignore</td>`);
+    expect(afterDelete).toContain('2 of 2 jobs finished: 2 completed.');
     expect(section(done, 'flow')).not.toContain('flow-waiting');
     expect(section(done, 'flow')).toMatch(new RegExp(`<tr data-child-id="${ids.a}">[\\s\\S]*?<span class="state state-completed">completed</span>`));
   });
