@@ -4,8 +4,8 @@
 // a second Ctrl-C stops it at once (see the end of this file).
 import { pino } from 'pino';
 import { serveDashboard } from '../src/dashboard/index.ts';
-import { createClient, createScheduler, createWorker, daily, defaultBackendUrl, every, openBackend } from '../src/index.ts';
-import { ChargeCard, flakyWebhook, monthlyReport, queueDigest, welcomeEmail } from './jobs.ts';
+import { createClient, createScheduler, createWorker, daily, defaultBackendUrl, every, openBackend, step } from '../src/index.ts';
+import { albumReady, ChargeCard, flakyWebhook, makeThumbnail, monthlyReport, queueDigest, welcomeEmail } from './jobs.ts';
 import { shortId } from './short-id.ts';
 
 const url = process.env.JOBSMITH_URL ?? defaultBackendUrl;
@@ -15,7 +15,7 @@ const logger = pino({
 });
 
 const backend = await openBackend(url);
-const jobs = [welcomeEmail, monthlyReport, flakyWebhook, ChargeCard, queueDigest];
+const jobs = [welcomeEmail, monthlyReport, flakyWebhook, ChargeCard, queueDigest, makeThumbnail, albumReady];
 const client = createClient({ backend, jobs, logger });
 const worker = createWorker({ backend, jobs, concurrency: 5, logger: logger.child({ component: 'worker' }) });
 
@@ -54,9 +54,23 @@ logger.info({ url, dashboard: dashboard.url }, `Jobsmith demo running, dashboard
 const inline = await client.job(welcomeEmail).now({ email: 'ada@example.com', name: 'Ada' });
 logger.info({ data: inline.data, status: inline.metadata.status, durationMs: inline.metadata.durationMs }, 'ran welcome-email inline with now()');
 
+// A flow: a batch of thumbnails, and a callback job that runs once when all of them have
+// finished. Its page in the dashboard (and `jobsmith status`) shows it waiting for its children.
+// Only on a store with flows (capability `flows`).
+const enqueueAlbum = async (album: string) => {
+  if (!backend.capabilities.has('flows')) return;
+  const photos = ['beach.jpg', 'harbour.jpg', 'sunset.jpg'];
+  const batch = await client.batch(
+    photos.map((photo) => step(makeThumbnail, { photo: `${album}/${photo}`, width: 320 })),
+    { onComplete: step(albumReady, { album }) },
+  );
+  logger.info({ batchId: batch.batchId, items: batch.ids.map(shortId), onComplete: shortId(batch.callbacks.onComplete!) }, 'batch enqueued: thumbnails, then album-ready');
+};
+
 let tick = 0;
 const produce = async () => {
   tick++;
+  if (tick % 5 === 1) await enqueueAlbum(`album-${tick}`);
   await client.job(welcomeEmail).later({ email: `user${tick}@example.com`, name: `User ${tick}` });
   if (tick % 2 === 1) await client.job(monthlyReport).later({ month: '2026-11' }, { key: 'report-2026-11' });
   if (tick % 3 === 1) await client.job(flakyWebhook).later({ url: 'https://hooks.example.com/orders' });

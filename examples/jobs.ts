@@ -15,19 +15,27 @@ export const welcomeEmail = defineJob({
   },
 });
 
-/** A longer job that reports progress through its phases. */
+/**
+ * A job of durable steps, reporting progress through them: each step's result is stored with
+ * the job, so a retry (or a restart that released it) resumes at the first step not finished.
+ */
 export const monthlyReport = defineJob({
   name: 'monthly-report',
   schema: z.object({ month: z.string().regex(/^\d{4}-\d{2}$/) }),
   timeout: '30s',
   async run({ month }, ctx) {
-    const phases = ['validate', 'collect', 'aggregate', 'render'];
-    for (const [index, phase] of phases.entries()) {
-      await ctx.progress(Math.round((index / phases.length) * 100), phase);
-      await pause(400, ctx.signal);
-    }
+    const phase = <T>(index: number, name: string, work: () => T) =>
+      ctx.step(name, async () => {
+        await ctx.progress(index * 25, name);
+        await pause(400, ctx.signal);
+        return work();
+      });
+    const period = await phase(0, 'validate', () => ({ month, days: new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).getUTCDate() }));
+    const rows = await phase(1, 'collect', () => period.days * 41);
+    const perDay = await phase(2, 'aggregate', () => Math.round(rows / period.days));
+    const file = await phase(3, 'render', () => `reports/${month}.pdf`);
     await ctx.progress(100, 'done');
-    return { month, rows: 1234 };
+    return { month, rows, perDay, file };
   },
 });
 
@@ -74,5 +82,31 @@ export const queueDigest = defineJob({
   maxAttempts: 1,
   async run(_payload: null, ctx) {
     return { at: new Date().toISOString(), scheduledFor: ctx.metadata.scheduledFor ?? null };
+  },
+});
+
+/** One item of a batch: a thumbnail of one photo. */
+export const makeThumbnail = defineJob({
+  name: 'make-thumbnail',
+  queue: 'media',
+  schema: z.object({ photo: z.string().min(1), width: z.number().int().positive() }),
+  async run({ photo, width }, ctx) {
+    await pause(100 + Math.round(Math.random() * 300), ctx.signal);
+    return { thumbnail: photo.replace(/(\.\w+)?$/, `-${width}w$1`) };
+  },
+});
+
+/**
+ * A batch's `onComplete` callback: runs once, when every thumbnail of the album has finished
+ * (however each ended), and reads how they did and what they returned.
+ */
+export const albumReady = defineJob({
+  name: 'album-ready',
+  queue: 'media',
+  schema: z.object({ album: z.string().min(1) }),
+  async run({ album }, ctx) {
+    const { total, completed, failedIds } = await ctx.childrenSummary();
+    const thumbnails = (await ctx.children(makeThumbnail)).flatMap((child) => (child.result === null ? [] : [child.result.thumbnail]));
+    return { album, total, completed, failed: failedIds.length, thumbnails };
   },
 });

@@ -1,12 +1,16 @@
-import type { JobRecord } from '../index.ts';
+import { displayedRunAt } from '../domain/flow-waiting.ts';
+import type { FlowChild, JobRecord } from '../index.ts';
 
 const iso = (at: number | null): string | null => (at === null ? null : new Date(at).toISOString());
 
-/** A job as `--json` prints it: the stored record, with every moment in ISO 8601. */
+/**
+ * A job as `--json` prints it: the stored record, with every moment in ISO 8601. A parent
+ * waiting for its children has `runAt: null` (it is due at no time; `flow` says what it waits for).
+ */
 export function jobToJson(job: JobRecord): Record<string, unknown> {
   return {
     ...job,
-    runAt: iso(job.runAt),
+    runAt: iso(displayedRunAt(job)),
     createdAt: iso(job.createdAt),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
@@ -25,3 +29,13 @@ export function jobToJson(job: JobRecord): Record<string, unknown> {
     lease: job.lease === null ? null : { ...job.lease, expiresAt: iso(job.lease.expiresAt) },
   };
 }
+
+/** A child of a flow job as `status --json` prints it. */
+export function childToJson(child: FlowChild): Record<string, unknown> {
+  return {
+    ...child,
+    finishedAt: iso(child.finishedAt),
+    error: child.error === null ? null : { ...child.error, at: iso(child.error.at) },
+  };
+}
+

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { waitingForChildren, waitingForChildrenText } from '../domain/flow-waiting.ts';
 import { type JobRecord, type JobState, type ListFilter, jobStates } from '../index.ts';
 import { jobToJson } from './job-json.ts';
 import type { Session } from './session.ts';
@@ -84,13 +85,20 @@ const columns: Column[] = [
   { header: 'ATTEMPTS', align: 'right' },
 ];
 
+/** The STATE cell: the state, and for a parent waiting in a flow what it waits for (it is due at no time). */
+export function stateCell(terminal: Terminal, job: JobRecord): string {
+  const state = terminal.style(stateStyles[job.state], job.state);
+  const waiting = waitingForChildren(job);
+  return waiting === null ? state : `${state} ${terminal.style('dim', `(${waitingForChildrenText(waiting)})`)}`;
+}
+
 function row(terminal: Terminal, job: JobRecord, idLength: number, now: number): string[] {
   const end = job.finishedAt ?? (job.state === 'running' ? now : null);
   return [
     job.id.slice(0, idLength),
     job.name,
     job.queue,
-    terminal.style(stateStyles[job.state], job.state),
+    stateCell(terminal, job),
     job.progress === null ? '' : `${Math.round(job.progress.percent)}%`,
     moment(job.createdAt, now, terminal.tty),
     end !== null && job.startedAt !== null ? duration(end - job.startedAt) : '',

@@ -1,9 +1,12 @@
 import type { Command } from '@commander-js/extra-typings';
+import { waitingForChildren, waitingForChildrenText } from '../domain/flow-waiting.ts';
 import {
   type AttemptRecord,
   attemptErrorLine,
   type CurrentAttempt,
   errorOutsideHistory,
+  type FlowChild,
+  type FlowProgress,
   isEndedAttempt,
   type JobEvent,
   jobAttempts,
@@ -12,7 +15,7 @@ import {
   type JsonValue,
   type StepRecord,
 } from '../index.ts';
-import { jobToJson } from './job-json.ts';
+import { childToJson, jobToJson } from './job-json.ts';
 import { stateStyles } from './list.ts';
 import type { Session } from './session.ts';
 import type { Terminal } from './terminal.ts';
@@ -25,7 +28,21 @@ function pretty(value: JsonValue | null, indent: string): string {
     .join('\n');
 }
 
-function facts(job: JobRecord, now: number, tty: boolean): Array<[string, string]> {
+/** What `status` shows of a flow job beyond its record: its children and how far its flow is. */
+interface FlowView {
+  children: FlowChild[];
+  /** Null when the flow's jobs are gone (pruned) but this one. */
+  progress: FlowProgress | null;
+}
+
+async function flowView(session: Session, job: JobRecord): Promise<FlowView | null> {
+  if (job.flow === undefined) return null;
+  const client = await session.client();
+  const [children, progress] = await Promise.all([client.children(job.id), client.flowProgress(job.flow.flowId)]);
+  return { children, progress };
+}
+
+function facts(job: JobRecord, now: number, tty: boolean, flow: FlowView | null): Array<[string, string]> {
   const at = (ms: number) => momentInFull(ms, now, tty);
   const rows: Array<[string, string]> = [
     ['queue', job.queue],
@@ -35,7 +52,15 @@ function facts(job: JobRecord, now: number, tty: boolean): Array<[string, string
   if (job.key !== null) rows.push(['key', job.key]);
   if (job.timeoutMs !== null) rows.push(['timeout', duration(job.timeoutMs)]);
   rows.push(['created', at(job.createdAt)]);
-  if (job.state === 'scheduled' || job.state === 'queued') rows.push(['runs at', at(job.runAt)]);
+  if (job.flow !== undefined) {
+    const progress = flow?.progress;
+    rows.push(['flow', `${job.flow.flowId}${progress ? ` (${progress.finished} of ${progress.total} jobs finished)` : ''}`]);
+    if (job.flow.hasParents) rows.push(['parents', 'other jobs of its flow wait for this one']);
+  }
+  const waiting = waitingForChildren(job);
+  // A waiting parent's runAt is a never-due mark (year 275760), not a time to print.
+  if (waiting !== null) rows.push(['runs', `when its children have finished: ${waitingForChildrenText(waiting)}`]);
+  else if (job.state === 'scheduled' || job.state === 'queued') rows.push(['runs at', at(job.runAt)]);
   if (job.startedAt !== null) rows.push(['started', at(job.startedAt)]);
   if (job.finishedAt !== null) rows.push(['finished', at(job.finishedAt)]);
   if (job.finishedAt !== null && job.startedAt !== null) rows.push(['duration', duration(job.finishedAt - job.startedAt)]);
@@ -106,12 +131,31 @@ function stepLine(terminal: Terminal, step: StepRecord, width: number, now: numb
   return `  ${step.name.padEnd(width)}  ${outcome}  ${took}  ${terminal.style('dim', `attempt ${step.attempt}, started ${at(step.startedAt)}`)}${failure}`;
 }
 
-async function printJob(terminal: Terminal, job: JobRecord, now: number): Promise<void> {
+/** The children of a flow job, one a line: id, name, state (or `deleted`) and what its failure does to this job. */
+function childLines(terminal: Terminal, children: readonly FlowChild[]): string[] {
+  const width = (cell: (child: FlowChild) => string) => Math.max(...children.map((child) => cell(child).length));
+  const stateText = (child: FlowChild) => child.state ?? 'deleted';
+  const idWidth = width((child) => child.id);
+  const nameWidth = width((child) => child.name);
+  const stateWidth = width(stateText);
+  return children.map((child) => {
+    const state = stateText(child).padEnd(stateWidth);
+    const styled = child.state === null ? terminal.style('dim', state) : terminal.style(stateStyles[child.state], state);
+    return `  ${child.id.padEnd(idWidth)}  ${child.name.padEnd(nameWidth)}  ${styled}  ${terminal.style('dim', 'on failure:')} ${child.onChildFailure}`;
+  });
+}
+
+async function printJob(terminal: Terminal, job: JobRecord, now: number, flow: FlowView | null): Promise<void> {
   const heading = (text: string) => terminal.line(`\n${terminal.style('bold', text)}`);
   await terminal.line(`${terminal.style('bold', job.id)}  ${job.name}  ${terminal.style(stateStyles[job.state], job.state)}`);
-  const rows = facts(job, now, terminal.tty);
+  const rows = facts(job, now, terminal.tty, flow);
   const width = Math.max(...rows.map(([label]) => label.length));
   for (const [label, value] of rows) await terminal.line(`  ${terminal.style('dim', label.padEnd(width))}  ${value}`);
+  if (flow !== null && flow.children.length > 0) {
+    const waiting = waitingForChildren(job);
+    await heading(`Children${waiting === null ? '' : ` (${waitingForChildrenText(waiting)})`}`);
+    for (const line of childLines(terminal, flow.children)) await terminal.line(line);
+  }
   await heading('Payload');
   await terminal.line(pretty(job.payload, '  '));
   if (job.state === 'completed') {
@@ -155,12 +199,13 @@ async function printJob(terminal: Terminal, job: JobRecord, now: number): Promis
 export function registerStatus(program: Command, session: Session): void {
   program
     .command('status')
-    .description('Everything about one job: payload, result, every attempt with its worker and error stack, progress, logs, steps, lease and timeline.')
+    .description('Everything about one job: payload, result, every attempt with its worker and error stack, progress, logs, steps, lease, timeline, and in a flow its children.')
     .argument('<id>', 'a job id, or any unique prefix of one')
     .addHelpText('after', '\nExample:\n  $ jobsmith status 0190f3c2-1a2b')
     .action(async (idOrPrefix) => {
       const job = await session.job(idOrPrefix);
-      if (session.json) return session.terminal.json(jobToJson(job));
-      await printJob(session.terminal, job, await session.now());
+      const flow = await flowView(session, job);
+      if (session.json) return session.terminal.json({ ...jobToJson(job), ...(flow === null ? {} : { children: flow.children.map(childToJson) }) });
+      await printJob(session.terminal, job, await session.now(), flow);
     });
 }

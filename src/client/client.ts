@@ -37,7 +37,7 @@ import { BoundJob } from './bound-job.ts';
 import { prepareJob } from '../execution/prepare-job.ts';
 import { toRunMetadata } from './run-metadata.ts';
 import { type WaitExplanation, waitReasons } from './wait-reasons.ts';
-import type { FlowProgress } from '../contract/flow-store.ts';
+import type { FlowChild, FlowProgress } from '../contract/flow-store.ts';
 import { type BatchCallbacks, type FlowStep, type PlannedNode, batchNodes, chainNodes, graphNodes, planFlow } from './flow-plan.ts';
 
 export interface ClientOptions {
@@ -253,6 +253,19 @@ export class Client implements AsyncDisposable {
     if (!progress) return null;
     const { total, finished, completed, failed, cancelled } = progress.leaves;
     return { total, done: finished, completed, failed, cancelled };
+  }
+
+  /**
+   * The jobs `idOrPrefix` waits for in its flow (its children), in the order they were given,
+   * each with its state, result, error and failure policy; empty for a job without children.
+   * A child deleted or pruned after it finished is listed with `state: null`. Needs capability `flows`.
+   */
+  async children(idOrPrefix: string): Promise<FlowChild[]> {
+    const job = await this.get(idOrPrefix);
+    const backend = await this.backend();
+    requireCapability(backend, 'flows');
+    if (job.flow === undefined || job.flow.children === 0) return [];
+    return backend.listChildren!(job.id);
   }
 
   private async createFlow(nodesOf: () => PlannedNode[], call: EnqueueCall): Promise<{ flowId: string; ids: Map<string, string> }> {

@@ -30,6 +30,11 @@ export function registerApiRoutes(app: Hono<DashboardEnv>, context: DashboardCon
   app.get(`${api}/failed`, async (c) => c.json(await findJobs(context, { ...readJobQuery(new URL(c.req.url).searchParams, 'failed'), id: null })));
   app.get(`${api}/jobs/:id`, async (c) => c.json(await client.get(c.req.param('id'))));
   app.get(`${api}/jobs/:id/why`, async (c) => c.json(await client.explainWait(c.req.param('id'))));
+  app.get(`${api}/jobs/:id/children`, async (c) => c.json(await client.children(c.req.param('id'))));
+  app.get(`${api}/flows/:flowId`, async (c) => {
+    const progress = await client.flowProgress(c.req.param('flowId'));
+    return progress === null ? c.json({ error: { code: 'NOT_FOUND', message: 'No job of this flow is in the store.' } }, 404) : c.json(progress);
+  });
   app.get(`${api}/workers`, async (c) => c.json(await client.workers()));
 
   app.post(`${api}/jobs/:id/retry`, async (c) => written(c, await client.retry(c.req.param('id'))));

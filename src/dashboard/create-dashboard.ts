@@ -8,6 +8,7 @@ import { browserValue, csrfCookieHeader, csrfField, csrfTokenFor, originProblem,
 import type { DashboardContext, PageRequest } from './dashboard-context.ts';
 import type { SafeHtml } from './html.ts';
 import { LiveEvents, type LiveEventsOptions } from './live-events.ts';
+import { flowPage } from './pages/flow.ts';
 import { failedPage, jobsPage } from './pages/jobs.ts';
 import { jobDetailPage } from './pages/job-detail.ts';
 import { loginPage, messagePage } from './pages/login.ts';
@@ -190,9 +191,16 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     page(async (request, c) => {
       const job = await client.get(c.req.param('id')!);
       // Every job not finished gets the "why isn't it running" panel (a running one: who holds it).
-      return jobDetailPage(context, request, job, isTerminal(job.state) ? null : await client.explainWait(job.id));
+      const explanation = isTerminal(job.state) ? null : await client.explainWait(job.id);
+      const flow = job.flow === undefined ? null : { children: await client.children(job.id), progress: await client.flowProgress(job.flow.flowId) };
+      return jobDetailPage(context, request, job, explanation, flow);
     }),
   );
+  app.get(`${base}/flows/:flowId`, async (c) => {
+    const progress = await client.flowProgress(c.req.param('flowId'));
+    if (progress === null) return c.html(messagePage(context, 'Not found', 'No job of this flow is in the store (a wrong id, or its jobs were pruned).').text, 404);
+    return page((request) => Promise.resolve(flowPage(context, request, progress)))(c);
+  });
   app.get(`${base}/failed`, page((request) => failedPage(context, request)));
   app.get(`${base}/queues`, page((request) => queuesPage(context, request)));
   app.get(`${base}/schedules`, page((request) => schedulesPage(context, request)));

@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDashboard, type Dashboard, type DashboardOptions } from '../../src/dashboard/index.ts';
-import { createWorker, type JobRecord, type LiveWorker, type WaitExplanation } from '../../src/index.ts';
-import { makeStore, mail, onerrorTag, scriptTag, type Store } from './fixture.ts';
+import { createWorker, type FlowChild, type FlowProgress, type JobRecord, type LiveWorker, step, type WaitExplanation } from '../../src/index.ts';
+import { makeStore, mail, onerrorTag, report, scriptTag, type Store } from './fixture.ts';
 
 const token = 'test-token-0123456789';
 const origin = 'http://dash.test';
@@ -345,6 +345,102 @@ describe('the JSON API', () => {
     make();
     const response = await request('/api/queues/mail/pause', { method: 'POST', headers: { ...bearer, 'hx-request': 'true' } });
     expect(response.headers.get('hx-trigger')).toBe('jobsmith-change');
+  });
+});
+
+describe('flows', () => {
+  /** The far-future mark a waiting parent's runAt holds: it must never show as a date. */
+  const neverDue = /275760/;
+  const section = (page: string, name: string) => new RegExp(`<section class="${name}"[\\s\\S]*?</section>`).exec(page)?.[0] ?? '';
+
+  it("a parent's page shows its flow, what it waits for, its children linked with state and policy, and the flow's progress; listings show it waiting", async () => {
+    make();
+    const { client } = store;
+    const { flowId, ids } = await client.flow({
+      a: step(report, { month: '2026-01' }),
+      b: step(report, { month: '2026-02' }),
+      merge: step(report, { month: '2026-12' }, { children: ['a', { child: 'b', onChildFailure: 'ignore' }] }),
+    });
+    const get = async (path: string) => {
+      const response = await request(path, { headers: bearer });
+      expect(response.status, path).toBe(200);
+      return response.text();
+    };
+
+    const parentPage = await get(`/jobs/${ids.merge}`);
+    expect(parentPage).not.toMatch(neverDue);
+    expect(parentPage).toContain('<tr><th>Run at</th><td><span class="waiting-for-children">waiting for 2 of 2 children</span></td></tr>');
+    const flow = section(parentPage, 'flow');
+    expect(flow).toContain(`<p class="flow-progress">Flow <a class="mono" href="/flows/${flowId}">${flowId}</a>: 0 of 3 jobs finished: 1 scheduled, 2 queued.</p>`);
+    expect(flow).toContain('<p class="flow-waiting">This job is waiting for 2 of 2 children; it is queued when they have finished.</p>');
+    expect(flow).not.toContain('flow-parents');
+    const childRow = (id: string) => new RegExp(`<tr data-child-id="${id}">[\\s\\S]*?</tr>`).exec(flow)?.[0] ?? '';
+    expect(childRow(ids.a)).toContain(`<a class="mono" href="/jobs/${ids.a}" title="${ids.a}">${ids.a.slice(0, 8)}</a>`);
+    expect(childRow(ids.a)).toMatch(/<td class="name">report<\/td><td><span class="state state-queued">queued<\/span><\/td><td class="policy">fail<\/td>/);
+    expect(childRow(ids.b)).toMatch(/<span class="state state-queued">queued<\/span><\/td><td class="policy">ignore<\/td>/);
+    expect(flow.indexOf(ids.a)).toBeLessThan(flow.indexOf(ids.b));
+    expect(section(parentPage, 'why')).toMatch(/<li class="blocking" data-code="waiting-for-children"><span class="mono">waiting-for-children<\/span> It is waiting for 2 of 2 children/);
+
+    // A child: its flow, and that a job waits for it; no children of its own.
+    const childPage = await get(`/jobs/${ids.a}`);
+    expect(section(childPage, 'flow')).toContain('<p class="flow-parents">Other jobs of this flow wait for this one.</p>');
+    expect(section(childPage, 'flow')).not.toContain('<table class="children">');
+    // A job outside any flow has no such section.
+    expect(await get(`/jobs/${store.ids.completed}`)).not.toContain('<section class="flow"');
+
+    // The listing: the parent is scheduled, waiting, with no date in year 275760.
+    const listing = await get('/jobs?state=scheduled');
+    expect(listing).not.toMatch(neverDue);
+    const parentRow = new RegExp(`<tr data-job-id="${ids.merge}">[\\s\\S]*?</tr>`).exec(listing)![0];
+    expect(parentRow).toContain('<span class="state state-scheduled">scheduled</span>');
+    expect(parentRow).toContain('<span class="waiting-for-children">waiting for 2 of 2 children</span>');
+
+    // The JSON API: the children in order with their policies, and the flow's counts.
+    const children = (await (await request(`/api/jobs/${ids.merge}/children`, { headers: bearer })).json()) as FlowChild[];
+    expect(children.map((child) => [child.id, child.state, child.onChildFailure])).toEqual([
+      [ids.a, 'queued', 'fail'],
+      [ids.b, 'queued', 'ignore'],
+    ]);
+    const progress = (await (await request(`/api/flows/${flowId}`, { headers: bearer })).json()) as FlowProgress;
+    expect(progress).toMatchObject({ flowId, total: 3, finished: 0, counts: { scheduled: 1, queued: 2 } });
+    const missing = await request('/api/flows/00000000-0000-7000-8000-000000000000', { headers: bearer });
+    expect(missing.status).toBe(404);
+
+    // One child ends without completing (policy ignore): one left to wait for.
+    await client.cancel(ids.b);
+    const oneLeft = await get(`/jobs/${ids.merge}`);
+    expect(oneLeft).toContain('<span class="waiting-for-children">waiting for 1 of 2 children</span>');
+    expect(section(oneLeft, 'flow')).toContain('1 of 3 jobs finished: 1 scheduled, 1 queued, 1 cancelled.');
+    expect(section(oneLeft, 'flow')).toMatch(new RegExp(`<tr data-child-id="${ids.b}">[\\s\\S]*?<span class="state state-cancelled">cancelled</span>`));
+
+    // The other completes: the parent runs, and its page shows a finished flow.
+    const worker = createWorker({ backend: store.backend, jobs: [report], concurrency: 2 });
+    await worker.start();
+    try {
+      expect((await client.waitFor(ids.merge, { timeout: 10_000 })).state).toBe('completed');
+    } finally {
+      await worker.stop();
+    }
+    const done = await get(`/jobs/${ids.merge}`);
+    expect(done).not.toMatch(neverDue);
+    expect(section(done, 'flow')).toContain(`Flow <a class="mono" href="/flows/${flowId}">${flowId}</a>: 3 of 3 jobs finished: 2 completed, 1 cancelled.`);
+    // The flow's own page: its counts by state.
+    const flowPage = await get(`/flows/${flowId}`);
+    expect(flowPage).toContain(`<span class="mono">${flowId}</span>: 3 of 3 jobs finished.`);
+    expect(flowPage).toMatch(/<tr data-state="completed"><td><span class="state state-completed">completed<\/span><\/td><td class="num">2<\/td><\/tr>/);
+    expect(flowPage).toMatch(/<tr data-state="cancelled">[\s\S]*?<td class="num">1<\/td><\/tr>/);
+    expect(flowPage).toContain('<p class="flow-leaves">The jobs that wait for no other (a batch\'s items): 2 of 2 finished.</p>');
+    expect((await request('/flows/00000000-0000-7000-8000-000000000000', { headers: bearer })).status).toBe(404);
+    // Without credentials, the flow page sends you to sign in, as every page does.
+    expect((await request(`/flows/${flowId}`)).status).toBe(302);
+
+    // A child deleted after it finished: still listed, as deleted, with no link to a page that is gone.
+    await client.delete(ids.b);
+    const afterDelete = section(await get(`/jobs/${ids.merge}`), 'flow');
+    expect(afterDelete).toContain(`<tr data-child-id="${ids.b}"><td><span class="mono" title="${ids.b}">${ids.b.slice(0, 8)}</span></td><td class="name">report</td><td><span class="muted">deleted</span></td><td class="policy">ignore</td>`);
+    expect(afterDelete).toContain('2 of 2 jobs finished: 2 completed.');
+    expect(section(done, 'flow')).not.toContain('flow-waiting');
+    expect(section(done, 'flow')).toMatch(new RegExp(`<tr data-child-id="${ids.a}">[\\s\\S]*?<span class="state state-completed">completed</span>`));
   });
 });
 

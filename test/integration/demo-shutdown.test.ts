@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createClient } from '../../src/index.ts';
+import { type Client, createClient } from '../../src/index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'jobsmith-demo-'));
@@ -74,12 +74,28 @@ async function runningJobs(url: string): Promise<number> {
 
 const reportStarted = (line: Record<string, unknown>) => line.msg === 'started' && line.job === 'monthly-report';
 
+async function withClient<T>(url: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const client = createClient({ backend: url });
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
 describe('the demo (npm start) stopped by signals to its process group', () => {
   it('stops gracefully on one Ctrl-C: running jobs finish, nothing is left running', { timeout: 90_000 }, async () => {
     const url = `sqlite:${join(dir, 'once.db')}`;
     const demo = startDemo(url);
     try {
-      await demo.until('a monthly report starting', reportStarted);
+      // The flow it makes at start completes: its callback runs once its three items have finished.
+      await demo.until('the batch callback completing', (line) => line.msg === 'completed' && line.job === 'album-ready');
+      const batch = demo.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('batch enqueued'))!;
+      const callback = demo.logs.find((line) => line.msg === 'completed' && line.job === 'album-ready')!;
+      expect(callback).toMatchObject({ id: batch.onComplete, result: { album: 'album-1', total: 3, completed: 3, failed: 0, thumbnails: expect.arrayContaining(['album-1/beach-320w.jpg']) } });
+      // Stop while a monthly report runs (one starts every 6 s), so the stop has a job to wait for.
+      const runningReport = (line: Record<string, unknown>) => reportStarted(line) && !demo.logs.some((other) => other.msg === 'completed' && other.id === line.id);
+      await demo.until('a monthly report running', runningReport);
       // The dashboard beside it shows the demo's jobs.
       const running = demo.logs.find((line) => typeof line.dashboard === 'string')!;
       expect(running.msg).toBe(`Jobsmith demo running, dashboard at ${running.dashboard}; Ctrl-C to stop`);
@@ -90,9 +106,15 @@ describe('the demo (npm start) stopped by signals to its process group', () => {
       await demo.exited;
       // npm re-raises the signal it got on itself, so its own exit says nothing; the demo's log does.
       expect(demo.logs.at(-1)).toMatchObject({ msg: 'stopped' });
-      expect(demo.logs.some((line) => line.msg === 'completed' && line.job === 'monthly-report')).toBe(true);
+      // The report is a job of durable steps: it completed through its four.
+      const report = demo.logs.find((line) => line.msg === 'completed' && line.job === 'monthly-report');
+      expect(report).toMatchObject({ result: { month: '2026-11', rows: 30 * 41, perDay: 41, file: 'reports/2026-11.pdf' } });
+      const steps = (await withClient(url, (client) => client.get(report!.id as string))).steps!;
+      expect(steps.map((step) => [step.name, step.outcome])).toEqual(['validate', 'collect', 'aggregate', 'render'].map((name) => [name, 'completed']));
       expect(demo.logs.some((line) => line.msg === 'stopping at once: releasing running jobs')).toBe(false);
       expect(await runningJobs(url)).toBe(0);
+      // The flow the demo makes at start: a batch of three thumbnails, then its `album-ready` callback.
+      expect(await withClient(url, (client) => client.flowProgress(batch.batchId as string))).toMatchObject({ total: 4, finished: 4, counts: { completed: 4 }, leaves: { total: 3, finished: 3 } });
     } finally {
       killGroup(demo.child, 'SIGKILL');
     }

@@ -1,17 +1,21 @@
+import { waitingForChildren, waitingForChildrenText } from '../../domain/flow-waiting.ts';
 import {
   attemptErrorLine,
   errorOutsideHistory,
+  type FlowChild,
+  type FlowProgress,
   isEndedAttempt,
   isTerminal,
   type JobEvent,
   jobAttempts,
   type JobRecord,
+  jobStates,
   jobTimeline,
   type WaitExplanation,
 } from '../../index.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type HtmlPart, type SafeHtml } from '../html.ts';
-import { duration, moment, prettyJson, stateBadge } from './format.ts';
+import { duration, jobLink, moment, prettyJson, stateBadge } from './format.ts';
 import { actionButton, layout } from './layout.ts';
 
 interface TimelineEntry {
@@ -52,8 +56,9 @@ function timelineEntry(job: JobRecord, event: JobEvent, now: number): TimelineEn
 /** The job's life as the store tells it: enqueued, every attempt (worker, duration, outcome), each retry's backoff, the end. */
 export function timeline(job: JobRecord, now: number): TimelineEntry[] {
   const entries = jobTimeline(job).map((event) => timelineEntry(job, event, now));
-  // Delayed at enqueue: when it became (or becomes) due, before any attempt.
-  if (job.runAt > job.createdAt && job.attempts === 0 && job.attemptHistory.length === 0 && job.startedAt === null) {
+  // Delayed at enqueue: when it became (or becomes) due, before any attempt. A parent waiting
+  // for its children is due at no time (its runAt is a never-due mark).
+  if (waitingForChildren(job) === null && job.runAt > job.createdAt && job.attempts === 0 && job.attemptHistory.length === 0 && job.startedAt === null) {
     entries.push({ at: job.runAt, what: job.runAt > now ? 'due to run' : 'became due' });
   }
   return entries.sort((a, b) => a.at - b.at);
@@ -81,6 +86,45 @@ function attemptsSection(job: JobRecord, now: number): SafeHtml {
   )}</tbody></table></section>`;
 }
 
+/** When the job runs: a moment, or for a parent waiting in a flow what it waits for. */
+export function runAtCell(job: JobRecord, now: number): SafeHtml {
+  const waiting = waitingForChildren(job);
+  return waiting === null ? moment(job.runAt, now) : html`<span class="waiting-for-children">${waitingForChildrenText(waiting)}</span>`;
+}
+
+/** What the job page shows of a flow job beyond its record (the route reads it): its children and its flow's progress. */
+export interface FlowView {
+  children: FlowChild[];
+  /** Null when no job of the flow is left but this one's record as read a moment ago. */
+  progress: FlowProgress | null;
+}
+
+/** `3 of 5 jobs finished: 2 completed, 1 failed, 2 scheduled`. */
+export function flowProgressText(progress: FlowProgress): string {
+  const counts = jobStates.filter((state) => progress.counts[state] > 0).map((state) => `${progress.counts[state]} ${state}`);
+  return `${progress.finished} of ${progress.total} jobs finished${counts.length > 0 ? `: ${counts.join(', ')}` : ''}`;
+}
+
+/** A flow job: its flow and how far it is, what it waits for, whether others wait for it, and its children (linked). */
+function flowSection(context: DashboardContext, job: JobRecord, flow: FlowView, now: number): SafeHtml {
+  if (job.flow === undefined) return html``;
+  const waiting = waitingForChildren(job);
+  const { children, progress } = flow;
+  return html`<section class="flow" id="flow"><h2>Flow</h2>
+<p class="flow-progress">Flow <a class="mono" href="${context.base}/flows/${job.flow.flowId}">${job.flow.flowId}</a>${progress ? html`: ${flowProgressText(progress)}` : ''}.</p>
+${waiting === null ? '' : html`<p class="flow-waiting">This job is ${waitingForChildrenText(waiting)}; it is queued when they have finished.</p>`}
+${job.flow.hasParents ? html`<p class="flow-parents">Other jobs of this flow wait for this one.</p>` : ''}
+${children.length === 0
+    ? ''
+    : html`<h3>Children</h3><table class="children"><thead><tr><th>Id</th><th>Name</th><th>State</th><th>On failure</th><th>Finished</th></tr></thead><tbody>${children.map(
+        (child) =>
+          html`<tr data-child-id="${child.id}"><td>${child.state === null ? html`<span class="mono" title="${child.id}">${child.id.slice(0, 8)}</span>` : jobLink(context.base, child)}</td><td class="name">${child.name}</td><td>${
+            child.state === null ? html`<span class="muted">deleted</span>` : stateBadge(child.state)
+          }</td><td class="policy">${child.onChildFailure}</td><td>${moment(child.finishedAt, now)}</td></tr>`,
+      )}</tbody></table>`}
+</section>`;
+}
+
 function fields(job: JobRecord, now: number): SafeHtml {
   const row = (label: string, value: HtmlPart) => html`<tr><th>${label}</th><td>${value}</td></tr>`;
   return html`<table class="fields">
@@ -92,7 +136,7 @@ ${row('Priority', job.priority)}
 ${row('Attempts', `${job.attempts} of ${job.maxAttempts}${job.crashes > 0 ? `, ${job.crashes} lost to crashes` : ''}`)}
 ${row('Key', job.key ?? '—')}
 ${row('Created', moment(job.createdAt, now))}
-${row('Run at', moment(job.runAt, now))}
+${row('Run at', runAtCell(job, now))}
 ${row('Started', moment(job.startedAt, now))}
 ${row('Finished', moment(job.finishedAt, now))}
 ${row('Timeout', job.timeoutMs === null ? '—' : duration(job.timeoutMs))}
@@ -119,7 +163,7 @@ export function waitPanel(explanation: WaitExplanation): SafeHtml {
   )}</ul></section>`;
 }
 
-export function jobDetailPage(context: DashboardContext, request: PageRequest, job: JobRecord, explanation: WaitExplanation | null): SafeHtml {
+export function jobDetailPage(context: DashboardContext, request: PageRequest, job: JobRecord, explanation: WaitExplanation | null, flow: FlowView | null = null): SafeHtml {
   const { now } = request;
   const extra = explanation === null ? '' : waitPanel(explanation);
   const olderError = errorOutsideHistory(job);
@@ -129,6 +173,7 @@ export function jobDetailPage(context: DashboardContext, request: PageRequest, j
 <section><h2>Timeline</h2><ol class="timeline">${timeline(job, now).map((entry) => html`<li>${moment(entry.at, now)} ${entry.what}</li>`)}</ol></section>
 </div>
 ${extra}
+${flow === null ? '' : flowSection(context, job, flow, now)}
 <section><h2>Payload</h2>${prettyJson(job.payload)}</section>
 ${job.state === 'completed' ? html`<section><h2>Result</h2>${prettyJson(job.result)}</section>` : ''}
 ${attemptsSection(job, now)}

@@ -2,8 +2,16 @@ import { type JobRecord, jobStates } from '../../index.ts';
 import type { DashboardContext, PageRequest } from '../dashboard-context.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { findJobs, type JobQuery, readJobQuery } from '../job-listing.ts';
+import { waitingForChildren, waitingForChildrenText } from '../../domain/flow-waiting.ts';
 import { jobLink, moment, query, stateBadge } from './format.ts';
 import { actionButton, layout } from './layout.ts';
+
+/** "Runs / ran": when it ended, started or is due; for a parent waiting in a flow (due at no time), what it waits for. */
+function runsCell(job: JobRecord, now: number): SafeHtml {
+  const waiting = waitingForChildren(job);
+  if (waiting !== null) return html`<span class="waiting-for-children">${waitingForChildrenText(waiting)}</span>`;
+  return moment(job.finishedAt ?? job.startedAt ?? job.runAt, now);
+}
 
 /** A table of jobs; `actions` adds a last cell per row (the Failed page's buttons). */
 export function jobTable(context: DashboardContext, request: PageRequest, jobs: readonly JobRecord[], actions?: (job: JobRecord) => SafeHtml): SafeHtml {
@@ -15,7 +23,7 @@ export function jobTable(context: DashboardContext, request: PageRequest, jobs: 
     (job) => html`<tr data-job-id="${job.id}">
 <td>${jobLink(base, job)}</td><td class="name">${job.name}</td><td>${job.queue}</td><td>${stateBadge(job.state)}</td>
 <td class="num">${job.attempts}/${job.maxAttempts}</td><td>${moment(job.createdAt, request.now)}</td>
-<td>${moment(job.finishedAt ?? job.startedAt ?? job.runAt, request.now)}</td>
+<td>${runsCell(job, request.now)}</td>
 <td class="error-cell">${job.error ? job.error.message.split('\n')[0] : ''}</td>
 ${actions ? html`<td class="row-actions">${actions(job)}</td>` : ''}
 </tr>`,
