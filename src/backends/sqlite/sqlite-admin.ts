@@ -6,11 +6,15 @@ import { InvalidStateError } from '../../domain/errors.ts';
 import { type JobRecord, hookPendingDescription } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import type { SqliteConnection } from './sqlite-connection.ts';
+import { type FinishedChild, type SqliteFlows, isWaiting } from './sqlite-flows.ts';
 import { type JobRow, rowToRecord } from './sqlite-rows.ts';
 
 /** The JobAdmin role on SQLite: reads need no lock in WAL mode; every change is a write of its own. */
 export class SqliteAdmin implements JobAdmin {
-  constructor(private readonly connection: SqliteConnection) {}
+  constructor(
+    private readonly connection: SqliteConnection,
+    private readonly flows: SqliteFlows,
+  ) {}
 
   async get(id: string): Promise<JobRecord | null> {
     const row = await this.connection.read('get', () => this.connection.statements.byId.get(id) as JobRow | undefined);
@@ -53,20 +57,27 @@ export class SqliteAdmin implements JobAdmin {
   }
 
   async cancel(id: string): Promise<CancelResult> {
-    const { result, event } = await this.connection.write('cancel', (): { result: CancelResult; event?: BackendEvent } => {
+    const { result, events } = await this.connection.write('cancel', (): { result: CancelResult; events: BackendEvent[] } => {
       const row = this.connection.statements.byId.get(id) as JobRow | undefined;
-      if (!row) return { result: { outcome: 'not-found' } };
-      if (terminalStates.includes(row.state)) return { result: { outcome: 'already-finished', job: rowToRecord(row) } };
+      if (!row) return { result: { outcome: 'not-found' }, events: [] };
+      if (terminalStates.includes(row.state)) return { result: { outcome: 'already-finished', job: rowToRecord(row) }, events: [] };
       const now = this.connection.clock.now();
       if (row.state === 'running') {
         const updated = this.connection.statements.requestCancel.get(id) as JobRow;
-        return { result: { outcome: 'cancel-requested', job: rowToRecord(updated) }, event: { type: 'cancel-requested', id } };
+        return { result: { outcome: 'cancel-requested', job: rowToRecord(updated) }, events: [{ type: 'cancel-requested', id }] };
       }
       const updated = this.connection.statements.cancelWaiting.get(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, id) as JobRow;
       this.connection.statements.touchQueue.run(now, row.queue);
-      return { result: { outcome: 'cancelled', job: rowToRecord(updated) }, event: { type: 'settled', id, state: 'cancelled' } };
+      const events: BackendEvent[] = [{ type: 'settled', id, state: 'cancelled' }];
+      if (row.flow_id !== null) {
+        const finished: FinishedChild[] = row.has_parents === 1 ? [{ id, state: 'cancelled' }] : [];
+        // A parent cancelled while it waits takes every unfinished job below it along.
+        if (isWaiting(row)) finished.push(...this.flows.cancelDescendants(id, events));
+        this.flows.resolveParents(finished, events);
+      }
+      return { result: { outcome: 'cancelled', job: rowToRecord(updated) }, events };
     });
-    if (event) this.connection.emit(event);
+    for (const event of events) this.connection.emit(event);
     return result;
   }
 
@@ -88,14 +99,20 @@ export class SqliteAdmin implements JobAdmin {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.connection.write('delete', () => {
+    const { deleted, events } = await this.connection.write('delete', () => {
+      const events: BackendEvent[] = [];
       const row = this.connection.statements.byId.get(id) as JobRow | undefined;
-      if (!row) return false;
+      if (!row) return { deleted: false, events };
       if (row.state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
       if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
+      // Deleted before it finished: its parents count it as cancelled. Its own dependencies, as
+      // a parent, go with its row (the trigger of migration 7).
+      if (row.has_parents === 1 && !terminalStates.includes(row.state)) this.flows.resolveParents([{ id, state: 'cancelled' }], events);
       this.connection.statements.deleteById.run(id);
-      return true;
+      return { deleted: true, events };
     });
+    for (const event of events) this.connection.emit(event);
+    return deleted;
   }
 
   async prune(request: PruneRequest): Promise<number> {

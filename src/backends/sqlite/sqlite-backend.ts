@@ -4,6 +4,7 @@ import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { SqliteAdmin } from './sqlite-admin.ts';
 import { SqliteConnection } from './sqlite-connection.ts';
+import { SqliteFlows } from './sqlite-flows.ts';
 import { hubFor, releaseHub } from './sqlite-event-hub.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
@@ -37,14 +38,15 @@ export interface SqliteBackendOptions {
  * A call that finds the file locked by another process waits on a timer, not inside
  * SQLite (see sqlite-lock-wait.ts), and every call first lets the event loop turn.
  *
- * The roles (sqlite-queue.ts, sqlite-admin.ts, sqlite-schedules.ts, sqlite-workers.ts) share one
+ * The roles (sqlite-queue.ts, sqlite-admin.ts, sqlite-schedules.ts, sqlite-workers.ts,
+ * sqlite-steps.ts, sqlite-flows.ts) share one
  * `SqliteConnection` (sqlite-connection.ts); their SQL is in `sql/`, the schema's in
  * `migrations/`. This class holds the lifecycle and the watch of the file for other
  * processes' commits.
  */
 export class SqliteBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps', 'flows']);
   readonly kind = 'sqlite';
   override readonly inProcess = true;
   private readonly options: SqliteBackendOptions;
@@ -62,8 +64,10 @@ export class SqliteBackend extends ComposedBackend {
       clock: options.clock ?? systemClock,
     });
     const workers = new SqliteWorkers(connection);
-    const queue = new SqliteQueue(connection, workers);
-    super({ queue, admin: new SqliteAdmin(connection), schedules: new SqliteSchedules(connection, queue), workers, steps: new SqliteSteps(connection) });
+    // The queue and admin roles resolve flows in their own writes (a child that finishes, a parent cancelled).
+    const flows = new SqliteFlows(connection);
+    const queue = new SqliteQueue(connection, workers, flows);
+    super({ queue, admin: new SqliteAdmin(connection, flows), schedules: new SqliteSchedules(connection, queue), workers, steps: new SqliteSteps(connection), flows });
     this.options = options;
     this.connection = connection;
   }

@@ -25,6 +25,10 @@ const statementNames = {
     'pruneCounts', 'stateCounts', 'queues', 'buckets', 'oldestQueued', 'setPaused',
   ],
   steps: ['recordStep', 'stepsOf'],
+  flows: [
+    'takenId', 'insertFlowJob', 'insertDependency', 'resolveDependencies', 'countDown', 'anyNotCompleted', 'releaseParent', 'finishParent',
+    'unfinishedDescendants', 'cancelDescendant', 'requestCancelDescendant', 'childrenOf', 'flowCounts',
+  ],
   schedules: ['scheduleById', 'schedules', 'upsertSchedule', 'setScheduleEnabled', 'removeSchedule', 'isActive', 'advanceSchedule', 'fireSchedule'],
   workers: ['upsertWorker', 'deleteWorker', 'purgeWorkers', 'liveWorkers'],
 } as const;

@@ -16,12 +16,14 @@ import type {
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
 import { followUpsOf } from '../../contract/job-queue.ts';
+import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
 import type Database from 'better-sqlite3';
 import { type Db, type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
+import type { FinishedChild, SqliteFlows } from './sqlite-flows.ts';
 import { type JobRow, rowToClaimed } from './sqlite-rows.ts';
 import type { SqliteWorkers } from './sqlite-workers.ts';
 
@@ -58,6 +60,7 @@ export class SqliteQueue implements JobQueue {
   constructor(
     private readonly connection: SqliteConnection,
     private readonly workers: SqliteWorkers,
+    private readonly flows: SqliteFlows,
   ) {}
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
@@ -86,16 +89,22 @@ export class SqliteQueue implements JobQueue {
       const queues = JSON.stringify(request.queues);
       const names = JSON.stringify(request.names);
       if (s.anyClaimable.get(queues, names, now, queues, names, now, queues, names, now, queues, names) !== undefined) return null;
-      return { jobs: [], nextRunAt: (s.nextRunAt.get(queues, names) as { at: number | null }).at };
+      return { jobs: [], nextRunAt: this.nextRunAt(queues, names) };
     });
-    return idle ?? this.connection.write('claim', () => this.claimIn(request));
+    if (idle) return idle;
+    const { result, events } = await this.connection.write('claim', () => {
+      const events: BackendEvent[] = [];
+      return { result: this.claimIn(request, events), events };
+    });
+    for (const event of events) this.connection.emit(event);
+    return result;
   }
 
   async settle(settlements: readonly Settlement[], next?: ClaimRequest): Promise<SettleResult> {
     const { result, events } = await this.connection.write('settle', () => {
       const events: BackendEvent[] = [];
       const applied = this.applySettlements(settlements, events);
-      return { result: { applied, claimed: next ? this.claimIn(next) : null }, events };
+      return { result: { applied, claimed: next ? this.claimIn(next, events) : null }, events };
     });
     for (const event of events) this.connection.emit(event);
     return result;
@@ -187,7 +196,8 @@ export class SqliteQueue implements JobQueue {
     return this.insertMany.statement;
   }
 
-  private claimIn(request: ClaimRequest): ClaimResult {
+  /** Adds to `events` what the claim's writes announce beyond the claim itself (parents a cancelled job resolved). */
+  private claimIn(request: ClaimRequest, events: BackendEvent[]): ClaimResult {
     const s = this.connection.statements;
     const now = this.connection.clock.now();
     const names = JSON.stringify(request.names);
@@ -198,10 +208,13 @@ export class SqliteQueue implements JobQueue {
     const queueList = JSON.stringify(queues);
     const lease = () => [now, newLeaseToken(), request.workerId, now + request.leaseMs] as const;
 
-    for (const row of s.expired.all(now, queueList, names, request.limit) as Array<{ id: string; cancel_requested: number; keep_failed_ms: number | null; queue: string }>) {
+    type ExpiredRow = { id: string; cancel_requested: number; keep_failed_ms: number | null; queue: string; has_parents: number };
+    for (const row of s.expired.all(now, queueList, names, request.limit) as ExpiredRow[]) {
       if (row.cancel_requested === 1) {
         s.cancelExpired.run(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, row.id);
         s.touchQueue.run(now, row.queue);
+        // Before the claim below, so a parent this releases can be claimed by it.
+        if (row.has_parents === 1) this.flows.resolveParents([{ id: row.id, state: 'cancelled' }], events);
         continue;
       }
       jobs.push(rowToClaimed(s.start.get(...lease(), 1, row.id) as JobRow, true));
@@ -229,8 +242,18 @@ export class SqliteQueue implements JobQueue {
       }
     }
     let nextRunAt: number | null = null;
-    if (jobs.length < request.limit) nextRunAt = (s.nextRunAt.get(queueList, names) as { at: number | null }).at;
+    if (jobs.length < request.limit) nextRunAt = this.nextRunAt(queueList, names);
     return { jobs, nextRunAt };
+  }
+
+  /**
+   * The earliest run time of a scheduled job in those queues. A parent waiting for its children
+   * is scheduled at `waitingForChildrenRunAt`, the largest run time there is, so it is the
+   * earliest only when nothing else is scheduled: then there is none to wait for.
+   */
+  private nextRunAt(queueList: string, names: string): number | null {
+    const { at } = this.connection.statements.nextRunAt.get(queueList, names) as { at: number | null };
+    return at === waitingForChildrenRunAt ? null : at;
   }
 
   /** Due delayed jobs become queued (inside the caller's transaction). */
@@ -259,17 +282,21 @@ export class SqliteQueue implements JobQueue {
     const completed = new Set<string>();
     // An outcome whose attempt's outcome is already stored: written before, and its reply lost.
     const alreadyApplied = (id: string, token: string) => s.settledBy.get(id, token) !== undefined;
+    // Flow jobs that finished here, whose parents are resolved in this same transaction; the
+    // only cost for a job outside a flow is the test of its has_parents.
+    const finished: FinishedChild[] = [];
     if (completes.length > 0) {
       const input = JSON.stringify(completes.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
-      for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string }>) {
+      for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string; has_parents: number }>) {
         completed.add(row.id);
         count(row.queue, 'completed');
         events.push({ type: 'settled', id: row.id, state: 'completed' });
+        if (row.has_parents === 1) finished.push({ id: row.id, state: 'completed' });
       }
     }
     const applied = settlements.map((settlement) => {
       const { id, token } = settlement;
-      let row: { queue: string } | undefined;
+      let row: { queue: string; has_parents: number } | undefined;
       switch (settlement.kind) {
         case 'complete':
           if (completed.has(id)) this.insertFollowUps(settlement, events);
@@ -298,17 +325,21 @@ export class SqliteQueue implements JobQueue {
           if (row) count(row.queue, 'failed');
           if (row) events.push({ type: 'settled', id, state: 'failed' });
           if (row) this.insertFollowUps(settlement, events);
+          // Failed for good at this write, whether or not its failed hook is still to run.
+          if (row?.has_parents === 1) finished.push({ id, state: 'failed' });
           break;
         case 'cancel':
           row = s.cancelRunning.get(settlement.error === null ? null : JSON.stringify(settlement.error), now, settlement.expiresAt, id, token) as typeof row;
           if (row) count(row.queue, null);
           if (row) events.push({ type: 'settled', id, state: 'cancelled' });
+          if (row?.has_parents === 1) finished.push({ id, state: 'cancelled' });
           break;
         case 'hook-done':
           return s.hookDone.get(id, token) !== undefined || s.hookDoneBy.get(id, token) !== undefined;
       }
       return row !== undefined || alreadyApplied(id, token);
     });
+    this.flows.resolveParents(finished, events);
     const bucket = bucketOf(now);
     for (const [queue, { completed, failed }] of counts) {
       s.touchQueue.run(now, queue);

@@ -39,6 +39,12 @@ export interface JobRow {
   /** JSON; null until an attempt ends without completing (see migration 6). */
   attempt_history: string | null;
   attempt_history_dropped: number;
+  /** Capability flows (migration 7): null and zeros on a job outside a flow. */
+  flow_id: string | null;
+  has_parents: number;
+  total_children: number;
+  pending_children: number;
+  run_if: 'always' | 'any-child-failed' | null;
 }
 
 function parse<T>(text: string | null): T | null {
@@ -46,7 +52,7 @@ function parse<T>(text: string | null): T | null {
 }
 
 export function rowToRecord(row: JobRow): JobRecord {
-  return {
+  const record: JobRecord = {
     id: row.id,
     name: row.name,
     queue: row.queue,
@@ -81,6 +87,11 @@ export function rowToRecord(row: JobRow): JobRecord {
     expiresAt: row.expires_at,
     failedHook: row.failed_hook,
   };
+  // Absent, not undefined, on a job outside a flow: its record is as it was before flows.
+  if (row.flow_id !== null) {
+    record.flow = { flowId: row.flow_id, children: row.total_children, pendingChildren: row.pending_children, hasParents: row.has_parents === 1 };
+  }
+  return record;
 }
 
 export function rowToClaimed(row: JobRow, recovered: boolean): ClaimedJob {

@@ -26,13 +26,19 @@ UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?
 DELETE FROM jobsmith_jobs WHERE id = ?
 
 -- name: pruneFinished
--- A job whose failed hook is pending stays until the hook has run.
+-- A job whose failed hook is pending stays until the hook has run; a flow job stays while a
+-- parent of it has not finished (the parent will read its result). Jobs outside flows pay the
+-- has_parents test alone.
 DELETE FROM jobsmith_jobs WHERE state IN (SELECT value FROM json_each(?))
   AND state IN ('completed','failed','cancelled') AND finished_at <= ? AND failed_hook IS NOT 'pending'
+  AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
+    WHERE d.child_id = jobsmith_jobs.id AND p.state IN ('scheduled','queued','running')))
 
 -- name: pruneExpired
 DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')
   AND failed_hook IS NOT 'pending'
+  AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
+    WHERE d.child_id = jobsmith_jobs.id AND p.state IN ('scheduled','queued','running')))
 
 -- name: pruneCounts
 DELETE FROM jobsmith_counts WHERE bucket <= ?

@@ -38,7 +38,7 @@ SELECT seq, priority, run_at FROM jobsmith_jobs
 
 -- name: expired
 -- INDEXED BY: left to itself the planner walks every running row through the state index.
-SELECT id, cancel_requested, keep_failed_ms, queue FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
+SELECT id, cancel_requested, keep_failed_ms, queue, has_parents FROM jobsmith_jobs INDEXED BY jobsmith_jobs_running
   WHERE state = 'running' AND lease_expires_at <= ?
     AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))
   ORDER BY lease_expires_at LIMIT CAST(? AS INTEGER)
@@ -74,7 +74,7 @@ UPDATE jobsmith_jobs AS j SET state = 'completed', attempts = j.attempts + 1, re
   FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
         FROM json_each(?)) AS s
   WHERE j.id = s.id AND +j.state = 'running' AND j.lease_token = s.token
-  RETURNING id, queue
+  RETURNING id, queue, has_parents
 
 -- name: cancelExpired
 UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, cancel_requested = 0,
@@ -108,12 +108,12 @@ UPDATE jobsmith_jobs SET state = 'failed', attempts = attempts + @attempts, erro
   failed_hook = CASE WHEN @hookPending THEN 'pending' END,
   lease_token = CASE WHEN @hookPending THEN lease_token END, lease_worker = CASE WHEN @hookPending THEN lease_worker END,
   lease_expires_at = CASE WHEN @hookPending THEN lease_expires_at END
-  WHERE id = @id AND state = 'running' AND lease_token = @token RETURNING queue
+  WHERE id = @id AND state = 'running' AND lease_token = @token RETURNING queue, has_parents
 
 -- name: cancelRunning
 UPDATE jobsmith_jobs SET state = 'cancelled', error = coalesce(?, error), finished_at = ?, expires_at = ?,
   cancel_requested = 0, settled_token = lease_token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
-  WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING queue
+  WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING queue, has_parents
 
 -- name: hookDone
 UPDATE jobsmith_jobs SET failed_hook = 'done', settled_token = lease_token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
