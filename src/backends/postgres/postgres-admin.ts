@@ -6,7 +6,8 @@ import type { FailedHookState, JobRecord } from '../../domain/job-record.ts';
 import { hookPendingDescription } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
 import { type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
-import { type PgJobRow, pgRowToRecord } from './postgres-rows.ts';
+import type { PostgresFlows } from './postgres-flows.ts';
+import { type PgJobRow, isWaitingParent, pgRowToRecord } from './postgres-rows.ts';
 
 const adminStatements = [
   'getJob',
@@ -37,7 +38,11 @@ const adminStatements = [
 export class PostgresAdmin implements JobAdmin {
   private readonly sql: Record<(typeof adminStatements)[number], string>;
 
-  constructor(private readonly connection: PostgresConnection) {
+  constructor(
+    private readonly connection: PostgresConnection,
+    /** The flows role, whose rules a cancel, a delete and a prune keep in their own transactions. */
+    private readonly flows: PostgresFlows,
+  ) {
     this.sql = loadStatements(new URL('./sql/admin.sql', import.meta.url), adminStatements, connection);
   }
 
@@ -81,6 +86,7 @@ export class PostgresAdmin implements JobAdmin {
   async cancel(id: string): Promise<CancelResult> {
     if (!isUuid(id)) return { outcome: 'not-found' };
     const now = this.connection.clock.now();
+    const flowEvents = { cancelled: [] as string[], requested: [] as string[] };
     const result = await this.connection.inTransaction(undefined, 'cancel', async (db): Promise<CancelResult> => {
       const { rows } = await q<PgJobRow>(db, this.sql.lockJob, [id]);
       const row = rows[0];
@@ -94,10 +100,16 @@ export class PostgresAdmin implements JobAdmin {
       }
       const updated = await q<PgJobRow>(db, this.sql.cancelJob, [id, now]);
       await q(db, this.sql.touchQueue, [row.queue, now]);
+      // In a flow, in this same transaction: its parents are resolved, then, if it was waiting
+      // for children, its unfinished descendants are cancelled (flow-store.ts).
+      if (row.has_parents) await this.flows.resolveParents(db, [id], now);
+      if (isWaitingParent(row)) Object.assign(flowEvents, await this.flows.cancelDescendants(db, id, now));
       return { outcome: 'cancelled', job: pgRowToRecord(updated.rows[0]!) };
     });
     if (result.outcome === 'cancel-requested') this.connection.emit({ type: 'cancel-requested', id });
     if (result.outcome === 'cancelled') this.connection.emit({ type: 'settled', id, state: 'cancelled' });
+    for (const descendant of flowEvents.cancelled) this.connection.emit({ type: 'settled', id: descendant, state: 'cancelled' });
+    for (const descendant of flowEvents.requested) this.connection.emit({ type: 'cancel-requested', id: descendant });
     return result;
   }
 
@@ -122,28 +134,37 @@ export class PostgresAdmin implements JobAdmin {
   async delete(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
     return this.connection.inTransaction(undefined, 'delete', async (db) => {
-      const { rows } = await q<{ state: JobState; failed_hook: FailedHookState }>(db, this.sql.lockJobState, [id]);
-      if (!rows[0]) return false;
-      if (rows[0].state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
-      if (rows[0].failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
+      const { rows } = await q<{ state: JobState; failed_hook: FailedHookState; has_parents: boolean; total_children: number }>(
+        db,
+        this.sql.lockJobState,
+        [id],
+      );
+      const row = rows[0];
+      if (!row) return false;
+      if (row.state === 'running') throw new InvalidStateError(id, 'running', 'delete (cancel it first)');
+      if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'delete');
+      // A flow job deleted before it finished counts as cancelled for its parents; a parent's
+      // dependencies go with it, its children stay (flow-store.ts).
+      if (row.has_parents && !terminalStates.includes(row.state)) await this.flows.resolveParents(db, [id], this.connection.clock.now());
       await q(db, this.sql.deleteJob, [id]);
+      if (row.total_children > 0) await this.flows.forgetParents(db, [id]);
       return true;
     });
   }
 
   async prune(request: PruneRequest): Promise<number> {
     const now = this.connection.clock.now();
-    return this.connection.run('prune', async (db) => {
+    // A transaction: the dependencies of the parents a prune removes go with them (postgres-flows.ts).
+    return this.connection.inTransaction(undefined, 'prune', async (db) => {
       let removed = 0;
-      if (request.finishedBy !== undefined) {
-        const result = await q(db, this.sql.pruneFinished, [[...(request.states ?? terminalStates)], request.finishedBy]);
-        removed += result.rowCount ?? 0;
-      }
-      if (request.expired) {
-        // A job whose failed hook is pending stays until the hook has run.
-        const result = await q(db, this.sql.pruneExpired, [now]);
-        removed += result.rowCount ?? 0;
-      }
+      const pruned = async (text: string, values: unknown[]) => {
+        const { rows } = await q<{ removed: number; parents: string[] }>(db, text, values);
+        removed += rows[0]!.removed;
+        await this.flows.forgetParents(db, rows[0]!.parents);
+      };
+      if (request.finishedBy !== undefined) await pruned(this.sql.pruneFinished, [[...(request.states ?? terminalStates)], request.finishedBy]);
+      // A job whose failed hook is pending stays until the hook has run.
+      if (request.expired) await pruned(this.sql.pruneExpired, [now]);
       await q(db, this.sql.pruneCounts, [now - statsWindowMs]);
       return removed;
     });

@@ -14,6 +14,7 @@ import { PostgresQueue } from './postgres-queue.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
 import { PostgresWorkers } from './postgres-workers.ts';
 import { PostgresSteps } from './postgres-steps.ts';
+import { PostgresFlows } from './postgres-flows.ts';
 
 export type { PgQueryable } from './postgres-connection.ts';
 
@@ -46,13 +47,14 @@ export interface PostgresBackendOptions {
  * fallback. A lost connection is a transient `StoreError`: the pool reconnects and
  * workers retry.
  *
- * The roles (postgres-queue.ts, postgres-admin.ts, postgres-schedules.ts, postgres-workers.ts) share one
+ * The roles (postgres-queue.ts, postgres-admin.ts, postgres-schedules.ts, postgres-workers.ts,
+ * postgres-steps.ts, postgres-flows.ts) share one
  * `PostgresConnection` (postgres-connection.ts); their SQL is in `sql/`, the schema's in
  * `migrations/`.
  */
 export class PostgresBackend extends ComposedBackend {
   /** What this backend can do beyond the three roles (see `BackendCapability`). */
-  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue', 'live-workers', 'durable-steps']);
+  readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'transactional-enqueue', 'live-workers', 'durable-steps', 'flows']);
   readonly kind = 'postgres';
   readonly schema: string;
   private readonly connection: PostgresConnection;
@@ -84,12 +86,14 @@ export class PostgresBackend extends ComposedBackend {
       setUp: () => applyPostgresMigrations(connection, migrate),
     });
     const queue = new PostgresQueue(connection);
+    const flows = new PostgresFlows(connection);
     super({
       queue,
-      admin: new PostgresAdmin(connection),
+      admin: new PostgresAdmin(connection, flows),
       schedules: new PostgresSchedules(connection, queue),
       workers: new PostgresWorkers(connection),
       steps: new PostgresSteps(connection),
+      flows,
     });
     this.schema = schema;
     this.connection = connection;

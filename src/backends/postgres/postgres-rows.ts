@@ -1,5 +1,6 @@
 import type { ClaimedJob, ScheduleRecord } from '../../contract/backend.ts';
-import type { JobRecord } from '../../domain/job-record.ts';
+import { type RunCondition, waitingForChildrenRunAt } from '../../contract/flow-store.ts';
+import type { JobFlowPosition, JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 import type { JsonObject, JsonValue } from '../../domain/json-value.ts';
 
@@ -41,6 +42,12 @@ export interface PgJobRow {
   /** Null until an attempt ends without completing (see migration 9). */
   attempt_history: JobRecord['attemptHistory'] | null;
   attempt_history_dropped: number;
+  /** Null outside a flow (migration 10); the four below keep their defaults there. */
+  flow_id: string | null;
+  run_if: RunCondition | null;
+  has_parents: boolean;
+  total_children: number;
+  pending_children: number;
 }
 
 export function pgRowToRecord(row: PgJobRow): JobRecord {
@@ -76,7 +83,20 @@ export function pgRowToRecord(row: PgJobRow): JobRecord {
     cancelRequested: row.cancel_requested,
     expiresAt: row.expires_at,
     failedHook: row.failed_hook,
+    ...flowPosition(row),
   };
+}
+
+/** A flow job's `flow`; outside a flow, none: absent rather than undefined, so such a record equals one that never had it. */
+function flowPosition(row: PgJobRow): { flow?: JobFlowPosition } {
+  const flowId = row.flow_id ?? null;
+  if (flowId === null) return {};
+  return { flow: { flowId, children: row.total_children, pendingChildren: row.pending_children, hasParents: row.has_parents } };
+}
+
+/** Whether a job is a parent still waiting for its children (contract/flow-store.ts). */
+export function isWaitingParent(row: Pick<PgJobRow, 'state' | 'run_at' | 'total_children'>): boolean {
+  return row.state === 'scheduled' && row.run_at === waitingForChildrenRunAt && row.total_children > 0;
 }
 
 export function pgRowToClaimed(row: PgJobRow): ClaimedJob {

@@ -1,0 +1,83 @@
+-- The flows role's statements (postgres-flows.ts), and the flow steps the admin role runs
+-- inside its own transactions (cancel, delete, prune). The schema is migration 10's.
+
+-- name: insertFlow
+-- Every job and every dependency of a flow in one statement, so all or nothing without a
+-- transaction of ours (and inside the caller's, with { tx }). When one of the ids is already
+-- taken nothing is written, and that id comes back. A job with dependencies waits as
+-- scheduled with run_at = waitingForChildrenRunAt (the caller sets both); pending_children
+-- starts at total_children. The insert trigger of migration 1 wakes workers for queued jobs.
+WITH taken AS (SELECT id FROM :SCHEMA.jobs WHERE id = ANY ($1::uuid[]) LIMIT 1),
+ins AS (
+  INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata, priority, max_attempts, backoff, timeout_ms,
+      keep_completed_ms, keep_failed_ms, run_at, created_at, flow_id, run_if, has_parents, total_children, pending_children)
+  SELECT x.id, x.name, x.queue, x.state, x.payload, x.metadata, x.priority, x.max_attempts, x.backoff, x.timeout_ms,
+      x.keep_completed_ms, x.keep_failed_ms, x.run_at, x.created_at, $15, x.run_if, x.has_parents, x.total_children, x.total_children
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::int[], $9::jsonb[],
+      $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $16::text[], $17::boolean[], $18::int[])
+      AS x(id, name, queue, state, payload, metadata, priority, max_attempts, backoff, timeout_ms, keep_completed_ms,
+        keep_failed_ms, run_at, created_at, run_if, has_parents, total_children)
+   WHERE NOT EXISTS (SELECT 1 FROM taken)
+  RETURNING queue
+), deps AS (
+  INSERT INTO :SCHEMA.flow_dependencies (parent_id, child_id, position, child_name, policy)
+  SELECT * FROM unnest($19::uuid[], $20::uuid[], $21::int[], $22::text[], $23::text[])
+   WHERE NOT EXISTS (SELECT 1 FROM taken)
+), queues AS (
+  INSERT INTO :SCHEMA.queues (name) SELECT DISTINCT queue FROM ins ON CONFLICT (name) DO NOTHING
+)
+SELECT (SELECT id FROM taken) AS taken
+
+-- name: listChildren
+-- A dependency outlives its child: a child deleted or pruned is listed with state null.
+SELECT d.child_id AS id, d.child_name AS name, c.state, CASE WHEN c.state = 'completed' THEN c.result END AS result,
+    c.error, d.policy, c.finished_at
+  FROM :SCHEMA.flow_dependencies d LEFT JOIN :SCHEMA.jobs c ON c.id = d.child_id
+ WHERE d.parent_id = $1
+ ORDER BY d.position
+
+-- name: flowProgress
+-- Through the partial index jobs_flow. A leaf waits for no other job.
+SELECT state, count(*)::int AS count, count(*) FILTER (WHERE total_children = 0)::int AS leaves
+  FROM :SCHEMA.jobs WHERE flow_id = $1 GROUP BY state
+
+-- name: resolveParents
+-- Jobs that finished, or are being deleted before they finished, by a write outside
+-- claim() and settle_and_claim() (which call it themselves): see migration 10.
+SELECT :SCHEMA.resolve_flow_parents($1::uuid[], $2)
+
+-- name: cancelDescendants
+-- A waiting parent was cancelled: every descendant that has not finished is cancelled in one
+-- statement (so when their parents are resolved afterwards, those inside the cancelled graph
+-- have all ended already, and only count down), and a running one is asked to stop, its
+-- worker told at once. UNION: a job reached by two paths is visited once.
+WITH RECURSIVE descendants (id) AS (
+  SELECT child_id FROM :SCHEMA.flow_dependencies WHERE parent_id = $1
+  UNION
+  SELECT d.child_id FROM :SCHEMA.flow_dependencies d JOIN descendants t ON d.parent_id = t.id
+), cancelled AS (
+  UPDATE :SCHEMA.jobs j SET state = 'cancelled', finished_at = $2, cancel_requested = false,
+      expires_at = CASE WHEN j.keep_failed_ms IS NULL THEN NULL ELSE $2 + j.keep_failed_ms END
+    FROM descendants t WHERE j.id = t.id AND j.state IN ('scheduled', 'queued')
+  RETURNING j.id, j.queue
+), requested AS (
+  UPDATE :SCHEMA.jobs j SET cancel_requested = true
+    FROM descendants t WHERE j.id = t.id AND j.state = 'running' AND NOT j.cancel_requested
+  RETURNING j.id
+), touched AS (
+  UPDATE :SCHEMA.queues SET last_processed_at = $2 WHERE name IN (SELECT queue FROM cancelled)
+), notified AS (
+  SELECT pg_notify(':CHANNEL', 'c:' || id) FROM requested
+)
+SELECT (SELECT coalesce(array_agg(id), '{}') FROM cancelled) AS cancelled,
+       (SELECT coalesce(array_agg(id), '{}') FROM requested) AS requested,
+       (SELECT count(*) FROM notified) AS notified
+
+-- name: forgetParents
+-- Parents just deleted (delete, prune): their dependencies go; a child no other parent waits
+-- for any more no longer has parents. The statement sees the dependencies as they were
+-- before it, hence the parents named again in the NOT EXISTS.
+WITH gone AS (DELETE FROM :SCHEMA.flow_dependencies WHERE parent_id = ANY ($1::uuid[]) RETURNING child_id)
+UPDATE :SCHEMA.jobs c SET has_parents = false
+ WHERE c.id IN (SELECT child_id FROM gone) AND c.has_parents
+   AND NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d WHERE d.child_id = c.id AND d.parent_id <> ALL ($1::uuid[]))

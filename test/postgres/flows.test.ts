@@ -1,0 +1,201 @@
+/**
+ * Flows on PostgreSQL beyond the shared conformance suite: two children of one parent
+ * finishing at the same instant on two connections, a chain of maxFlowJobs ended in one
+ * write, and what a job outside a flow runs when it is settled (nothing of flows).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildFailurePolicy, FlowJob, Settlement } from '../../src/contract/backend.ts';
+import { maxFlowJobs } from '../../src/contract/flow-store.ts';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { defineJob } from '../../src/domain/define-job.ts';
+import { newJobId } from '../../src/domain/ids.ts';
+import { prepareJob } from '../../src/execution/prepare-job.ts';
+import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
+
+const servers = requireServers('postgres');
+const schema = 'flows';
+
+const step = defineJob({ name: 'flow-step', run: () => null });
+
+describe.skipIf(servers.skip)('postgres backend: flows', () => {
+  let server: PostgresServer;
+  // Two backends, two pools: two processes' worth of connections on one schema.
+  let first: PostgresBackend;
+  let second: PostgresBackend;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    first = new PostgresBackend({ connectionString: server.url, schema, poolSize: 3 });
+    second = new PostgresBackend({ connectionString: server.url, schema, poolSize: 3 });
+    await first.open();
+    await second.open();
+    client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.end();
+    await first?.close();
+    await second?.close();
+    await server?.stop();
+  });
+
+  const flowJob = async (payload: unknown, queue: string, dependsOn: FlowJob['dependsOn'] = []): Promise<FlowJob> => ({
+    ...(await prepareJob(step, payload, { queue }, Date.now())),
+    dependsOn,
+    runIf: 'always',
+  });
+
+  /** The sessions of this schema's backends waiting for a row lock inside settle_and_claim(). */
+  const settlesWaitingForALock = async () => {
+    const { rows } = await client.query<{ waiting: number }>(
+      "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%settle_and_claim%'",
+    );
+    return rows[0]!.waiting;
+  };
+
+  const failedCount = async (queue: string) => {
+    const { rows } = await client.query<{ failed: number }>(`SELECT coalesce(sum(failed), 0)::int AS failed FROM ${schema}.counts WHERE queue = $1`, [queue]);
+    return rows[0]!.failed;
+  };
+
+  it('two children of one parent settled at the same instant on two connections release it exactly once, every time', async () => {
+    const rounds = 90;
+    const outcomes: Array<{ kind: 'complete' | 'fail'; policy: ChildFailurePolicy }> = [
+      { kind: 'complete', policy: 'fail' },
+      { kind: 'fail', policy: 'fail' },
+      { kind: 'fail', policy: 'continue' },
+    ];
+    let parentsFailed = 0;
+    for (let round = 0; round < rounds; round++) {
+      const { kind, policy } = outcomes[round % outcomes.length]!;
+      const children = [await flowJob(`a${round}`, 'race'), await flowJob(`b${round}`, 'race')];
+      const parent = await flowJob(`parent${round}`, 'race-parent', children.map((child) => ({ childId: child.id, onChildFailure: policy })));
+      await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [...children, parent] });
+      const { jobs } = await first.claim({ workerId: 'w', leaseMs: 60_000, queues: ['race'], names: [step.name], limit: 2 });
+      expect(jobs.map((job) => job.id).sort()).toEqual(children.map((child) => child.id).sort());
+      const settlement = (index: number): Settlement => {
+        const { id, lease } = jobs[index]!;
+        return kind === 'complete'
+          ? { id, token: lease.token, kind, result: index, expiresAt: null }
+          : { id, token: lease.token, kind, error: { name: 'Error', message: 'no', at: Date.now(), attempt: 1 }, countAttempt: true, expiresAt: null, hookPending: false };
+      };
+
+      // The parent's row held elsewhere until both settles wait for it: then they race for it.
+      const blocker = new pg.Client({ connectionString: server.url });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [parent.id]);
+        const settled = Promise.all([first.settle([settlement(0)]), second.settle([settlement(1)])]);
+        const deadline = Date.now() + 10_000;
+        while ((await settlesWaitingForALock()) < 2) {
+          if (Date.now() > deadline) throw new Error('the two settles never both waited for the parent');
+        }
+        await blocker.query('COMMIT');
+        expect((await settled).map((result) => result.applied)).toEqual([[true], [true]]);
+      } finally {
+        await blocker.end();
+      }
+
+      const record = (await first.get(parent.id))!;
+      expect(record.flow).toMatchObject({ children: 2, pendingChildren: 0 });
+      if (kind === 'fail' && policy === 'fail') {
+        parentsFailed++;
+        expect(record).toMatchObject({ state: 'failed', error: { code: 'CHILD_FAILED' } });
+        // Failed once: counted once in the queue's stats.
+        expect(await failedCount('race-parent')).toBe(parentsFailed);
+        continue;
+      }
+      expect(record.state).toBe('queued');
+      // Released once: claimed once, and then there is nothing left to claim.
+      const claimParent = () => second.claim({ workerId: 'w', leaseMs: 60_000, queues: ['race-parent'], names: [step.name], limit: 5 });
+      const claimed = await claimParent();
+      expect(claimed.jobs.map((job) => job.id)).toEqual([parent.id]);
+      expect((await claimParent()).jobs).toEqual([]);
+      const lease = claimed.jobs[0]!.lease;
+      await second.settle([{ id: parent.id, token: lease.token, kind: 'complete', result: null, expiresAt: null }]);
+    }
+    expect(await failedCount('race-parent')).toBe(rounds / outcomes.length);
+  }, 120_000);
+
+  it(`a chain of maxFlowJobs (${maxFlowJobs}) failing at its first job ends every other job in that write`, async () => {
+    const jobs: FlowJob[] = [];
+    for (let index = 0; index < maxFlowJobs; index++) {
+      jobs.push(await flowJob(index, 'chain', index === 0 ? [] : [{ childId: jobs[index - 1]!.id, onChildFailure: 'cancel' }]));
+    }
+    const flowId = newJobId(Date.now());
+    await first.enqueueFlow({ flowId, jobs });
+    expect(await first.flowProgress(flowId)).toMatchObject({ total: maxFlowJobs, counts: { queued: 1, scheduled: maxFlowJobs - 1 } });
+    const { jobs: claimed } = await first.claim({ workerId: 'w', leaseMs: 60_000, queues: ['chain'], names: [step.name], limit: 1 });
+    const error = { name: 'Error', message: 'first link', at: Date.now(), attempt: 1 };
+    const settled = await first.settle([
+      { id: claimed[0]!.id, token: claimed[0]!.lease.token, kind: 'fail', error, countAttempt: true, expiresAt: null, hookPending: false },
+    ]);
+    expect(settled.applied).toEqual([true]);
+    expect(await first.flowProgress(flowId)).toMatchObject({
+      total: maxFlowJobs,
+      finished: maxFlowJobs,
+      counts: { failed: 1, cancelled: maxFlowJobs - 1 },
+      leaves: { total: 1, finished: 1 },
+    });
+    expect((await first.get(jobs.at(-1)!.id))!.error).toMatchObject({ code: 'CHILD_FAILED', message: `Child job ${jobs.at(-2)!.id} (flow-step) was cancelled.` });
+  }, 300_000);
+
+  /** The plans auto_explain logs for the statements `work` runs on `client`, nested ones included. */
+  async function explained(work: () => Promise<void>): Promise<string> {
+    const plans: string[] = [];
+    const onNotice = (notice: { message?: string }) => {
+      if (notice.message?.includes('plan:')) plans.push(notice.message);
+    };
+    client.on('notice', onNotice);
+    try {
+      await client.query("LOAD 'auto_explain'");
+      await client.query('SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET client_min_messages = log');
+      await work();
+    } finally {
+      await client.query('SET client_min_messages = notice; SET auto_explain.log_min_duration = -1');
+      client.off('notice', onNotice);
+    }
+    return plans.join('\n');
+  }
+
+  it('settling a job outside a flow runs nothing of flows; a flow child resolves its parent in the same call', async () => {
+    const settleAndClaim = (settlements: unknown[], queue: string) =>
+      client.query<{ claimed: Array<{ id: string; lease_token: string }> | null }>(
+        `SELECT applied, claimed, next_run_at FROM ${schema}.settle_and_claim($1::jsonb, $2, 0, $3, $4, $5, 'w', 60000)`,
+        [JSON.stringify(settlements), Date.now(), [queue], [step.name], settlements.length === 0 ? 1 : null],
+      );
+    const completion = (job: { id: string; lease_token: string }) => ({
+      id: job.id,
+      token: job.lease_token,
+      kind: 'complete',
+      result: null,
+      error: null,
+      run_at: null,
+      count_attempt: true,
+      expires_at: null,
+      hook_pending: false,
+    });
+
+    await first.enqueue([await prepareJob(step, 'plain', { queue: 'plain' }, Date.now())]);
+    const [plain] = (await settleAndClaim([], 'plain')).rows[0]!.claimed!;
+    const plainPlans = await explained(async () => {
+      await settleAndClaim([completion(plain!)], 'plain');
+    });
+    expect(plainPlans).toMatch(/jsonb_to_recordset/);
+    expect(plainPlans).not.toMatch(/flow_dependencies|resolve_flow_parents/);
+
+    const child = await flowJob('child', 'with-parent');
+    const parent = await flowJob('parent', 'with-parent-parent', [{ childId: child.id, onChildFailure: 'fail' }]);
+    await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [child, parent] });
+    const [claimedChild] = (await settleAndClaim([], 'with-parent')).rows[0]!.claimed!;
+    const flowPlans = await explained(async () => {
+      await settleAndClaim([completion(claimedChild!)], 'with-parent');
+    });
+    expect(flowPlans).toMatch(/flow_dependencies/);
+    expect((await first.get(parent.id))!.state).toBe('queued');
+  });
+});
