@@ -71,6 +71,7 @@ function consumerSources(): Record<string, string> {
       'await worker.stop();',
       'await client.close();',
     ].join('\n'),
+    'flows.ts': readmeCodeBlock('### Flows: chains, graphs and batches'),
   };
 }
 
@@ -187,6 +188,14 @@ describe('the packed package, installed into an empty project', { timeout: 2 * r
     const run = await node(['out/class-style.js']);
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain('{"charged":1999}');
+  });
+
+  it('runs the flows example: a graph, a chain and a batch, each with the results README shows', async () => {
+    const run = await node(['out/flows.js']);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toContain("images: [\n    'https://cdn.example/cat.png?w=320',\n    'https://cdn.example/cat.png?w=1280'\n  ]");
+    expect(run.output).toContain("{ title: 'https://example.com' }");
+    expect(run.output).toContain('{ total: 2, done: 2, completed: 2, failed: 0, cancelled: 0 }');
   });
 
   it('runs the jobsmith/testing example without vitest: the fake clock moves the delayed job', async () => {

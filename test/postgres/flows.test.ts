@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildFailurePolicy, FlowJob, Settlement } from '../../src/contract/backend.ts';
 import { maxFlowJobs } from '../../src/contract/flow-store.ts';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { PermanentError, createClient, createWorker, step as flowStep } from '../../src/index.ts';
 import { defineJob } from '../../src/domain/define-job.ts';
 import { newJobId } from '../../src/domain/ids.ts';
 import { prepareJob } from '../../src/execution/prepare-job.ts';
@@ -143,6 +144,187 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     });
     expect((await first.get(jobs.at(-1)!.id))!.error).toMatchObject({ code: 'CHILD_FAILED', message: `Child job ${jobs.at(-2)!.id} (flow-step) was cancelled.` });
   }, 300_000);
+
+  /** Sessions of the test server waiting for a lock: the writes started and stopped at a row another transaction holds. */
+  const sessionsWaitingForALock = async () => {
+    const { rows } = await client.query<{ waiting: number }>("SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+    return rows[0]!.waiting;
+  };
+  const untilWaiting = async (sessions: number) => {
+    const deadline = Date.now() + 10_000;
+    while ((await sessionsWaitingForALock()) < sessions) {
+      if (Date.now() > deadline) throw new Error(`${sessions} sessions never waited for a lock`);
+    }
+  };
+
+  /**
+   * A parent's row held elsewhere; `write` (on the first backend) is started and waits for it,
+   * then a settle of the parent's running child (on the second) is started and waits too; then
+   * the parent is let go. A write that locked the parent before the child would now hold the
+   * parent and wait for the child while the settle holds the child and waits for the parent:
+   * a deadlock, one of them failing. Locking children first, both go through.
+   */
+  async function raceAgainstChildSettle(parentId: string, child: { id: string; token: string }, write: () => Promise<unknown>) {
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [parentId]);
+      const written = write();
+      await untilWaiting(1);
+      const settled = second.settle([{ id: child.id, token: child.token, kind: 'complete', result: 'late', expiresAt: null }]);
+      await untilWaiting(2);
+      await blocker.query('COMMIT');
+      return await Promise.all([written, settled]);
+    } finally {
+      await blocker.end();
+    }
+  }
+
+  /** A waiting parent over one running child and one queued child (queue `queue`), each job in a queue of its own. */
+  async function parentOverRunningChild(queue: string, policy: ChildFailurePolicy = 'fail') {
+    const running = await flowJob('running', `${queue}-running`);
+    const queued = await flowJob('queued', `${queue}-queued`);
+    const parent = await flowJob('parent', `${queue}-parent`, [running, queued].map((child) => ({ childId: child.id, onChildFailure: policy })));
+    await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [running, queued, parent] });
+    const { jobs } = await first.claim({ workerId: 'w', leaseMs: 60_000, queues: [`${queue}-running`], names: [step.name], limit: 1 });
+    return { parent, queued, child: { id: running.id, token: jobs[0]!.lease.token } };
+  }
+
+  it('cancelling a waiting parent while its running child is settled: both go through, neither waits for the other in a cycle', async () => {
+    const { parent, queued, child } = await parentOverRunningChild('cancel-race');
+    const [cancelled, settled] = await raceAgainstChildSettle(parent.id, child, () => first.cancel(parent.id));
+    expect(cancelled).toMatchObject({ outcome: 'cancelled' });
+    expect(settled).toMatchObject({ applied: [true] });
+    expect(await first.get(queued.id)).toMatchObject({ state: 'cancelled' });
+    expect(await first.get(child.id)).toMatchObject({ state: 'completed', result: 'late' });
+    expect(await first.get(parent.id)).toMatchObject({ state: 'cancelled', flow: { pendingChildren: 0 } });
+  });
+
+  it('deleting a waiting parent while its running child is settled: both go through', async () => {
+    const { parent, child } = await parentOverRunningChild('delete-race');
+    const [deleted, settled] = await raceAgainstChildSettle(parent.id, child, () => first.delete(parent.id));
+    expect(deleted).toBe(true);
+    expect(settled).toMatchObject({ applied: [true] });
+    expect(await first.get(parent.id)).toBeNull();
+    expect(await first.get(child.id)).toMatchObject({ state: 'completed', flow: { hasParents: false } });
+  });
+
+  it('pruning a finished parent while its running child is settled: both go through', async () => {
+    const { parent, queued, child } = await parentOverRunningChild('prune-race');
+    // The queued child cancelled fails the parent (policy fail); the running one runs on.
+    await first.cancel(queued.id);
+    expect(await first.get(parent.id)).toMatchObject({ state: 'failed', error: { code: 'CHILD_FAILED' } });
+    const [pruned, settled] = await raceAgainstChildSettle(parent.id, child, () => first.prune({ finishedBy: Date.now() + 1000, states: ['failed'] }));
+    expect(pruned).toBeGreaterThanOrEqual(1);
+    expect(settled).toMatchObject({ applied: [true] });
+    expect(await first.get(parent.id)).toBeNull();
+    expect(await first.get(child.id)).toMatchObject({ state: 'completed', flow: { hasParents: false } });
+  });
+
+  it('a heartbeat renewing a running parent and its child while the child is settled: both go through', async () => {
+    // Ids in the order parent < other < child: in id order alone the heartbeat would hold the
+    // parent while it waits for the other job, and then for the child the settle holds.
+    const [parentId, otherId, childId] = [newJobId(Date.now()), newJobId(Date.now()), newJobId(Date.now())].sort();
+    const child = { ...(await flowJob('child', 'beat-child')), id: childId! };
+    const early = await flowJob('early', 'beat-early');
+    const parent = { ...(await flowJob('parent', 'beat-parent', [child, early].map((job) => ({ childId: job.id, onChildFailure: 'continue' as const })))), id: parentId! };
+    await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [child, early, parent] });
+    await first.enqueue([{ ...(await prepareJob(step, 'other', { queue: 'beat-other' }, Date.now())), id: otherId! }]);
+    const claimOne = async (queue: string) =>
+      (await first.claim({ workerId: 'w', leaseMs: 60_000, queues: [queue], names: [step.name], limit: 1 })).jobs[0]!;
+    // A child failing with policy continue releases the parent at once: it runs beside its other child.
+    const earlyLease = (await claimOne('beat-early')).lease;
+    const error = { name: 'Error', message: 'early', at: Date.now(), attempt: 1 };
+    await first.settle([{ id: early.id, token: earlyLease.token, kind: 'fail', error, countAttempt: true, expiresAt: null, hookPending: false }]);
+    const leases = [await claimOne('beat-parent'), await claimOne('beat-other'), await claimOne('beat-child')].map((job) => ({ id: job.id, token: job.lease.token }));
+    expect(leases.map((lease) => lease.id)).toEqual([parentId, otherId, childId]);
+
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [otherId]);
+      const renewed = first.renewLeases(leases, 60_000);
+      await untilWaiting(1);
+      const settled = second.settle([{ id: childId!, token: leases[2]!.token, kind: 'complete', result: null, expiresAt: null }]);
+      // The settle either waits (for the heartbeat) or goes through; give it the time to reach the parent.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await blocker.query('COMMIT');
+      const [statuses, outcome] = await Promise.all([renewed, settled]);
+      expect(statuses.map((status) => status.id)).toEqual([parentId, otherId, childId]);
+      expect(outcome.applied).toEqual([true]);
+    } finally {
+      await blocker.end();
+    }
+    expect(await first.get(parentId!)).toMatchObject({ state: 'running', flow: { pendingChildren: 0 } });
+  });
+
+  it('end to end: a batch run by a worker, its callbacks by outcome; a chain created in the caller’s transaction exists only if it commits', async () => {
+    const square = defineJob({
+      name: 'square',
+      queue: 'e2e',
+      run: (n: number) => {
+        if (n < 0) throw new PermanentError('negative');
+        return n * n;
+      },
+    });
+    const summary = defineJob({ name: 'summary', queue: 'e2e', run: async (_: null, ctx) => ctx.childrenSummary() });
+    const total = defineJob({
+      name: 'total',
+      queue: 'e2e',
+      run: async (_: null, ctx) => (await ctx.children(square)).reduce((sum, child) => sum + (child.result ?? 0), 0),
+    });
+    const jobs = [square, summary, total];
+    const producer = createClient({ backend: new PostgresBackend({ connectionString: server.url, schema, poolSize: 2 }), jobs });
+    const worker = createWorker({ backend: new PostgresBackend({ connectionString: server.url, schema, poolSize: 3 }), jobs, pollInterval: '100ms' });
+    await worker.start();
+    try {
+      const batch = await producer.batch([1, 2, -3, 4].map((n) => flowStep(square, n)), {
+        onComplete: flowStep(summary, null),
+        onSuccess: flowStep(summary, null),
+        onFailure: flowStep(summary, null),
+      });
+      const failedItem = batch.ids[2]!;
+      expect(await producer.waitFor(batch.callbacks.onComplete!, { timeout: '20s' })).toMatchObject({
+        state: 'completed',
+        result: { total: 4, completed: 3, failed: 1, cancelled: 0, failedIds: [failedItem] },
+      });
+      expect(await producer.waitFor(batch.callbacks.onFailure!, { timeout: '20s' })).toMatchObject({ state: 'completed' });
+      expect((await first.get(batch.callbacks.onSuccess!))!).toMatchObject({ state: 'cancelled', error: { code: 'CHILD_FAILED' } });
+      expect(await producer.batchProgress(batch.batchId)).toEqual({ total: 4, done: 4, completed: 3, failed: 1, cancelled: 0 });
+
+      const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+      try {
+        const rolledBack = await pool.connect();
+        let lost: string[];
+        try {
+          await rolledBack.query('BEGIN');
+          ({ ids: lost } = await producer.chain([flowStep(square, 5), flowStep(total, null)], { tx: rolledBack }));
+          await rolledBack.query('ROLLBACK');
+        } finally {
+          rolledBack.release();
+        }
+        for (const id of lost) expect(await first.get(id)).toBeNull();
+
+        const committed = await pool.connect();
+        let chain: string[];
+        try {
+          await committed.query('BEGIN');
+          ({ ids: chain } = await producer.chain([flowStep(square, 6), flowStep(total, null)], { tx: committed }));
+          await committed.query('COMMIT');
+        } finally {
+          committed.release();
+        }
+        expect(await producer.waitFor(chain[1]!, { timeout: '20s' })).toMatchObject({ state: 'completed', result: 36 });
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      await worker.stop();
+      await producer.close();
+    }
+  }, 60_000);
 
   /** The plans auto_explain logs for the statements `work` runs on `client`, nested ones included. */
   async function explained(work: () => Promise<void>): Promise<string> {

@@ -88,6 +88,8 @@ export class PostgresAdmin implements JobAdmin {
     const now = this.connection.clock.now();
     const flowEvents = { cancelled: [] as string[], requested: [] as string[] };
     const result = await this.connection.inTransaction(undefined, 'cancel', async (db): Promise<CancelResult> => {
+      // A waiting parent's unfinished descendants first, as a settle locks a child before its parent.
+      await this.flows.lockDescendants(db, id);
       const { rows } = await q<PgJobRow>(db, this.sql.lockJob, [id]);
       const row = rows[0];
       if (!row) return { outcome: 'not-found' };
@@ -134,6 +136,8 @@ export class PostgresAdmin implements JobAdmin {
   async delete(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
     return this.connection.inTransaction(undefined, 'delete', async (db) => {
+      // A parent's children first, as a settle locks a child before its parent.
+      await this.flows.lockChildren(db, id);
       const { rows } = await q<{ state: JobState; failed_hook: FailedHookState; has_parents: boolean; total_children: number }>(
         db,
         this.sql.lockJobState,
@@ -154,17 +158,22 @@ export class PostgresAdmin implements JobAdmin {
 
   async prune(request: PruneRequest): Promise<number> {
     const now = this.connection.clock.now();
-    // A transaction: the dependencies of the parents a prune removes go with them (postgres-flows.ts).
+    // A transaction: the parents a prune removes, with their dependencies, after the jobs without children (postgres-flows.ts).
     return this.connection.inTransaction(undefined, 'prune', async (db) => {
       let removed = 0;
-      const pruned = async (text: string, values: unknown[]) => {
-        const { rows } = await q<{ removed: number; parents: string[] }>(db, text, values);
-        removed += rows[0]!.removed;
-        await this.flows.forgetParents(db, rows[0]!.parents);
-      };
-      if (request.finishedBy !== undefined) await pruned(this.sql.pruneFinished, [[...(request.states ?? terminalStates)], request.finishedBy]);
-      // A job whose failed hook is pending stays until the hook has run.
-      if (request.expired) await pruned(this.sql.pruneExpired, [now]);
+      const states = [...(request.states ?? terminalStates)];
+      if (request.finishedBy !== undefined) {
+        const result = await q(db, this.sql.pruneFinished, [states, request.finishedBy]);
+        removed += result.rowCount ?? 0;
+      }
+      if (request.expired) {
+        // A job whose failed hook is pending stays until the hook has run.
+        const result = await q(db, this.sql.pruneExpired, [now]);
+        removed += result.rowCount ?? 0;
+      }
+      if (request.finishedBy !== undefined || request.expired) {
+        removed += await this.flows.pruneParents(db, { states, finishedBy: request.finishedBy ?? null, expiredBy: request.expired ? now : null });
+      }
       await q(db, this.sql.pruneCounts, [now - statsWindowMs]);
       return removed;
     });

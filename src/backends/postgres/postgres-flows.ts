@@ -7,14 +7,25 @@ import {
   type NewFlow,
   waitingForChildrenRunAt,
 } from '../../contract/flow-store.ts';
-import { InvalidFlowError } from '../../domain/errors.ts';
+import { InvalidFlowError, StoreError } from '../../domain/errors.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import { type JobState, isTerminal, jobStates } from '../../domain/job-state.ts';
 import type { JsonValue } from '../../domain/json-value.ts';
 import { isUuid } from './postgres-admin.ts';
 import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
 
-const flowStatements = ['insertFlow', 'listChildren', 'flowProgress', 'resolveParents', 'cancelDescendants', 'forgetParents'] as const;
+const flowStatements = [
+  'insertFlow',
+  'listChildren',
+  'flowProgress',
+  'resolveParents',
+  'lockDescendants',
+  'lockChildren',
+  'cancelDescendants',
+  'forgetParents',
+  'lockPrunableParents',
+  'pruneParents',
+] as const;
 
 interface PgChildRow {
   id: string;
@@ -45,7 +56,7 @@ export class PostgresFlows implements FlowStore {
     const ids = new Set<string>();
     for (const job of flow.jobs) {
       if (!isUuid(job.id)) throw new InvalidFlowError(`the id "${job.id}" is not a UUID`, { details: { id: job.id } });
-      if (ids.has(job.id)) throw new InvalidFlowError(`the id "${job.id}" is already taken`, { details: { id: job.id } });
+      if (ids.has(job.id)) throw new InvalidFlowError(`the id "${job.id}" is used twice`, { details: { id: job.id } });
       if (job.key !== null) throw new InvalidFlowError(`job ${job.id} has a key, which a flow job cannot have`, { details: { id: job.id } });
       ids.add(job.id);
     }
@@ -64,6 +75,7 @@ export class PostgresFlows implements FlowStore {
         dependencies.policy.push(dependency.onChildFailure);
       });
     }
+    const heights = flowHeights(flow.jobs);
     const now = this.connection.clock.now();
     const waits = (job: NewFlow['jobs'][number]) => job.dependsOn.length > 0;
     const column = <T>(pick: (job: NewFlow['jobs'][number]) => T) => flow.jobs.map(pick);
@@ -91,10 +103,17 @@ export class PostgresFlows implements FlowStore {
       dependencies.position,
       dependencies.childName,
       dependencies.policy,
+      column((job) => heights.get(job.id)!),
     ];
     // One statement: atomic on its own, and inside the caller's transaction when given one.
     const write = (db: PgQueryable) => q<{ taken: string | null }>(db, this.sql.insertFlow, values);
-    const { rows } = options.tx === undefined ? await this.connection.run('enqueueFlow', write) : await this.connection.inTransaction(options.tx, 'enqueueFlow', write);
+    const { rows } = await (options.tx === undefined ? this.connection.run('enqueueFlow', write) : this.connection.inTransaction(options.tx, 'enqueueFlow', write)).catch(
+      (error: unknown) => {
+        // An id taken by a job committed between the statement's check and its insert.
+        if (error instanceof StoreError && error.details.pgCode === '23505') throw new InvalidFlowError('one of its ids was taken meanwhile', { cause: error });
+        throw error;
+      },
+    );
     const taken = rows[0]?.taken ?? null;
     if (taken !== null) throw new InvalidFlowError(`the id "${taken}" is already taken`, { details: { id: taken } });
     // Wakes this process's idle workers for the jobs runnable now, as an enqueue does (others hear the insert trigger's NOTIFY).
@@ -123,7 +142,7 @@ export class PostgresFlows implements FlowStore {
     );
     if (rows.length === 0) return null;
     const counts = Object.fromEntries(jobStates.map((state) => [state, 0])) as Record<JobState, number>;
-    const leaves = { total: 0, finished: 0 };
+    const leaves = { total: 0, finished: 0, completed: 0, failed: 0, cancelled: 0 };
     let total = 0;
     let finished = 0;
     for (const row of rows) {
@@ -133,6 +152,7 @@ export class PostgresFlows implements FlowStore {
       if (isTerminal(row.state)) {
         finished += row.count;
         leaves.finished += row.leaves;
+        leaves[row.state as 'completed' | 'failed' | 'cancelled'] = row.leaves;
       }
     }
     return { flowId, total, finished, counts, leaves };
@@ -154,8 +174,66 @@ export class PostgresFlows implements FlowStore {
     return { cancelled, requested };
   }
 
+  /** Before a cancel locks `id`: when it is a parent waiting for its children, its unfinished descendants, children first. */
+  async lockDescendants(db: PgQueryable, id: string): Promise<void> {
+    await q(db, this.sql.lockDescendants, [id]);
+  }
+
+  /** Before a delete locks `id`: its children, if it has any. */
+  async lockChildren(db: PgQueryable, id: string): Promise<void> {
+    await q(db, this.sql.lockChildren, [id]);
+  }
+
+  /**
+   * Prune's parents, after the jobs without children: those that meet the request's
+   * conditions and have no unfinished parent, their children locked first. Returns how many went.
+   */
+  async pruneParents(db: PgQueryable, request: { states: string[]; finishedBy: number | null; expiredBy: number | null }): Promise<number> {
+    const conditions = [request.states, request.finishedBy, request.expiredBy];
+    const { rows } = await q<{ parents: string[] }>(db, this.sql.lockPrunableParents, conditions);
+    const candidates = rows[0]!.parents;
+    if (candidates.length === 0) return 0;
+    const pruned = await q<{ id: string }>(db, this.sql.pruneParents, [...conditions, candidates]);
+    await this.forgetParents(db, pruned.rows.map((row) => row.id));
+    return pruned.rows.length;
+  }
+
   /** Parents just deleted: their dependencies go, and children left without a parent say so. */
   async forgetParents(db: PgQueryable, parentIds: readonly string[]): Promise<void> {
     if (parentIds.length > 0) await q(db, this.sql.forgetParents, [parentIds]);
   }
+}
+
+/**
+ * Each job's height in its flow: 0 without children, else one more than its highest child,
+ * so a child is always lower than its parents (the lock order of migration 10). Walked with a
+ * stack, not recursion, so a chain of maxFlowJobs takes no call depth.
+ */
+function flowHeights(jobs: NewFlow['jobs']): Map<string, number> {
+  const byId = new Map(jobs.map((job) => [job.id, job]));
+  const heights = new Map<string, number>();
+  const entered = new Set<string>();
+  for (const root of jobs) {
+    const stack = [root.id];
+    while (stack.length > 0) {
+      const id = stack.at(-1)!;
+      if (heights.has(id)) {
+        stack.pop();
+        continue;
+      }
+      const job = byId.get(id)!;
+      if (!entered.has(id)) {
+        entered.add(id);
+        for (const { childId } of job.dependsOn) {
+          if (heights.has(childId)) continue;
+          if (entered.has(childId)) throw new InvalidFlowError(`job ${childId} depends on itself through its parents (a cycle)`, { details: { id: childId } });
+          stack.push(childId);
+        }
+        continue;
+      }
+      heights.set(id, job.dependsOn.reduce((height, { childId }) => Math.max(height, heights.get(childId)! + 1), 0));
+      stack.pop();
+    }
+  }
+  return heights;
 }

@@ -5,12 +5,19 @@
 -- largest time a JavaScript Date holds (waitingForChildrenRunAt), so no claim ever promotes
 -- it. has_parents says another job waits for it: the one flag the hot paths read, so a job
 -- outside a flow pays nothing more. Defaults (false, 0) cost no table rewrite.
+--
+-- flow_height is the longest path down to a job without children (0 for those), so a child
+-- is always lower than its parents. The writes of a flow lock its jobs' rows children first,
+-- then by id, (flow_height, id): the order a settle takes them in (the job it ends, then its
+-- parents), so a settle, a cancel of a waiting parent and a delete or prune of a parent do not
+-- wait on each other in a cycle.
 ALTER TABLE :SCHEMA.jobs
   ADD COLUMN flow_id text,
   ADD COLUMN run_if text CHECK (run_if IN ('always', 'any-child-failed')),
   ADD COLUMN has_parents boolean NOT NULL DEFAULT false,
   ADD COLUMN total_children integer NOT NULL DEFAULT 0,
-  ADD COLUMN pending_children integer NOT NULL DEFAULT 0;
+  ADD COLUMN pending_children integer NOT NULL DEFAULT 0,
+  ADD COLUMN flow_height integer NOT NULL DEFAULT 0;
 -- flowProgress; partial, so jobs outside flows are not in it.
 CREATE INDEX jobs_flow ON :SCHEMA.jobs (flow_id) WHERE flow_id IS NOT NULL;
 
@@ -34,9 +41,10 @@ CREATE INDEX flow_dependencies_child ON :SCHEMA.flow_dependencies (child_id);
 -- finished: counted as cancelled), by each one's policy, in the caller's transaction. A parent
 -- failed or cancelled here finishes in turn: the next round of the loop resolves its own
 -- parents, so a graph of any depth (a chain of maxFlowJobs) takes no stack, and no trigger
--- fires per level. Each round locks its parents in id order; the decrement's row lock is what
--- makes two children finishing at once on two connections release their parent exactly once:
--- the second waits for the first to commit and sees the count it left.
+-- fires per level. Each round locks its parents, in (flow_height, id) order, before it touches
+-- their dependencies: that row lock is what makes two children finishing at once on two
+-- connections release their parent exactly once (the second waits for the first to commit and
+-- sees the count it left), and a delete holding a parent never holds a dependency a settle waits for.
 CREATE FUNCTION :SCHEMA.resolve_flow_parents(p_children uuid[], p_now bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -52,6 +60,9 @@ DECLARE
   p record;
 BEGIN
   WHILE cardinality(v_children) > 0 LOOP
+    PERFORM 1 FROM :SCHEMA.jobs w
+      WHERE w.id IN (SELECT d.parent_id FROM :SCHEMA.flow_dependencies d WHERE d.child_id = ANY (v_children) AND d.outcome IS NULL)
+      ORDER BY w.flow_height, w.id FOR UPDATE OF w;
     WITH resolved AS (
       UPDATE :SCHEMA.flow_dependencies d
          SET outcome = CASE WHEN c.state IN ('completed', 'failed', 'cancelled') THEN c.state ELSE 'cancelled' END
@@ -65,7 +76,7 @@ BEGIN
       INTO v_parents, v_child_ids, v_names, v_policies, v_outcomes FROM resolved;
     v_finished := '{}';
     FOR i IN 1 .. coalesce(cardinality(v_parents), 0) LOOP
-      -- Every parent's counter goes down, whatever its state.
+      -- Every parent's counter goes down, whatever its state (its row is locked already).
       UPDATE :SCHEMA.jobs SET pending_children = pending_children - 1 WHERE id = v_parents[i]
         RETURNING id, queue, state, run_at, pending_children, run_if, keep_failed_ms, has_parents INTO p;
       -- Only a parent still waiting changes state.
@@ -184,6 +195,8 @@ END $$;
 
 
 -- settle_and_claim() as in migration 6, and:
+-- - its outcomes' rows are locked in (flow_height, id) order, as renewLeases (sql/queue.sql)
+--   now locks them: the same id order outside flows;
 -- - a job that finishes (complete, fail, with or without its failed hook pending, cancel)
 --   and has parents resolves them before the claim, in the same transaction;
 -- - next_run_at leaves out parents waiting for their children: never due, they are not the
@@ -200,8 +213,10 @@ BEGIN
     SELECT * FROM jsonb_to_recordset(p_settlements) AS x(id uuid, token text, kind text, result jsonb, error jsonb,
       run_at bigint, count_attempt boolean, expires_at bigint, hook_pending boolean)
   ), locked AS (
-    -- In id order, as renewing leases locks them (see migration 4).
-    SELECT s.* FROM :SCHEMA.jobs j JOIN s ON j.id = s.id AND j.lease_token = s.token ORDER BY j.id FOR UPDATE OF j
+    -- In (flow_height, id) order, as renewing leases locks them (see migration 4): id order for
+    -- jobs outside flows (height 0), and a flow job's child before its parent, which a settle
+    -- of the child locks next.
+    SELECT s.* FROM :SCHEMA.jobs j JOIN s ON j.id = s.id AND j.lease_token = s.token ORDER BY j.flow_height, j.id FOR UPDATE OF j
   ), done AS (
     UPDATE :SCHEMA.jobs j SET
       state = CASE s.kind WHEN 'complete' THEN 'completed' WHEN 'fail' THEN 'failed' WHEN 'cancel' THEN 'cancelled'

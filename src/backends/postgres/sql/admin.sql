@@ -43,27 +43,20 @@ SELECT state, failed_hook, has_parents, total_children FROM :SCHEMA.jobs WHERE i
 DELETE FROM :SCHEMA.jobs WHERE id = $1
 
 -- name: pruneFinished
--- A flow job stays while a parent of it has not finished (the parent will read its result);
--- jobs outside a flow pay the has_parents flag. The parents removed come back, for their
--- dependencies (forgetParents in flows.sql).
-WITH gone AS (
-  DELETE FROM :SCHEMA.jobs j WHERE state = ANY ($1::text[]) AND state IN ('completed','failed','cancelled') AND finished_at <= $2
-    AND failed_hook IS DISTINCT FROM 'pending'
-    AND (NOT has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
-                                         WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
-  RETURNING id, total_children
-)
-SELECT count(*)::int AS removed, coalesce(array_agg(id) FILTER (WHERE total_children > 0), '{}') AS parents FROM gone
+-- A job with children is left to pruneParents (flows.sql), which locks its children first; a
+-- flow job stays while a parent of it has not finished (the parent will read its result).
+-- Jobs outside flows pay two flag tests.
+DELETE FROM :SCHEMA.jobs j WHERE state = ANY ($1::text[]) AND state IN ('completed','failed','cancelled') AND finished_at <= $2
+  AND failed_hook IS DISTINCT FROM 'pending' AND total_children = 0
+  AND (NOT has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
+                                       WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
 
 -- name: pruneExpired
 -- As pruneFinished.
-WITH gone AS (
-  DELETE FROM :SCHEMA.jobs j WHERE expires_at <= $1 AND state IN ('completed','failed','cancelled') AND failed_hook IS DISTINCT FROM 'pending'
-    AND (NOT has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
-                                         WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
-  RETURNING id, total_children
-)
-SELECT count(*)::int AS removed, coalesce(array_agg(id) FILTER (WHERE total_children > 0), '{}') AS parents FROM gone
+DELETE FROM :SCHEMA.jobs j WHERE expires_at <= $1 AND state IN ('completed','failed','cancelled') AND failed_hook IS DISTINCT FROM 'pending'
+  AND total_children = 0
+  AND (NOT has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
+                                       WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
 
 -- name: pruneCounts
 DELETE FROM :SCHEMA.counts WHERE bucket <= $1

@@ -10,13 +10,14 @@
 WITH taken AS (SELECT id FROM :SCHEMA.jobs WHERE id = ANY ($1::uuid[]) LIMIT 1),
 ins AS (
   INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata, priority, max_attempts, backoff, timeout_ms,
-      keep_completed_ms, keep_failed_ms, run_at, created_at, flow_id, run_if, has_parents, total_children, pending_children)
+      keep_completed_ms, keep_failed_ms, run_at, created_at, flow_id, run_if, has_parents, total_children, pending_children, flow_height)
   SELECT x.id, x.name, x.queue, x.state, x.payload, x.metadata, x.priority, x.max_attempts, x.backoff, x.timeout_ms,
-      x.keep_completed_ms, x.keep_failed_ms, x.run_at, x.created_at, $15, x.run_if, x.has_parents, x.total_children, x.total_children
+      x.keep_completed_ms, x.keep_failed_ms, x.run_at, x.created_at, $15, x.run_if, x.has_parents, x.total_children, x.total_children,
+      x.flow_height
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::int[], $9::jsonb[],
-      $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $16::text[], $17::boolean[], $18::int[])
+      $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $16::text[], $17::boolean[], $18::int[], $24::int[])
       AS x(id, name, queue, state, payload, metadata, priority, max_attempts, backoff, timeout_ms, keep_completed_ms,
-        keep_failed_ms, run_at, created_at, run_if, has_parents, total_children)
+        keep_failed_ms, run_at, created_at, run_if, has_parents, total_children, flow_height)
    WHERE NOT EXISTS (SELECT 1 FROM taken)
   RETURNING queue
 ), deps AS (
@@ -45,6 +46,25 @@ SELECT state, count(*)::int AS count, count(*) FILTER (WHERE total_children = 0)
 -- Jobs that finished, or are being deleted before they finished, by a write outside
 -- claim() and settle_and_claim() (which call it themselves): see migration 10.
 SELECT :SCHEMA.resolve_flow_parents($1::uuid[], $2)
+
+-- name: lockDescendants
+-- Before a cancel locks its job: when that job is a parent waiting for its children, its
+-- unfinished descendants, children first (flow_height, id), as a settle locks a child before
+-- its parent. For any other job, one probe of flow_dependencies that finds nothing.
+WITH RECURSIVE descendants (id) AS (
+  SELECT d.child_id FROM :SCHEMA.flow_dependencies d
+   WHERE d.parent_id = $1
+     AND EXISTS (SELECT 1 FROM :SCHEMA.jobs w WHERE w.id = $1 AND w.state = 'scheduled' AND w.run_at = 8640000000000000)
+  UNION
+  SELECT d.child_id FROM :SCHEMA.flow_dependencies d JOIN descendants t ON d.parent_id = t.id
+)
+SELECT 1 FROM :SCHEMA.jobs j WHERE j.id IN (SELECT id FROM descendants) AND j.state IN ('scheduled', 'queued', 'running')
+ ORDER BY j.flow_height, j.id FOR UPDATE OF j
+
+-- name: lockChildren
+-- Before a delete locks its job: a parent's children, in the same order.
+SELECT 1 FROM :SCHEMA.jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id = $1)
+ ORDER BY c.flow_height, c.id FOR UPDATE OF c
 
 -- name: cancelDescendants
 -- A waiting parent was cancelled: every descendant that has not finished is cancelled in one
@@ -81,3 +101,30 @@ WITH gone AS (DELETE FROM :SCHEMA.flow_dependencies WHERE parent_id = ANY ($1::u
 UPDATE :SCHEMA.jobs c SET has_parents = false
  WHERE c.id IN (SELECT child_id FROM gone) AND c.has_parents
    AND NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d WHERE d.child_id = c.id AND d.parent_id <> ALL ($1::uuid[]))
+
+-- name: lockPrunableParents
+-- Prune, after the jobs without children (pruneFinished, pruneExpired in admin.sql): the
+-- parents it may remove, under the same conditions ($2 set for finishedBy, $3 for expired),
+-- read without a lock; their children are locked first, as a settle locks a child before its
+-- parent. flow_id IS NOT NULL lets the planner read only flow jobs (the partial index jobs_flow).
+WITH parents AS (
+  SELECT j.id FROM :SCHEMA.jobs j
+   WHERE j.flow_id IS NOT NULL AND j.total_children > 0 AND j.state IN ('completed','failed','cancelled')
+     AND j.failed_hook IS DISTINCT FROM 'pending'
+     AND (($2::bigint IS NOT NULL AND j.state = ANY ($1::text[]) AND j.finished_at <= $2) OR ($3::bigint IS NOT NULL AND j.expires_at <= $3))
+     AND (NOT j.has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
+                                            WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
+), locked AS (
+  SELECT c.id FROM :SCHEMA.jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id IN (SELECT id FROM parents))
+   ORDER BY c.flow_height, c.id FOR UPDATE OF c
+)
+SELECT coalesce((SELECT array_agg(id) FROM parents), '{}') AS parents, (SELECT count(*) FROM locked)::int AS locked
+
+-- name: pruneParents
+-- The parents lockPrunableParents found, those that still meet its conditions now that they are locked.
+DELETE FROM :SCHEMA.jobs j
+ WHERE j.id = ANY ($4::uuid[]) AND j.state IN ('completed','failed','cancelled') AND j.failed_hook IS DISTINCT FROM 'pending'
+   AND (($2::bigint IS NOT NULL AND j.state = ANY ($1::text[]) AND j.finished_at <= $2) OR ($3::bigint IS NOT NULL AND j.expires_at <= $3))
+   AND (NOT j.has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
+                                          WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
+RETURNING j.id

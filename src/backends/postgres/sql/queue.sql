@@ -26,13 +26,15 @@ UPDATE :SCHEMA.jobs SET state = 'running', started_at = $1, lease_token = gen_ra
   lease_expires_at = $3, lease_recovered = false WHERE id = $4 RETURNING *
 
 -- name: renewLeases
--- Rows are locked in id order, as settle_and_claim() locks them: a heartbeat and a
--- settle of the same jobs on two connections never wait on each other in a cycle.
+-- Rows are locked in (flow_height, id) order, as settle_and_claim() locks them: a heartbeat and a
+-- settle of the same jobs on two connections never wait on each other in a cycle. Outside flows
+-- every height is 0: id order. In a flow, a child comes before its parent, which a settle of
+-- the child locks after it (migration 10).
 -- With a worker's presence ($4 to $13, all null without), the same statement registers it
 -- (register_worker() of migration 7): the heartbeat keeps the worker listed at no extra
 -- round trip. That branch adds one row with a null id, which the caller drops.
 WITH l AS (SELECT * FROM unnest($2::uuid[], $3::text[]) AS l(id, token)),
- locked AS (SELECT l.* FROM :SCHEMA.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.id FOR UPDATE OF j),
+ locked AS (SELECT l.* FROM :SCHEMA.jobs j JOIN l ON j.id = l.id AND j.lease_token = l.token ORDER BY j.flow_height, j.id FOR UPDATE OF j),
  renewed AS (
    UPDATE :SCHEMA.jobs j SET lease_expires_at = $1
      FROM locked l
