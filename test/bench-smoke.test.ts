@@ -59,6 +59,12 @@ function expectCompleteRuns(results: BenchmarkResults): void {
       expect(outcome.runsPerWorker.reduce((sum, runs) => sum + runs, 0)).toBe(jobs);
       expect(outcome.jobsPerSecond).toBeGreaterThan(0);
       expect(Number.isFinite(outcome.jobsPerSecond)).toBe(true);
+    } else if (outcome.kind === 'flow') {
+      // One flow of every job of the run and its parent: each ran once, and the parent read every child's result.
+      expect(outcome).toMatchObject({ flows: 1, childrenPerFlow: jobs, target: jobs + 1, completed: jobs + 1, duplicateRuns: 0, parentsShortOfResults: 0 });
+      expect(outcome.createJobsPerSecond).toBeGreaterThan(0);
+      expect(outcome.jobsPerSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(outcome.jobsPerSecond)).toBe(true);
     } else if (outcome.kind === 'throughput') {
       expect(outcome).toMatchObject({ target: jobs, completed: jobs, duplicateRuns: 0 });
       expect(outcome.jobsPerSecond).toBeGreaterThan(0);
@@ -266,6 +272,15 @@ describe('benchmark harness', () => {
       expect(row.figures['sqlite-full']?.median).toBeGreaterThan(0);
     }
     expect(results.options).toMatchObject({ scale, scaleTimedJobs: scale.smallBacklog, multiWorkerProcesses });
+  }, 60_000);
+
+  it('measures flows of children and a parent on memory and SQLite', async () => {
+    const results = await runBenchmark({ ...tinyOptions, systems: ['memory', 'sqlite-full'], workloads: ['flow-children'] }, { command: 'bench smoke test' });
+    expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual(['flow-children/memory', 'flow-children/sqlite-full']);
+    expectCompleteRuns(results);
+    expect(results.summary.map((row) => row.metric)).toEqual(['flow-children-create', 'flow-children']);
+    for (const row of results.summary) for (const system of ['memory', 'sqlite-full']) expect(row.figures[system]?.median).toBeGreaterThan(0);
+    expect(parseCli(['--workloads', 'flows'])).toMatchObject({ options: { workloads: ['flow-children'] } });
   }, 60_000);
 
   it('measures enqueue, processing and latency on memory and SQLite', async () => {

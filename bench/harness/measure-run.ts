@@ -27,7 +27,7 @@ export interface RunRecord {
 const childGraceMs = 120_000;
 
 /** Whether `workload` is measured on `system` at all. */
-export function isApplicable(system: Pick<SystemAdapter, 'family' | 'bulkEnqueue' | 'storeSharedAcrossProcesses'>, workload: WorkloadId): boolean {
+export function isApplicable(system: Pick<SystemAdapter, 'family' | 'bulkEnqueue' | 'storeSharedAcrossProcesses' | 'flows'>, workload: WorkloadId): boolean {
   const definition = workloads[workload];
   switch (definition.kind) {
     case 'enqueue':
@@ -42,6 +42,8 @@ export function isApplicable(system: Pick<SystemAdapter, 'family' | 'bulkEnqueue
       return system.family === 'jobsmith';
     case 'process':
       return true;
+    case 'flow':
+      return system.flows === true;
   }
 }
 
@@ -94,6 +96,9 @@ async function measure(system: SystemAdapter, workload: WorkloadId, options: Ben
       return expectOutcome(await spawnMeasuringChild({ ...spec, store: null }, capMs + childGraceMs).result);
     case 'enqueue':
       return expectOutcome(await spawnMeasuringChild({ ...spec, store: null }, capMs + childGraceMs).result);
+    case 'flow':
+      // Creating and processing both happen in the child, on a store of its own: the memory store lives in one process.
+      return expectOutcome(await spawnMeasuringChild({ ...spec, store: null }, spec.fillCapMs + capMs + childGraceMs).result);
   }
 }
 

@@ -1,6 +1,6 @@
 import { type ScaleOptions, scaleTimedJobCount } from './bench-options.ts';
 import type { RunOutcome } from './run-outcome.ts';
-import { multiWorkerConcurrency, multiWorkerProcesses, scaleConcurrency, type WorkloadId } from './workloads.ts';
+import { flowChildrenPerFlow, flowConcurrency, multiWorkerConcurrency, multiWorkerProcesses, scaleConcurrency, type WorkloadId } from './workloads.ts';
 
 /** One row of the results table: a figure read from each run of one workload. */
 export interface Metric {
@@ -122,6 +122,30 @@ const multiWorkerMetrics: Metric[] = [
   },
 ];
 
+const flowLabel = `flows of ${flowChildrenPerFlow.toLocaleString('en-US')} children + 1 parent`;
+
+/** The flow-children workload's rows: creating the flows, and processing them. Jobs count children and parents alike. */
+const flowMetrics: Metric[] = [
+  {
+    id: 'flow-children-create',
+    label: `Create ${flowLabel}, 1 flow per call`,
+    unit: 'jobs/s',
+    better: 'higher',
+    workload: 'flow-children',
+    comparedWithPeers: true,
+    read: (outcome) => (outcome.kind === 'flow' ? finite(outcome.createJobsPerSecond) : null),
+  },
+  {
+    id: 'flow-children',
+    label: `Process ${flowLabel}, concurrency ${flowConcurrency}`,
+    unit: 'jobs/s',
+    better: 'higher',
+    workload: 'flow-children',
+    comparedWithPeers: true,
+    read: (outcome) => (outcome.kind === 'flow' ? finite(outcome.jobsPerSecond) : null),
+  },
+];
+
 function finite(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
@@ -136,6 +160,7 @@ export function benchMetrics(sizes: { readonly scale: ScaleOptions }): readonly 
     throughput('process-c50', 'Process backlog, concurrency 50'),
     ...multiWorkerMetrics,
     ...scaleMetrics(sizes.scale),
+    ...flowMetrics,
     latency('latency', 50, 'Latency p50, producer in worker process'),
     latency('latency', 95, 'Latency p95, producer in worker process'),
     latency('latency', 99, 'Latency p99, producer in worker process'),

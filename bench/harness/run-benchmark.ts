@@ -188,6 +188,10 @@ function describeOutcome(outcome: RunOutcome): string {
       const duplicates = outcome.duplicateRuns > 0 ? `, ${outcome.duplicateRuns} DUPLICATE RUNS` : '';
       return `${side(outcome.small.backlog, outcome.small.fillMs, outcome.small.processing)}; ${side(outcome.large.backlog, outcome.large.fillMs, outcome.large.processing)}; ratio ${formatValue(outcome.largeOverSmall, '×')}${duplicates}${capped}`;
     }
+    case 'flow': {
+      const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.parentsShortOfResults} parents short of results` : '';
+      return `${count(outcome.flows)} flows of ${count(outcome.childrenPerFlow)} children: created at ${rate(outcome.createJobsPerSecond)} (${(outcome.createMs / 1000).toFixed(2)} s), processed at ${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs${faults}${capped}`;
+    }
     case 'multi-worker': {
       const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.lostJobs} jobs never run` : ', every job ran once';
       return `${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs over ${outcome.processes} workers (${outcome.runsPerWorker.join(' / ')} runs)${faults}${capped}`;

@@ -1,8 +1,9 @@
 import type { RunOutcome } from './run-outcome.ts';
 
 /**
- * What makes a run's figures wrong rather than slow: a job whose handler ran twice, or a
- * job that never ran in a run of several workers (work a queue promised and lost). The
+ * What makes a run's figures wrong rather than slow: a job whose handler ran twice, a
+ * job that never ran in a run of several workers (work a queue promised and lost), or a
+ * flow's parent that read fewer results than it has children. The
  * tables flag such figures instead of showing them as plain results.
  */
 
@@ -20,5 +21,5 @@ export function lostJobsOf(outcome: RunOutcome): number {
 }
 
 export function isWrong(outcome: RunOutcome): boolean {
-  return duplicateRunsOf(outcome) > 0 || lostJobsOf(outcome) > 0;
+  return duplicateRunsOf(outcome) > 0 || lostJobsOf(outcome) > 0 || (outcome.kind === 'flow' && outcome.parentsShortOfResults > 0);
 }

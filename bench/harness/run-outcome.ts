@@ -1,5 +1,30 @@
 /** What one run measured, as the process that measured it (or, for runs of several processes, the parent) reports it. Plain JSON. */
-export type RunOutcome = ThroughputOutcome | LatencyOutcome | ScaleOutcome | MultiWorkerOutcome;
+export type RunOutcome = ThroughputOutcome | LatencyOutcome | ScaleOutcome | MultiWorkerOutcome | FlowOutcome;
+
+/** One run of the flow-children workload: flows created, then processed by one worker. */
+export interface FlowOutcome {
+  readonly kind: 'flow';
+  readonly flows: number;
+  /** Children of the largest flow (every flow but the last has this many). */
+  readonly childrenPerFlow: number;
+  /** Jobs of the run: every child and every parent. */
+  readonly target: number;
+  /** Creating every flow, one call per flow, awaited one after another. */
+  readonly createMs: number;
+  /** Jobs (children and parents) created per second. */
+  readonly createJobsPerSecond: number;
+  /** Distinct jobs whose handler ran (children, and parents once they had read their children) before the end or the cap. */
+  readonly completed: number;
+  /** From the worker's start to the last parent's run, or to the cap. */
+  readonly elapsedMs: number;
+  /** Jobs (children and parents) processed per second. */
+  readonly jobsPerSecond: number;
+  readonly capped: boolean;
+  /** Handler runs of a job that had already run (should be 0): a parent run twice counts here. */
+  readonly duplicateRuns: number;
+  /** Parents that read fewer results than they have children (should be 0). */
+  readonly parentsShortOfResults: number;
+}
 
 export interface ThroughputOutcome {
   readonly kind: 'throughput';

@@ -4,6 +4,7 @@ import { fillBacklog } from './bench-jobs.ts';
 import { latencyJobCount } from './bench-options.ts';
 import { idleWorkerSettleMs, LatencyProbe, latencyOutcome } from './latency-probe.ts';
 import { measureEnqueue } from './measure-enqueue.ts';
+import { measureFlows } from './measure-flows.ts';
 import { measureProcessing } from './measure-processing.ts';
 import { runOneOfSeveralWorkers } from './one-of-several-workers.ts';
 import type { ParentLink } from './parent-link.ts';
@@ -48,6 +49,16 @@ export async function runWorkloadHere(system: SystemAdapter, spec: RunSpec, pare
         const observation = await probe.finish(deadline);
         return latencyOutcome(production, observation);
       });
+    case 'flow':
+      return withConnection(system, spec.store, (connection) =>
+        measureFlows(connection, {
+          children: spec.jobs,
+          childrenPerFlow: workload.childrenPerFlow,
+          concurrency: workload.concurrency,
+          createCapMs: spec.fillCapMs,
+          capMs: spec.capMs,
+        }),
+      );
   }
 }
 

@@ -9,7 +9,12 @@ export type Workload =
   /** Processing with a small and with a large backlog queued: does the cost per job stay flat as the backlog grows? */
   | { readonly kind: 'scale'; readonly concurrency: number }
   /** Several worker processes draining one store: how fast, and does every job still run exactly once? */
-  | { readonly kind: 'multi-worker'; readonly processes: number; readonly concurrency: number };
+  | { readonly kind: 'multi-worker'; readonly processes: number; readonly concurrency: number }
+  /**
+   * Flows of one parent and many children: the time to create them (one call per flow) and
+   * to process them with one worker (every child, then each parent reading its children's results).
+   */
+  | { readonly kind: 'flow'; readonly childrenPerFlow: number; readonly concurrency: number };
 
 /** Concurrency of the one worker in the scale workload: the highest of the processing workloads, where a slow claim shows most. */
 export const scaleConcurrency = 50;
@@ -26,6 +31,12 @@ export const multiWorkerProcesses = 4;
 /** Concurrency of each worker in the multi-worker workload: Jobsmith's default. */
 export const multiWorkerConcurrency = 10;
 
+/** Children of each flow in the flow-children workload; a run's --jobs children are split into flows of this many. */
+export const flowChildrenPerFlow = 1000;
+
+/** Concurrency of the one worker in the flow-children workload: the highest of the processing workloads. */
+export const flowConcurrency = 50;
+
 export const workloads = {
   'enqueue-single': { kind: 'enqueue', batching: 'single' },
   'enqueue-bulk': { kind: 'enqueue', batching: 'bulk' },
@@ -36,6 +47,7 @@ export const workloads = {
   scale: { kind: 'scale', concurrency: scaleConcurrency },
   latency: { kind: 'latency', producer: 'same-process' },
   'latency-remote': { kind: 'latency', producer: 'other-process' },
+  'flow-children': { kind: 'flow', childrenPerFlow: flowChildrenPerFlow, concurrency: flowConcurrency },
 } as const satisfies Record<string, Workload>;
 
 export type WorkloadId = keyof typeof workloads;
@@ -50,7 +62,15 @@ export const workloadGroups: Readonly<Record<string, readonly WorkloadId[]>> = {
   // Processing past one worker on a modest backlog: more workers on one store, and a far larger backlog.
   scaling: ['multi-worker', 'scale'],
   latency: ['latency', 'latency-remote'],
+  flows: ['flow-children'],
 };
+
+/** How a run of `children` children splits into flows: full flows of `childrenPerFlow`, the last one smaller when it does not divide. */
+export function flowSizes(children: number, childrenPerFlow: number): number[] {
+  const sizes: number[] = [];
+  for (let left = children; left > 0; left -= childrenPerFlow) sizes.push(Math.min(childrenPerFlow, left));
+  return sizes;
+}
 
 export function isWorkloadId(value: string): value is WorkloadId {
   return Object.hasOwn(workloads, value);

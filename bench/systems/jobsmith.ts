@@ -1,4 +1,4 @@
-import { type Backend, createClient, createWorker, defineJob, MemoryBackend } from '../../src/index.ts';
+import { type Backend, createClient, createWorker, defineJob, type FlowStep, MemoryBackend, step } from '../../src/index.ts';
 import {
   createPostgresStore,
   createRedisStore,
@@ -8,7 +8,7 @@ import {
   destroySqliteStore,
   storeField,
 } from './stores.ts';
-import type { BenchJob, SystemAdapter, SystemConnection } from './system-adapter.ts';
+import type { BenchJob, FlowWorkerOptions, SystemAdapter, SystemConnection } from './system-adapter.ts';
 
 /** Jobsmith as it ships, on each of its backends. */
 type JobsmithStorage = 'memory' | 'sqlite-full' | 'sqlite-normal' | 'postgres' | 'redis';
@@ -18,6 +18,8 @@ const jobName = 'bench.noop';
 /** Options the worker runs with; listed in the README, so keep them in one place. */
 const workerDefaults = 'worker: pruneInterval null (no pruning during a run); prefetch = concurrency on PostgreSQL and Redis; on SQLite and memory 16 − concurrency below concurrency 8, else 0, lease 30 s, heartbeat 5 s, pollInterval 1 s (defaults)';
 const jobDefaults = 'job: defaults (maxAttempts 3, keepCompleted 1 d, no timeout); no-op handler';
+const flowDefaults =
+  "flows: client.flow({ c0: step(child, …), …, parent: step(parent, …, { children: [every child] }) }), one call per flow; a child returns its index, the parent reads every child's result with ctx.children(child)";
 const ownConnections = 'the client and the worker each open their own connection, as separate parts of an app would';
 
 /** The no-op job. The worker's copy reports each start; the client's copy only names the job. */
@@ -32,6 +34,34 @@ function noopJob(onJobStart: (job: BenchJob) => void) {
 
 const enqueueOnly = noopJob(() => {
   throw new Error('the producer side never runs jobs');
+});
+
+/** A flow's child returns its index; its parent reads every child's result with `ctx.children()`. */
+function flowJobs(options: Pick<FlowWorkerOptions, 'onChildRun' | 'onParentRun'>) {
+  const child = defineJob({
+    name: 'bench.flow-child',
+    run(job: BenchJob) {
+      options.onChildRun(job);
+      return job.index;
+    },
+  });
+  const parent = defineJob({
+    name: 'bench.flow-parent',
+    async run(job: BenchJob, ctx) {
+      const children = await ctx.children(child);
+      options.onParentRun(job, children.filter((read) => read.state === 'completed' && typeof read.result === 'number').length);
+    },
+  });
+  return { child, parent };
+}
+
+const flowEnqueueOnly = flowJobs({
+  onChildRun: () => {
+    throw new Error('the producer side never runs jobs');
+  },
+  onParentRun: () => {
+    throw new Error('the producer side never runs jobs');
+  },
 });
 
 /**
@@ -55,6 +85,20 @@ async function connectTo(backend: Backend | string, onClose: () => Promise<void>
       await worker.start();
       return { stop: () => worker.stop() };
     },
+    flows: {
+      async enqueueFlow(parent, children) {
+        const nodes: Record<string, FlowStep> = {};
+        for (const child of children) nodes[`c${child.index}`] = step(flowEnqueueOnly.child, child);
+        nodes.parent = step(flowEnqueueOnly.parent, parent, { children: Object.keys(nodes) });
+        await client.flow(nodes);
+      },
+      async startWorker({ concurrency, ...handlers }) {
+        const { child, parent } = flowJobs(handlers);
+        const worker = createWorker({ backend, jobs: [child, parent], concurrency, pruneInterval: null });
+        await worker.start();
+        return { stop: () => worker.stop() };
+      },
+    },
     async close() {
       await client.close();
       await onClose();
@@ -69,7 +113,8 @@ function memorySystem(): SystemAdapter {
     family: 'jobsmith',
     store: 'memory',
     bulkEnqueue: true,
-    settings: ["backend: 'memory:' (MemoryBackend, shared by the client and worker in one process)", workerDefaults, jobDefaults],
+    flows: true,
+    settings: ["backend: 'memory:' (MemoryBackend, shared by the client and worker in one process)", workerDefaults, jobDefaults, flowDefaults],
     storeSharedAcrossProcesses: false,
     async createStore() {
       // The store is the MemoryBackend object that `connect` builds in this process.
@@ -93,11 +138,13 @@ function sqliteSystem(synchronous: 'full' | 'normal'): SystemAdapter {
     store: 'sqlite',
     durability: synchronous,
     bulkEnqueue: true,
+    flows: true,
     settings: [
       `backend: 'sqlite:<fresh temp file>${query}' (WAL, synchronous=${synchronous.toUpperCase()}${synchronous === 'full' ? ', the default' : ''})`,
       ownConnections,
       workerDefaults,
       jobDefaults,
+      flowDefaults,
     ],
     storeSharedAcrossProcesses: true,
     createStore: createSqliteStore,
@@ -115,12 +162,14 @@ function postgresSystem(): SystemAdapter {
     family: 'jobsmith',
     store: 'postgres',
     bulkEnqueue: true,
+    flows: true,
     settings: [
       "backend: 'postgres://…/<fresh database>' (PostgresBackend, schema 'jobsmith', pool of 10 per client or worker: the defaults)",
       ownConnections,
       'idle workers wake through LISTEN/NOTIFY (the default)',
       workerDefaults,
       jobDefaults,
+      flowDefaults,
     ],
     storeSharedAcrossProcesses: true,
     createStore: createPostgresStore,
@@ -138,12 +187,14 @@ function redisSystem(): SystemAdapter {
     family: 'jobsmith',
     store: 'redis',
     bulkEnqueue: true,
+    flows: true,
     settings: [
       "backend: 'redis://…?prefix=<fresh prefix>' (RedisBackend over ioredis; every move one Lua script)",
       ownConnections,
       'idle workers wake through pub/sub (the default)',
       workerDefaults,
       jobDefaults,
+      flowDefaults,
     ],
     storeSharedAcrossProcesses: true,
     createStore: createRedisStore,

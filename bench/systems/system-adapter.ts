@@ -29,6 +29,11 @@ export interface SystemAdapter {
    * as "none" and the backlog is filled with single enqueues.
    */
   readonly bulkEnqueue: boolean;
+  /**
+   * Whether the system creates parent and child jobs (its connections have `flows`): the
+   * flow-children workload runs only on those. Absent: it has none.
+   */
+  readonly flows?: boolean;
   /** The npm package measured, for peers: its installed version is recorded with the results. */
   readonly packageName?: string;
   /** Everything a reader needs to reproduce the setup: store, durability, worker options, versions. */
@@ -79,6 +84,8 @@ export interface SystemConnection {
   enqueueBatch?(jobs: readonly BenchJob[]): Promise<void>;
   /** Starts one worker and resolves once it is running. */
   startWorker(options: BenchWorkerOptions): Promise<RunningWorker>;
+  /** Parent and child jobs, when the system has them (`flows: true`). */
+  readonly flows?: FlowConnection;
   /** Closes everything this connection opened; workers must be stopped first. */
   close(): Promise<void>;
 }
@@ -91,6 +98,26 @@ export interface BenchWorkerOptions {
    * run with the job's payload, then returns at once (a no-op job).
    */
   readonly onJobStart: (job: BenchJob) => void;
+}
+
+/**
+ * A system's parent and child jobs: a flow is one parent job that runs once all its children
+ * have finished and reads their results (Jobsmith's `client.flow` and `ctx.children()`,
+ * BullMQ's `FlowProducer` and `job.getChildrenValues()`).
+ */
+export interface FlowConnection {
+  /** Creates one flow in one call: `children` and their `parent`; resolves once the system acknowledges it. */
+  enqueueFlow(parent: BenchJob, children: readonly BenchJob[]): Promise<void>;
+  /** Starts one worker that runs children and parents alike, and resolves once it is running. */
+  startWorker(options: FlowWorkerOptions): Promise<RunningWorker>;
+}
+
+export interface FlowWorkerOptions {
+  readonly concurrency: number;
+  /** Called at the start of each child's handler run, which then returns the child's `index` as its result. */
+  readonly onChildRun: (job: BenchJob) => void;
+  /** Called in each parent's handler run once it has read its children's results: how many it read. */
+  readonly onParentRun: (job: BenchJob, childResults: number) => void;
 }
 
 export interface RunningWorker {
