@@ -102,7 +102,7 @@ changes only these:
 
 ${harnessDeviations.map((deviation) => `- ${deviation}`).join('\n')}
 
-Redis test servers run stock too; only the flow restart test (`test/integration/flow-processes.test.ts`) starts its server with `appendonly yes`, so its data survives the restart it makes.
+Redis test servers run stock too; only the flow restart test (\`test/integration/flow-processes.test.ts\`) starts its server with \`appendonly yes\`, so its data survives the restart it makes.
 
 The benchmark's server raises max_connections to 300, for every pool the peers open. Results
 measured before 2026-12-04 ran with jit off and shared_buffers 32MB (the test servers) or
