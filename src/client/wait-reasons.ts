@@ -1,5 +1,5 @@
 import type { BackendStats, LiveWorker } from '../contract/backend.ts';
-import { waitingForChildrenRunAt } from '../contract/flow-store.ts';
+import { waitingForChildren } from '../domain/flow-waiting.ts';
 import type { JobRecord } from '../domain/job-record.ts';
 
 /** What a `WaitReason` says, stable for scripts and the dashboard. */
@@ -71,10 +71,6 @@ function serving(workers: readonly LiveWorker[], job: JobRecord): { onQueue: Liv
   return { onQueue, both: onQueue.filter((worker) => worker.names.includes(job.name)) };
 }
 
-/** A parent of a flow still waiting for its children (contract/flow-store.ts): not due at any time. */
-const waitsForChildren = (job: JobRecord): job is JobRecord & { flow: NonNullable<JobRecord['flow']> } =>
-  job.state === 'scheduled' && job.runAt === waitingForChildrenRunAt && job.flow !== undefined;
-
 export const waitChecks: WaitCheck[] = [
   {
     name: 'finished',
@@ -106,8 +102,9 @@ export const waitChecks: WaitCheck[] = [
   {
     name: 'children',
     async run({ job }) {
-      if (!waitsForChildren(job)) return [];
-      const { pendingChildren, children, flowId } = job.flow;
+      const waiting = waitingForChildren(job);
+      if (waiting === null) return [];
+      const { pendingChildren, children, flowId } = waiting;
       return [
         {
           code: 'waiting-for-children',
@@ -124,7 +121,7 @@ export const waitChecks: WaitCheck[] = [
     name: 'delay',
     async run({ job, now }) {
       // Its run time is the never-due mark of a parent waiting for its children, not a delay.
-      if (job.state !== 'scheduled' || job.runAt <= now || waitsForChildren(job)) return [];
+      if (job.state !== 'scheduled' || job.runAt <= now || waitingForChildren(job) !== null) return [];
       const backoff = job.attempts > 0 && job.error !== null ? `, backing off after attempt ${job.error.attempt} failed: ${job.error.message.split('\n')[0]}` : '';
       const sleep = job.steps?.find((step) => step.outcome === 'sleeping' && step.wakeAt === job.runAt);
       const cause = sleep ? `: it sleeps in step "${sleep.name}" (ctx.sleep)` : backoff;

@@ -5,7 +5,7 @@ import type { EnqueueCallOptions, NewJob } from './job-queue.ts';
 
 // The words of a flow a job's handler also uses live in the domain; the contract passes them on.
 export type { ChildFailurePolicy, FlowChild } from '../domain/flow-child.ts';
-export { childFailurePolicies } from '../domain/flow-child.ts';
+export { childFailurePolicies, waitingForChildrenRunAt } from '../domain/flow-child.ts';
 
 /**
  * The role of capability `flows`: jobs that wait for other jobs. A flow is a graph written in
@@ -102,8 +102,6 @@ export interface FlowProgress {
   leaves: { total: number; finished: number; completed: number; failed: number; cancelled: number };
 }
 
-/** `runAt` of a parent waiting for its children: the largest time a JavaScript Date holds, never due. */
-export const waitingForChildrenRunAt = 8_640_000_000_000_000;
 
 /** The most jobs one flow may hold (`InvalidFlowError` beyond it). */
 export const maxFlowJobs = 20_000;

@@ -19,3 +19,6 @@ export interface FlowChild {
   onChildFailure: ChildFailurePolicy;
   finishedAt: number | null;
 }
+
+/** `runAt` of a parent waiting for its children: the largest time a JavaScript Date holds, never due. */
+export const waitingForChildrenRunAt = 8_640_000_000_000_000;

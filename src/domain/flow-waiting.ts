@@ -1,4 +1,4 @@
-import { waitingForChildrenRunAt } from '../contract/flow-store.ts';
+import { waitingForChildrenRunAt } from './flow-child.ts';
 import type { JobFlowPosition, JobRecord } from './job-record.ts';
 
 /**

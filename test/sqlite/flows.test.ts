@@ -12,6 +12,7 @@ import type { BackendEvent, ChildFailurePolicy, FlowJob, NewFlow, NewJob } from 
 import { childFailedError, maxFlowJobs, waitingForChildrenRunAt } from '../../src/contract/flow-store.ts';
 import { InvalidFlowError } from '../../src/domain/errors.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
+import { newJob as fixtureJob } from './fixtures/new-job.ts';
 
 const start = Date.UTC(2026, 0, 1, 12);
 let dir: string;
@@ -44,24 +45,9 @@ function connect(): Database.Database {
   return db;
 }
 
+/** The shared fixture's job, with this id and on the fake clock. */
 function newJob(id: string, overrides: Partial<NewJob> = {}): NewJob {
-  return {
-    id,
-    name: 'work',
-    queue: 'default',
-    payload: '{}',
-    metadata: {},
-    priority: 0,
-    maxAttempts: 1,
-    backoff: null,
-    timeoutMs: null,
-    keepCompletedMs: null,
-    keepFailedMs: null,
-    key: null,
-    runAt: clock.now(),
-    createdAt: clock.now(),
-    ...overrides,
-  };
+  return fixtureJob({ id, runAt: clock.now(), createdAt: clock.now(), ...overrides });
 }
 
 function flowJob(id: string, children: string[] = [], policy: ChildFailurePolicy = 'fail', overrides: Partial<FlowJob> = {}): FlowJob {
