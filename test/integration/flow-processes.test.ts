@@ -285,9 +285,12 @@ async function killMidFlow(backend: string): Promise<void> {
 /**
  * (2) Flows run on two worker processes; the server restarts under them once some parents
  * ran. Every flow completes, each parent's read of its children succeeds once, with every
- * leaf's result. A parent whose `ctx.children()` meets the restart gets the store's error
- * (`StoreError`, transient) like any handler error, and that spends an attempt: the parents
- * get 5 here, and every attempt they spent must have failed with that error and nothing else.
+ * leaf's result. A parent whose `ctx.children()` meets the restart is given back unspent
+ * (no attempt recorded). Two records are still allowed in a parent's attempt history, and
+ * nothing else: `failed: StoreError` (the store's error reached the handler some other way)
+ * and `crashed`, when the restart cut off the reply to a claim the server had already
+ * written: no worker holds that job, so it waits out its lease (30 s here) and is claimed
+ * again, which is the lease doing its job. Its handler still ran once (the run log says so).
  */
 async function restartMidFlow(backend: string, restart: () => Promise<void>): Promise<void> {
   // About 3 s of leaves on 8 slots: the restart lands with most flows unfinished.
@@ -323,12 +326,12 @@ async function restartMidFlow(backend: string, restart: () => Promise<void>): Pr
       const job = await client.get(id);
       expect(job, `parent ${id}`).toMatchObject({ state: 'completed' });
       const failures = job.attemptHistory.map((attempt) => `${attempt.outcome}: ${attempt.error?.name}`);
-      expect(failures, `parent ${id}`).toEqual(failures.map(() => 'failed: StoreError'));
-      if (failures.length > 0) retried.push(id);
+      expect(failures, `parent ${id}`).toEqual(failures.map((failure) => (failure.startsWith('crashed') ? failure : 'failed: StoreError')));
+      if (failures.length > 0) retried.push(`${id} (${failures.join(', ')})`);
     }
     const leafStarts = runs.filter((run) => run.kind === 'leaf-start').length;
     console.log(
-      `flow-processes ${backend.split(':')[0]}: restart (${restartMs} ms) with ${parentsAtRestart} of ${flows} parents run; ${leafStarts} leaf runs for ${flows * leaves} leaves; ${retried.length} parents retried after a StoreError from ctx.children()`,
+      `flow-processes ${backend.split(':')[0]}: restart (${restartMs} ms) with ${parentsAtRestart} of ${flows} parents run; ${leafStarts} leaf runs for ${flows * leaves} leaves; ${retried.length} parents with an ended attempt: ${retried.join('; ')}`,
     );
   } finally {
     await client.close();
