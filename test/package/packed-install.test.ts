@@ -6,7 +6,7 @@
  * the README drifts, and its `jobsmith/testing` example compile under strict TypeScript 7, 6
  * and 5.9 with `skipLibCheck: false`, and run. publint and arethetypeswrong check the tarball.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -86,7 +86,7 @@ describe('the packed package, installed into an empty project', { timeout: 2 * r
     library = await packLibrary(work);
     consumer = join(work, 'consumer');
     await installConsumer(consumer, library, ['zod']);
-    for (const file of ['tsconfig.json', 'mail-api-stub.mjs', 'missing-drivers.mjs']) cpSync(join(fixtures, file), join(consumer, file));
+    for (const file of ['tsconfig.json', 'mail-api-stub.mjs', 'missing-drivers.mjs', 'missing-addon.mjs']) cpSync(join(fixtures, file), join(consumer, file));
     mkdirSync(join(consumer, 'src'));
     for (const [file, source] of Object.entries(consumerSources())) writeFileSync(join(consumer, 'src', file), source);
   }, 420_000);
@@ -216,6 +216,22 @@ describe('the packed package, installed into an empty project', { timeout: 2 * r
       const driver = outcome.way.includes('Redis') || outcome.way.includes('redis') ? 'ioredis' : 'pg';
       expect(outcome, outcome.way).toMatchObject({ code: 'BACKEND_UNAVAILABLE', cause: 'MODULE_NOT_FOUND' });
       expect(outcome.message).toContain(`npm install ${driver}`);
+    }
+  });
+
+  it("says what to run, with BackendUnavailableError, when better-sqlite3's install script never built its addon", async () => {
+    const addon = join(consumer, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+    renameSync(addon, `${addon}.away`);
+    try {
+      const run = await node(['missing-addon.mjs']);
+      expect(run.code, run.output).toBe(0);
+      const outcome = JSON.parse(run.output.trim().split('\n').at(-1)!) as { code?: string; message?: string; cause?: string };
+      expect(outcome).toMatchObject({ code: 'BACKEND_UNAVAILABLE', cause: expect.stringContaining('Could not locate the bindings file') });
+      expect(outcome.message).toContain('npm approve-scripts better-sqlite3');
+      expect(outcome.message).toContain('npm rebuild better-sqlite3');
+      expect(existsSync(join(consumer, 'missing-addon.db')), 'no file is left behind').toBe(false);
+    } finally {
+      renameSync(`${addon}.away`, addon);
     }
   });
 

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BackendEvent } from '../../contract/backend.ts';
 import type { Clock } from '../../domain/clock.ts';
-import { ClosedError, StoreError } from '../../domain/errors.ts';
+import { BackendUnavailableError, ClosedError, StoreError } from '../../domain/errors.ts';
 import { readNamedStatements } from '../statement-files.ts';
 import { hubFor } from './sqlite-event-hub.ts';
 import { nextTurn, retryWhileBusy, sqliteCodeOf } from './sqlite-lock-wait.ts';
@@ -71,6 +71,25 @@ export interface SqliteConnectionOptions {
   synchronous: SqliteSynchronous;
   busyTimeoutMs: number;
   clock: Clock;
+}
+
+/**
+ * Why better-sqlite3's native addon could not be loaded, as advice, or null when `error` is
+ * something else. The addon is built or downloaded by the package's install script, which npm
+ * skips under `--ignore-scripts` and, from npm 12, unless the project approves it in
+ * `allowScripts`; an addon built for another Node.js needs a rebuild. Either way the file is
+ * fine and the message must say what to run, not blame the database.
+ */
+function missingAddonReason(error: unknown): string | null {
+  const message = error instanceof Error ? error.message : '';
+  const firstLine = message.split('\n')[0];
+  if (/Could not locate the bindings file|better_sqlite3\.node/.test(message) && !/NODE_MODULE_VERSION/.test(message)) {
+    return `better-sqlite3's native addon is not installed, because its install script did not run (npm 12 skips install scripts a project has not approved): run \`npm approve-scripts better-sqlite3\` and then \`npm rebuild better-sqlite3\` (${firstLine})`;
+  }
+  if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version/.test(message)) {
+    return `better-sqlite3's native addon was built for another version of Node.js: run \`npm rebuild better-sqlite3\` (${firstLine})`;
+  }
+  return null;
 }
 
 /**
@@ -164,6 +183,8 @@ export class SqliteConnection {
       if (walFileBytes(path) > walSizeLimitBytes) this.walFoldDueAt = 0;
     } catch (error) {
       db?.close();
+      const addonProblem = db === null ? missingAddonReason(error) : null;
+      if (addonProblem !== null) throw new BackendUnavailableError('sqlite', addonProblem, error);
       const sqliteCode = sqliteCodeOf(error);
       throw new StoreError(`Cannot open the SQLite database at "${path}" (${dirname(resolve(path))}): ${(error as Error).message}`, {
         cause: error,
