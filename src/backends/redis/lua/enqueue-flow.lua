@@ -1,7 +1,9 @@
 -- ARGV: now, n, the jobs' fields packed as `enqueueJobs` takes them, flowId, and the graph as
 -- one JSON list, per job: [id, name, runIf, childId, policy, childId, policy, …]. Returns 'ok',
 -- or 'taken:<id>' when a job with one of the ids exists (then nothing is written). All or
--- nothing: every id is checked before the first write.
+-- nothing: every id is checked before the first write. A taken id whose job belongs to this
+-- very flow means this call ran already and its reply was lost (the driver sends it again
+-- after a dropped connection): the whole flow is there, so the answer is 'ok' again.
 local now, n, flowId = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 local graph = cjson.decode(ARGV[5])
 local hashKeys = {}
@@ -9,7 +11,10 @@ for i, job in ipairs(graph) do hashKeys[i] = jk(job[1]) end
 for i = 1, #hashKeys, 1000 do
   if redis.call('EXISTS', unpack(hashKeys, i, math.min(i + 999, #hashKeys))) > 0 then
     for j = i, math.min(i + 999, #hashKeys) do
-      if redis.call('EXISTS', hashKeys[j]) == 1 then return 'taken:' .. graph[j][1] end
+      if redis.call('EXISTS', hashKeys[j]) == 1 then
+        if redis.call('HGET', hashKeys[j], 'flowId') == flowId then return 'ok' end
+        return 'taken:' .. graph[j][1]
+      end
     end
   end
 end

@@ -309,11 +309,31 @@ local function enqueueJobs(packed, n, now, flow)
     jobs[#jobs + 1] = job
     hashKeys[#hashKeys + 1] = jk(job.id)
   end
-  -- One EXISTS for the whole batch; only when it finds one does it look for which.
+  -- One EXISTS for the whole batch; only when it finds one does it look for which. A batch
+  -- whose every job is already there with its id, name and creation time (or was a keyed job
+  -- the key turned away, which left no row) is this very call, sent again by the driver after
+  -- its reply was lost: ioredis resends what a dropped connection left unanswered. It is
+  -- answered as the first run did (those jobs created), and nothing is written twice. Any
+  -- other overlap with a stored id is a real clash and refuses the whole batch.
+  local replayed = {}
+  local anyStored = false
   for i = 1, #hashKeys, 1000 do
     if redis.call('EXISTS', unpack(hashKeys, i, math.min(i + 999, #hashKeys))) > 0 then
       for j = i, math.min(i + 999, #hashKeys) do
-        if redis.call('EXISTS', hashKeys[j]) == 1 then error('DUPLICATE_ID ' .. jobs[j].id) end
+        local f = redis.call('HMGET', hashKeys[j], 'name', 'createdAt')
+        if f[1] == jobs[j].name and f[2] == jobs[j].createdAt then
+          replayed[jobs[j].id] = true
+          anyStored = true
+        elseif f[1] then
+          error('DUPLICATE_ID ' .. jobs[j].id)
+        end
+      end
+    end
+  end
+  if anyStored then
+    for _, job in ipairs(jobs) do
+      if not replayed[job.id] and job.key == '' then
+        for id in pairs(replayed) do error('DUPLICATE_ID ' .. id) end
       end
     end
   end
@@ -322,12 +342,16 @@ local function enqueueJobs(packed, n, now, flow)
   local batch = newBatch()
   for _, job in ipairs(jobs) do
     local existing = false
-    if job.key ~= '' then
+    if replayed[job.id] then
+      if job.key ~= '' then seenKeys[job.name .. '\0' .. job.key] = job.id end
+    elseif job.key ~= '' then
       local k = job.name .. '\0' .. job.key
       existing = seenKeys[k] or redis.call('HGET', P .. 'keys', k)
       if not existing then seenKeys[k] = job.id end
     end
-    if existing then
+    if replayed[job.id] then
+      out[#out + 1] = { job.id, 1 }
+    elseif existing then
       out[#out + 1] = { existing, 0 }
     else
       local runAt = tonumber(job.runAt)
@@ -399,18 +423,43 @@ local function claimJobs(now, base)
   local jobs = {}
   local used = 0
   local expires = now + leaseMs
+  -- One JSON string per job: the worker parses it natively instead of decoding dozens
+  -- of reply strings one by one (which cost more of its CPU than the claim itself).
+  local function encodeClaim(id, recovered)
+    local job = readJob(id)
+    return cjson.encode({ recovered and 1 or 0, job[1], job[2], job[3], job[4] })
+  end
   -- Leases job id to this worker; with `start`, for a new attempt (a hook taken over stays failed).
+  -- The token is the call's prefix, a counter, and 'r' for a job taken over from a dead lease.
   local function lease(id, recovered, start)
     used = used + 1
+    local token = tokenPrefix .. used .. (recovered and 'r' or '')
     if start then
-      redis.call('HSET', jk(id), 'state', 'running', 'startedAt', now, 'leaseToken', tokenPrefix .. used, 'leaseWorker', worker, 'leaseExpiresAt', expires)
+      redis.call('HSET', jk(id), 'state', 'running', 'startedAt', now, 'leaseToken', token, 'leaseWorker', worker, 'leaseExpiresAt', expires)
     else
-      redis.call('HSET', jk(id), 'leaseToken', tokenPrefix .. used, 'leaseWorker', worker, 'leaseExpiresAt', expires)
+      redis.call('HSET', jk(id), 'leaseToken', token, 'leaseWorker', worker, 'leaseExpiresAt', expires)
     end
-    local job = readJob(id)
-    -- One JSON string per job: the worker parses it natively instead of decoding dozens
-    -- of reply strings one by one (which cost more of its CPU than the claim itself).
-    jobs[used] = cjson.encode({ recovered and 1 or 0, job[1], job[2], job[3], job[4] })
+    jobs[used] = encodeClaim(id, recovered)
+  end
+  -- This call sent again after its reply was lost (ioredis resends what a dropped connection
+  -- left unanswered; the arguments, `now` among them, are the same): the jobs it leased are in
+  -- the running set at exactly this expiry, under tokens with this call's random prefix. They
+  -- are answered again instead of claiming more and leaving them to wait out their lease.
+  -- (A failed job taken over for its hook is in the hooks set instead.)
+  local replayed = {}
+  for _, set in ipairs({ 'running', 'hooks' }) do
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. set, expires, expires)) do
+      local token = redis.call('HGET', jk(id), 'leaseToken')
+      if token and string.sub(token, 1, #tokenPrefix) == tokenPrefix then
+        replayed[#replayed + 1] = { tonumber(string.match(token, '^(%d+)', #tokenPrefix + 1)), id, string.sub(token, -1) == 'r' }
+      end
+    end
+  end
+  if #replayed > 0 then
+    table.sort(replayed, function(a, b) return a[1] < b[1] end)
+    for i, entry in ipairs(replayed) do jobs[i] = encodeClaim(entry[2], entry[3]) end
+    local first = redis.call('ZRANGE', P .. 'scheduled', 0, 0, 'WITHSCORES')
+    return { jobs, first[2] or '' }
   end
   if #queues == 0 then return { jobs, '' } end
 
