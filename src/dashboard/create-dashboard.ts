@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { type Client, type Logger, type Scheduler, createScheduler, InvalidOptionError, isJobsmithError, isTerminal, type JobsmithErrorCode, silentLogger } from '../index.ts';
 import { assertKnownOptions } from '../domain/known-options.ts';
 import { registerApiRoutes } from './api-routes.ts';
+import { type AuthFailureLimit, AuthThrottle } from './auth-throttle.ts';
 import { type AuthVerdict, checkAuthOption, type DashboardAuth, type DashboardBindings, decide, sameSecret, sessionCookie, sessionValue } from './auth.ts';
 import { browserValue, csrfCookieHeader, csrfField, csrfTokenFor, originProblem, tokenProblem } from './csrf.ts';
 import type { DashboardContext, PageRequest } from './dashboard-context.ts';
@@ -42,6 +43,14 @@ export interface DashboardOptions {
   logger?: Logger;
   /** Timing of the live updates. */
   live?: LiveEventsOptions;
+  /**
+   * With a token or basic-auth credentials: how many wrong ones (login form, Bearer token,
+   * basic-auth password) one client address may send before every credential from it is
+   * refused with 429 for a while. `false` turns it off, for example behind a proxy that makes
+   * every client one address (the dashboard sees the socket's address, never a forwarded one).
+   * @default { failures: 10, windowMs: 900000 }
+   */
+  authFailureLimit?: AuthFailureLimit | false;
 }
 
 export interface DashboardEnv {
@@ -57,7 +66,7 @@ export type Dashboard = Hono<DashboardEnv> & {
   close(): Promise<void>;
 };
 
-const optionNames = Object.keys({ client: true, auth: true, basePath: true, readOnly: true, scheduler: true, secret: true, logger: true, live: true } satisfies Record<keyof DashboardOptions, true>);
+const optionNames = Object.keys({ client: true, auth: true, basePath: true, readOnly: true, scheduler: true, secret: true, logger: true, live: true, authFailureLimit: true } satisfies Record<keyof DashboardOptions, true>);
 
 const statusOf: Partial<Record<JobsmithErrorCode, 400 | 404 | 409 | 501>> = {
   JOB_NOT_FOUND: 404,
@@ -89,6 +98,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     throw new InvalidOptionError('client', options.client, 'a client from createClient()');
   }
   checkAuthOption(options.auth);
+  // A custom auth function decides for itself; loopback-only needs no credentials at all.
+  const throttle = typeof options.auth === 'object' && options.authFailureLimit !== false ? new AuthThrottle(options.authFailureLimit ?? {}) : null;
   const base = normalizeBase(options.basePath);
   const logger = options.logger ?? silentLogger;
   const secret = options.secret ?? randomBytes(32).toString('base64url');
@@ -121,13 +132,37 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
   app.use('*', async (c, next) => {
     if (publicPaths.has(c.req.path)) return next();
+    // Only a credential typed by someone counts: a stale session cookie a browser resends
+    // after the token changed is no guess (it is a MAC of the old token).
+    const guessed = throttle !== null && (c.req.header('authorization') ?? '') !== '';
+    const refused = guessed ? await lockedOut(c) : null;
+    if (refused) return refused;
     const verdict = await decide(options.auth, c.req.raw, c.env);
     if (verdict.allowed) {
+      if (guessed) throttle.recordSuccess(clientAddress(c));
       c.set('verdict', verdict);
       return next();
     }
+    if (guessed) await countFailure(c);
     return refuse(c, verdict.reason);
   });
+
+  const clientAddress = (c: Context<DashboardEnv>) => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  /** 429 with Retry-After while the client's address is refused for wrong credentials; null otherwise. */
+  const lockedOut = async (c: Context<DashboardEnv>): Promise<Response | null> => {
+    const waitMs = throttle?.retryAfterMs(clientAddress(c), (await client.backend()).now()) ?? 0;
+    if (waitMs <= 0) return null;
+    const seconds = Math.ceil(waitMs / 1000);
+    c.header('Retry-After', String(seconds));
+    const message = `Too many wrong credentials from this address: try again in ${seconds} s.`;
+    return wantsJson(c) || c.req.method !== 'GET' ? c.json({ error: { code: 'TOO_MANY_ATTEMPTS', message } }, 429) : c.html(messagePage(context, 'Too many attempts', message).text, 429);
+  };
+  const countFailure = async (c: Context<DashboardEnv>) => {
+    const address = clientAddress(c);
+    if (throttle?.recordFailure(address, (await client.backend()).now())) {
+      logger.warn({ address, path: c.req.path }, 'dashboard: too many wrong credentials from one address; refusing it for a while');
+    }
+  };
 
   const refuse = (c: Context<DashboardEnv>, reason: 'login' | 'basic' | 'custom' | 'not-loopback') => {
     if (reason === 'not-loopback') {
@@ -218,9 +253,15 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   app.post(`${base}/login`, async (c) => {
     const auth = options.auth;
     if (!auth || typeof auth === 'function' || !('token' in auth)) return c.json({ error: { code: 'NOT_FOUND', message: 'This dashboard has no token login.' } }, 404);
+    const refused = await lockedOut(c);
+    if (refused) return refused;
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined, base);
-    if (typeof form.token !== 'string' || !sameSecret(form.token, auth.token)) return c.html(loginPage(context, next, 'That token is not right.').text, 401);
+    if (typeof form.token !== 'string' || !sameSecret(form.token, auth.token)) {
+      await countFailure(c);
+      return c.html(loginPage(context, next, 'That token is not right.').text, 401);
+    }
+    throttle?.recordSuccess(clientAddress(c));
     c.header('Set-Cookie', `${sessionCookie}=${sessionValue(auth.token)}; Path=${cookiePath}; HttpOnly; SameSite=Strict${secure(c)}`);
     return c.redirect(next, 303);
   });

@@ -2,6 +2,7 @@
 export { createDashboard } from './create-dashboard.ts';
 export type { Dashboard, DashboardEnv, DashboardOptions } from './create-dashboard.ts';
 export type { DashboardAuth } from './auth.ts';
+export type { AuthFailureLimit } from './auth-throttle.ts';
 export { serveDashboard } from './serve-dashboard.ts';
 export type { ServeDashboardOptions, ServedDashboard } from './serve-dashboard.ts';
 export { toNodeListener } from './node-listener.ts';

@@ -148,6 +148,41 @@ describe('auth: every route has a decision', () => {
     expect(await unknown.text()).toContain('no auth configured');
   });
 
+  it('refuses an address that sent too many wrong credentials, with 429 and Retry-After, even with the right one; others still get in', async () => {
+    make({ authFailureLimit: { failures: 3, windowMs: 60_000 } });
+    const from = (address: string) => ({ incoming: { socket: { remoteAddress: address } } }) as never;
+    const form = (value: string) => ({ method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${value}` });
+    const guesser = from('203.0.113.9');
+    expect((await dashboard.request(`${origin}/login`, form('guess-1'), guesser)).status).toBe(401);
+    expect((await dashboard.request(`${origin}/api/stats`, { headers: { authorization: 'Bearer guess-2' } }, guesser)).status).toBe(401);
+    expect((await dashboard.request(`${origin}/login`, form('guess-3'), guesser)).status).toBe(401);
+    // The third wrong one locked the address: the right token is refused too, by every path.
+    const locked = await dashboard.request(`${origin}/login`, form(token), guesser);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(50);
+    expect(await locked.json()).toMatchObject({ error: { code: 'TOO_MANY_ATTEMPTS' } });
+    expect((await dashboard.request(`${origin}/api/stats`, { headers: bearer }, guesser)).status).toBe(429);
+    // Another address is not held back by it.
+    expect((await dashboard.request(`${origin}/api/stats`, { headers: bearer }, from('198.51.100.4'))).status).toBe(200);
+    // A stale session cookie is no guess: a browser resends it by itself, so it never locks anyone out.
+    const browser = from('192.0.2.1');
+    for (let n = 0; n < 5; n++) expect((await dashboard.request(`${origin}/api/stats`, { headers: { cookie: 'jobsmith_session=stale' } }, browser)).status).toBe(401);
+    expect((await dashboard.request(`${origin}/login`, form(token), browser)).status).toBe(303);
+    // A right credential clears the count: two wrong, one right, two wrong is not three in a row.
+    const typo = from('192.0.2.2');
+    for (const value of ['typo-1', 'typo-2', token, 'typo-3', 'typo-4']) await dashboard.request(`${origin}/login`, form(value), typo);
+    expect((await dashboard.request(`${origin}/login`, form(token), typo)).status).toBe(303);
+  });
+
+  it('authFailureLimit: false turns the lockout off; a bad limit is refused', async () => {
+    make({ authFailureLimit: false });
+    const from = { incoming: { socket: { remoteAddress: '203.0.113.10' } } } as never;
+    for (let n = 0; n < 15; n++) expect((await dashboard.request(`${origin}/api/stats`, { headers: { authorization: `Bearer wrong-${n}` } }, from)).status).toBe(401);
+    expect((await dashboard.request(`${origin}/api/stats`, { headers: bearer }, from)).status).toBe(200);
+    expect(() => createDashboard({ client: store.client, auth: { token }, authFailureLimit: { failures: 0 } })).toThrow(/authFailureLimit.failures/);
+    expect(() => createDashboard({ client: store.client, auth: { token }, authFailureLimit: { windowMs: 10 } })).toThrow(/authFailureLimit.windowMs/);
+  });
+
   it('refuses auth options that would be easy to guess or to misread', () => {
     expect(() => createDashboard({ client: store.client, auth: { token: 'short' } })).toThrow(/auth.token/);
     expect(() => createDashboard({ client: store.client, auth: { username: 'a:b', password: 'x' } })).toThrow(/auth/);

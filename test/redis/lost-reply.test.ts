@@ -8,7 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
-import { createClient, defineJob, type JobsmithClient, step } from '../../src/index.ts';
+import { createClient, defineJob, type Client, step } from '../../src/index.ts';
 import { type RedisServer, requireServers, startRedis } from '../support/index.ts';
 import { ReplyCuttingProxy } from '../support/reply-cutting-proxy.ts';
 
@@ -19,7 +19,7 @@ const mail = defineJob({ name: 'lost-reply-mail', run: async (to: string) => ({ 
 describe.skipIf(servers.skip)('redis: a reply lost after the server ran the call', () => {
   let server: RedisServer;
   let proxy: ReplyCuttingProxy;
-  let client: JobsmithClient | undefined;
+  let client: Client | undefined;
 
   beforeAll(async () => {
     server = await startRedis();
@@ -40,7 +40,7 @@ describe.skipIf(servers.skip)('redis: a reply lost after the server ran the call
     client = undefined;
   });
 
-  function clientThroughProxy(prefix: string): { client: JobsmithClient; backend: RedisBackend } {
+  function clientThroughProxy(prefix: string): { client: Client; backend: RedisBackend } {
     const backend = new RedisBackend({ url: `redis://127.0.0.1:${proxy.port}`, prefix, onWarning: () => {} });
     client = createClient({ backend, jobs: [mail] });
     return { client, backend };
