@@ -192,6 +192,11 @@ function describeOutcome(outcome: RunOutcome): string {
       const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.parentsShortOfResults} parents short of results` : '';
       return `${count(outcome.flows)} flows of ${count(outcome.childrenPerFlow)} children: created at ${rate(outcome.createJobsPerSecond)} (${(outcome.createMs / 1000).toFixed(2)} s), processed at ${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs${faults}${capped}`;
     }
+    case 'disk': {
+      const duplicates = outcome.duplicateRuns > 0 ? `, ${outcome.duplicateRuns} DUPLICATE RUNS` : '';
+      const { database, wal, shm, journal } = outcome.files;
+      return `${formatValue(outcome.bytesPerJob, 'bytes/job')} bytes/job (database ${count(database)} B, -wal ${count(wal)} B, -shm ${count(shm)} B, -journal ${count(journal)} B) after ${outcome.processing.completed}/${outcome.target} jobs${duplicates}${capped}`;
+    }
     case 'multi-worker': {
       const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.lostJobs} jobs never run` : ', every job ran once';
       return `${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs over ${outcome.processes} workers (${outcome.runsPerWorker.join(' / ')} runs)${faults}${capped}`;
