@@ -6,15 +6,23 @@ import { formatValue, wrongMark } from './format-figures.ts';
 import { cliOptionHelp } from './parse-cli.ts';
 import { buildResultsTables, renderMarkdown, storeTitles } from './results-table.ts';
 import type { BenchmarkResults } from './run-benchmark.ts';
-import { checkTargets, scaleRequired, type TargetCheck } from './targets.ts';
+import { checkTargets, scaleRequired } from './targets.ts';
+import { type EarlierChecks, renderTargetsTable } from './targets-table.ts';
 import { flowChildrenPerFlow, flowConcurrency, multiWorkerConcurrency, multiWorkerProcesses, scaleConcurrency } from './workloads.ts';
+
+/** The run a README compares its floors with, and where its results file is, relative to the README. */
+export interface EarlierRun {
+  readonly results: BenchmarkResults;
+  readonly link: string;
+}
 
 /**
  * `bench/README.md`: how the benchmark works and its latest summary, rewritten by every
  * full run so the figures and the description of how they were made never drift apart.
- * `resultsLink` is the raw results file relative to the README, when one was written.
+ * `resultsLink` is the raw results file relative to the README, when one was written;
+ * `earlier`, the run whose figures the floor rows show beside this one's.
  */
-export function renderReadme(results: BenchmarkResults, resultsLink: string | null): string {
+export function renderReadme(results: BenchmarkResults, resultsLink: string | null, earlier: EarlierRun | null = null): string {
   const { machine, options } = results;
   const tables = buildResultsTables(results.systems, results.summary, options);
   const measuredOn = results.startedAt.slice(0, 10);
@@ -28,6 +36,10 @@ export function renderReadme(results: BenchmarkResults, resultsLink: string | nu
   const scale = options.scale ?? defaultBenchOptions.scale;
   const fillCapSeconds = options.fillCapSeconds ?? defaultBenchOptions.fillCapSeconds;
   const targets = checkTargets(results.summary, scale);
+  const earlierChecks: EarlierChecks | null =
+    earlier === null
+      ? null
+      : { date: earlier.results.startedAt.slice(0, 10), checks: checkTargets(earlier.results.summary, earlier.results.options.scale ?? defaultBenchOptions.scale) };
   const label = (id: string) => results.systems.find((system) => system.id === id)?.label ?? id;
   const count = (value: number) => value.toLocaleString('en-US');
   const timedJobs = count(scaleTimedJobCount(scale));
@@ -66,7 +78,7 @@ One table per store. Each Jobsmith system is compared only with peers on its own
 and memory with the Redis queue most Node applications use, as the targets below do.
 
 ${renderMarkdown(tables)}
-${targets.length === 0 ? '' : `\n### Targets\n\n${renderTargets(targets, label)}\n`}${whereTheTimeGoes()}
+${targets.length === 0 ? '' : `\n### Targets\n\n${renderTargetsTable(targets, label, earlierChecks)}\n`}${whereTheTimeGoes()}
 ## Peers
 
 The peers are the benchmark's own dependencies: [\`bench/package.json\`](package.json) and its lockfile, a private package of its own, so installing Jobsmith never downloads them. \`npm run bench\` installs them on first use (\`npm install --prefix bench --no-audit --no-fund --engine-strict=false\`, printed when it runs) and again whenever \`bench/package.json\` or its lockfile changes. Each is the newest release that runs on Node 20, the oldest Node Jobsmith supports.
@@ -171,25 +183,4 @@ function whereTheTimeGoes(): string {
 function ranCleanly(results: BenchmarkResults, packageName: string): boolean {
   const systems = new Set(results.systems.filter((system) => system.packageName === packageName).map((system) => system.id));
   return results.runs.filter((run) => systems.has(run.system)).every((run) => run.outcome !== null);
-}
-
-function renderTargets(targets: readonly TargetCheck[], label: (id: string) => string): string {
-  const statusText = (status: TargetCheck['status']) => (status === 'met' ? 'met' : status === 'missed' ? '**missed**' : 'not measured');
-  const lines = targets.map((check) => {
-    if (check.kind === 'never') {
-      const counts = check.counts.map((count) => `${count.worst === null ? 'not measured' : count.worst.toLocaleString('en-US')} ${count.what}`).join(', ');
-      return `| ${check.target} | ${label(check.jobsmith)}: ${counts} (its worst run) | | | none | ${statusText(check.status)} |`;
-    }
-    const figure = (value: number | null) => (value === null ? 'not measured' : `${formatValue(value, check.unit)} ${check.unit}`);
-    const reference =
-      check.referenceKind === 'limit'
-        ? check.reference
-        : check.referenceKind === 'baseline'
-          ? `${label(check.jobsmith)} ${check.reference} ${figure(check.referenceValue)}`
-          : `${label(check.reference)} ${figure(check.referenceValue)}`;
-    const ratio = check.ratio === null ? '—' : `${check.ratio.toFixed(2)}×`;
-    const required = `${check.better === 'higher' ? '≥' : '≤'} ${check.required}×`;
-    return `| ${check.target} | ${label(check.jobsmith)} ${figure(check.jobsmithValue)} | ${reference} | ${ratio} | ${required} | ${statusText(check.status)} |`;
-  });
-  return ['| Target | Jobsmith | Compared with | Ratio | Needed | |', '| :-- | --: | --: | --: | --: | :-- |', ...lines].join('\n');
 }
