@@ -279,6 +279,19 @@ describe('benchmark harness', () => {
     expect(results.options).toMatchObject({ scale, scaleTimedJobs: scale.smallBacklog, multiWorkerProcesses });
   }, 60_000);
 
+  it('measures bytes on disk per completed job on SQLite only', async () => {
+    const results = await runBenchmark({ ...tinyOptions, systems: ['memory', 'sqlite-full'], workloads: ['disk-per-job'] }, { command: 'bench smoke test' });
+    // A store that lives in one process has no file to measure.
+    expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual(['disk-per-job/sqlite-full']);
+    expectCompleteRuns(results);
+    expect(results.summary.map((row) => row.metric)).toEqual(['disk-per-job']);
+    const [disk] = results.summary;
+    expect(disk).toMatchObject({ unit: 'bytes/job', better: 'lower' });
+    expect(disk?.figures.memory).toBeNull();
+    expect(disk?.figures['sqlite-full']?.median).toBeGreaterThan(0);
+    expect(parseCli(['--workloads', 'disk'])).toMatchObject({ options: { workloads: ['disk-per-job'] } });
+  }, 60_000);
+
   it('measures flows of children and a parent on memory and SQLite', async () => {
     const results = await runBenchmark({ ...tinyOptions, systems: ['memory', 'sqlite-full'], workloads: ['flow-children'] }, { command: 'bench smoke test' });
     expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual(['flow-children/memory', 'flow-children/sqlite-full']);
