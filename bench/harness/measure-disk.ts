@@ -17,12 +17,12 @@ import type { RunSpec } from './run-spec.ts';
  */
 export async function measureDiskPerJob(system: SystemAdapter, spec: Omit<RunSpec, 'store'>, childGraceMs: number): Promise<DiskOutcome> {
   if (system.store !== 'sqlite') throw new Error(`${system.id} is not on SQLite; ${spec.workload} measures a SQLite file`);
-  let files: DiskOutcome['files'] | null = null;
+  const examined: { files?: DiskOutcome['files'] } = {};
   const processed = await processBacklogInChild(system, spec, childGraceMs, async (store) => {
-    files = await checkpointAndMeasure(storeField(store, 'path'));
+    examined.files = await checkpointAndMeasure(storeField(store, 'path'));
   });
-  if (files === null) throw new Error(`the files of ${system.id}'s store were not measured`);
-  const measured: DiskOutcome['files'] = files;
+  const measured = examined.files;
+  if (measured === undefined) throw new Error(`the files of ${system.id}'s store were not measured`);
   const total = measured.database + measured.wal + measured.shm + measured.journal;
   return {
     kind: 'disk',

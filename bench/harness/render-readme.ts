@@ -193,8 +193,8 @@ function targetsIntro(earlier: EarlierRun | null): string {
   const before =
     earlier === null
       ? 'There was no earlier results file to compare with, so the column is all "—".'
-      : `Here that is [the run of ${earlier.results.startedAt.slice(0, 10)}](${earlier.link}).`;
+      : `Here that is [the run of ${earlier.results.startedAt.slice(0, 10)}](${earlier.link}); "—": it did not measure that floor (the disk workload is newer than some results files).`;
   return `**Floors** (issue #21) must hold in every full \`npm run bench\` on stock servers; **aims** are where Jobsmith is headed. Floors come first. Each row compares a Jobsmith median with a reference: a peer's median (the best of them where the target says "the best peer"), the same system's median under other conditions (at concurrency 10; with the small backlog queued), or a fixed limit. The ratio is Jobsmith's figure over the reference, and the target is met when it is at least what is needed (jobs/s) or at most (ms, MB, bytes/job). A floor whose figures this run lacks is "not measured": it has not been shown to hold. Some floors repeat an aim's comparison at a lower bar (plainjob alone rather than the best SQLite peer; pg-boss rather than Graphile Worker); the scale floor is the scale aim it replaced, at the same bar.
 
-*Run before:* each floor's Jobsmith figure and ratio in an earlier run, to see which way a change moved it: by default the newest results file in \`bench/results\` of a run that started before this one, or the file given with \`--compare-with\`. ${before} "—": that run did not measure it (the disk workload is newer than some results files).`;
+*Run before:* each floor's Jobsmith figure and ratio in an earlier run, to see which way a change moved it: by default the newest results file in \`bench/results\` of a run that started before this one, or the file given with \`--compare-with\`. ${before}`;
 }

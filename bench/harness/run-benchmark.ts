@@ -12,6 +12,7 @@ import { type ServiceInfo, type ServiceKind, serviceFor, startServices, useServi
 import { summarize, type SummaryRow } from './summarize.ts';
 import {
   bulkBatchSize,
+  diskConcurrency,
   latencyWorkerConcurrency,
   multiWorkerConcurrency,
   multiWorkerProcesses,
@@ -45,6 +46,8 @@ export interface BuiltInSizes {
   readonly scaleConcurrency: number;
   readonly multiWorkerProcesses: number;
   readonly multiWorkerConcurrency: number;
+  /** The disk workload's worker; absent in results saved before that workload existed. */
+  readonly diskConcurrency?: number;
 }
 
 /** A measured system as the results record it. */
@@ -111,6 +114,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
       scaleConcurrency,
       multiWorkerProcesses,
       multiWorkerConcurrency,
+      diskConcurrency,
     },
     systems: systems.map(({ id, label, family, store, durability, bulkEnqueue, packageName, settings }) => ({
       id,

@@ -123,7 +123,7 @@ describe('benchmark floors', () => {
     const results = JSON.parse(await readFile(new URL('../../bench/results/2026-11-23.json', import.meta.url), 'utf8')) as BenchmarkResults;
     const readme = renderReadme(results, 'results/2026-11-23.json', { results, link: 'results/2026-11-23.json' });
     expect(readme).toContain('| Kind | Target | Jobsmith | Compared with | Ratio | Needed |  | Run before (2026-11-23) |');
-    expect(readme).toContain('Here that is [the run of 2026-11-23](results/2026-11-23.json).');
+    expect(readme).toContain('Here that is [the run of 2026-11-23](results/2026-11-23.json); "—": it did not measure that floor');
     // Those results predate the disk workload: its floor is not measured, in both runs.
     expect(readme).toMatch(/\| floor \| SQLite full: bytes on disk per completed job ≤ 2× plainjob full's \|.*\| not measured \| — \|/);
     expect(readme).toContain('**Bytes on disk per completed job** (SQLite only; `disk-per-job`)');
