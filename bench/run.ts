@@ -2,11 +2,12 @@
  * `npm run bench`: measures the selected systems, prints the table, and writes
  * bench/results/<date>.json and bench/README.md. See bench/README.md, or `--help`.
  */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { ensureBenchDependencies } from './harness/bench-dependencies.ts';
+import { findEarlierResults, readResultsFile, type SavedResults } from './harness/earlier-results.ts';
 import { cliUsage, parseCli } from './harness/parse-cli.ts';
 import { buildResultsTables, renderText } from './harness/results-table.ts';
+import { checkTargets } from './harness/targets.ts';
+import { renderFloorsText } from './harness/targets-table.ts';
 import { type BenchmarkResults, runBenchmark } from './harness/run-benchmark.ts';
 import { defaultOutputPaths, writeOutputs, writeReadme } from './harness/write-outputs.ts';
 import { needsPeerPackages } from './systems/registry.ts';
@@ -33,6 +34,16 @@ function keepGoingOnStrayErrors(): void {
   process.on('unhandledRejection', report('an unhandled rejection'));
 }
 
+/** The run whose figures the floors are shown beside: the file asked for, else the newest earlier one in bench/results. */
+async function earlierRun(results: BenchmarkResults, compareWith: string | null): Promise<SavedResults | null> {
+  if (compareWith !== null) return readResultsFile(compareWith);
+  return defaultOutputPaths.resultsDirectory === null ? null : findEarlierResults(defaultOutputPaths.resultsDirectory, results.startedAt);
+}
+
+function comparedWith(earlier: SavedResults | null): string {
+  return earlier === null ? '' : `; floors beside ${earlier.file}`;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   let request;
@@ -48,10 +59,10 @@ async function main(): Promise<void> {
     return;
   }
   if (request.kind === 'readme-from') {
-    const resultsFile = resolve(request.resultsFile);
-    const results = JSON.parse(await readFile(resultsFile, 'utf8')) as BenchmarkResults;
-    await writeReadme(results, defaultOutputPaths.readmePath!, resultsFile);
-    console.log(`Wrote ${defaultOutputPaths.readmePath} from ${resultsFile}`);
+    const { file, results } = await readResultsFile(request.resultsFile);
+    const earlier = await earlierRun(results, request.compareWith);
+    await writeReadme(results, defaultOutputPaths.readmePath!, file, earlier);
+    console.log(`Wrote ${defaultOutputPaths.readmePath} from ${file}${comparedWith(earlier)}`);
     return;
   }
   const { options } = request;
@@ -62,11 +73,16 @@ async function main(): Promise<void> {
   );
   const results = await runBenchmark(options, { log: (line) => console.error(line), command: commandLine(argv) });
   console.log(`\n${renderText(buildResultsTables(results.systems, results.summary, options))}\n`);
+  const floors = renderFloorsText(checkTargets(results.summary, options.scale));
+  if (floors !== '') console.log(`${floors}\n`);
   if (!request.writeFiles) {
     console.log('Nothing written (--dry-run or --quick).');
     return;
   }
-  for (const path of await writeOutputs(results, defaultOutputPaths)) console.log(`Wrote ${path}`);
+  // Read before writing: this run's file may replace an earlier one of the same day.
+  const earlier = await earlierRun(results, request.compareWith);
+  for (const path of await writeOutputs(results, defaultOutputPaths, earlier)) console.log(`Wrote ${path}`);
+  console.log(earlier === null ? 'No earlier results to show the floors beside.' : `Floors shown beside ${earlier.file}`);
 }
 
 await main();

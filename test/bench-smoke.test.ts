@@ -71,6 +71,11 @@ function expectCompleteRuns(results: BenchmarkResults): void {
       expect(Number.isFinite(outcome.jobsPerSecond)).toBe(true);
       if (run.workload.startsWith('process-')) expect(outcome.workerMemory?.peakRssBytes).toBeGreaterThan(0);
       else expect(outcome.workerMemory).toBeNull();
+    } else if (outcome.kind === 'disk') {
+      // Every job completed before the files were measured, and the figure is over all of them.
+      expect(outcome).toMatchObject({ target: jobs, duplicateRuns: 0, processing: { target: jobs, completed: jobs } });
+      expect(outcome.files.database).toBeGreaterThan(0);
+      expect(outcome.bytesPerJob).toBe((outcome.files.database + outcome.files.wal + outcome.files.shm + outcome.files.journal) / jobs);
     } else {
       expect(outcome).toMatchObject({ target: latencyJobs, sent: latencyJobs, received: latencyJobs });
       expect(outcome.p50Ms).toBeGreaterThan(0);
@@ -272,6 +277,19 @@ describe('benchmark harness', () => {
       expect(row.figures['sqlite-full']?.median).toBeGreaterThan(0);
     }
     expect(results.options).toMatchObject({ scale, scaleTimedJobs: scale.smallBacklog, multiWorkerProcesses });
+  }, 60_000);
+
+  it('measures bytes on disk per completed job on SQLite only', async () => {
+    const results = await runBenchmark({ ...tinyOptions, systems: ['memory', 'sqlite-full'], workloads: ['disk-per-job'] }, { command: 'bench smoke test' });
+    // A store that lives in one process has no file to measure.
+    expect(results.runs.map((run) => `${run.workload}/${run.system}`)).toEqual(['disk-per-job/sqlite-full']);
+    expectCompleteRuns(results);
+    expect(results.summary.map((row) => row.metric)).toEqual(['disk-per-job']);
+    const [disk] = results.summary;
+    expect(disk).toMatchObject({ unit: 'bytes/job', better: 'lower' });
+    expect(disk?.figures.memory).toBeNull();
+    expect(disk?.figures['sqlite-full']?.median).toBeGreaterThan(0);
+    expect(parseCli(['--workloads', 'disk'])).toMatchObject({ options: { workloads: ['disk-per-job'] } });
   }, 60_000);
 
   it('measures flows of children and a parent on memory and SQLite', async () => {

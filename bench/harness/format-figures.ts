@@ -12,7 +12,7 @@ const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 /** A number at the precision its unit deserves: whole jobs/s, MB and counts, ratios to two decimals, ms to about three significant digits. */
 export function formatValue(value: number, unit: MetricUnit): string {
-  if (unit === 'jobs/s' || unit === 'runs' || unit === 'jobs') return grouped.format(value);
+  if (unit === 'jobs/s' || unit === 'runs' || unit === 'jobs' || unit === 'bytes/job') return grouped.format(value);
   if (unit === 'MB') return value.toFixed(0);
   if (unit === '×') return value.toFixed(2);
   const digits = value < 10 ? 2 : value < 100 ? 1 : 0;

@@ -1,4 +1,4 @@
-import type { SystemAdapter } from '../systems/system-adapter.ts';
+import type { StoreRef, SystemAdapter } from '../systems/system-adapter.ts';
 import { fillBacklog } from './bench-jobs.ts';
 import type { ThroughputOutcome } from './run-outcome.ts';
 import type { ChildResult, RunSpec } from './run-spec.ts';
@@ -18,9 +18,17 @@ export interface ProcessedBacklog {
  * the worker's process starts, so the parent holds nothing open during the timed part;
  * a store that lives in one process is filled by the child itself. `childGraceMs` is the
  * time beyond the caps the child gets for setup and teardown before it is killed.
+ * `examineStore`, for a shared store, looks at it once the worker's process has exited
+ * and before the store is removed (the disk workload measures its files).
  */
-export async function processBacklogInChild(system: SystemAdapter, spec: Omit<RunSpec, 'store'>, childGraceMs: number): Promise<ProcessedBacklog> {
+export async function processBacklogInChild(
+  system: SystemAdapter,
+  spec: Omit<RunSpec, 'store'>,
+  childGraceMs: number,
+  examineStore?: (store: StoreRef) => Promise<void>,
+): Promise<ProcessedBacklog> {
   if (!system.storeSharedAcrossProcesses) {
+    if (examineStore) throw new Error(`${system.id} keeps its store in the worker's process, where the parent cannot examine it`);
     const child = spawnMeasuringChild({ ...spec, store: null }, spec.fillCapMs + spec.capMs + childGraceMs);
     return { fillMs: null, outcome: expectThroughput(await child.result) };
   }
@@ -34,7 +42,9 @@ export async function processBacklogInChild(system: SystemAdapter, spec: Omit<Ru
       await producer.close();
     }
     const child = spawnMeasuringChild({ ...spec, store }, spec.capMs + childGraceMs);
-    return { fillMs, outcome: expectThroughput(await child.result) };
+    const outcome = expectThroughput(await child.result);
+    await examineStore?.(store);
+    return { fillMs, outcome };
   } finally {
     await system.destroyStore(store);
   }

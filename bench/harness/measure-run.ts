@@ -4,6 +4,7 @@ import { type BenchOptions, jobsFor } from './bench-options.ts';
 import type { ServiceUrls } from './services.ts';
 import { idleWorkerSettleMs, type LatencyObservation, latencyOutcome } from './latency-probe.ts';
 import { processBacklogInChild } from './measure-backlog.ts';
+import { measureDiskPerJob } from './measure-disk.ts';
 import { measureScale } from './measure-scale.ts';
 import { measureSeveralWorkers } from './measure-several-workers.ts';
 import type { RunOutcome } from './run-outcome.ts';
@@ -27,7 +28,7 @@ export interface RunRecord {
 const childGraceMs = 120_000;
 
 /** Whether `workload` is measured on `system` at all. */
-export function isApplicable(system: Pick<SystemAdapter, 'family' | 'bulkEnqueue' | 'storeSharedAcrossProcesses' | 'flows'>, workload: WorkloadId): boolean {
+export function isApplicable(system: Pick<SystemAdapter, 'family' | 'store' | 'bulkEnqueue' | 'storeSharedAcrossProcesses' | 'flows'>, workload: WorkloadId): boolean {
   const definition = workloads[workload];
   switch (definition.kind) {
     case 'enqueue':
@@ -44,6 +45,9 @@ export function isApplicable(system: Pick<SystemAdapter, 'family' | 'bulkEnqueue
       return true;
     case 'flow':
       return system.flows === true;
+    case 'disk':
+      // Bytes in a file: only a store that is one file (and its log) has them to count.
+      return system.store === 'sqlite';
   }
 }
 
@@ -89,6 +93,8 @@ async function measure(system: SystemAdapter, workload: WorkloadId, options: Ben
       return (await processBacklogInChild(system, spec, childGraceMs)).outcome;
     case 'scale':
       return measureScale(system, spec, options.scale, childGraceMs);
+    case 'disk':
+      return measureDiskPerJob(system, spec, childGraceMs);
     case 'multi-worker':
       return measureSeveralWorkers(system, spec, { processes: definition.processes, concurrencyPerWorker: definition.concurrency, childGraceMs });
     case 'latency':

@@ -19,8 +19,8 @@ export interface Metric {
   readonly read: (outcome: RunOutcome) => number | null;
 }
 
-/** `×`: a ratio of two of the system's own figures; `runs` and `jobs`: counts that must be zero. */
-export type MetricUnit = 'jobs/s' | 'ms' | 'MB' | '×' | 'runs' | 'jobs';
+/** `×`: a ratio of two of the system's own figures; `runs` and `jobs`: counts that must be zero; `bytes/job`: disk space. */
+export type MetricUnit = 'jobs/s' | 'ms' | 'MB' | '×' | 'runs' | 'jobs' | 'bytes/job';
 
 const bytesPerMb = 1024 * 1024;
 
@@ -146,6 +146,17 @@ const flowMetrics: Metric[] = [
   },
 ];
 
+/** The disk workload's one row: bytes on disk per completed job, SQLite only. */
+const diskMetric: Metric = {
+  id: 'disk-per-job',
+  label: 'Bytes on disk per completed job (after a checkpoint)',
+  unit: 'bytes/job',
+  better: 'lower',
+  workload: 'disk-per-job',
+  comparedWithPeers: true,
+  read: (outcome) => (outcome.kind === 'disk' ? finite(outcome.bytesPerJob) : null),
+};
+
 function finite(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
@@ -161,6 +172,7 @@ export function benchMetrics(sizes: { readonly scale: ScaleOptions }): readonly 
     ...multiWorkerMetrics,
     ...scaleMetrics(sizes.scale),
     ...flowMetrics,
+    diskMetric,
     latency('latency', 50, 'Latency p50, producer in worker process'),
     latency('latency', 95, 'Latency p95, producer in worker process'),
     latency('latency', 99, 'Latency p99, producer in worker process'),

@@ -6,12 +6,14 @@ import { isWorkloadId, multiWorkerProcesses, scaleTimedJobs, type WorkloadId, wo
 export type CliRequest =
   | { readonly kind: 'help' }
   /** Rewrite the README from a saved results file, measuring nothing. */
-  | { readonly kind: 'readme-from'; readonly resultsFile: string }
+  | { readonly kind: 'readme-from'; readonly resultsFile: string; readonly compareWith: string | null }
   | {
       readonly kind: 'run';
       readonly options: BenchOptions;
       /** False with `--dry-run` or `--quick`: print the table, write no files. */
       readonly writeFiles: boolean;
+      /** The results file whose figures the floors are shown beside; null: the newest earlier one in bench/results. */
+      readonly compareWith: string | null;
     };
 
 /** The options, with their help text; the README lists them from here too. */
@@ -52,6 +54,10 @@ export const cliOptionHelp: ReadonlyArray<readonly [flag: string, help: string]>
   ],
   ['--dry-run', 'Print the table; write neither bench/results nor bench/README.md.'],
   ['--readme-from <file>', 'Measure nothing: rewrite bench/README.md from a saved results file (after changing how the README is written).'],
+  [
+    '--compare-with <file>',
+    "The results file whose figures the README's floor rows show beside this run's. Default: the newest bench/results/*.json of a run that started before this one (or before the --readme-from file's).",
+  ],
   ['--help', 'This text.'],
 ];
 
@@ -87,11 +93,13 @@ export function parseCli(argv: readonly string[]): CliRequest {
       quick: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       'readme-from': { type: 'string' },
+      'compare-with': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return { kind: 'help' };
-  if (values['readme-from'] !== undefined) return { kind: 'readme-from', resultsFile: values['readme-from'] };
+  const compareWith = values['compare-with'] ?? null;
+  if (values['readme-from'] !== undefined) return { kind: 'readme-from', resultsFile: values['readme-from'], compareWith };
   const base = values.quick ? quickBenchOptions : defaultBenchOptions;
   const options: BenchOptions = {
     systems: values.systems === undefined ? base.systems : parseSystems(values.systems),
@@ -111,7 +119,7 @@ export function parseCli(argv: readonly string[]): CliRequest {
     },
     fillCapSeconds: values['fill-cap'] === undefined ? base.fillCapSeconds : parseNumber('--fill-cap', values['fill-cap'], { integer: false }),
   };
-  return { kind: 'run', options, writeFiles: !values.quick && !values['dry-run'] };
+  return { kind: 'run', options, writeFiles: !values.quick && !values['dry-run'], compareWith };
 }
 
 function listOf(text: string): string[] {

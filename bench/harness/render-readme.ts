@@ -6,15 +6,23 @@ import { formatValue, wrongMark } from './format-figures.ts';
 import { cliOptionHelp } from './parse-cli.ts';
 import { buildResultsTables, renderMarkdown, storeTitles } from './results-table.ts';
 import type { BenchmarkResults } from './run-benchmark.ts';
-import { checkTargets, scaleRequired, type TargetCheck } from './targets.ts';
-import { flowChildrenPerFlow, flowConcurrency, multiWorkerConcurrency, multiWorkerProcesses, scaleConcurrency } from './workloads.ts';
+import { checkTargets, scaleRequired } from './targets.ts';
+import { type EarlierChecks, renderTargetsTable } from './targets-table.ts';
+import { diskConcurrency, flowChildrenPerFlow, flowConcurrency, multiWorkerConcurrency, multiWorkerProcesses, scaleConcurrency } from './workloads.ts';
+
+/** The run a README compares its floors with, and where its results file is, relative to the README. */
+export interface EarlierRun {
+  readonly results: BenchmarkResults;
+  readonly link: string;
+}
 
 /**
  * `bench/README.md`: how the benchmark works and its latest summary, rewritten by every
  * full run so the figures and the description of how they were made never drift apart.
- * `resultsLink` is the raw results file relative to the README, when one was written.
+ * `resultsLink` is the raw results file relative to the README, when one was written;
+ * `earlier`, the run whose figures the floor rows show beside this one's.
  */
-export function renderReadme(results: BenchmarkResults, resultsLink: string | null): string {
+export function renderReadme(results: BenchmarkResults, resultsLink: string | null, earlier: EarlierRun | null = null): string {
   const { machine, options } = results;
   const tables = buildResultsTables(results.systems, results.summary, options);
   const measuredOn = results.startedAt.slice(0, 10);
@@ -28,6 +36,10 @@ export function renderReadme(results: BenchmarkResults, resultsLink: string | nu
   const scale = options.scale ?? defaultBenchOptions.scale;
   const fillCapSeconds = options.fillCapSeconds ?? defaultBenchOptions.fillCapSeconds;
   const targets = checkTargets(results.summary, scale);
+  const earlierChecks: EarlierChecks | null =
+    earlier === null
+      ? null
+      : { date: earlier.results.startedAt.slice(0, 10), checks: checkTargets(earlier.results.summary, earlier.results.options.scale ?? defaultBenchOptions.scale) };
   const label = (id: string) => results.systems.find((system) => system.id === id)?.label ?? id;
   const count = (value: number) => value.toLocaleString('en-US');
   const timedJobs = count(scaleTimedJobCount(scale));
@@ -66,7 +78,7 @@ One table per store. Each Jobsmith system is compared only with peers on its own
 and memory with the Redis queue most Node applications use, as the targets below do.
 
 ${renderMarkdown(tables)}
-${targets.length === 0 ? '' : `\n### Targets\n\n${renderTargets(targets, label)}\n`}${whereTheTimeGoes()}
+${targets.length === 0 ? '' : `\n### Targets\n\n${targetsIntro(earlier)}\n\n${renderTargetsTable(targets, label, earlierChecks)}\n`}${whereTheTimeGoes()}
 ## Peers
 
 The peers are the benchmark's own dependencies: [\`bench/package.json\`](package.json) and its lockfile, a private package of its own, so installing Jobsmith never downloads them. \`npm run bench\` installs them on first use (\`npm install --prefix bench --no-audit --no-fund --engine-strict=false\`, printed when it runs) and again whenever \`bench/package.json\` or its lockfile changes. Each is the newest release that runs on Node 20, the oldest Node Jobsmith supports.
@@ -118,6 +130,7 @@ Every job is a no-op, so the figures are the cost of the queue itself.
 - **Process backlog, ${multiWorkerProcesses} worker processes × concurrency ${multiWorkerConcurrency}:** the same backlog in one store, worked by ${multiWorkerProcesses} worker processes at once, as an app scaled out on one server would. Each process starts and connects first; then the parent tells all of them to start at the same moment, and the time runs from there to the first run of the last job. Each worker reports every handler run, with its time, to the parent, which merges the reports: *duplicate runs* counts handler runs of a job that had already run, in the same worker or another, up to the workers' stop; *jobs never run* counts jobs no worker had run when the run ended (at its cap). Both must be 0: a run where either is not is flagged "${wrongMark} error" in the tables, beside its figures. For every store that several processes can share, peers included (not Jobsmith memory).
 - **Scale: process ${timedJobs} jobs with ${count(scale.smallBacklog)} and with ${count(scale.largeBacklog)} queued:** whether processing slows down as the backlog grows. Each run fills two fresh stores, one with ${count(scale.smallBacklog)} jobs and one with ${count(scale.largeBacklog)}, with the bulk call (${count(options.bulkBatchSize)} per call, untimed); in each, one worker at concurrency ${scaleConcurrency} runs jobs until ${timedJobs} of them have run, and is stopped. Timed from the worker's start call to the handler of the ${timedJobs}th job, so both sides do the same work and only the backlog differs; the jobs left over go with the store. The ratio row is the large backlog's rate over the small one's within each run (the two sides run back to back), median over the runs; the target is at least ${scaleRequired}×. Jobsmith's own systems only: a peer would need a ${count(scale.largeBacklog)}-job fill per run (sidequest has no bulk call and enqueues a few hundred jobs a second), and the target is Jobsmith's.
 - **Flows of ${count(flowChildrenPerFlow)} children + 1 parent:** parent and child jobs, for the systems that have them (Jobsmith on every store, BullMQ's \`FlowProducer\`). ${count(options.jobs)} children per run, in flows of ${count(flowChildrenPerFlow)} children and one parent that waits for all of them. *Create:* each flow made in one call (\`client.flow\`, \`FlowProducer.add\`), one call awaited after another, in a fresh store. *Process:* then one worker at concurrency ${flowConcurrency} in the same process (its own connection) runs every child (each returns its index) and every parent, which reads its children's results (\`ctx.children()\`, \`job.getChildrenValues()\`) and must find every one; timed from the worker's start call to the last parent's run. Both rates count children and parents alike, in jobs per second. A parent that runs twice or reads fewer results than it has children marks the run as wrong.
+- **Bytes on disk per completed job** (SQLite only; \`disk-per-job\`): ${count(options.jobs)} jobs are enqueued with the bulk call into a fresh file, and one worker at concurrency ${diskConcurrency}, in its own process, runs every one of them to completion with the system's default retention of completed jobs: Jobsmith keeps them (\`keepCompleted\` defaults to a day), plainjob keeps done jobs for 7 days (its \`removeDoneJobsOlderThan\` default), and sidequest's adapter has its cleanup of finished jobs off, as in every workload. Once that process has stopped its worker and exited, the parent folds the log into the database (\`PRAGMA wal_checkpoint(TRUNCATE)\`), closes it, and adds up the database file and any \`-wal\`, \`-shm\` or \`-journal\` file left; bytes over jobs. No \`VACUUM\`: free pages a system leaves in its file take its users' disk too. The file's fixed part (the schema's pages) counts, so the figure is higher at small \`--jobs\` (and for sidequest, which runs fewer jobs, §). Lower is better. \`bench/diagnostics/sqlite-disk-per-job.ts\` breaks Jobsmith's figure down by table and index.
 - **Worker peak RSS:** the highest \`process.memoryUsage().rss\` of the worker's process during the processing runs, sampled every 10 ms inside that process. It includes Node itself and tsx's TypeScript loader (the same for every system), so compare systems with each other rather than with zero.
 - **Latency:** an idle, running worker receives ${options.latency.ratePerSecond} jobs/s for ${options.latency.seconds} s; for each job, the time from just before its enqueue call to the start of its handler. p50 / p95 / p99 in ms. *Producer in worker process:* the app enqueues and works in one process. *Producer in another process:* a separate process enqueues (web server and worker apart); only for stores that other processes can reach.
 
@@ -139,6 +152,8 @@ npm run bench                      # everything, full size: writes bench/results
 npm run bench -- --quick           # tiny sizes, prints the tables only
 npm run bench -- --systems sqlite-full,sqlite-normal,plainjob-full,plainjob-normal --workloads process --runs 5
 npm run bench -- --readme-from bench/results/${measuredOn}.json   # rewrite this README from saved results
+npm run bench -- --workloads disk-per-job --systems sqlite-full,sqlite-normal,plainjob-full,plainjob-normal --dry-run
+npm run bench -- --compare-with bench/results/<an earlier date>.json   # the run the floor rows show beside this one
 \`\`\`
 
 | Option | Meaning |
@@ -157,7 +172,6 @@ Why Jobsmith's processing runs at the speed it does: \`npx tsx bench/diagnostics
 `;
 }
 
-/** Whether every run of every system of `packageName` produced an outcome (a capped run still ran). */
 /**
  * Why the figures are what they are, counted with `bench/diagnostics/count-backend-calls.ts`:
  * written by hand in `bench/where-the-time-goes.md` (it names the commit it was counted
@@ -168,28 +182,19 @@ function whereTheTimeGoes(): string {
   return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n` : '';
 }
 
+/** Whether every run of every system of `packageName` produced an outcome (a capped run still ran). */
 function ranCleanly(results: BenchmarkResults, packageName: string): boolean {
   const systems = new Set(results.systems.filter((system) => system.packageName === packageName).map((system) => system.id));
   return results.runs.filter((run) => systems.has(run.system)).every((run) => run.outcome !== null);
 }
 
-function renderTargets(targets: readonly TargetCheck[], label: (id: string) => string): string {
-  const statusText = (status: TargetCheck['status']) => (status === 'met' ? 'met' : status === 'missed' ? '**missed**' : 'not measured');
-  const lines = targets.map((check) => {
-    if (check.kind === 'never') {
-      const counts = check.counts.map((count) => `${count.worst === null ? 'not measured' : count.worst.toLocaleString('en-US')} ${count.what}`).join(', ');
-      return `| ${check.target} | ${label(check.jobsmith)}: ${counts} (its worst run) | | | none | ${statusText(check.status)} |`;
-    }
-    const figure = (value: number | null) => (value === null ? 'not measured' : `${formatValue(value, check.unit)} ${check.unit}`);
-    const reference =
-      check.referenceKind === 'limit'
-        ? check.reference
-        : check.referenceKind === 'baseline'
-          ? `${label(check.jobsmith)} ${check.reference} ${figure(check.referenceValue)}`
-          : `${label(check.reference)} ${figure(check.referenceValue)}`;
-    const ratio = check.ratio === null ? '—' : `${check.ratio.toFixed(2)}×`;
-    const required = `${check.better === 'higher' ? '≥' : '≤'} ${check.required}×`;
-    return `| ${check.target} | ${label(check.jobsmith)} ${figure(check.jobsmithValue)} | ${reference} | ${ratio} | ${required} | ${statusText(check.status)} |`;
-  });
-  return ['| Target | Jobsmith | Compared with | Ratio | Needed | |', '| :-- | --: | --: | --: | --: | :-- |', ...lines].join('\n');
+/** What the targets table shows, above it: floors and aims, the ratio, and the run before. */
+function targetsIntro(earlier: EarlierRun | null): string {
+  const before =
+    earlier === null
+      ? 'There was no earlier results file to compare with, so the column is all "—".'
+      : `Here that is [the run of ${earlier.results.startedAt.slice(0, 10)}](${earlier.link}); "—": it did not measure that floor (the disk workload is newer than some results files).`;
+  return `**Floors** (issue #21) must hold in every full \`npm run bench\` on stock servers; **aims** are where Jobsmith is headed. Floors come first. Each row compares a Jobsmith median with a reference: a peer's median (the best of them where the target says "the best peer"), the same system's median under other conditions (at concurrency 10; with the small backlog queued), or a fixed limit. The ratio is Jobsmith's figure over the reference, and the target is met when it is at least what is needed (jobs/s) or at most (ms, MB, bytes/job). A floor whose figures this run lacks is "not measured": it has not been shown to hold. Some floors repeat an aim's comparison at a lower bar (plainjob alone rather than the best SQLite peer; pg-boss rather than Graphile Worker); the scale floor is the scale aim it replaced, at the same bar.
+
+*Run before:* each floor's Jobsmith figure and ratio in an earlier run, to see which way a change moved it: by default the newest results file in \`bench/results\` of a run that started before this one, or the file given with \`--compare-with\`. ${before}`;
 }

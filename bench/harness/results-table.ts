@@ -83,7 +83,7 @@ export function buildResultsTables(
   const shownComparisons = comparisons.filter((comparison) => tables.some((table) => table.header.includes(comparison.title) && table.store === comparison.store));
   const notes = [
     runsPerFigure > 1 ? `Median of ${runsPerFigure} runs, (min–max) after it.` : 'One run per figure.',
-    'Ratios: a Jobsmith median over a peer median, within one store. Above 1 is better for Jobsmith in jobs/s; below 1 is better for Jobsmith in ms and MB. Where several peers are compared, the best one is named after the ratio. "—": no figure to compare yet; blank: not compared on that row.',
+    'Ratios: a Jobsmith median over a peer median, within one store. Above 1 is better for Jobsmith in jobs/s; below 1 is better for Jobsmith in ms, MB and bytes/job. Where several peers are compared, the best one is named after the ratio. "—": no figure to compare yet; blank: not compared on that row.',
     ...shownComparisons.map((comparison) => `*${storeTitles[comparison.store]}, ${comparison.title}:* ${comparison.explanation}.`),
   ];
   for (const system of reduced) {

@@ -12,6 +12,7 @@ import { type ServiceInfo, type ServiceKind, serviceFor, startServices, useServi
 import { summarize, type SummaryRow } from './summarize.ts';
 import {
   bulkBatchSize,
+  diskConcurrency,
   latencyWorkerConcurrency,
   multiWorkerConcurrency,
   multiWorkerProcesses,
@@ -45,6 +46,8 @@ export interface BuiltInSizes {
   readonly scaleConcurrency: number;
   readonly multiWorkerProcesses: number;
   readonly multiWorkerConcurrency: number;
+  /** The disk workload's worker; absent in results saved before that workload existed. */
+  readonly diskConcurrency?: number;
 }
 
 /** A measured system as the results record it. */
@@ -111,6 +114,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
       scaleConcurrency,
       multiWorkerProcesses,
       multiWorkerConcurrency,
+      diskConcurrency,
     },
     systems: systems.map(({ id, label, family, store, durability, bulkEnqueue, packageName, settings }) => ({
       id,
@@ -191,6 +195,11 @@ function describeOutcome(outcome: RunOutcome): string {
     case 'flow': {
       const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.parentsShortOfResults} parents short of results` : '';
       return `${count(outcome.flows)} flows of ${count(outcome.childrenPerFlow)} children: created at ${rate(outcome.createJobsPerSecond)} (${(outcome.createMs / 1000).toFixed(2)} s), processed at ${rate(outcome.jobsPerSecond)}, ${outcome.completed}/${outcome.target} jobs${faults}${capped}`;
+    }
+    case 'disk': {
+      const duplicates = outcome.duplicateRuns > 0 ? `, ${outcome.duplicateRuns} DUPLICATE RUNS` : '';
+      const { database, wal, shm, journal } = outcome.files;
+      return `${formatValue(outcome.bytesPerJob, 'bytes/job')} bytes/job (database ${count(database)} B, -wal ${count(wal)} B, -shm ${count(shm)} B, -journal ${count(journal)} B) after ${outcome.processing.completed}/${outcome.target} jobs${duplicates}${capped}`;
     }
     case 'multi-worker': {
       const faults = isWrong(outcome) ? `, WRONG: ${outcome.duplicateRuns} duplicate runs, ${outcome.lostJobs} jobs never run` : ', every job ran once';

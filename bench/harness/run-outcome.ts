@@ -1,5 +1,25 @@
 /** What one run measured, as the process that measured it (or, for runs of several processes, the parent) reports it. Plain JSON. */
-export type RunOutcome = ThroughputOutcome | LatencyOutcome | ScaleOutcome | MultiWorkerOutcome | FlowOutcome;
+export type RunOutcome = ThroughputOutcome | LatencyOutcome | ScaleOutcome | MultiWorkerOutcome | FlowOutcome | DiskOutcome;
+
+/**
+ * One run of the disk workload (SQLite): a backlog processed to completion by one worker
+ * with the system's default retention, the worker closed, the log folded into the
+ * database (`PRAGMA wal_checkpoint(TRUNCATE)`), then the files measured.
+ */
+export interface DiskOutcome {
+  readonly kind: 'disk';
+  /** Jobs enqueued and processed. */
+  readonly target: number;
+  /** The processing run that completed them (its rate is not a figure of this workload). */
+  readonly processing: ThroughputOutcome;
+  /** Bytes of each file of the store after the checkpoint; 0 for a file that is not there. */
+  readonly files: { readonly database: number; readonly wal: number; readonly shm: number; readonly journal: number };
+  /** All the files' bytes over `target`. */
+  readonly bytesPerJob: number;
+  /** The processing hit its cap: fewer jobs completed than the bytes are divided by. */
+  readonly capped: boolean;
+  readonly duplicateRuns: number;
+}
 
 /** One run of the flow-children workload: flows created, then processed by one worker. */
 export interface FlowOutcome {

@@ -26,6 +26,7 @@ export async function runWorkloadHere(system: SystemAdapter, spec: RunSpec, pare
       );
     case 'process':
     case 'scale':
+    case 'disk':
       return withConnection(system, spec.store, async (connection) => {
         // A store of the parent's arrives filled; one that lives in this process is filled here, untimed.
         if (spec.store === null) await fillBacklog(connection, spec.jobs, spec.fillCapMs);

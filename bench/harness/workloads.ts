@@ -14,7 +14,12 @@ export type Workload =
    * Flows of one parent and many children: the time to create them (one call per flow) and
    * to process them with one worker (every child, then each parent reading its children's results).
    */
-  | { readonly kind: 'flow'; readonly childrenPerFlow: number; readonly concurrency: number };
+  | { readonly kind: 'flow'; readonly childrenPerFlow: number; readonly concurrency: number }
+  /**
+   * SQLite only: a backlog processed to completion with the system's default retention,
+   * then the file folded (`wal_checkpoint(TRUNCATE)`) and measured: bytes on disk per completed job.
+   */
+  | { readonly kind: 'disk'; readonly concurrency: number };
 
 /** Concurrency of the one worker in the scale workload: the highest of the processing workloads, where a slow claim shows most. */
 export const scaleConcurrency = 50;
@@ -37,6 +42,9 @@ export const flowChildrenPerFlow = 1000;
 /** Concurrency of the one worker in the flow-children workload: the highest of the processing workloads. */
 export const flowConcurrency = 50;
 
+/** Concurrency of the one worker that completes the disk workload's backlog: how fast it runs does not matter, only what it leaves behind. */
+export const diskConcurrency = 50;
+
 export const workloads = {
   'enqueue-single': { kind: 'enqueue', batching: 'single' },
   'enqueue-bulk': { kind: 'enqueue', batching: 'bulk' },
@@ -48,6 +56,7 @@ export const workloads = {
   latency: { kind: 'latency', producer: 'same-process' },
   'latency-remote': { kind: 'latency', producer: 'other-process' },
   'flow-children': { kind: 'flow', childrenPerFlow: flowChildrenPerFlow, concurrency: flowConcurrency },
+  'disk-per-job': { kind: 'disk', concurrency: diskConcurrency },
 } as const satisfies Record<string, Workload>;
 
 export type WorkloadId = keyof typeof workloads;
@@ -63,6 +72,7 @@ export const workloadGroups: Readonly<Record<string, readonly WorkloadId[]>> = {
   scaling: ['multi-worker', 'scale'],
   latency: ['latency', 'latency-remote'],
   flows: ['flow-children'],
+  disk: ['disk-per-job'],
 };
 
 /** How a run of `children` children splits into flows: full flows of `childrenPerFlow`, the last one smaller when it does not divide. */

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SavedResults } from './earlier-results.ts';
 import { renderReadme } from './render-readme.ts';
 import type { BenchmarkResults } from './run-benchmark.ts';
 
@@ -15,13 +16,16 @@ export const defaultOutputPaths: OutputPaths = {
   readmePath: fileURLToPath(new URL('../README.md', import.meta.url)),
 };
 
-/** Writes the raw results and rewrites the README. Returns the paths written. */
-export async function writeOutputs(results: BenchmarkResults, paths: OutputPaths): Promise<string[]> {
+/**
+ * Writes the raw results and rewrites the README, its floors beside those of `earlier`
+ * (read before this, as the results file may replace it). Returns the paths written.
+ */
+export async function writeOutputs(results: BenchmarkResults, paths: OutputPaths, earlier: SavedResults | null = null): Promise<string[]> {
   const written: string[] = [];
   const resultsFile = paths.resultsDirectory === null ? null : await writeResultsFile(results, paths.resultsDirectory);
   if (resultsFile !== null) written.push(resultsFile);
   if (paths.readmePath !== null) {
-    await writeReadme(results, paths.readmePath, resultsFile);
+    await writeReadme(results, paths.readmePath, resultsFile, earlier);
     written.push(paths.readmePath);
   }
   return written;
@@ -35,8 +39,9 @@ export async function writeResultsFile(results: BenchmarkResults, directory: str
   return file;
 }
 
-/** Rewrites the README from `results`, linking to `resultsFile` when there is one. */
-export async function writeReadme(results: BenchmarkResults, readmePath: string, resultsFile: string | null): Promise<void> {
-  const link = resultsFile === null ? null : relative(dirname(readmePath), resultsFile).split('\\').join('/');
-  await writeFile(readmePath, renderReadme(results, link));
+/** Rewrites the README from `results`, linking to `resultsFile` when there is one, its floors beside `earlier`'s. */
+export async function writeReadme(results: BenchmarkResults, readmePath: string, resultsFile: string | null, earlier: SavedResults | null = null): Promise<void> {
+  const linkTo = (file: string) => relative(dirname(readmePath), file).split('\\').join('/');
+  const link = resultsFile === null ? null : linkTo(resultsFile);
+  await writeFile(readmePath, renderReadme(results, link, earlier === null ? null : { results: earlier.results, link: linkTo(earlier.file) }));
 }
