@@ -370,11 +370,11 @@ describe('flows', () => {
 
     const overview = await (await get('/')).text();
     expect(overview).toContain('<span class="count" data-state="scheduled">3</span><span class="label">scheduled</span>');
-    expect(overview).toMatch(/<a class="card waiting-for-children" href="\/jobs\?state=scheduled" title="[^"]+"><span class="count" data-count="waiting-for-children">1<\/span><span class="label">waiting for children<\/span><\/a>/);
+    expect(overview).toMatch(/<a class="card parents-waiting" href="\/jobs\?state=scheduled" title="[^"]+"><span class="count" data-count="waiting-for-children">1<\/span><span class="label">waiting for children<\/span><\/a>/);
     for (const page of [overview, await (await get('/queues')).text()]) {
-      expect(page).toMatch(/<th class="num" title="delayed jobs waiting for their run time">scheduled<\/th><th class="num waiting-for-children" title="[^"]+">waiting for children<\/th><th class="num">queued<\/th>/);
-      expect(page).toMatch(/<tr data-queue="default">[\s\S]*?<td class="num">3<\/td><td class="num waiting-for-children">1<\/td>/);
-      expect(page).toMatch(/<tr data-queue="mail">[\s\S]*?<td class="num">0<\/td><td class="num waiting-for-children">0<\/td>/);
+      expect(page).toMatch(/<th class="num" title="delayed jobs waiting for their run time">scheduled<\/th><th class="num parents-waiting" title="[^"]+">waiting for children<\/th><th class="num">queued<\/th>/);
+      expect(page).toMatch(/<tr data-queue="default">[\s\S]*?<td class="num">3<\/td><td class="num parents-waiting">1<\/td>/);
+      expect(page).toMatch(/<tr data-queue="mail">[\s\S]*?<td class="num">0<\/td><td class="num parents-waiting">0<\/td>/);
     }
   });
 

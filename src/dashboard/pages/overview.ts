@@ -28,7 +28,7 @@ export function queueTable(context: DashboardContext, request: PageRequest, stat
   return html`<table class="queues">
 <thead><tr><th>Queue</th><th>Status</th>${jobStates.map((state) =>
     state === 'scheduled'
-      ? html`<th class="num" title="${scheduledTitle}">scheduled</th><th class="num waiting-for-children" title="${waitingTitle}">waiting for children</th>`
+      ? html`<th class="num" title="${scheduledTitle}">scheduled</th><th class="num parents-waiting" title="${waitingTitle}">waiting for children</th>`
       : html`<th class="num">${state}</th>`,
   )}<th class="num">done / h</th><th class="num">failed / h</th><th>Oldest waiting</th><th>Last finished</th><th></th></tr></thead>
 <tbody>${stats.queues.map(
@@ -37,7 +37,7 @@ export function queueTable(context: DashboardContext, request: PageRequest, stat
 <td>${queue.paused ? html`<span class="paused">paused</span>` : html`<span class="active-queue">active</span>`}</td>
 ${jobStates.map((state) =>
   state === 'scheduled'
-    ? html`<td class="num">${shownCount(queue, state)}</td><td class="num waiting-for-children">${queue.waitingForChildren}</td>`
+    ? html`<td class="num">${shownCount(queue, state)}</td><td class="num parents-waiting">${queue.waitingForChildren}</td>`
     : html`<td class="num">${queue.counts[state]}</td>`,
 )}
 <td class="num">${queue.completedLastHour}</td><td class="num">${queue.failedLastHour}</td>
@@ -54,7 +54,7 @@ export async function overviewPage(context: DashboardContext, request: PageReque
   const card = (state: JobState) =>
     html`<a class="card state-${state}" href="${base}/jobs${query({ state })}"${state === 'scheduled' ? html` title="${scheduledTitle}"` : ''}><span class="count" data-state="${state}">${shownCount(stats, state)}</span><span class="label">${state}</span></a>`;
   // The parents are listed with the scheduled jobs, each saying how many children it waits for.
-  const waitingCard = html`<a class="card waiting-for-children" href="${base}/jobs${query({ state: 'scheduled' })}" title="${waitingTitle}"><span class="count" data-count="waiting-for-children">${stats.waitingForChildren}</span><span class="label">waiting for children</span></a>`;
+  const waitingCard = html`<a class="card parents-waiting" href="${base}/jobs${query({ state: 'scheduled' })}" title="${waitingTitle}"><span class="count" data-count="waiting-for-children">${stats.waitingForChildren}</span><span class="label">waiting for children</span></a>`;
   const body = html`<section class="cards">${jobStates.map((state) => (state === 'scheduled' ? html`${card(state)}${waitingCard}` : card(state)))}</section>
 <section class="throughput">
 <h2>Finished per minute, last hour</h2>
