@@ -77,6 +77,7 @@ export function buildStats(
   for (const row of queueRows) Object.assign(queueStats(row.queue), { paused: row.paused, lastProcessedAt: row.lastProcessedAt });
   for (const row of stateCounts) queueStats(row.queue).counts[row.state] += row.count;
   for (const row of oldestWaiting) queueStats(row.queue).oldestWaitingSince = row.runAt;
+  // A count kept as a counter (Redis) is never shown below zero.
   for (const row of waitingForChildren) if (row.count > 0) queueStats(row.queue).waitingForChildren += row.count;
   for (const row of buckets) {
     const stats = queueStats(row.queue);

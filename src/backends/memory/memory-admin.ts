@@ -118,7 +118,7 @@ export class MemoryAdmin implements JobAdmin {
       row.count++;
       counts.set(id, row);
       if (job.state === 'queued' && job.runAt < (oldest.get(job.queue) ?? Number.POSITIVE_INFINITY)) oldest.set(job.queue, job.runAt);
-      if (job.flowNode !== undefined && this.state.flows.isWaiting(job)) waitingForChildren.set(job.queue, (waitingForChildren.get(job.queue) ?? 0) + 1);
+      if (this.state.flows.isWaiting(job)) waitingForChildren.set(job.queue, (waitingForChildren.get(job.queue) ?? 0) + 1);
     }
     const queues = [...this.state.queues].map(([queue, row]) => ({ queue, ...row }));
     const waiting = [...oldest].map(([queue, runAt]) => ({ queue, runAt }));

@@ -1,5 +1,5 @@
-import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
+import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { type BucketCount, buildStats, statsWindowMs, type WaitingForChildrenRow, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';

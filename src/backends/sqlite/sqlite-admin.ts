@@ -1,8 +1,8 @@
 import type { BackendEvent } from '../../contract/backend.ts';
+import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
 import { type BucketCount, buildStats, statsWindowMs, type WaitingForChildrenRow, type WaitingRow } from '../../contract/stats-window.ts';
-import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import { type JobRecord, hookPendingDescription } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
