@@ -77,7 +77,7 @@ const produce = async () => {
   if (tick % 4 === 1) await client.job(ChargeCard).later({ customer: `cus_${tick}`, cents: tick % 8 === 1 ? 25_000 : 1_999 });
   if (tick % 5 === 0) {
     const stats = await client.stats();
-    logger.info({ counts: stats.counts, completedLastMinute: stats.completedLastMinute, failedLastMinute: stats.failedLastMinute }, 'stats');
+    logger.info({ counts: stats.counts, waitingForChildren: stats.waitingForChildren, completedLastMinute: stats.completedLastMinute, failedLastMinute: stats.failedLastMinute }, 'stats');
   }
 };
 const producer = setInterval(() => produce().catch((error: unknown) => logger.error({ err: error }, 'enqueue failed')), 3000);

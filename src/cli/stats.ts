@@ -22,6 +22,7 @@ export function statsToJson(stats: BackendStats, at: number): Record<string, unk
 const columns: Column[] = [
   { header: 'QUEUE' },
   { header: 'SCHEDULED', align: 'right' },
+  { header: 'WAITING FOR CHILDREN', align: 'right' },
   { header: 'QUEUED', align: 'right' },
   { header: 'RUNNING', align: 'right' },
   { header: 'COMPLETED', align: 'right' },
@@ -35,11 +36,13 @@ const columns: Column[] = [
 ];
 
 function row(terminal: Terminal, label: string, stats: BackendStats | QueueStats, now: number): string[] {
-  const { counts } = stats;
+  const { counts, waitingForChildren } = stats;
   const number = (value: number, style?: 'red' | 'cyan' | 'yellow') => (value > 0 && style ? terminal.style(style, String(value)) : String(value));
   return [
     label,
-    number(counts.scheduled),
+    // A parent waiting for its children is stored as scheduled; here it has a column of its own.
+    number(counts.scheduled - waitingForChildren),
+    number(waitingForChildren),
     number(counts.queued, 'yellow'),
     number(counts.running, 'cyan'),
     number(counts.completed),
@@ -64,7 +67,19 @@ export function registerStats(program: Command, session: Session): void {
     .command('stats')
     .description('Jobs per queue and state, with completed and failed in the last minute and hour.')
     .option('-w, --watch', 'redraw every second until Ctrl-C, like top')
-    .addHelpText('after', '\nExamples:\n  $ jobsmith stats\n  $ jobsmith stats --watch')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'SCHEDULED counts delayed jobs waiting for their run time; WAITING FOR CHILDREN, flow',
+        'parents waiting for their children. Both are stored as scheduled: in --json,',
+        'counts.scheduled holds both, and waitingForChildren the parents.',
+        '',
+        'Examples:',
+        '  $ jobsmith stats',
+        '  $ jobsmith stats --watch',
+      ].join('\n'),
+    )
     .action(async (options) => {
       const client = await session.client();
       const terminal = session.terminal;

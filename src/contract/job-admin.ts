@@ -71,7 +71,17 @@ export interface PruneRequest {
 export interface QueueStats {
   queue: string;
   paused: boolean;
+  /**
+   * Jobs by stored state. `scheduled` holds both delayed jobs waiting for their run time and
+   * flow parents waiting for their children (`waitingForChildren`): `counts.scheduled -
+   * waitingForChildren` is the delayed ones.
+   */
   counts: Record<JobState, number>;
+  /**
+   * Flow parents waiting for their children to finish: a subset of `counts.scheduled` (they are
+   * stored as scheduled at `waitingForChildrenRunAt`, a run time that never comes due).
+   */
+  waitingForChildren: number;
   /** When a job in this queue last reached a terminal state. */
   lastProcessedAt: number | null;
   completedLastMinute: number;
@@ -87,8 +97,10 @@ export interface QueueStats {
 }
 
 export interface BackendStats {
-  /** Totals over every queue. */
+  /** Totals over every queue, by stored state (see `QueueStats.counts`). */
   counts: Record<JobState, number>;
+  /** Flow parents waiting for their children, over every queue: a subset of `counts.scheduled`. */
+  waitingForChildren: number;
   queues: QueueStats[];
   lastProcessedAt: number | null;
   completedLastMinute: number;

@@ -30,6 +30,12 @@ export interface WaitingRow {
   runAt: number;
 }
 
+/** How many flow parents in a queue wait for their children (stored as scheduled, never due). */
+export interface WaitingForChildrenRow {
+  queue: string;
+  count: number;
+}
+
 export interface QueueRow {
   queue: string;
   paused: boolean;
@@ -46,6 +52,7 @@ export function buildStats(
   queueRows: readonly QueueRow[],
   buckets: readonly BucketCount[],
   oldestWaiting: readonly WaitingRow[],
+  waitingForChildren: readonly WaitingForChildrenRow[],
 ): BackendStats {
   const byQueue = new Map<string, QueueStats>();
   const queueStats = (queue: string): QueueStats => {
@@ -55,6 +62,7 @@ export function buildStats(
         queue,
         paused: false,
         counts: emptyCounts(),
+        waitingForChildren: 0,
         lastProcessedAt: null,
         completedLastMinute: 0,
         failedLastMinute: 0,
@@ -69,6 +77,8 @@ export function buildStats(
   for (const row of queueRows) Object.assign(queueStats(row.queue), { paused: row.paused, lastProcessedAt: row.lastProcessedAt });
   for (const row of stateCounts) queueStats(row.queue).counts[row.state] += row.count;
   for (const row of oldestWaiting) queueStats(row.queue).oldestWaitingSince = row.runAt;
+  // A count kept as a counter (Redis) is never shown below zero.
+  for (const row of waitingForChildren) if (row.count > 0) queueStats(row.queue).waitingForChildren += row.count;
   for (const row of buckets) {
     const stats = queueStats(row.queue);
     if (row.bucket > now - statsWindowMs) {
@@ -83,6 +93,7 @@ export function buildStats(
   const queues = [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
   const totals: BackendStats = {
     counts: emptyCounts(),
+    waitingForChildren: 0,
     queues,
     lastProcessedAt: null,
     completedLastMinute: 0,
@@ -94,6 +105,7 @@ export function buildStats(
   };
   for (const stats of queues) {
     for (const state of Object.keys(stats.counts) as JobState[]) totals.counts[state] += stats.counts[state];
+    totals.waitingForChildren += stats.waitingForChildren;
     totals.completedLastMinute += stats.completedLastMinute;
     totals.failedLastMinute += stats.failedLastMinute;
     totals.completedLastHour += stats.completedLastHour;

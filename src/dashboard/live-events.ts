@@ -160,7 +160,7 @@ export class LiveEvents {
   private async pollStats(): Promise<void> {
     try {
       const stats = await this.client.stats();
-      const fingerprint = JSON.stringify([stats.counts, stats.queues.map((queue) => [queue.queue, queue.paused, queue.counts])]);
+      const fingerprint = JSON.stringify([stats.counts, stats.waitingForChildren, stats.queues.map((queue) => [queue.queue, queue.paused, queue.counts, queue.waitingForChildren])]);
       if (this.lastFingerprint !== null && fingerprint !== this.lastFingerprint) this.changed();
       this.lastFingerprint = fingerprint;
     } catch (error) {

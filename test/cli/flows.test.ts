@@ -131,3 +131,21 @@ describe('flow', () => {
     expect(stderr).toMatch(/^error: No flow 00000000-0000-7000-8000-000000000000: no job of it is in the store/);
   });
 });
+
+describe('stats', () => {
+  it('counts a waiting parent apart from the delayed jobs: a column of its own, and waitingForChildren in --json', async () => {
+    await withClient(project.url, (client) => client.enqueue(echo, { n: 10 }, { delay: '1h' }));
+    const { code, stdout } = await run(['stats']);
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^QUEUE +SCHEDULED +WAITING FOR CHILDREN +QUEUED +RUNNING +COMPLETED +FAILED +CANCELLED /);
+    // In the default queue: one delayed job, the waiting parent, its queued child and the plain job.
+    expect(lines.find((line) => line.startsWith('default '))).toMatch(/^default +1 +1 +2 +0 +0 +0 +0 /);
+    expect(lines.at(-1)).toMatch(/^all queues +1 +1 +2 +0 +0 +0 +1 /);
+    const [stats] = jsonLines((await run(['stats', '--json'])).stdout);
+    expect(stats).toMatchObject({ counts: { scheduled: 2, queued: 2, cancelled: 1 }, waitingForChildren: 1 });
+    const queues = stats!.queues as Array<{ queue: string; counts: { scheduled: number }; waitingForChildren: number }>;
+    expect(queues.find((queue) => queue.queue === 'default')).toMatchObject({ counts: { scheduled: 2 }, waitingForChildren: 1 });
+    expect(queues.find((queue) => queue.queue === 'mail')).toMatchObject({ waitingForChildren: 0 });
+  });
+});

@@ -137,7 +137,7 @@ describe('queues and stats', () => {
     const text = await run(['stats']);
     expect(text.code).toBe(0);
     const lines = text.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^QUEUE +SCHEDULED +QUEUED +RUNNING +COMPLETED +FAILED +CANCELLED +DONE 1M +FAILED 1M +DONE 1H +FAILED 1H +LAST PROCESSED$/);
+    expect(lines[0]).toMatch(/^QUEUE +SCHEDULED +WAITING FOR CHILDREN +QUEUED +RUNNING +COMPLETED +FAILED +CANCELLED +DONE 1M +FAILED 1M +DONE 1H +FAILED 1H +LAST PROCESSED$/);
     expect(lines.at(-1)).toMatch(/^all queues +\d+/);
     const [stats] = jsonLines((await run(['stats', '--json'])).stdout);
     expect(stats).toMatchObject({ at: expect.stringMatching(/Z$/), counts: { failed: 1 }, failedLastMinute: expect.any(Number), lastProcessedAt: expect.stringMatching(/Z$/) });

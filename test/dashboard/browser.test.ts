@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Dialog, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDashboard, type ServedDashboard } from '../../src/dashboard/index.ts';
-import { createWorker, defineJob, type Worker } from '../../src/index.ts';
+import { createWorker, defineJob, step, type Worker } from '../../src/index.ts';
 import { isCI } from '../support/index.ts';
 import { addMarkup, makeStore, mail, report, type Store } from './fixture.ts';
 
@@ -53,6 +53,12 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', { timeout: 120_000 },
     failedWebhook = (await store.client.runNow(webhook, { url: 'https://hooks.example.com/orders' })).metadata.id;
     // Some finished work for the chart.
     for (let index = 0; index < 12; index++) await store.client.runNow(report, { month: `2025-${String(index + 1).padStart(2, '0')}` });
+    // A parent waiting for its two children (no worker here serves their queue), shown apart from the delayed jobs.
+    await store.client.flow({
+      january: step(report, { month: '2026-01' }),
+      february: step(report, { month: '2026-02' }),
+      quarter: step(report, { month: '2026-Q1' }, { children: ['january', 'february'] }),
+    });
     worker = createWorker({ backend: store.backend, jobs: [webhook, mail], queues: ['hooks', 'mail'], concurrency: 2 });
     await worker.start();
     served = await serveDashboard({ client: store.client, scheduler: store.scheduler, auth: { token }, port: 0 });
@@ -100,6 +106,8 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', { timeout: 120_000 },
     await page.waitForSelector('#throughput-chart canvas');
     await live();
     expect(await page.locator('.count[data-state=completed]').textContent()).toBe('13');
+    expect(await page.locator('.count[data-state=scheduled]').textContent()).toBe('3');
+    expect(await page.locator('.count[data-count=waiting-for-children]').textContent()).toBe('1');
     await shot('overview');
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') copyFileSync(join(resultsDir, 'dashboard-overview.png'), join(repoRoot, 'docs', 'dashboard.png'));
   });
@@ -118,7 +126,8 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', { timeout: 120_000 },
     }
     expect(await page.locator('tr[data-worker]').count()).toBe(1);
     await page.goto(`${served.url}jobs?state=scheduled`);
-    await page.click('table.jobs tbody tr:first-child a');
+    // The newest scheduled job is the parent waiting for its children; the one below it is delayed.
+    await page.click('table.jobs tbody tr:not(:has(.waiting-for-children)) a');
     await expect(page.locator('#why h2').textContent()).resolves.toBe("Why isn't it running?");
     await expect(page.locator('#why li[data-code=delayed]').count()).resolves.toBe(1);
     await shot('job-waiting');

@@ -388,6 +388,31 @@ describe('flows', () => {
   const neverDue = /275760/;
   const section = (page: string, name: string) => new RegExp(`<section class="${name}"[\\s\\S]*?</section>`).exec(page)?.[0] ?? '';
 
+  it('the overview and the queues page show parents waiting for their children apart from the delayed jobs; the JSON API counts them', async () => {
+    make();
+    await store.client.flow({ a: step(report, { month: '2026-01' }), b: step(report, { month: '2026-02' }), merge: step(report, { month: '2026-12' }, { children: ['a', 'b'] }) });
+    const get = async (path: string) => {
+      const response = await request(path, { headers: bearer });
+      expect(response.status, path).toBe(200);
+      return response;
+    };
+    // The fixture's default queue holds 3 delayed jobs; the flow adds a parent waiting for its 2 children there.
+    const stats = (await (await get('/api/stats')).json()) as { counts: { scheduled: number }; waitingForChildren: number };
+    expect(stats).toMatchObject({ counts: { scheduled: 4 }, waitingForChildren: 1 });
+    const queues = (await (await get('/api/queues')).json()) as Array<{ queue: string; counts: { scheduled: number }; waitingForChildren: number }>;
+    expect(queues.find((queue) => queue.queue === 'default')).toMatchObject({ counts: { scheduled: 4 }, waitingForChildren: 1 });
+    expect(queues.find((queue) => queue.queue === 'mail')).toMatchObject({ waitingForChildren: 0 });
+
+    const overview = await (await get('/')).text();
+    expect(overview).toContain('<span class="count" data-state="scheduled">3</span><span class="label">scheduled</span>');
+    expect(overview).toMatch(/<a class="card parents-waiting" href="\/jobs\?state=scheduled" title="[^"]+"><span class="count" data-count="waiting-for-children">1<\/span><span class="label">waiting for children<\/span><\/a>/);
+    for (const page of [overview, await (await get('/queues')).text()]) {
+      expect(page).toMatch(/<th class="num" title="delayed jobs waiting for their run time">scheduled<\/th><th class="num parents-waiting" title="[^"]+">waiting for children<\/th><th class="num">queued<\/th>/);
+      expect(page).toMatch(/<tr data-queue="default">[\s\S]*?<td class="num">3<\/td><td class="num parents-waiting">1<\/td>/);
+      expect(page).toMatch(/<tr data-queue="mail">[\s\S]*?<td class="num">0<\/td><td class="num parents-waiting">0<\/td>/);
+    }
+  });
+
   it("a parent's page shows its flow, what it waits for, its children linked with state and policy, and the flow's progress; listings show it waiting", async () => {
     make();
     const { client } = store;

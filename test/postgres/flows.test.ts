@@ -6,8 +6,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildFailurePolicy, FlowJob, Settlement } from '../../src/contract/backend.ts';
-import { maxFlowJobs } from '../../src/contract/flow-store.ts';
+import { maxFlowJobs, waitingForChildrenRunAt } from '../../src/contract/flow-store.ts';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { loadStatements } from '../../src/backends/postgres/postgres-connection.ts';
 import { PermanentError, createClient, createWorker, step as flowStep } from '../../src/index.ts';
 import { defineJob } from '../../src/domain/define-job.ts';
 import { newJobId } from '../../src/domain/ids.ts';
@@ -343,6 +344,39 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     }
     return plans.join('\n');
   }
+
+  it('stats count waiting parents through the jobs_scheduled range at their run time, never reading the delayed jobs', async () => {
+    const statsSchema = 'flow_stats';
+    const backend = new PostgresBackend({ connectionString: server.url, schema: statsSchema, poolSize: 1 });
+    await backend.open();
+    try {
+      await client.query(`ALTER TABLE ${statsSchema}.jobs SET (autovacuum_enabled = false)`);
+      // 50,000 delayed jobs and 40 waiting parents (their children are not needed to read the plan).
+      await client.query(
+        `INSERT INTO ${statsSchema}.jobs (id, name, queue, state, payload, max_attempts, run_at, created_at, total_children, pending_children)
+         SELECT gen_random_uuid(), 'noop', 'q' || (i % 4), 'scheduled', '{}', 3,
+                CASE WHEN i <= 40 THEN $1::bigint ELSE $2::bigint + i END, i, CASE WHEN i <= 40 THEN 1 ELSE 0 END, CASE WHEN i <= 40 THEN 1 ELSE 0 END
+         FROM generate_series(1, 50000) AS i`,
+        [waitingForChildrenRunAt, Date.now() + 86_400_000],
+      );
+      const { waitingForChildren: text } = loadStatements(new URL('../../src/backends/postgres/sql/admin.sql', import.meta.url), ['waitingForChildren'], {
+        S: statsSchema,
+        channel: 'unused',
+      });
+      for (const analyzed of [false, true]) {
+        if (analyzed) await client.query(`ANALYZE ${statsSchema}.jobs`);
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, [waitingForChildrenRunAt]);
+        const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+        expect(plan, `analyzed: ${analyzed}`).toMatch(/Index (Only )?Scan using jobs_scheduled on jobs/);
+        expect(plan, `analyzed: ${analyzed}`).not.toMatch(/Seq Scan|jobs_state/);
+      }
+      const stats = await backend.stats();
+      expect(stats).toMatchObject({ counts: { scheduled: 50_000 }, waitingForChildren: 40 });
+      expect(stats.queues.map((queue) => queue.waitingForChildren)).toEqual([10, 10, 10, 10]);
+    } finally {
+      await backend.close();
+    }
+  });
 
   it('settling a job outside a flow runs nothing of flows; a flow child resolves its parent in the same call', async () => {
     const settleAndClaim = (settlements: unknown[], queue: string) =>

@@ -1,13 +1,14 @@
 /**
  * Redis specifics of capability `flows`: a flow of `maxFlowJobs` (a chain of 20,000) is
  * written, failed and cancelled each in one script call (the cascades are loops in Lua, never
- * recursion), and deleting or pruning flow jobs leaves none of their dependency keys behind.
+ * recursion), deleting or pruning flow jobs leaves none of their dependency keys behind, and
+ * the stats' count of waiting parents (a counter the scripts keep) matches the jobs stored.
  * The rules themselves are the shared conformance suite's (src/testing/conformance/flows.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
 import type { FlowJob, NewJob } from '../../src/contract/backend.ts';
-import { maxFlowJobs, waitingForChildrenRunAt } from '../../src/contract/flow-store.ts';
+import { type ChildFailurePolicy, maxFlowJobs, waitingForChildrenRunAt } from '../../src/contract/flow-store.ts';
 import { newJobId } from '../../src/domain/ids.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 import { type RedisServer, requireServers, startRedis } from '../support/index.ts';
@@ -113,6 +114,64 @@ describe.skipIf(servers.skip)('redis flows', () => {
     const keys = (await server.command('KEYS', `${prefix}*`)) as string[];
     expect(keys.filter((key) => /:(job|children|parents|flow):/.test(key))).toEqual([]);
     expect(await backend.keyCount()).toBeLessThanOrEqual(before + 5);
+    await backend.close();
+  });
+
+  it('the count of waiting parents in the stats, a counter the scripts keep, matches the stored jobs through any mix of settles, cancels and deletes', { timeout: 120_000 }, async () => {
+    const { clock, backend } = open();
+    // A small deterministic generator (xorshift), so a failure replays.
+    let seed = 0x2545f491;
+    const random = (below: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % below;
+    };
+    const policies: ChildFailurePolicy[] = ['fail', 'cancel', 'ignore', 'continue'];
+    const queues = ['left', 'right'];
+    /** Flows of 6 jobs over both queues; each job after the first two waits for up to 2 earlier ones. */
+    const enqueueFlow = async () => {
+      const rows = Array.from({ length: 6 }, (_, index) => row(clock, queues[random(2)]!, index));
+      const jobs: FlowJob[] = rows.map((job, index) => {
+        const children = index < 2 ? [] : [...new Set([rows[random(index)]!.id, rows[random(index)]!.id])];
+        return { ...job, dependsOn: children.map((childId) => ({ childId, onChildFailure: policies[random(4)]! })), runIf: random(4) === 0 ? 'any-child-failed' : 'always' };
+      });
+      await backend.enqueueFlow({ flowId: newJobId(clock.now()), jobs });
+    };
+    const expectCountsMatch = async (step: number) => {
+      const scheduled = (await backend.list({ state: 'scheduled', limit: 1000 })).jobs;
+      const stats = await backend.stats();
+      for (const queue of queues) {
+        const stored = scheduled.filter((job) => job.queue === queue && job.runAt === waitingForChildrenRunAt).length;
+        expect(stats.queues.find((entry) => entry.queue === queue)?.waitingForChildren ?? 0, `${queue} after step ${step}`).toBe(stored);
+      }
+    };
+
+    for (let flow = 0; flow < 8; flow++) await enqueueFlow();
+    await expectCountsMatch(0);
+    for (let step = 1; step <= 120; step++) {
+      await clock.advance(10);
+      const action = random(5);
+      if (action <= 1) {
+        const { jobs } = await backend.claim({ workerId: 'w', leaseMs: 60_000, queues, names: ['link'], limit: 1 });
+        for (const job of jobs) {
+          const error = { name: 'Error', message: 'no', at: clock.now(), attempt: 1 };
+          await backend.settle([
+            action === 0
+              ? { id: job.id, token: job.lease.token, kind: 'complete', result: null, expiresAt: null }
+              : { id: job.id, token: job.lease.token, kind: 'fail', error, countAttempt: true, expiresAt: null, hookPending: false },
+          ]);
+        }
+      } else {
+        const open = [...(await backend.list({ state: ['scheduled', 'queued'], limit: 1000 })).jobs];
+        const target = open[random(Math.max(1, open.length))];
+        if (target && action === 4) await backend.delete(target.id);
+        else if (target) await backend.cancel(target.id);
+      }
+      await expectCountsMatch(step);
+      if (step % 30 === 0) await enqueueFlow();
+    }
+    expect((await backend.stats()).waitingForChildren).toBeGreaterThanOrEqual(0);
     await backend.close();
   });
 });

@@ -211,6 +211,22 @@ describe('jobs outside flows', () => {
     }
   });
 
+  it('stats count waiting parents by a seek in the partial index of scheduled jobs, never a scan of the jobs', async () => {
+    const instance = await backend();
+    await instance.enqueue(Array.from({ length: 500 }, (_, i) => newJob(`plain-${i}`, { runAt: i % 2 === 0 ? clock.now() : clock.now() + 60_000 })));
+    await instance.enqueueFlow(chain(50));
+    const db = connect();
+    const text = sqliteStatementTexts().waitingForChildren;
+    for (const analyzed of [false, true]) {
+      if (analyzed) db.exec('ANALYZE');
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(waitingForChildrenRunAt) as Array<{ detail: string }>).map((row) => row.detail);
+      expect(plan.join('\n'), `analyzed: ${analyzed}`).toMatch(/SEARCH jobsmith_jobs USING INDEX jobsmith_jobs_scheduled \(run_at=\?\)/);
+      expect(plan.filter((line) => line.startsWith('SCAN ')), `analyzed: ${analyzed}`).toEqual([]);
+    }
+    expect(db.prepare(text).all(waitingForChildrenRunAt)).toEqual([{ queue: 'default', count: 49 }]);
+    expect((await instance.stats()).waitingForChildren).toBe(49);
+  });
+
   it('a flow is found through the partial index on flow_id, which holds no job outside flows', async () => {
     const instance = await backend();
     await instance.enqueue([newJob('plain')]);

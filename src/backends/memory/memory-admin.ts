@@ -111,16 +111,19 @@ export class MemoryAdmin implements JobAdmin {
     this.state.promoteDue();
     const counts = new Map<string, { queue: string; state: JobState; count: number }>();
     const oldest = new Map<string, number>();
+    const waitingForChildren = new Map<string, number>();
     for (const job of this.state.jobs.values()) {
       const id = `${job.queue}\u0000${job.state}`;
       const row = counts.get(id) ?? { queue: job.queue, state: job.state, count: 0 };
       row.count++;
       counts.set(id, row);
       if (job.state === 'queued' && job.runAt < (oldest.get(job.queue) ?? Number.POSITIVE_INFINITY)) oldest.set(job.queue, job.runAt);
+      if (this.state.flows.isWaiting(job)) waitingForChildren.set(job.queue, (waitingForChildren.get(job.queue) ?? 0) + 1);
     }
     const queues = [...this.state.queues].map(([queue, row]) => ({ queue, ...row }));
     const waiting = [...oldest].map(([queue, runAt]) => ({ queue, runAt }));
-    return buildStats(this.state.clock.now(), [...counts.values()], queues, [...this.state.buckets.values()], waiting);
+    const parents = [...waitingForChildren].map(([queue, count]) => ({ queue, count }));
+    return buildStats(this.state.clock.now(), [...counts.values()], queues, [...this.state.buckets.values()], waiting, parents);
   }
 
   async pause(queue: string): Promise<void> {

@@ -1,6 +1,7 @@
+import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
-import { type BucketCount, buildStats, statsWindowMs, type WaitingRow } from '../../contract/stats-window.ts';
+import { type BucketCount, buildStats, statsWindowMs, type WaitingForChildrenRow, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import type { FailedHookState, JobRecord } from '../../domain/job-record.ts';
 import { hookPendingDescription } from '../../domain/job-record.ts';
@@ -29,6 +30,7 @@ const adminStatements = [
   'listQueues',
   'countFinished',
   'oldestQueued',
+  'waitingForChildren',
   'pauseQueue',
   'resumeQueue',
   'promoteDue',
@@ -187,12 +189,14 @@ export class PostgresAdmin implements JobAdmin {
       const queues = await q<{ name: string; paused: boolean; last_processed_at: number | null }>(db, this.sql.listQueues);
       const buckets = await q<BucketCount>(db, this.sql.countFinished, [now - statsWindowMs]);
       const waiting = await q<WaitingRow>(db, this.sql.oldestQueued);
+      const parents = await q<WaitingForChildrenRow>(db, this.sql.waitingForChildren, [waitingForChildrenRunAt]);
       return buildStats(
         now,
         counts.rows,
         queues.rows.map((row) => ({ queue: row.name, paused: row.paused, lastProcessedAt: row.last_processed_at })),
         buckets.rows,
         waiting.rows,
+        parents.rows,
       );
     });
   }

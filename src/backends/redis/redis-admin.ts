@@ -1,7 +1,7 @@
 import type { BackendListeners } from '../../contract/backend-listeners.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
-import { type BucketCount, bucketOf, buildStats, statsWindowMs, type WaitingRow } from '../../contract/stats-window.ts';
+import { type BucketCount, bucketOf, buildStats, statsWindowMs, type WaitingForChildrenRow, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import { hookPendingDescription } from '../../domain/job-record.ts';
@@ -141,9 +141,12 @@ export class RedisAdmin implements JobAdmin {
     const replies = (await connection.call('stats', () => pipeline.exec())) ?? [];
     const counts: Array<{ queue: string; state: JobState; count: number }> = [];
     const buckets: BucketCount[] = [];
+    const parents: WaitingForChildrenRow[] = [];
     queues.forEach((queue, index) => {
       const perState = (replies[index * 2]?.[1] ?? {}) as Record<string, string>;
       for (const state of jobStates) if (perState[state]) counts.push({ queue, state, count: Number(perState[state]) });
+      // Kept beside the states by the scripts (lua/lib.lua, leftWaiting).
+      if (perState.waitingForChildren) parents.push({ queue, count: Number(perState.waitingForChildren) });
       const done = (replies[index * 2 + 1]?.[1] ?? {}) as Record<string, string>;
       const byBucket = new Map<number, BucketCount>();
       for (const [field, value] of Object.entries(done)) {
@@ -166,6 +169,7 @@ export class RedisAdmin implements JobAdmin {
       queues.map((queue) => ({ queue, paused: queueFlags.get(queue) === '1', lastProcessedAt: last.has(queue) ? Number(last.get(queue)) : null })),
       buckets,
       waiting,
+      parents,
     );
   }
 

@@ -31,7 +31,8 @@ import type { JobState } from '../../domain/job-state.ts';
  *   P keys            hash: "<name>\0<key>" -> id while that job is active
  *   P queues          hash: queue -> "1" when paused, "0" otherwise (every queue seen)
  *   P lastproc        hash: queue -> last time a job there finished
- *   P count:<queue>   hash: state -> number of jobs
+ *   P count:<queue>   hash: state -> number of jobs; waitingForChildren -> how many of its
+ *                     scheduled jobs are flow parents waiting for their children
  *   P done:<queue>    hash: "c:<bucket>" / "f:<bucket>" -> finished in that 10 s bucket
  *   P schedule:<id>   hash: a schedule's spec text, enabled, run times, last job
  *   P schedules       zset: schedule ids

@@ -1,7 +1,8 @@
 import type { BackendEvent } from '../../contract/backend.ts';
+import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import type { BackendStats, CancelResult, JobAdmin, JobPage, ListFilter, PruneRequest } from '../../contract/job-admin.ts';
 import { listCursor, pageSize } from '../../contract/list-cursor.ts';
-import { type BucketCount, buildStats, statsWindowMs, type WaitingRow } from '../../contract/stats-window.ts';
+import { type BucketCount, buildStats, statsWindowMs, type WaitingForChildrenRow, type WaitingRow } from '../../contract/stats-window.ts';
 import { InvalidStateError } from '../../domain/errors.ts';
 import { type JobRecord, hookPendingDescription } from '../../domain/job-record.ts';
 import { type JobState, terminalStates } from '../../domain/job-state.ts';
@@ -139,7 +140,8 @@ export class SqliteAdmin implements JobAdmin {
       }));
       const buckets = this.connection.statements.buckets.all(now - statsWindowMs) as BucketCount[];
       const waiting = this.connection.statements.oldestQueued.all() as WaitingRow[];
-      return buildStats(now, counts, queues, buckets, waiting);
+      const parents = this.connection.statements.waitingForChildren.all(waitingForChildrenRunAt) as WaitingForChildrenRow[];
+      return buildStats(now, counts, queues, buckets, waiting, parents);
     });
   }
   async pause(queue: string): Promise<void> {

@@ -22,7 +22,7 @@ const statementNames = {
   ],
   admin: [
     'byId', 'byPrefix', 'anyDue', 'requestCancel', 'cancelWaiting', 'retry', 'deleteById', 'pruneFinished', 'pruneExpired',
-    'pruneCounts', 'stateCounts', 'queues', 'buckets', 'oldestQueued', 'setPaused',
+    'pruneCounts', 'stateCounts', 'queues', 'buckets', 'oldestQueued', 'waitingForChildren', 'setPaused',
   ],
   steps: ['recordStep', 'stepsOf'],
   flows: [

@@ -123,6 +123,46 @@ export function flowTests(suite: ConformanceSuite): void {
     ]);
   });
 
+  test('stats count a waiting parent as scheduled and as waiting for children, until it is released, failed, cancelled or deleted', async ({ backend }) => {
+    // One queue holds a parent waiting for two children and a plain delayed job; a child has another name, so each claim picks one job.
+    const here = { queue: 'q-stats' };
+    const { ids } = await enqueueFlow({ a: { options: here }, b: { options: here, definition: flowChild }, parent: { options: here, dependsOn: ['a', 'b'] } });
+    await enqueueOne(await newJob(flowJob, { label: 'delayed' }, { ...here, delay: '1h' }));
+    const failing = await enqueueFlow({ broken: {}, failParent: { dependsOn: ['broken'] } });
+    const cancelled = await enqueueFlow({ kid: {}, mid: { dependsOn: ['kid'] }, top: { dependsOn: ['mid'] } });
+    const deleted = await enqueueFlow({ orphan: {}, gone: { dependsOn: ['orphan'] } });
+    const inQueue = async (queue: string) => {
+      const found = (await backend.stats()).queues.find((row) => row.queue === queue);
+      expect(found, `queue ${queue}`).toBeDefined();
+      return { scheduled: found!.counts.scheduled, waitingForChildren: found!.waitingForChildren };
+    };
+
+    const before = await backend.stats();
+    expect(before.queues.find((row) => row.queue === 'q-stats')).toMatchObject({ counts: { scheduled: 2, queued: 2 }, waitingForChildren: 1 });
+    expect(await inQueue('q-mid')).toEqual({ scheduled: 1, waitingForChildren: 1 });
+    expect(await inQueue('q-kid')).toEqual({ scheduled: 0, waitingForChildren: 0 });
+    expect(before).toMatchObject({ counts: { scheduled: 6 }, waitingForChildren: 5 });
+    expect(before.queues.reduce((sum, row) => sum + row.waitingForChildren, 0)).toBe(5);
+
+    await complete(ids.a!);
+    expect(await inQueue('q-stats')).toEqual({ scheduled: 2, waitingForChildren: 1 });
+    await complete(ids.b!);
+    expect(await inQueue('q-stats')).toEqual({ scheduled: 1, waitingForChildren: 0 });
+    expect((await backend.stats()).queues.find((row) => row.queue === 'q-stats')).toMatchObject({ counts: { scheduled: 1, queued: 1, completed: 2 } });
+
+    await fail(failing.ids.broken!);
+    expect(await inQueue('q-failParent')).toEqual({ scheduled: 0, waitingForChildren: 0 });
+    // Cancelling a waiting parent cancels the waiting parent below it too.
+    expect(await backend.cancel(cancelled.ids.top!)).toMatchObject({ outcome: 'cancelled' });
+    expect(await inQueue('q-top')).toEqual({ scheduled: 0, waitingForChildren: 0 });
+    expect(await inQueue('q-mid')).toEqual({ scheduled: 0, waitingForChildren: 0 });
+    expect(await backend.delete(deleted.ids.gone!)).toBe(true);
+
+    const after = await backend.stats();
+    expect(after).toMatchObject({ counts: { scheduled: 1 }, waitingForChildren: 0 });
+    expect(after.queues.every((row) => row.waitingForChildren === 0)).toBe(true);
+  });
+
   test('a settle written twice (the same lease) resolves its parents once', async ({ clock, backend }) => {
     const { flowId, ids } = await enqueueFlow({ a: {}, b: {}, parent: { dependsOn: ['a', 'b'] } });
     const token = await complete(ids.a!, 1);

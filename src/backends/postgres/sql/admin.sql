@@ -68,6 +68,13 @@ SELECT queue, state, count(*)::int AS count FROM :SCHEMA.jobs GROUP BY state, qu
 -- Per queue, the earliest due time among its queued jobs (the partial index jobs_ready holds them all).
 SELECT queue, min(run_at) AS "runAt" FROM :SCHEMA.jobs WHERE state = 'queued' GROUP BY queue
 
+-- name: waitingForChildren
+-- Per queue, the flow parents waiting for their children: scheduled at waitingForChildrenRunAt
+-- ($1), never due. A seek to that run time in the partial index jobs_scheduled, so it reads the
+-- waiting parents and no other job.
+SELECT queue, count(*)::int AS count FROM :SCHEMA.jobs
+  WHERE state = 'scheduled' AND run_at = $1 AND total_children > 0 GROUP BY queue
+
 -- name: listQueues
 SELECT name, paused, last_processed_at FROM :SCHEMA.queues
 

@@ -70,6 +70,12 @@ end
 --   P parents:<id>    set: the jobs that depend on this one
 --   P flow:<flowId>   set: the ids of the flow's jobs
 local waitingRunAt = '8640000000000000'
+-- count:<queue> also keeps waitingForChildren: how many of its scheduled jobs are parents
+-- waiting (the stats read it, with no walk over jobs). enqueueJobs counts a parent in; every
+-- write that takes one out of waiting (released, failed, cancelled, deleted) calls this.
+local function leftWaiting(queue)
+  redis.call('HINCRBY', P .. 'count:' .. queue, 'waitingForChildren', -1)
+end
 local function isFinished(state) return state == 'completed' or state == 'failed' or state == 'cancelled' end
 local function parseDependency(value)
   return string.match(value, '^(%d+) (%S+) (%S+) (.*)$')
@@ -129,6 +135,7 @@ local function resolveParents(work, now)
             ended = policy == 'fail' and 'failed' or 'cancelled'
             errorJson = childFailedJson(childId, childName, childState, now)
           end
+          if release or ended then leftWaiting(f[3]) end
           if release then
             redis.call('HSET', jk(parentId), 'runAt', now)
             setState(parentId, f[3], 'scheduled', 'queued')
@@ -170,13 +177,14 @@ local function cancelDescendants(rootId, now, work)
   end
   for j = 2, #order do
     local id = order[j]
-    local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs', 'name')
+    local f = redis.call('HMGET', jk(id), 'state', 'queue', 'keepFailedMs', 'name', 'runAt')
     if f[1] == 'running' then
       redis.call('HSET', jk(id), 'cancelRequested', '1')
       redis.call('PUBLISH', P .. 'events', 'c:' .. id)
     elseif f[1] == 'queued' or f[1] == 'scheduled' then
       redis.call('ZREM', P .. 'ready:' .. f[2], id)
       redis.call('ZREM', P .. 'scheduled', id)
+      if f[1] == 'scheduled' and f[5] == waitingRunAt then leftWaiting(f[2]) end
       local keep = num(f[3])
       finish(id, f[2], f[1], 'cancelled', now, keep and (now + keep) or nil)
       work[#work + 1] = { id, f[4], 'cancelled' }
@@ -211,9 +219,10 @@ local function forgetFlowJob(id, state, flowId, hasParents, name, now)
 end
 
 local function removeJob(id, now)
-  local f = redis.call('HMGET', jk(id), 'state', 'queue', 'flowId', 'hasParents', 'name')
+  local f = redis.call('HMGET', jk(id), 'state', 'queue', 'flowId', 'hasParents', 'name', 'runAt')
   if not f[1] then return false end
   if f[3] then forgetFlowJob(id, f[1], f[3], f[4], f[5], now) end
+  if f[1] == 'scheduled' and f[6] == waitingRunAt and f[3] then leftWaiting(f[2]) end
   releaseKey(id)
   redis.call('ZREM', P .. 'state:' .. f[1], id)
   redis.call('HINCRBY', P .. 'count:' .. f[2], f[1], -1)
@@ -372,7 +381,11 @@ local function enqueueJobs(packed, n, now, flow)
       batchZadd(batch, P .. 'state:' .. state, 0, job.id)
       batchCount(batch, job.queue, state, 1)
       if state == 'scheduled' then
-        if not (inFlow and inFlow.waiting) then batchZadd(batch, P .. 'scheduled', runAt, job.id) end
+        if inFlow and inFlow.waiting then
+          batchCount(batch, job.queue, 'waitingForChildren', 1)
+        else
+          batchZadd(batch, P .. 'scheduled', runAt, job.id)
+        end
       else
         batchZadd(batch, P .. 'ready:' .. job.queue, readyScore(tonumber(job.priority), runAt), job.id)
         published[job.queue] = true

@@ -56,6 +56,14 @@ SELECT queue, bucket, completed, failed FROM jobsmith_counts WHERE bucket > ?
 -- Per queue, the earliest due time among its queued jobs (the partial index jobsmith_jobs_ready holds them all).
 SELECT queue, min(run_at) AS runAt FROM jobsmith_jobs WHERE state = 'queued' GROUP BY queue
 
+-- name: waitingForChildren
+-- Per queue, the flow parents waiting for their children: scheduled at waitingForChildrenRunAt
+-- (the parameter), never due. A seek to that run time in the partial index jobsmith_jobs_scheduled,
+-- so it reads the waiting parents and no other job. `+queue` keeps the planner (without ANALYZE)
+-- from reading every scheduled job through jobsmith_jobs_state (state, queue) to skip the sort.
+SELECT queue, count(*) AS count FROM jobsmith_jobs
+  WHERE state = 'scheduled' AND run_at = ? AND total_children > 0 GROUP BY +queue
+
 -- name: setPaused
 INSERT INTO jobsmith_queues (name, paused) VALUES (?, ?)
   ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
