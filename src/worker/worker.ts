@@ -30,7 +30,7 @@ export interface WorkerOptions {
    * starts its next job at once while the worker writes outcomes and claims more in the
    * background. A held job that has not started within 500 ms goes back to the queue,
    * so a worker busy with long jobs does not keep work from idle ones. 0 turns it off.
-   * @default concurrency; on a backend that works in this process (SQLite, memory), where nothing overlaps, 16 − concurrency below concurrency 8 (claims of 16 at a time), else 0
+   * @default concurrency, raised to the jobs this worker finished in the last 100 ms (at most 1,000) while jobs finish that fast; on a backend that works in this process (SQLite, memory), where nothing overlaps, 16 − concurrency below concurrency 8 (claims of 16 at a time), else 0
    */
   prefetch?: number;
   /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
@@ -107,6 +107,19 @@ function defaultPrefetch(concurrency: number, inProcess: boolean): number {
 /** How long a prefetched job may wait here for a slot before it goes back to the queue. */
 const prefetchHoldMs = 500;
 
+/**
+ * With the default prefetch on a store apart from this process, the worker claims ahead as
+ * many jobs as it finished in the last `claimAheadWindowMs` (never fewer than its concurrency,
+ * never more than `maxClaimAhead`): when jobs take less than a round trip, a batch of
+ * `concurrency` outcomes and claims per call leaves the store paying each call's fixed cost
+ * for a few jobs (on PostgreSQL at concurrency 50, a call of 200 costs the server about a
+ * fifth less per job than a call of 50; bench/where-the-time-goes.md, issue #21). A fifth of
+ * the hold time, so jobs held this way start long before they would go back to the queue;
+ * slow jobs finish few per window, and the prefetch stays at the concurrency.
+ */
+const claimAheadWindowMs = prefetchHoldMs / 5;
+const maxClaimAhead = 1000;
+
 interface PrefetchedJob {
   job: ClaimedJob;
   controller: AttemptAbort;
@@ -140,6 +153,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private readonly concurrency: number;
   private readonly prefetchOption: number | undefined;
   private prefetch = 0;
+  /** The default prefetch on a store apart: follows the jobs finished per window (see `claimAheadWindowMs`). */
+  private prefetchFollowsPace = false;
+  private finishedInWindow = 0;
+  private windowStartedAt = 0;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
@@ -290,6 +307,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.backend = backend;
     this.releaseBackend = release;
     this.prefetch = this.prefetchOption ?? defaultPrefetch(this.concurrency, backend.inProcess === true);
+    this.prefetchFollowsPace = this.prefetchOption === undefined && backend.inProcess !== true;
+    this.windowStartedAt = this.clock.now();
     try {
       await backend.open();
     } catch (error) {
@@ -390,6 +409,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     for (;;) {
       this.returnHeldJobs();
       const now = this.clock.now();
+      if (this.prefetchFollowsPace) this.followPace(now);
       if (now < this.backoffUntil) {
         await this.idle(this.backoffUntil, true);
         continue;
@@ -400,8 +420,12 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
             0,
             this.concurrency - this.busy.size + (this.prefetchPaused ? 0 : this.prefetch) - this.prefetched.length - this.arrived.length - this.requested,
           );
-      // Outcomes to write always carry a claim (same round trip); a claim alone waits out a quiet spell.
-      const claimWanted = free > 0 && (this.pending.length > 0 || now >= this.quietUntil);
+      // Outcomes to write carry a claim (same round trip); a claim alone waits out a quiet spell.
+      // On a store apart, one claim at a time: jobs from two claims out at once wait for both
+      // (see `arrived`), so a second claim held back the first one's jobs while the worker sat
+      // idle; the other call in flight writes outcomes only (at concurrency 50 on PostgreSQL,
+      // about a fifth more jobs a second for the same CPU; bench/where-the-time-goes.md).
+      const claimWanted = free > 0 && (this.claimCalls === 0 || this.backend!.inProcess === true) && (this.pending.length > 0 || now >= this.quietUntil);
       // A store being reopened gets one call at a time.
       const callsAllowed = this.needsOpen ? 1 : maxStoreCalls;
       if ((this.pending.length === 0 && !claimWanted) || this.storeCalls >= callsAllowed) {
@@ -650,7 +674,17 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.startHeldJobs();
   }
 
+  /** Sets the default prefetch on a store apart to the jobs finished in the last window, within [concurrency, maxClaimAhead]. */
+  private followPace(now: number): void {
+    if (now - this.windowStartedAt < claimAheadWindowMs) return;
+    const paced = Math.round((this.finishedInWindow * claimAheadWindowMs) / (now - this.windowStartedAt));
+    this.prefetch = Math.min(maxClaimAhead, Math.max(this.concurrency, paced));
+    this.finishedInWindow = 0;
+    this.windowStartedAt = now;
+  }
+
   private enqueueSettlement(settlement: Settlement, instead?: (refusal: unknown) => Settlement): Promise<boolean | { refused: unknown }> {
+    this.finishedInWindow++;
     return new Promise((resolve) => {
       this.pending.push({ settlement, resolve, instead });
       this.nudge();
