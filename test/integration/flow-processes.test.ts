@@ -216,7 +216,9 @@ async function enqueueFlows(client: Client, jobs: ReturnType<typeof flowJobs>, f
   for (let flow = 0; flow < flows; flow++) {
     const nodes: Record<string, FlowStep> = {};
     for (let k = 0; k < leaves; k++) nodes[`leaf ${k}`] = step(jobs.leaf, { flow, k, holdMs });
-    nodes.parent = step(jobs.parent, { flow }, { children: Object.keys(nodes) });
+    // Ahead of every leaf once released: a parent runs as soon as its flow is done, so flows finish one by one
+    // and a kill or a restart lands with some parents run and others not.
+    nodes.parent = step(jobs.parent, { flow }, { children: Object.keys(nodes), priority: 10 });
     parentIds.push((await client.flow(nodes)).ids.parent!);
   }
   return parentIds;
