@@ -122,10 +122,10 @@ UPDATE jobsmith_jobs SET failed_hook = 'done', settled_token = lease_token, leas
 -- name: hookDoneBy
 -- A hook-done counts as written again only once the hook is done: while it is pending, the
 -- failure's token is the stored one, and a dead worker's lease must not end another's hook.
-SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND failed_hook = 'done' AND settled_token = ?
+SELECT 1 AS applied FROM jobsmith_any_job WHERE id = ? AND failed_hook = 'done' AND settled_token = ?
 
 -- name: settledBy
-SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND settled_token = ?
+SELECT 1 AS applied FROM jobsmith_any_job WHERE id = ? AND settled_token = ?
 
 -- name: takeOverHook
 UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
