@@ -10,7 +10,8 @@
 -- (which reports the row as the UPDATE wrote it, before the trigger moved it).
 --
 -- A finished row has no lease, no cancel request and no seq (nothing claims it); metadata,
--- progress_history and logs are NULL for '{}', '[]' and '[]' (jobsmith_any_job puts them back).
+-- progress_history and logs are NULL for '{}', '[]' and '[]' (jobsmith_finished_job puts them back),
+-- result NULL for JSON null (read back as null either way).
 CREATE TABLE jobsmith_finished (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -78,7 +79,7 @@ DROP TRIGGER jobsmith_jobs_attempt_ended;
 
 INSERT INTO jobsmith_finished
   SELECT id, name, queue, state, payload, nullif(metadata, '{}'), priority, key, attempts, max_attempts, crashes, backoff, timeout_ms,
-    keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, nullif(progress_history, '[]'),
+    keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, nullif(result, 'null'), error, progress, nullif(progress_history, '[]'),
     nullif(logs, '[]'), expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents,
     total_children, pending_children, run_if
   FROM jobsmith_jobs WHERE state IN ('completed','failed','cancelled') AND failed_hook IS NOT 'pending';
@@ -119,6 +120,7 @@ BEGIN
         'attempt', OLD.attempts + 1,
         'workerId', OLD.lease_worker,
         'startedAt', OLD.started_at,
+        -- A crash ended when its lease lapsed; a retried failure when its error was made.
         'endedAt', CASE WHEN NEW.crashes > OLD.crashes THEN OLD.lease_expires_at
                         WHEN NEW.state IN ('failed', 'cancelled') THEN NEW.finished_at
                         ELSE NEW.error ->> 'at' END,
@@ -126,15 +128,19 @@ BEGIN
                         WHEN NEW.state = 'cancelled' THEN 'cancelled'
                         WHEN NEW.settled_token IS NOT OLD.settled_token AND NEW.error ->> 'code' = 'TIMEOUT' THEN 'timed-out'
                         ELSE 'failed' END,
+        -- The error this attempt's outcome wrote (an outcome written stores its lease token in
+        -- settled_token); none for a crash, or a cancel ended by a takeover, which write none.
         'error', CASE WHEN NEW.settled_token IS NOT OLD.settled_token THEN json(NEW.error) END,
         'retryAt', CASE WHEN NEW.state IN ('scheduled', 'queued') AND NEW.crashes = OLD.crashes THEN NEW.run_at END)),
     attempt_history_dropped = attempt_history_dropped + (json_array_length(coalesce(attempt_history, '[]')) >= 50)
   WHERE seq = NEW.seq;
 END;
 
--- The move. A completion (OLD.state 'running' to 'completed') records no attempt: the first
--- statement's WHERE is false for it, as migration 6's WHEN was.
-CREATE TRIGGER jobsmith_jobs_finished AFTER UPDATE OF state, failed_hook ON jobsmith_jobs
+-- The move. Every statement that finishes a job sets finished_at (and a hook done sets
+-- failed_hook), and no claim sets either: a trigger on those columns is not even called for the
+-- rows a claim starts, where one on state would be, for each row. An attempt that ended without
+-- completing is recorded first (migration 6's record); a completion records none, as before.
+CREATE TRIGGER jobsmith_jobs_finished AFTER UPDATE OF finished_at, failed_hook ON jobsmith_jobs
   WHEN NEW.state IN ('completed', 'failed', 'cancelled') AND NEW.failed_hook IS NOT 'pending'
 BEGIN
   UPDATE jobsmith_jobs SET
@@ -145,20 +151,25 @@ BEGIN
         'attempt', OLD.attempts + 1,
         'workerId', OLD.lease_worker,
         'startedAt', OLD.started_at,
-        'endedAt', CASE WHEN NEW.crashes > OLD.crashes THEN OLD.lease_expires_at ELSE NEW.finished_at END,
+        -- A crash ended when its lease lapsed; a retried failure when its error was made.
+        'endedAt', CASE WHEN NEW.crashes > OLD.crashes THEN OLD.lease_expires_at
+                        WHEN NEW.state IN ('failed', 'cancelled') THEN NEW.finished_at
+                        ELSE NEW.error ->> 'at' END,
         'outcome', CASE WHEN NEW.crashes > OLD.crashes THEN 'crashed'
                         WHEN NEW.state = 'cancelled' THEN 'cancelled'
                         WHEN NEW.settled_token IS NOT OLD.settled_token AND NEW.error ->> 'code' = 'TIMEOUT' THEN 'timed-out'
                         ELSE 'failed' END,
+        -- The error this attempt's outcome wrote (an outcome written stores its lease token in
+        -- settled_token); none for a crash, or a cancel ended by a takeover, which write none.
         'error', CASE WHEN NEW.settled_token IS NOT OLD.settled_token THEN json(NEW.error) END,
-        'retryAt', NULL)),
+        'retryAt', CASE WHEN NEW.state IN ('scheduled', 'queued') AND NEW.crashes = OLD.crashes THEN NEW.run_at END)),
     attempt_history_dropped = attempt_history_dropped + (json_array_length(coalesce(attempt_history, '[]')) >= 50)
   WHERE seq = NEW.seq AND OLD.state = 'running' AND (NEW.crashes > OLD.crashes OR NEW.state IN ('failed', 'cancelled'));
   INSERT INTO jobsmith_finished
     SELECT id, name, queue, state, payload, nullif(metadata, '{}'), priority, key, attempts, max_attempts, crashes, backoff, timeout_ms,
-      keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, nullif(progress_history, '[]'),
-      nullif(logs, '[]'), expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents,
-      total_children, pending_children, run_if
+      keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, nullif(result, 'null'), error, progress,
+      nullif(progress_history, '[]'), nullif(logs, '[]'), expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped,
+      flow_id, has_parents, total_children, pending_children, run_if
     FROM jobsmith_jobs WHERE seq = NEW.seq;
   DELETE FROM jobsmith_jobs WHERE seq = NEW.seq;
 END;
