@@ -245,6 +245,48 @@ describe('the migration', () => {
   });
 });
 
+describe('the migration of finished jobs to their own table (migration 8)', () => {
+  it('moves the finished rows of a file written before it, keeps their steps, counts them, and leaves a failure whose hook is pending', async () => {
+    const file = join(dir, 'jobs.db');
+    const before = new Database(file);
+    before.pragma('foreign_keys = ON');
+    before.exec('CREATE TABLE jobsmith_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const migration of sqliteMigrations.filter((m) => m.version < 8)) {
+      before.exec(migration.sql);
+      before.prepare('INSERT INTO jobsmith_migrations VALUES (?, ?)').run(migration.version, start);
+    }
+    const insert = before.prepare(`INSERT INTO jobsmith_jobs (id, name, queue, state, payload, metadata, priority, max_attempts, attempts,
+      run_at, created_at, finished_at, result, failed_hook, settled_token, lease_token, lease_worker, lease_expires_at)
+      VALUES (?, 'work', 'default', ?, '{}', ?, 0, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    insert.run('done', 'completed', '{"who":"me"}', 1, start, start, start, '42', null, 'token-done', null, null, null);
+    insert.run('gone', 'cancelled', '{}', 0, start, start, start, null, null, null, null, null, null);
+    insert.run('hooked', 'failed', '{}', 1, start, start, start, null, 'pending', 'token-hooked', 'token-hooked', 'w', start + 60_000);
+    insert.run('waiting', 'queued', '{}', 0, start, start, null, null, null, null, null, null, null);
+    before.prepare(`INSERT INTO jobsmith_steps (job_id, name, started_at, record) VALUES ('done', 'fetch', ?, '{"name":"fetch"}')`).run(start);
+    before.close();
+
+    const instance = await backend();
+    const db = connect();
+    expect(db.prepare('SELECT id FROM jobsmith_finished ORDER BY id').all()).toEqual([{ id: 'done' }, { id: 'gone' }]);
+    expect(db.prepare('SELECT id FROM jobsmith_jobs ORDER BY id').all()).toEqual([{ id: 'hooked' }, { id: 'waiting' }]);
+    const done = (await instance.get('done'))!;
+    expect([done.state, done.result, done.metadata, done.progressHistory, done.logs, done.lease]).toEqual(['completed', 42, { who: 'me' }, [], [], null]);
+    expect((await instance.findByIdPrefix('', 10)).map((job) => job.id)).toEqual(['done', 'gone', 'hooked', 'waiting']);
+    expect((await instance.list({})).jobs.map((job) => job.id)).toEqual(['waiting', 'hooked', 'gone', 'done']);
+    expect(db.prepare("SELECT job_id FROM jobsmith_steps").all()).toEqual([{ job_id: 'done' }]);
+    expect((await instance.stats()).counts).toMatchObject({ completed: 1, cancelled: 1, failed: 1, queued: 1 });
+    // The repeated outcome of the finished job is still recognised.
+    expect((await instance.settle([{ kind: 'complete', id: 'done', token: 'token-done', result: 42, expiresAt: null }])).applied).toEqual([true]);
+    // The hook's end moves the failure; prune then takes the finished rows and their steps.
+    expect((await instance.settle([{ kind: 'hook-done', id: 'hooked', token: 'token-hooked' }])).applied).toEqual([true]);
+    expect(db.prepare('SELECT id FROM jobsmith_finished ORDER BY id').all()).toEqual([{ id: 'done' }, { id: 'gone' }, { id: 'hooked' }]);
+    await clock.advance('1s');
+    expect(await instance.prune({ finishedBy: clock.now() })).toBe(3);
+    expect(db.prepare('SELECT count(*) AS n FROM jobsmith_steps').get()).toEqual({ n: 0 });
+    expect((await instance.stats()).counts).toMatchObject({ completed: 0, cancelled: 0, failed: 0, queued: 1 });
+  });
+});
+
 describe('deleting and pruning around a flow', () => {
   it('a waiting parent deleted takes its dependencies: its children stay, without parents', async () => {
     const instance = await backend();

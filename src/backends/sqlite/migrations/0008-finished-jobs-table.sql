@@ -187,39 +187,30 @@ END;
 
 -- A job deleted or pruned (its row gone from both tables; a row that moved is in the other one)
 -- takes its steps with it, and, as a parent, its dependencies (migration 7's trigger, for both
--- tables): its children stay, and one no other job depends on any more has no parents.
-CREATE TRIGGER jobsmith_jobs_steps_deleted AFTER DELETE ON jobsmith_jobs
+-- tables): its children stay, and one no other job depends on any more has no parents. One
+-- trigger a table: each is a call for every row a move deletes.
+CREATE TRIGGER jobsmith_jobs_parent_deleted AFTER DELETE ON jobsmith_jobs
   WHEN NOT EXISTS (SELECT 1 FROM jobsmith_finished WHERE id = OLD.id)
 BEGIN
   DELETE FROM jobsmith_steps WHERE job_id = OLD.id;
-END;
-
-CREATE TRIGGER jobsmith_finished_steps_deleted AFTER DELETE ON jobsmith_finished
-  WHEN NOT EXISTS (SELECT 1 FROM jobsmith_jobs WHERE id = OLD.id)
-BEGIN
-  DELETE FROM jobsmith_steps WHERE job_id = OLD.id;
-END;
-
-CREATE TRIGGER jobsmith_jobs_parent_deleted AFTER DELETE ON jobsmith_jobs
-  WHEN OLD.total_children > 0 AND NOT EXISTS (SELECT 1 FROM jobsmith_finished WHERE id = OLD.id)
-BEGIN
   UPDATE jobsmith_jobs SET has_parents = 0
-    WHERE id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
+    WHERE OLD.total_children > 0 AND id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
       AND NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS other WHERE other.child_id = jobsmith_jobs.id AND other.parent_id <> OLD.id);
   UPDATE jobsmith_finished SET has_parents = 0
-    WHERE id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
+    WHERE OLD.total_children > 0 AND id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
       AND NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS other WHERE other.child_id = jobsmith_finished.id AND other.parent_id <> OLD.id);
-  DELETE FROM jobsmith_dependencies WHERE parent_id = OLD.id;
+  DELETE FROM jobsmith_dependencies WHERE OLD.total_children > 0 AND parent_id = OLD.id;
 END;
 
 CREATE TRIGGER jobsmith_finished_parent_deleted AFTER DELETE ON jobsmith_finished
-  WHEN OLD.total_children > 0 AND NOT EXISTS (SELECT 1 FROM jobsmith_jobs WHERE id = OLD.id)
+  WHEN NOT EXISTS (SELECT 1 FROM jobsmith_jobs WHERE id = OLD.id)
 BEGIN
+  DELETE FROM jobsmith_steps WHERE job_id = OLD.id;
   UPDATE jobsmith_jobs SET has_parents = 0
-    WHERE id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
+    WHERE OLD.total_children > 0 AND id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
       AND NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS other WHERE other.child_id = jobsmith_jobs.id AND other.parent_id <> OLD.id);
   UPDATE jobsmith_finished SET has_parents = 0
-    WHERE id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
+    WHERE OLD.total_children > 0 AND id IN (SELECT child_id FROM jobsmith_dependencies WHERE parent_id = OLD.id)
       AND NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS other WHERE other.child_id = jobsmith_finished.id AND other.parent_id <> OLD.id);
-  DELETE FROM jobsmith_dependencies WHERE parent_id = OLD.id;
+  DELETE FROM jobsmith_dependencies WHERE OLD.total_children > 0 AND parent_id = OLD.id;
 END;
