@@ -17,7 +17,7 @@ export type Db = Database.Database;
 const statementNames = {
   queue: [
     'insert', 'byKey', 'ensureQueue', 'pausedQueues', 'anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt',
-    'start', 'startBatch', 'completeBatch', 'cancelExpired', 'renew', 'heldHistory', 'setProgress', 'heldLogs', 'setLogs',
+    'start', 'startBatch', 'completeBatch', 'completeMoved', 'cancelExpired', 'renew', 'heldHistory', 'setProgress', 'heldLogs', 'setLogs',
     'retryLater', 'fail', 'cancelRunning', 'hookDone', 'hookDoneBy', 'settledBy', 'takeOverHook', 'cancelRequests', 'touchQueue', 'addCounts',
   ],
   admin: [

@@ -286,13 +286,17 @@ export class SqliteQueue implements JobQueue {
     // only cost for a job outside a flow is the test of its has_parents.
     const finished: FinishedChild[] = [];
     if (completes.length > 0) {
-      const input = JSON.stringify(completes.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
+      // Each (id, token) once: completeBatch inserts the rows it finds, and a second insert of one
+      // would break jobsmith_finished's key (the UPDATE it replaced changed a row once however often it matched).
+      const unique = [...new Map(completes.map((c) => [`${c.id}\u0000${c.token}`, c])).values()];
+      const input = JSON.stringify(unique.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
       for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string; has_parents: number }>) {
         completed.add(row.id);
         count(row.queue, 'completed');
         events.push({ type: 'settled', id: row.id, state: 'completed' });
         if (row.has_parents === 1) finished.push({ id: row.id, state: 'completed' });
       }
+      if (completed.size > 0) s.completeMoved.run(input);
     }
     const applied = settlements.map((settlement) => {
       const { id, token } = settlement;
