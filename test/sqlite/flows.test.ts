@@ -301,7 +301,7 @@ describe('completions moved by completeBatch (migration 8)', () => {
     const db = connect();
     expect(db.prepare('SELECT count(*) AS n FROM jobsmith_jobs').get()).toEqual({ n: 0 });
     expect(db.prepare('SELECT id, state, attempts, result, settled_token FROM jobsmith_finished').all()).toEqual([
-      { id: 'twice', state: 'completed', attempts: 1, result: '{"ok":true}', settled_token: job.lease.token },
+      { id: 'twice', state: 1, attempts: 1, result: '{"ok":true}', settled_token: job.lease.token },
     ]);
     expect((await instance.stats()).counts).toMatchObject({ completed: 1, running: 0 });
   });

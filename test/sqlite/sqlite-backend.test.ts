@@ -474,11 +474,11 @@ describe('claiming from a large table', () => {
     const db = connect();
 
     // 200,000 finished rows, written directly where the backend keeps them (jobsmith_finished,
-    // migration 8): the backend would take far longer to run them.
+    // migration 8, where state 1 is completed): the backend would take far longer to run them.
     db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
       INSERT INTO jobsmith_finished (id, name, queue, state, payload, metadata, priority, max_attempts, attempts,
                                  run_at, created_at, started_at, finished_at, result)
-      SELECT printf('done-%07d', i), 'work', 'default', 'completed', '{}', '{}', 9, 3, 1,
+      SELECT printf('done-%07d', i), 'work', 'default', 1, '{}', '{}', 9, 3, 1,
              ${start} - 1000000 + i, ${start} - 1000000 + i, ${start} - 1000000 + i, ${start} - 1000000 + i, 'null'
       FROM n`);
     // 5,000 running (leases not yet expired) and 5,000 scheduled for later: claimable neither.
@@ -532,7 +532,7 @@ describe('claiming from a large table', () => {
     expect(after).toEqual({ n: 900 });
     const settled = await instance.settle(claimed.jobs.map((job) => ({ kind: 'complete' as const, id: job.id, token: job.lease.token, result: null, expiresAt: null })));
     expect(settled.applied).toEqual(claimed.jobs.map(() => true));
-    expect(db.prepare("SELECT count(*) AS n FROM jobsmith_finished WHERE state = 'completed'").get()).toEqual({ n: 200_100 });
+    expect(db.prepare('SELECT count(*) AS n FROM jobsmith_finished WHERE state = 1').get()).toEqual({ n: 200_100 });
     expect(db.prepare('SELECT count(*) AS n FROM jobsmith_jobs').get()).toEqual({ n: 10_900 });
   });
 

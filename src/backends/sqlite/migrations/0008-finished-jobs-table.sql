@@ -16,7 +16,8 @@ CREATE TABLE jobsmith_finished (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
   queue TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('completed','failed','cancelled')),
+  -- 1 completed, 2 failed, 3 cancelled: a small integer, not the text (issue #21's disk floor).
+  state INTEGER NOT NULL CHECK (state IN (1, 2, 3)),
   payload TEXT NOT NULL,
   metadata TEXT,
   priority INTEGER NOT NULL,
@@ -55,7 +56,7 @@ CREATE INDEX jobsmith_finished_flow ON jobsmith_finished (flow_id) WHERE flow_id
 -- (state, queue) index: kept by the triggers of jobsmith_finished below.
 CREATE TABLE jobsmith_finished_counts (
   queue TEXT NOT NULL,
-  state TEXT NOT NULL,
+  state INTEGER NOT NULL,
   count INTEGER NOT NULL,
   PRIMARY KEY (queue, state)
 ) WITHOUT ROWID;
@@ -78,7 +79,7 @@ DROP TRIGGER jobsmith_jobs_parent_deleted;
 DROP TRIGGER jobsmith_jobs_attempt_ended;
 
 INSERT INTO jobsmith_finished
-  SELECT id, name, queue, state, payload, nullif(metadata, '{}'), priority, key, attempts, max_attempts, crashes, backoff, timeout_ms,
+  SELECT id, name, queue, CASE state WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 ELSE 3 END, payload, nullif(metadata, '{}'), priority, key, attempts, max_attempts, crashes, backoff, timeout_ms,
     keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, nullif(result, 'null'), error, progress, nullif(progress_history, '[]'),
     nullif(logs, '[]'), expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents,
     total_children, pending_children, run_if
@@ -91,10 +92,10 @@ DROP INDEX jobsmith_jobs_finished;
 DROP INDEX jobsmith_jobs_expires;
 DROP INDEX jobsmith_jobs_state;
 
--- A finished row with the columns of jobsmith_jobs, in their order (a compound SELECT of both
+-- A finished row with the columns of jobsmith_jobs, in their order and their types (the state as text) (a compound SELECT of both
 -- takes its column names from jobsmith_jobs).
 CREATE VIEW jobsmith_finished_job AS
-  SELECT NULL AS seq, id, name, queue, state, payload, coalesce(metadata, '{}') AS metadata, priority, key, attempts, max_attempts, crashes,
+  SELECT NULL AS seq, id, name, queue, CASE state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' ELSE 'cancelled' END AS state, payload, coalesce(metadata, '{}') AS metadata, priority, key, attempts, max_attempts, crashes,
     backoff, timeout_ms, keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress,
     coalesce(progress_history, '[]') AS progress_history, coalesce(logs, '[]') AS logs, NULL AS lease_token, NULL AS lease_worker,
     NULL AS lease_expires_at, 0 AS cancel_requested, expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped,
@@ -166,7 +167,7 @@ BEGIN
     attempt_history_dropped = attempt_history_dropped + (json_array_length(coalesce(attempt_history, '[]')) >= 50)
   WHERE seq = NEW.seq AND OLD.state = 'running' AND (NEW.crashes > OLD.crashes OR NEW.state IN ('failed', 'cancelled'));
   INSERT INTO jobsmith_finished
-    SELECT id, name, queue, state, payload, nullif(metadata, '{}'), priority, key, attempts, max_attempts, crashes, backoff, timeout_ms,
+    SELECT id, name, queue, CASE state WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 ELSE 3 END, payload, nullif(metadata, '{}'), priority, key, attempts, max_attempts, crashes, backoff, timeout_ms,
       keep_completed_ms, keep_failed_ms, run_at, created_at, started_at, finished_at, nullif(result, 'null'), error, progress,
       nullif(progress_history, '[]'), nullif(logs, '[]'), expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped,
       flow_id, has_parents, total_children, pending_children, run_if

@@ -36,7 +36,7 @@ INSERT INTO jobsmith_jobs
     keep_failed_ms, ?, created_at, started_at, NULL, result, error, progress, coalesce(progress_history, '[]'), coalesce(logs, '[]'), 0,
     NULL, NULL, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children,
     pending_children, run_if
-  FROM jobsmith_finished WHERE id = ? AND state IN ('failed','cancelled')
+  FROM jobsmith_finished WHERE id = ? AND state IN (2, 3)
 
 -- name: retried
 -- The second half of a retry: the finished row goes once its copy is in jobsmith_jobs (whose
@@ -54,7 +54,8 @@ DELETE FROM jobsmith_finished WHERE id = ?
 -- until the hook has run); a flow job stays while a parent of it has not finished (the parent
 -- will read its result). Jobs outside flows pay the has_parents test alone. No index: a scan
 -- of the finished rows, which keep their primary key alone (issue #21's disk floor).
-DELETE FROM jobsmith_finished WHERE state IN (SELECT value FROM json_each(?)) AND finished_at <= ?
+DELETE FROM jobsmith_finished
+  WHERE state IN (SELECT CASE value WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 WHEN 'cancelled' THEN 3 END FROM json_each(?)) AND finished_at <= ?
   AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
     WHERE d.child_id = jobsmith_finished.id AND p.state IN ('scheduled','queued','running')))
 
@@ -70,7 +71,7 @@ DELETE FROM jobsmith_counts WHERE bucket <= ?
 -- The few rows not finished, counted; the finished ones from their counters (migration 8).
 SELECT queue, state, count(*) AS count FROM jobsmith_jobs GROUP BY state, queue
 UNION ALL
-SELECT queue, state, count FROM jobsmith_finished_counts WHERE count > 0
+SELECT queue, CASE state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' ELSE 'cancelled' END, count FROM jobsmith_finished_counts WHERE count > 0
 
 -- name: queues
 SELECT name, paused, last_processed_at FROM jobsmith_queues

@@ -68,7 +68,7 @@ UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ?
 -- A child deleted or pruned after it finished has no row: listed from its dependency alone.
 -- A child's row is in one of the two tables (migration 8); a join with the view of both would
 -- scan it.
-SELECT d.child_id, d.child_name, d.policy, coalesce(j.state, f.state) AS state, coalesce(j.result, f.result) AS result,
+SELECT d.child_id, d.child_name, d.policy, coalesce(j.state, CASE f.state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' WHEN 3 THEN 'cancelled' END) AS state, coalesce(j.result, f.result) AS result,
     coalesce(j.error, f.error) AS error, coalesce(j.finished_at, f.finished_at) AS finished_at
   FROM jobsmith_dependencies AS d LEFT JOIN jobsmith_jobs AS j ON j.id = d.child_id LEFT JOIN jobsmith_finished AS f ON f.id = d.child_id
   WHERE d.parent_id = ? ORDER BY d.position
@@ -77,4 +77,5 @@ SELECT d.child_id, d.child_name, d.policy, coalesce(j.state, f.state) AS state, 
 SELECT state, count(*) AS count, sum(total_children = 0) AS leaves FROM jobsmith_jobs WHERE flow_id = ? GROUP BY state
 
 -- name: finishedFlowCounts
-SELECT state, count(*) AS count, sum(total_children = 0) AS leaves FROM jobsmith_finished WHERE flow_id = ? GROUP BY state
+SELECT CASE state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' ELSE 'cancelled' END AS state, count(*) AS count, sum(total_children = 0) AS leaves
+  FROM jobsmith_finished WHERE flow_id = ? GROUP BY state

@@ -71,12 +71,12 @@ UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || s
 -- rewritten first, and no trigger is called on jobsmith_jobs for it. completeMoved deletes it next.
 -- `+j.state`: with an index usable for j.state, SQLite walked every running row and scanned
 -- the whole JSON batch for each (50 running rows: 50 × 50), instead of looking each outcome's
--- row up by id. The row is copied column by column; of flows it reads only has_parents.
+-- row up by id. The row is copied column by column (state 1: completed); of flows it reads only has_parents.
 INSERT INTO jobsmith_finished
   (id, name, queue, state, payload, metadata, priority, key, attempts, max_attempts, crashes, backoff, timeout_ms, keep_completed_ms,
    keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, progress_history, logs, expires_at, failed_hook,
    settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children, pending_children, run_if)
-  SELECT j.id, j.name, j.queue, 'completed', j.payload, nullif(j.metadata, '{}'), j.priority, j.key, j.attempts + 1, j.max_attempts, j.crashes,
+  SELECT j.id, j.name, j.queue, 1, j.payload, nullif(j.metadata, '{}'), j.priority, j.key, j.attempts + 1, j.max_attempts, j.crashes,
     j.backoff, j.timeout_ms, j.keep_completed_ms, j.keep_failed_ms, j.run_at, j.created_at, j.started_at, ?, nullif(s.result, 'null'), j.error,
     j.progress, nullif(j.progress_history, '[]'), nullif(j.logs, '[]'), s.expires_at, j.failed_hook, s.token, j.attempt_history,
     j.attempt_history_dropped, j.flow_id, j.has_parents, j.total_children, j.pending_children, j.run_if
