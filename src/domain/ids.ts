@@ -1,4 +1,4 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 
 let lastMs = 0;
 let sequence = 0;
@@ -48,4 +48,14 @@ export function newJobId(nowMs: number): string {
 /** A fresh token for one attempt's lease. */
 export function newLeaseToken(): string {
   return randomUUID();
+}
+
+/**
+ * A fresh lease token of 16 characters (96 random bits, base64url) instead of a UUID's 36: as
+ * unguessable as the fencing needs (a token is only ever compared with the one stored on its own
+ * job), and shorter where it is stored per job. SQLite keeps the token of a job's last outcome on
+ * its finished row, to recognise that outcome written again after a lost reply (issue #21's disk floor).
+ */
+export function newCompactLeaseToken(): string {
+  return randomBytes(12).toString('base64url');
 }

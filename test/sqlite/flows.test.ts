@@ -67,7 +67,8 @@ async function claimOne(instance: SqliteBackend) {
 }
 
 function stateCounts(db: Database.Database): Record<string, number> {
-  const rows = db.prepare('SELECT state, count(*) AS n FROM jobsmith_jobs GROUP BY state').all() as Array<{ state: string; n: number }>;
+  // Finished rows are in jobsmith_finished (migration 8); the view holds both tables.
+  const rows = db.prepare('SELECT state, count(*) AS n FROM jobsmith_any_job GROUP BY state').all() as Array<{ state: string; n: number }>;
   return Object.fromEntries(rows.map((row) => [row.state, row.n]));
 }
 
@@ -161,8 +162,12 @@ describe('jobs outside flows', () => {
 
   it('settle and claim statements read has_parents and nothing else of flows', () => {
     const texts = sqliteStatementTexts();
-    for (const name of ['completeBatch', 'fail', 'cancelRunning', 'expired', 'ready', 'startBatch', 'start', 'cancelExpired'] as const) {
-      expect(texts[name], name).not.toMatch(/jobsmith_dependencies|flow_id|pending_children|total_children/);
+    for (const name of ['completeBatch', 'completeMoved', 'fail', 'cancelRunning', 'expired', 'ready', 'startBatch', 'start', 'cancelExpired'] as const) {
+      expect(texts[name], name).not.toMatch(/jobsmith_dependencies/);
+      // completeBatch copies a completed row's flow columns into jobsmith_finished (migration 8),
+      // as it copies every other, without testing them.
+      const read = name === 'completeBatch' ? texts[name].replace(/j\.(flow_id|total_children|pending_children)\b/g, '').replace(/\b(flow_id|total_children|pending_children),/g, '') : texts[name];
+      expect(read, name).not.toMatch(/flow_id|pending_children|total_children/);
     }
     for (const name of ['completeBatch', 'fail', 'cancelRunning', 'expired'] as const) expect(texts[name], name).toMatch(/has_parents/);
   });
@@ -201,7 +206,7 @@ describe('jobs outside flows', () => {
     const texts = sqliteStatementTexts();
     for (const analyzed of [false, true]) {
       if (analyzed) db.exec('ANALYZE');
-      for (const name of ['resolveDependencies', 'countDown', 'anyNotCompleted', 'unfinishedDescendants', 'childrenOf', 'flowCounts', 'takenId'] as const) {
+      for (const name of ['resolveDependencies', 'countDown', 'anyNotCompleted', 'unfinishedDescendants', 'childrenOf', 'flowCounts', 'finishedFlowCounts', 'takenId'] as const) {
         const parameters = name === 'resolveDependencies' ? [{ outcome: 'completed', childId: 'c00001' }] : ['c00001'];
         const plan = (db.prepare(`EXPLAIN QUERY PLAN ${texts[name]}`).all(...parameters) as Array<{ detail: string }>).map((row) => row.detail);
         // A SCAN is of the few rows the statement was handed (json_each) or found (below), never of a table.
@@ -257,6 +262,64 @@ describe('the migration', () => {
     expect('flow' in record).toBe(false);
     const job = await claimOne(instance);
     expect((await instance.settle([{ kind: 'complete', id: job.id, token: job.lease.token, result: 1, expiresAt: null }])).applied).toEqual([true]);
+  });
+});
+
+describe('the migration of finished jobs to their own table (migration 8)', () => {
+  it('moves the finished rows of a file written before it, keeps their steps, counts them, and leaves a failure whose hook is pending', async () => {
+    const file = join(dir, 'jobs.db');
+    const before = new Database(file);
+    before.pragma('foreign_keys = ON');
+    before.exec('CREATE TABLE jobsmith_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    for (const migration of sqliteMigrations.filter((m) => m.version < 8)) {
+      before.exec(migration.sql);
+      before.prepare('INSERT INTO jobsmith_migrations VALUES (?, ?)').run(migration.version, start);
+    }
+    const insert = before.prepare(`INSERT INTO jobsmith_jobs (id, name, queue, state, payload, metadata, priority, max_attempts, attempts,
+      run_at, created_at, finished_at, result, failed_hook, settled_token, lease_token, lease_worker, lease_expires_at)
+      VALUES (?, 'work', 'default', ?, '{}', ?, 0, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    insert.run('done', 'completed', '{"who":"me"}', 1, start, start, start, '42', null, 'token-done', null, null, null);
+    insert.run('gone', 'cancelled', '{}', 0, start, start, start, null, null, null, null, null, null);
+    insert.run('hooked', 'failed', '{}', 1, start, start, start, null, 'pending', 'token-hooked', 'token-hooked', 'w', start + 60_000);
+    insert.run('waiting', 'queued', '{}', 0, start, start, null, null, null, null, null, null, null);
+    before.prepare(`INSERT INTO jobsmith_steps (job_id, name, started_at, record) VALUES ('done', 'fetch', ?, '{"name":"fetch"}')`).run(start);
+    before.close();
+
+    const instance = await backend();
+    const db = connect();
+    expect(db.prepare('SELECT id FROM jobsmith_finished ORDER BY id').all()).toEqual([{ id: 'done' }, { id: 'gone' }]);
+    expect(db.prepare('SELECT id FROM jobsmith_jobs ORDER BY id').all()).toEqual([{ id: 'hooked' }, { id: 'waiting' }]);
+    const done = (await instance.get('done'))!;
+    expect([done.state, done.result, done.metadata, done.progressHistory, done.logs, done.lease]).toEqual(['completed', 42, { who: 'me' }, [], [], null]);
+    expect((await instance.findByIdPrefix('', 10)).map((job) => job.id)).toEqual(['done', 'gone', 'hooked', 'waiting']);
+    expect((await instance.list({})).jobs.map((job) => job.id)).toEqual(['waiting', 'hooked', 'gone', 'done']);
+    expect(db.prepare("SELECT job_id FROM jobsmith_steps").all()).toEqual([{ job_id: 'done' }]);
+    expect((await instance.stats()).counts).toMatchObject({ completed: 1, cancelled: 1, failed: 1, queued: 1 });
+    // The repeated outcome of the finished job is still recognised.
+    expect((await instance.settle([{ kind: 'complete', id: 'done', token: 'token-done', result: 42, expiresAt: null }])).applied).toEqual([true]);
+    // The hook's end moves the failure; prune then takes the finished rows and their steps.
+    expect((await instance.settle([{ kind: 'hook-done', id: 'hooked', token: 'token-hooked' }])).applied).toEqual([true]);
+    expect(db.prepare('SELECT id FROM jobsmith_finished ORDER BY id').all()).toEqual([{ id: 'done' }, { id: 'gone' }, { id: 'hooked' }]);
+    await clock.advance('1s');
+    expect(await instance.prune({ finishedBy: clock.now() })).toBe(3);
+    expect(db.prepare('SELECT count(*) AS n FROM jobsmith_steps').get()).toEqual({ n: 0 });
+    expect((await instance.stats()).counts).toMatchObject({ completed: 0, cancelled: 0, failed: 0, queued: 1 });
+  });
+});
+
+describe('completions moved by completeBatch (migration 8)', () => {
+  it('the same completion twice in one settle is applied once and reported applied twice; the row is in jobsmith_finished only', async () => {
+    const instance = await backend();
+    await instance.enqueue([newJob('twice')]);
+    const job = await claimOne(instance);
+    const completion = { kind: 'complete' as const, id: job.id, token: job.lease.token, result: { ok: true }, expiresAt: null };
+    expect((await instance.settle([completion, completion])).applied).toEqual([true, true]);
+    const db = connect();
+    expect(db.prepare('SELECT count(*) AS n FROM jobsmith_jobs').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT id, state, attempts, result, settled_token FROM jobsmith_finished').all()).toEqual([
+      { id: 'twice', state: 1, attempts: 1, result: '{"ok":true}', settled_token: job.lease.token },
+    ]);
+    expect((await instance.stats()).counts).toMatchObject({ completed: 1, running: 0 });
   });
 });
 

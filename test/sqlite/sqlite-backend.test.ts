@@ -473,11 +473,12 @@ describe('claiming from a large table', () => {
     await instance.open();
     const db = connect();
 
-    // 200,000 finished rows, written directly: the backend would take far longer to run them.
+    // 200,000 finished rows, written directly where the backend keeps them (jobsmith_finished,
+    // migration 8, where state 1 is completed): the backend would take far longer to run them.
     db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
-      INSERT INTO jobsmith_jobs (id, name, queue, state, payload, metadata, priority, max_attempts, attempts,
+      INSERT INTO jobsmith_finished (id, name, queue, state, payload, metadata, priority, max_attempts, attempts,
                                  run_at, created_at, started_at, finished_at, result)
-      SELECT printf('done-%07d', i), 'work', 'default', 'completed', '{}', '{}', 9, 3, 1,
+      SELECT printf('done-%07d', i), 'work', 'default', 1, '{}', '{}', 9, 3, 1,
              ${start} - 1000000 + i, ${start} - 1000000 + i, ${start} - 1000000 + i, ${start} - 1000000 + i, 'null'
       FROM n`);
     // 5,000 running (leases not yet expired) and 5,000 scheduled for later: claimable neither.
@@ -494,7 +495,7 @@ describe('claiming from a large table', () => {
     // 1,000 runnable jobs through the backend, priorities 0–9 interleaved.
     const queued = Array.from({ length: 1000 }, (_, i) => newJob({ id: `queued-${String(i).padStart(4, '0')}`, priority: i % 10 }));
     await instance.enqueue(queued);
-    const counts = db.prepare('SELECT state, count(*) AS n FROM jobsmith_jobs GROUP BY state ORDER BY state').all();
+    const counts = db.prepare('SELECT state, count(*) AS n FROM jobsmith_any_job GROUP BY state ORDER BY state').all();
     expect(counts).toEqual([
       { state: 'completed', n: 200_000 },
       { state: 'queued', n: 1000 },
@@ -531,7 +532,8 @@ describe('claiming from a large table', () => {
     expect(after).toEqual({ n: 900 });
     const settled = await instance.settle(claimed.jobs.map((job) => ({ kind: 'complete' as const, id: job.id, token: job.lease.token, result: null, expiresAt: null })));
     expect(settled.applied).toEqual(claimed.jobs.map(() => true));
-    expect(db.prepare("SELECT count(*) AS n FROM jobsmith_jobs WHERE state = 'completed'").get()).toEqual({ n: 200_100 });
+    expect(db.prepare('SELECT count(*) AS n FROM jobsmith_finished WHERE state = 1').get()).toEqual({ n: 200_100 });
+    expect(db.prepare('SELECT count(*) AS n FROM jobsmith_jobs').get()).toEqual({ n: 10_900 });
   });
 
   it('the ready index is partial: it holds only queued rows', async () => {

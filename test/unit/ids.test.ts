@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newJobId, newLeaseToken } from '../../src/domain/ids.ts';
+import { newCompactLeaseToken, newJobId, newLeaseToken } from '../../src/domain/ids.ts';
 
 const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -27,6 +27,12 @@ describe('job ids', () => {
 describe('lease tokens', () => {
   it('are unique', () => {
     const tokens = Array.from({ length: 1000 }, () => newLeaseToken());
+    expect(new Set(tokens).size).toBe(tokens.length);
+  });
+
+  it('compact ones are 16 base64url characters (96 random bits), unique', () => {
+    const tokens = Array.from({ length: 1000 }, () => newCompactLeaseToken());
+    for (const token of tokens) expect(token).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(new Set(tokens).size).toBe(tokens.length);
   });
 });

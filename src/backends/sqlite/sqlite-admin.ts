@@ -24,7 +24,7 @@ export class SqliteAdmin implements JobAdmin {
 
   async findByIdPrefix(prefix: string, limit: number): Promise<JobRecord[]> {
     // A range scan on the id index; LIKE would not use it and treats _ and % specially.
-    const rows = await this.connection.read('findByIdPrefix', () => this.connection.statements.byPrefix.all(prefix, `${prefix}\uffff`, limit) as JobRow[]);
+    const rows = await this.connection.read('findByIdPrefix', () => this.connection.statements.byPrefix.all(prefix, `${prefix}\uffff`, prefix, `${prefix}\uffff`, limit) as JobRow[]);
     return rows.map(rowToRecord);
   }
 
@@ -50,9 +50,12 @@ export class SqliteAdmin implements JobAdmin {
       where.push('id < ?');
       params.push(after);
     }
-    const sql = `SELECT * FROM jobsmith_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT CAST(? AS INTEGER)`;
+    // Both tables (migration 8), each filtered, merged newest first: a compound ORDER BY reads
+    // each in id order and stops at the limit, where the view of both was sorted whole.
+    const filtered = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const sql = `SELECT * FROM jobsmith_jobs ${filtered} UNION ALL SELECT * FROM jobsmith_finished_job ${filtered} ORDER BY id DESC LIMIT CAST(? AS INTEGER)`;
     await this.promoteIfDue();
-    const rows = await this.connection.read('list', () => this.connection.handle().prepare(sql).all(...params, limit + 1) as JobRow[]);
+    const rows = await this.connection.read('list', () => this.connection.handle().prepare(sql).all(...params, ...params, limit + 1) as JobRow[]);
     const page = rows.slice(0, limit).map(rowToRecord);
     return { jobs: page, nextCursor: rows.length > limit ? listCursor.encode(page.at(-1)!.id) : null };
   }
@@ -89,7 +92,10 @@ export class SqliteAdmin implements JobAdmin {
       if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
       if (row.failed_hook === 'pending') throw new InvalidStateError(id, hookPendingDescription, 'retry');
       try {
-        return rowToRecord(this.connection.statements.retry.get(this.connection.clock.now(), id) as JobRow);
+        // The finished row moves back to jobsmith_jobs (migration 8): copied, then removed.
+        this.connection.statements.retry.run(this.connection.clock.now(), id);
+        this.connection.statements.retried.run(id);
+        return rowToRecord(this.connection.statements.byId.get(id) as JobRow);
       } catch (error) {
         if (isUniqueViolation(error)) throw new InvalidStateError(id, `${row.state}, and its key "${row.key}" is held by another active job`, 'retry');
         throw error;
@@ -109,7 +115,9 @@ export class SqliteAdmin implements JobAdmin {
       // Deleted before it finished: its parents count it as cancelled. Its own dependencies, as
       // a parent, go with its row (the trigger of migration 7).
       if (row.has_parents === 1 && !terminalStates.includes(row.state)) this.flows.resolveParents([{ id, state: 'cancelled' }], events);
+      // Its row is in one of the two tables (migration 8).
       this.connection.statements.deleteById.run(id);
+      this.connection.statements.deleteFinishedById.run(id);
       return { deleted: true, events };
     });
     for (const event of events) this.connection.emit(event);

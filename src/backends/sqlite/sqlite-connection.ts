@@ -17,17 +17,17 @@ export type Db = Database.Database;
 const statementNames = {
   queue: [
     'insert', 'byKey', 'ensureQueue', 'pausedQueues', 'anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt',
-    'start', 'startBatch', 'completeBatch', 'cancelExpired', 'renew', 'heldHistory', 'setProgress', 'heldLogs', 'setLogs',
+    'start', 'startBatch', 'completeBatch', 'completeMoved', 'cancelExpired', 'renew', 'heldHistory', 'setProgress', 'heldLogs', 'setLogs',
     'retryLater', 'fail', 'cancelRunning', 'hookDone', 'hookDoneBy', 'settledBy', 'takeOverHook', 'cancelRequests', 'touchQueue', 'addCounts',
   ],
   admin: [
-    'byId', 'byPrefix', 'anyDue', 'requestCancel', 'cancelWaiting', 'retry', 'deleteById', 'pruneFinished', 'pruneExpired',
+    'byId', 'byPrefix', 'anyDue', 'requestCancel', 'cancelWaiting', 'retry', 'retried', 'deleteById', 'deleteFinishedById', 'pruneFinished', 'pruneExpired',
     'pruneCounts', 'stateCounts', 'queues', 'buckets', 'oldestQueued', 'waitingForChildren', 'setPaused',
   ],
   steps: ['recordStep', 'stepsOf'],
   flows: [
-    'takenId', 'insertFlowJob', 'insertDependency', 'resolveDependencies', 'countDown', 'anyNotCompleted', 'releaseParent', 'finishParent',
-    'unfinishedDescendants', 'cancelDescendant', 'requestCancelDescendant', 'childrenOf', 'flowCounts',
+    'takenId', 'insertFlowJob', 'insertDependency', 'resolveDependencies', 'countDown', 'countDownFinished', 'anyNotCompleted', 'releaseParent', 'finishParent',
+    'unfinishedDescendants', 'cancelDescendant', 'requestCancelDescendant', 'childrenOf', 'flowCounts', 'finishedFlowCounts',
   ],
   schedules: ['scheduleById', 'schedules', 'upsertSchedule', 'setScheduleEnabled', 'removeSchedule', 'isActive', 'advanceSchedule', 'fireSchedule'],
   workers: ['upsertWorker', 'deleteWorker', 'purgeWorkers', 'liveWorkers'],

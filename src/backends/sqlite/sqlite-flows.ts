@@ -78,19 +78,26 @@ export class SqliteFlows implements FlowStore {
   async flowProgress(flowId: string): Promise<FlowProgress | null> {
     const rows = await this.connection.read(
       'flowProgress',
-      () => this.connection.statements.flowCounts.all(flowId) as Array<{ state: JobState; count: number; leaves: number }>,
+      // Its unfinished jobs and its finished ones, each table through its index on flow_id (migration 8);
+      // a state may come from both (a failure whose hook is pending is still in jobsmith_jobs).
+      () =>
+        [...this.connection.statements.flowCounts.all(flowId), ...this.connection.statements.finishedFlowCounts.all(flowId)] as Array<{
+          state: JobState;
+          count: number;
+          leaves: number;
+        }>,
     );
     if (rows.length === 0) return null;
     const counts = emptyCounts();
     const progress: FlowProgress = { flowId, total: 0, finished: 0, counts, leaves: { total: 0, finished: 0, completed: 0, failed: 0, cancelled: 0 } };
     for (const row of rows) {
-      counts[row.state] = row.count;
+      counts[row.state] += row.count;
       progress.total += row.count;
       progress.leaves.total += row.leaves;
       if (isTerminal(row.state)) {
         progress.finished += row.count;
         progress.leaves.finished += row.leaves;
-        progress.leaves[row.state as 'completed' | 'failed' | 'cancelled'] = row.leaves;
+        progress.leaves[row.state as 'completed' | 'failed' | 'cancelled'] += row.leaves;
       }
     }
     return progress;
@@ -116,6 +123,8 @@ export class SqliteFlows implements FlowStore {
       }>;
       for (const dependency of dependencies) {
         const parent = s.countDown.get(dependency.parent_id) as ParentRow | undefined;
+        // A parent not in jobsmith_jobs has finished (or is gone): its row is counted down where it is.
+        if (!parent) s.countDownFinished.run(dependency.parent_id);
         // Only a parent still waiting changes; one released, running or finished keeps its state.
         if (!parent || !isWaiting(parent)) continue;
         let outcome: FinishedChild['state'] | null = null;

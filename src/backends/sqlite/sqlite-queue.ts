@@ -19,7 +19,7 @@ import { followUpsOf } from '../../contract/job-queue.ts';
 import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
-import { newLeaseToken } from '../../domain/ids.ts';
+import { newCompactLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
 import type Database from 'better-sqlite3';
 import { type Db, type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
@@ -76,7 +76,7 @@ export class SqliteQueue implements JobQueue {
     return this.connection.write('enqueue', () => {
       const inserted = this.insertJobs([job])[0]!;
       if (!inserted.created) return { created: false as const, id: inserted.id };
-      const row = this.connection.statements.start.get(clock.now(), newLeaseToken(), lease.workerId, clock.now() + lease.leaseMs, 0, job.id) as JobRow;
+      const row = this.connection.statements.start.get(clock.now(), newCompactLeaseToken(), lease.workerId, clock.now() + lease.leaseMs, 0, job.id) as JobRow;
       return { created: true as const, job: rowToClaimed(row, false) };
     });
   }
@@ -206,7 +206,7 @@ export class SqliteQueue implements JobQueue {
     const jobs: ClaimedJob[] = [];
     if (queues.length === 0) return { jobs, nextRunAt: null };
     const queueList = JSON.stringify(queues);
-    const lease = () => [now, newLeaseToken(), request.workerId, now + request.leaseMs] as const;
+    const lease = () => [now, newCompactLeaseToken(), request.workerId, now + request.leaseMs] as const;
 
     type ExpiredRow = { id: string; cancel_requested: number; keep_failed_ms: number | null; queue: string; has_parents: number };
     for (const row of s.expired.all(now, queueList, names, request.limit) as ExpiredRow[]) {
@@ -222,7 +222,7 @@ export class SqliteQueue implements JobQueue {
     // Failed jobs whose hook's worker died: taken over for the hook alone, still failed.
     if (jobs.length < request.limit) {
       for (const row of s.expiredHooks.all(now, queueList, names, request.limit - jobs.length) as Array<{ id: string }>) {
-        jobs.push(rowToClaimed(s.takeOverHook.get(newLeaseToken(), request.workerId, now + request.leaseMs, row.id) as JobRow, true));
+        jobs.push(rowToClaimed(s.takeOverHook.get(newCompactLeaseToken(), request.workerId, now + request.leaseMs, row.id) as JobRow, true));
       }
     }
     this.promoteDue();
@@ -235,7 +235,7 @@ export class SqliteQueue implements JobQueue {
       if (chosen.length > 0) {
         // One statement for the batch. Each attempt's token is a fresh random prefix for this
         // claim plus the row's seq: unique per attempt, without a statement per row.
-        const started = s.startBatch.all(now, `${newLeaseToken()}-`, request.workerId, now + request.leaseMs, JSON.stringify(chosen.map((c) => c.seq))) as JobRow[];
+        const started = s.startBatch.all(now, `${newCompactLeaseToken()}-`, request.workerId, now + request.leaseMs, JSON.stringify(chosen.map((c) => c.seq))) as JobRow[];
         const order = new Map(chosen.map((candidate, index) => [candidate.seq, index]));
         started.sort((a, b) => order.get(a.seq)! - order.get(b.seq)!);
         for (const row of started) jobs.push(rowToClaimed(row, false));
@@ -286,13 +286,17 @@ export class SqliteQueue implements JobQueue {
     // only cost for a job outside a flow is the test of its has_parents.
     const finished: FinishedChild[] = [];
     if (completes.length > 0) {
-      const input = JSON.stringify(completes.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
+      // Each (id, token) once: completeBatch inserts the rows it finds, and a second insert of one
+      // would break jobsmith_finished's key (the UPDATE it replaced changed a row once however often it matched).
+      const unique = [...new Map(completes.map((c) => [`${c.id}\u0000${c.token}`, c])).values()];
+      const input = JSON.stringify(unique.map((c) => ({ id: c.id, token: c.token, result: c.result, expiresAt: c.expiresAt })));
       for (const row of s.completeBatch.all(now, input) as Array<{ id: string; queue: string; has_parents: number }>) {
         completed.add(row.id);
         count(row.queue, 'completed');
         events.push({ type: 'settled', id: row.id, state: 'completed' });
         if (row.has_parents === 1) finished.push({ id: row.id, state: 'completed' });
       }
+      if (completed.size > 0) s.completeMoved.run(input);
     }
     const applied = settlements.map((settlement) => {
       const { id, token } = settlement;

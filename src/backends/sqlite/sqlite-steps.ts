@@ -4,7 +4,7 @@ import { LeaseLostError } from '../../domain/errors.ts';
 import type { StepRecord } from '../../domain/job-record.ts';
 import type { SqliteConnection } from './sqlite-connection.ts';
 
-/** The durable-steps role on SQLite: a row per step in `jobsmith_steps`, deleted with its job by the foreign key. */
+/** The durable-steps role on SQLite: a row per step in `jobsmith_steps`, deleted with its job by the triggers of migration 8. */
 export class SqliteSteps implements StepStore {
   constructor(private readonly connection: SqliteConnection) {}
 

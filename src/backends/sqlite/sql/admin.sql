@@ -3,11 +3,17 @@
 -- A limit is `LIMIT CAST(? AS INTEGER)`, not `LIMIT ?`: see queue.sql.
 
 -- name: byId
-SELECT * FROM jobsmith_jobs WHERE id = ?
+SELECT * FROM jobsmith_any_job WHERE id = ?
 
 -- name: byPrefix
 -- A range scan on the id index; LIKE would not use it and treats _ and % specially.
-SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT CAST(? AS INTEGER)
+-- Each table's range (migration 8), merged in id order: a compound ORDER BY reads both in order
+-- through their keys, where the view of both was sorted whole.
+-- The range is bound once for each table.
+SELECT * FROM jobsmith_jobs WHERE id >= ? AND id < ?
+UNION ALL
+SELECT * FROM jobsmith_finished_job WHERE id >= ? AND id < ?
+ORDER BY id LIMIT CAST(? AS INTEGER)
 
 -- name: anyDue
 SELECT 1 AS due FROM jobsmith_jobs WHERE state = 'scheduled' AND run_at <= ? LIMIT 1
@@ -19,32 +25,53 @@ UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *
 UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WHERE id = ? RETURNING *
 
 -- name: retry
-UPDATE jobsmith_jobs SET state = 'queued', attempts = 0, crashes = 0, run_at = ?, finished_at = NULL, expires_at = NULL,
-  cancel_requested = 0, failed_hook = NULL WHERE id = ? RETURNING *
+-- A failed or cancelled job's row moves back to jobsmith_jobs; its seq is new. Its steps, result,
+-- error and attempt history stay.
+INSERT INTO jobsmith_jobs
+  (id, name, queue, state, payload, metadata, priority, key, attempts, max_attempts, crashes, backoff, timeout_ms, keep_completed_ms,
+   keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, progress_history, logs, cancel_requested,
+   expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children,
+   pending_children, run_if)
+  SELECT id, name, queue, 'queued', payload, coalesce(metadata, '{}'), priority, key, 0, max_attempts, 0, backoff, timeout_ms, keep_completed_ms,
+    keep_failed_ms, ?, created_at, started_at, NULL, result, error, progress, coalesce(progress_history, '[]'), coalesce(logs, '[]'), 0,
+    NULL, NULL, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children,
+    pending_children, run_if
+  FROM jobsmith_finished WHERE id = ? AND state IN (2, 3)
+
+-- name: retried
+-- The second half of a retry: the finished row goes once its copy is in jobsmith_jobs (whose
+-- presence keeps the delete triggers of migration 8 from taking its steps and dependencies).
+DELETE FROM jobsmith_finished WHERE id = ?
 
 -- name: deleteById
 DELETE FROM jobsmith_jobs WHERE id = ?
 
+-- name: deleteFinishedById
+DELETE FROM jobsmith_finished WHERE id = ?
+
 -- name: pruneFinished
--- A job whose failed hook is pending stays until the hook has run; a flow job stays while a
--- parent of it has not finished (the parent will read its result). Jobs outside flows pay the
--- has_parents test alone.
-DELETE FROM jobsmith_jobs WHERE state IN (SELECT value FROM json_each(?))
-  AND state IN ('completed','failed','cancelled') AND finished_at <= ? AND failed_hook IS NOT 'pending'
+-- Finished jobs only (a job whose failed hook is pending is still in jobsmith_jobs, and stays
+-- until the hook has run); a flow job stays while a parent of it has not finished (the parent
+-- will read its result). Jobs outside flows pay the has_parents test alone. No index: a scan
+-- of the finished rows, which keep their primary key alone (issue #21's disk floor).
+DELETE FROM jobsmith_finished
+  WHERE state IN (SELECT CASE value WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 WHEN 'cancelled' THEN 3 END FROM json_each(?)) AND finished_at <= ?
   AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
-    WHERE d.child_id = jobsmith_jobs.id AND p.state IN ('scheduled','queued','running')))
+    WHERE d.child_id = jobsmith_finished.id AND p.state IN ('scheduled','queued','running')))
 
 -- name: pruneExpired
-DELETE FROM jobsmith_jobs WHERE expires_at <= ? AND state IN ('completed','failed','cancelled')
-  AND failed_hook IS NOT 'pending'
+DELETE FROM jobsmith_finished WHERE expires_at <= ?
   AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
-    WHERE d.child_id = jobsmith_jobs.id AND p.state IN ('scheduled','queued','running')))
+    WHERE d.child_id = jobsmith_finished.id AND p.state IN ('scheduled','queued','running')))
 
 -- name: pruneCounts
 DELETE FROM jobsmith_counts WHERE bucket <= ?
 
 -- name: stateCounts
+-- The few rows not finished, counted; the finished ones from their counters (migration 8).
 SELECT queue, state, count(*) AS count FROM jobsmith_jobs GROUP BY state, queue
+UNION ALL
+SELECT queue, CASE state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' ELSE 'cancelled' END, count FROM jobsmith_finished_counts WHERE count > 0
 
 -- name: queues
 SELECT name, paused, last_processed_at FROM jobsmith_queues

@@ -4,7 +4,9 @@
 
 -- name: takenId
 -- The first id of a new flow already held by a job: the flow is refused before anything is written.
-SELECT id FROM jobsmith_jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1
+-- Each id is looked up in both tables (migration 8).
+SELECT value AS id FROM json_each(?)
+  WHERE EXISTS (SELECT 1 FROM jobsmith_jobs WHERE id = value) OR EXISTS (SELECT 1 FROM jobsmith_finished WHERE id = value) LIMIT 1
 
 -- name: insertFlowJob
 INSERT INTO jobsmith_jobs
@@ -26,6 +28,10 @@ UPDATE jobsmith_dependencies SET outcome = @outcome WHERE child_id = @childId AN
 -- The parent's counter goes down whatever its state; the caller changes only a waiting one.
 UPDATE jobsmith_jobs SET pending_children = pending_children - 1 WHERE id = ?
   RETURNING id, state, run_at, pending_children, run_if, queue, keep_failed_ms, has_parents
+
+-- name: countDownFinished
+-- The same for a parent that finished already (a child it no longer waits for finished later).
+UPDATE jobsmith_finished SET pending_children = pending_children - 1 WHERE id = ?
 
 -- name: anyNotCompleted
 SELECT 1 AS found FROM jobsmith_dependencies WHERE parent_id = ? AND outcome IS NOT 'completed' LIMIT 1
@@ -60,9 +66,16 @@ UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ?
 
 -- name: childrenOf
 -- A child deleted or pruned after it finished has no row: listed from its dependency alone.
-SELECT d.child_id, d.child_name, d.policy, j.state, j.result, j.error, j.finished_at
-  FROM jobsmith_dependencies AS d LEFT JOIN jobsmith_jobs AS j ON j.id = d.child_id
+-- A child's row is in one of the two tables (migration 8); a join with the view of both would
+-- scan it.
+SELECT d.child_id, d.child_name, d.policy, coalesce(j.state, CASE f.state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' WHEN 3 THEN 'cancelled' END) AS state, coalesce(j.result, f.result) AS result,
+    coalesce(j.error, f.error) AS error, coalesce(j.finished_at, f.finished_at) AS finished_at
+  FROM jobsmith_dependencies AS d LEFT JOIN jobsmith_jobs AS j ON j.id = d.child_id LEFT JOIN jobsmith_finished AS f ON f.id = d.child_id
   WHERE d.parent_id = ? ORDER BY d.position
 
 -- name: flowCounts
 SELECT state, count(*) AS count, sum(total_children = 0) AS leaves FROM jobsmith_jobs WHERE flow_id = ? GROUP BY state
+
+-- name: finishedFlowCounts
+SELECT CASE state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' ELSE 'cancelled' END AS state, count(*) AS count, sum(total_children = 0) AS leaves
+  FROM jobsmith_finished WHERE flow_id = ? GROUP BY state

@@ -66,15 +66,31 @@ UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || s
   WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *
 
 -- name: completeBatch
+-- A completion moves the row to jobsmith_finished itself (migration 8), here rather than through
+-- the trigger on finished_at that the other outcomes go by: the row about to be deleted is not
+-- rewritten first, and no trigger is called on jobsmith_jobs for it. completeMoved deletes it next.
 -- `+j.state`: with an index usable for j.state, SQLite walked every running row and scanned
 -- the whole JSON batch for each (50 running rows: 50 × 50), instead of looking each outcome's
--- row up by id.
-UPDATE jobsmith_jobs AS j SET state = 'completed', attempts = j.attempts + 1, result = s.result, finished_at = ?,
-    expires_at = s.expires_at, cancel_requested = 0, settled_token = s.token, lease_token = NULL, lease_worker = NULL, lease_expires_at = NULL
+-- row up by id. The row is copied column by column (state 1: completed); of flows it reads only has_parents.
+INSERT INTO jobsmith_finished
+  (id, name, queue, state, payload, metadata, priority, key, attempts, max_attempts, crashes, backoff, timeout_ms, keep_completed_ms,
+   keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, progress_history, logs, expires_at, failed_hook,
+   settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children, pending_children, run_if)
+  SELECT j.id, j.name, j.queue, 1, j.payload, nullif(j.metadata, '{}'), j.priority, j.key, j.attempts + 1, j.max_attempts, j.crashes,
+    j.backoff, j.timeout_ms, j.keep_completed_ms, j.keep_failed_ms, j.run_at, j.created_at, j.started_at, ?, nullif(s.result, 'null'), j.error,
+    j.progress, nullif(j.progress_history, '[]'), nullif(j.logs, '[]'), s.expires_at, j.failed_hook, s.token, j.attempt_history,
+    j.attempt_history_dropped, j.flow_id, j.has_parents, j.total_children, j.pending_children, j.run_if
   FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
         FROM json_each(?)) AS s
-  WHERE j.id = s.id AND +j.state = 'running' AND j.lease_token = s.token
+  JOIN jobsmith_jobs AS j ON j.id = s.id
+  WHERE +j.state = 'running' AND j.lease_token = s.token
   RETURNING id, queue, has_parents
+
+-- name: completeMoved
+-- The rows completeBatch copied: a running job whose id is in jobsmith_finished was just moved
+-- (a job's row is in one table only otherwise), so the delete trigger leaves its steps be.
+DELETE FROM jobsmith_jobs WHERE id IN (SELECT value ->> 'id' FROM json_each(?)) AND +state = 'running'
+  AND EXISTS (SELECT 1 FROM jobsmith_finished AS f WHERE f.id = jobsmith_jobs.id)
 
 -- name: cancelExpired
 UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, cancel_requested = 0,
@@ -122,10 +138,10 @@ UPDATE jobsmith_jobs SET failed_hook = 'done', settled_token = lease_token, leas
 -- name: hookDoneBy
 -- A hook-done counts as written again only once the hook is done: while it is pending, the
 -- failure's token is the stored one, and a dead worker's lease must not end another's hook.
-SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND failed_hook = 'done' AND settled_token = ?
+SELECT 1 AS applied FROM jobsmith_any_job WHERE id = ? AND failed_hook = 'done' AND settled_token = ?
 
 -- name: settledBy
-SELECT 1 AS applied FROM jobsmith_jobs WHERE id = ? AND settled_token = ?
+SELECT 1 AS applied FROM jobsmith_any_job WHERE id = ? AND settled_token = ?
 
 -- name: takeOverHook
 UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
