@@ -32,6 +32,24 @@ export function workerPrefetchTests(suite: ConformanceSuite): void {
     for (const done of release) done();
   });
 
+  test('on a store apart, a worker whose jobs finish fast claims ahead as many as it finished in the last 100 ms', async ({ clock, backend, client }) => {
+    if (backend.inProcess) return; // in this process claims stay at 16 (the test above)
+    const quick = defineJob({ name: 'quick', run: () => null });
+    const release: Array<() => void> = [];
+    const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
+    await client.enqueueMany(Array.from({ length: 30 }, () => ({ job: quick, payload: null })));
+    await startWorker([quick, blocking], { concurrency: 1 });
+    await eventually(async () => (await client.stats()).counts.completed === 30, '30 quick jobs to complete');
+    // 30 finished within one 100 ms window: the worker now claims 30 ahead instead of 1.
+    await clock.advance('100ms');
+    const ids: string[] = [];
+    for (let n = 0; n < 20; n++) ids.push((await client.enqueue(blocking, null)).id);
+    await eventually(() => release.length === 1, 'a blocking job to start');
+    await eventually(async () => (await Promise.all(ids.map((id) => backend.get(id)))).every((job) => job?.state === 'running'), 'all 20 held or running');
+    expect(release).toHaveLength(1);
+    for (const done of release) done();
+  });
+
   test('prefetched jobs start as slots free, go back unstarted when held too long, and go back on stop', async ({ clock, backend, client }) => {
     const started: number[] = [];
     const finishers = new Map<number, () => void>();
