@@ -7,6 +7,9 @@ export function registerQueues(program: Command, session: Session): void {
   const queues = program
     .command('queues')
     .description('The queues that hold jobs or are paused: whether paused, waiting, running and failed jobs.')
+    // WAITING is jobs that will run once due (queued and delayed); flow parents waiting for
+    // their children are counted apart, as `jobsmith stats` does: they run only when their
+    // children finish, however many workers serve the queue.
     .addHelpText('after', '\nExamples:\n  $ jobsmith queues\n  $ jobsmith queues pause mail\n  $ jobsmith queues resume mail')
     .action(async () => {
       const client = await session.client();
@@ -17,7 +20,8 @@ export function registerQueues(program: Command, session: Session): void {
           await terminal.json({
             queue: queue.queue,
             paused: queue.paused,
-            waiting: queue.counts.scheduled + queue.counts.queued,
+            waiting: queue.counts.scheduled + queue.counts.queued - queue.waitingForChildren,
+            waitingForChildren: queue.waitingForChildren,
             running: queue.counts.running,
             failed: queue.counts.failed,
             lastProcessedAt: queue.lastProcessedAt === null ? null : new Date(queue.lastProcessedAt).toISOString(),
@@ -29,11 +33,12 @@ export function registerQueues(program: Command, session: Session): void {
       const now = await session.now();
       await printTable(
         terminal,
-        [{ header: 'QUEUE' }, { header: 'STATUS' }, { header: 'WAITING', align: 'right' }, { header: 'RUNNING', align: 'right' }, { header: 'FAILED', align: 'right' }, { header: 'LAST PROCESSED' }],
+        [{ header: 'QUEUE' }, { header: 'STATUS' }, { header: 'WAITING', align: 'right' }, { header: 'WAITING FOR CHILDREN', align: 'right' }, { header: 'RUNNING', align: 'right' }, { header: 'FAILED', align: 'right' }, { header: 'LAST PROCESSED' }],
         stats.queues.map((queue) => [
           queue.queue,
           queue.paused ? terminal.style('yellow', 'paused') : terminal.style('green', 'active'),
-          String(queue.counts.scheduled + queue.counts.queued),
+          String(queue.counts.scheduled + queue.counts.queued - queue.waitingForChildren),
+          String(queue.waitingForChildren),
           String(queue.counts.running),
           queue.counts.failed > 0 ? terminal.style('red', String(queue.counts.failed)) : '0',
           moment(queue.lastProcessedAt, now, terminal.tty) || '—',

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScheduler } from '../../src/index.ts';
+import { createScheduler, step } from '../../src/index.ts';
 import { cli, cliInTerminal, jsonLines, makeProject, type Project, startCli } from './support/cli.ts';
 import { broken, claimOne, echo, fixtureConfig, fixtureJobs, hello, withClient } from './support/fixture.ts';
 
@@ -127,10 +127,29 @@ describe('queues and stats', () => {
     expect(await run(['queues', 'pause', 'mail'])).toMatchObject({ code: 0, stdout: 'Queue "mail" paused. Workers stop claiming from the queue; running jobs go on.\n' });
     const queues = jsonLines((await run(['queues', '--json'])).stdout);
     expect(queues.find((queue) => queue.queue === 'mail')).toMatchObject({ paused: true, waiting: 1 });
-    expect((await run(['queues'])).stdout).toMatch(/\nmail +paused +1 +0 +0 +\S+\n/);
+    expect((await run(['queues'])).stdout).toMatch(/\nmail +paused +1 +0 +0 +0 +\S+\n/);
     expect((await run(['why', id])).stdout).toContain('Queue "mail" is paused');
     expect((await run(['queues', 'resume', 'mail'])).stdout).toBe('Queue "mail" resumed. Workers claim from the queue again.\n');
     expect(jsonLines((await run(['queues', '--json'])).stdout).find((queue) => queue.queue === 'mail')).toMatchObject({ paused: false });
+  });
+
+  it('queues: a flow parent waiting for its children counts apart from the jobs waiting to run', async () => {
+    await withClient(project.url, (client) =>
+      client.flow({
+        child: step(echo, 'first', { queue: 'reports' }),
+        other: step(echo, 'second', { queue: 'reports', delay: 60_000 }),
+        parent: step(echo, 'merge', { queue: 'reports', children: ['child', 'other'] }),
+      }),
+    );
+    const text = await run(['queues']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^QUEUE +STATUS +WAITING +WAITING FOR CHILDREN +RUNNING +FAILED +LAST PROCESSED$/);
+    // One queued and one delayed child wait to run; the parent waits for them.
+    expect(text.stdout).toMatch(/\nreports +active +2 +1 +0 +0 +—\n/);
+    const reports = jsonLines((await run(['queues', '--json'])).stdout).find((queue) => queue.queue === 'reports');
+    expect(reports).toMatchObject({ paused: false, waiting: 2, waitingForChildren: 1, running: 0, failed: 0 });
+    await withClient(project.url, async (client) => {
+      for (const job of (await client.list({ queue: 'reports' })).jobs) await client.delete(job.id);
+    });
   });
 
   it('stats: counts per queue and state, totals, and the last minute and hour', async () => {
