@@ -8,10 +8,11 @@ import type {
   JobPage,
   ListFilter,
   LiveWorker,
+  NewJob,
   Settlement,
 } from '../contract/backend.ts';
 import { requireCapability } from '../contract/capabilities.ts';
-import { type Clock, systemClock } from '../domain/clock.ts';
+import { type Clock, sleep, systemClock } from '../domain/clock.ts';
 import { type AnyJob, type JobDefinition, type JobInput, type JobResult, toJobDefinition } from '../domain/define-job.ts';
 import { type Duration, toMs } from '../domain/duration.ts';
 import {
@@ -20,6 +21,7 @@ import {
   InvalidOptionError,
   isJobsmithError,
   JobNotFoundError,
+  StoreError,
   WaitTimeoutError,
 } from '../domain/errors.ts';
 import { type EnqueueOptions, enqueueOptionNames } from '../domain/job-options.ts';
@@ -49,6 +51,15 @@ export interface ClientOptions {
   logger?: Logger;
   /** Lease for jobs run inline by `job.now()`. @default '30s' */
   lease?: Duration;
+  /**
+   * How many times `enqueue` and `enqueueMany` send a call again after a transient
+   * `StoreError` (the connection dropped, the server restarted, the SQLite file stayed
+   * locked), after 100 ms, 400 ms, 1.6 s and so on. The same jobs go again with the same ids,
+   * so a call that was written though its reply was lost is recognised and answered as
+   * created, never stored twice. Not for a call in your own transaction (`tx`). 0 turns it off.
+   * @default 3
+   */
+  enqueueRetries?: number;
 }
 
 /** Per-call options of `enqueue` and `enqueueMany` that are not stored with the job. */
@@ -119,7 +130,7 @@ export interface PruneOptions {
   states?: readonly JobState[];
 }
 
-const clientOptionNames = Object.keys({ backend: true, jobs: true, clock: true, logger: true, lease: true } satisfies Record<keyof ClientOptions, true>);
+const clientOptionNames = Object.keys({ backend: true, jobs: true, clock: true, logger: true, lease: true, enqueueRetries: true } satisfies Record<keyof ClientOptions, true>);
 const enqueueCallOptionNames = [...enqueueOptionNames, 'tx'];
 /** Jobs an ambiguous id prefix lists in its error. */
 const maxListedMatches = 10;
@@ -133,6 +144,7 @@ export class Client implements AsyncDisposable {
   private readonly registry: JobRegistry;
   private readonly logger: Logger;
   private readonly leaseMs: number;
+  private readonly enqueueRetries: number;
   private readonly lazy: LazyBackend;
   private closed = false;
   private keeper: LeaseKeeper | null = null;
@@ -146,6 +158,9 @@ export class Client implements AsyncDisposable {
     this.registry = new JobRegistry(options.jobs ?? []);
     this.logger = options.logger ?? silentLogger;
     this.leaseMs = toMs(options.lease ?? '30s', 'lease');
+    const retries = options.enqueueRetries ?? 3;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new InvalidOptionError('enqueueRetries', retries, 'an integer from 0 to 10');
+    this.enqueueRetries = retries;
     this.lazy = new LazyBackend(options.backend, this.clock, resolveBackend);
   }
 
@@ -195,7 +210,33 @@ export class Client implements AsyncDisposable {
         throw error;
       }
     }
-    return backend.enqueue(prepared, call);
+    return this.sendEnqueue(backend, prepared, call);
+  }
+
+  /**
+   * `backend.enqueue`, sent again after a transient failure (`enqueueRetries`). Safe because
+   * the jobs keep their ids: a store apart whose call was written though its reply was lost
+   * answers the same jobs sent again as created (PostgreSQL and Redis), and a SQLite or
+   * in-memory call that failed wrote nothing.
+   */
+  private async sendEnqueue(backend: Backend, jobs: NewJob[], call: EnqueueCall): Promise<EnqueueResult[]> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await backend.enqueue(jobs, call);
+      } catch (error) {
+        if (!(error instanceof StoreError) || !error.transient || call.tx !== undefined || retry >= this.enqueueRetries || this.closed) throw error;
+        const delayMs = 100 * 4 ** retry;
+        this.logger.warn({ err: error, retry: retry + 1, of: this.enqueueRetries, delayMs }, 'enqueue failed with a transient store error; sending it again');
+        // The clock's timers do not hold the process open, so a script whose only work is
+        // this enqueue would exit while it waits to send it again.
+        const release = holdProcessOpen();
+        try {
+          await sleep(this.clock, delayMs);
+        } finally {
+          release();
+        }
+      }
+    }
   }
 
   /**

@@ -13,6 +13,14 @@ export interface JobQueue {
   /**
    * Adds jobs, all or nothing. A job whose `key` is held by an active job of the same name
    * is not added; its result names the existing job with `created: false`.
+   *
+   * A call that fails with a transient `StoreError` may be sent again with the same jobs
+   * (the client does, `enqueueRetries`). Outside `tx`, a store apart whose first call
+   * committed though its reply was lost must answer the second as the first: every job found
+   * under its id with the same name and creation time is `created: true`, a keyed job that
+   * left no row names the key's holder again, and nothing is stored twice; any other taken id
+   * fails the call and writes nothing. An embedded store (SQLite, memory) writes nothing in a
+   * call that fails.
    */
   enqueue(jobs: readonly NewJob[], options?: EnqueueCallOptions): Promise<EnqueueResult[]>;
   /**

@@ -38,7 +38,7 @@ const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelle
   JobState
 >;
 
-const queueStatements = ['insertJobs', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
+const queueStatements = ['insertJobs', 'storedJobsById', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
 
 /** The JobQueue role: enqueue, claim and settle, and an attempt's writes under its lease. */
 export class PostgresQueue implements JobQueue {
@@ -57,7 +57,7 @@ export class PostgresQueue implements JobQueue {
     // One statement, so one round trip and one commit: atomic without BEGIN/COMMIT around it.
     const results =
       options.tx === undefined
-        ? await this.connection.run('enqueue', (db) => this.insertJobs(db, jobs, this.connection.prepare))
+        ? await this.connection.run('enqueue', (db) => this.insertOrRecognize(db, jobs))
         : await this.connection.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs, false));
     this.connection.emitEnqueued(jobs, results);
     return results;
@@ -123,6 +123,44 @@ export class PostgresQueue implements JobQueue {
       q(db, this.sql.appendLog, [lease.id, lease.token, JSON.stringify(entry), recordLimits.maxLogEntries]),
     );
     if (rowCount === 0) throw new LeaseLostError(lease.id);
+  }
+
+  /**
+   * Inserts jobs outside any transaction of the caller's, and answers a batch sent again as it
+   * was answered the first time. The INSERT is one statement, so it committed whole or not at
+   * all; when its reply is lost (the connection dropped after the commit), the caller sees a
+   * transient error and may send the same jobs again (the client does, see `enqueueRetries`).
+   * Their ids are then taken, and the statement fails on the primary key. If every job of the
+   * batch is stored under its id with its name and creation time, or is a keyed job that
+   * left no row (its key turned it away the first time), the batch is that first call: each
+   * stored job answers `created: true` and a turned-away one names the key's holder again.
+   * Any other taken id is a real clash and fails the call, which wrote nothing. Checked only
+   * when the INSERT fails, so an ordinary enqueue costs nothing more.
+   */
+  private async insertOrRecognize(db: PgQueryable, jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+    try {
+      return await this.insertJobs(db, jobs, this.connection.prepare);
+    } catch (error) {
+      if ((error as { code?: string; constraint?: string }).code !== '23505' || (error as { constraint?: string }).constraint !== 'jobs_pkey') throw error;
+      const { rows } = await q<{ id: string; name: string; created_at: number }>(db, this.sql.storedJobsById, [jobs.map((job) => job.id)]);
+      const stored = new Map(rows.map((row) => [row.id, row]));
+      const replayed = jobs.every((job) => {
+        const row = stored.get(job.id);
+        return row === undefined ? job.key !== null : row.name === job.name && row.created_at === job.createdAt;
+      });
+      if (!replayed || stored.size === 0) throw error;
+      const results: EnqueueResult[] = [];
+      for (const job of jobs) {
+        if (stored.has(job.id)) {
+          results.push({ id: job.id, created: true });
+          continue;
+        }
+        const holder = (await q<{ id: string }>(db, this.sql.findActiveJobByKey, [job.name, job.key])).rows[0]?.id;
+        if (holder === undefined) throw error;
+        results.push({ id: holder, created: false });
+      }
+      return results;
+    }
   }
 
   /** Inserts jobs in one statement; a key held by an active job returns that job instead. */
