@@ -71,6 +71,37 @@ describe('sqlite: waiting for the write lock', () => {
     expect((await backend.get(job.id))?.state).toBe('queued');
   });
 
+  // A lone keyless enqueue into a queue this backend has written to is one INSERT, run in
+  // autocommit without BEGIN IMMEDIATE (sqlite-write-queue.ts): it waits for the lock the same way.
+  it('a lone one-statement enqueue (autocommit) waits on a timer for the lock too, and a taken id fails it alone', async () => {
+    const backend = await openBackend({ busyTimeoutMs: 2_000 });
+    const [first] = await backend.enqueue([newJob()]);
+    const lock = lockHolder();
+    const ticks = tickCounter();
+    const job = newJob();
+    const enqueued = backend.enqueue([job]);
+    await sleep(200);
+    lock.release();
+    expect(await enqueued).toEqual([{ id: job.id, created: true }]);
+    expect(ticks.stop()).toBeGreaterThan(10);
+    expect((await backend.get(job.id))?.state).toBe('queued');
+
+    const taken = await backend.enqueue([{ ...newJob(), id: first!.id }]).catch((caught: unknown) => caught);
+    expect(taken).toBeInstanceOf(StoreError);
+    const after = newJob();
+    expect(await backend.enqueue([after])).toEqual([{ id: after.id, created: true }]);
+    expect((await backend.stats()).counts.queued).toBe(3);
+  });
+
+  it('a lone one-statement enqueue that does not get the lock within busyTimeout fails with a transient StoreError', async () => {
+    const backend = await openBackend({ busyTimeoutMs: 150 });
+    await backend.enqueue([newJob()]);
+    lockHolder();
+    const error = await backend.enqueue([newJob()]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ transient: true, details: { operation: 'enqueue', sqliteCode: 'SQLITE_BUSY' } });
+  });
+
   // The old backend blocked for the whole busy timeout and called the failure permanent.
   it('a write that does not get the lock within busyTimeout fails with a transient StoreError (SQLITE_BUSY)', async () => {
     const backend = await openBackend({ busyTimeoutMs: 300 });

@@ -236,10 +236,10 @@ export class SqliteConnection {
    * timers, I/O and a worker in the same process. It costs a few µs a call; an enqueue with
    * its commit takes a hundred or more.
    */
-  async write<T>(operation: string, fn: () => T): Promise<T> {
+  async write<T>(operation: string, fn: () => T, oneStatement = false): Promise<T> {
     await this.open();
     await nextTurn();
-    return this.writes.run(operation, fn);
+    return this.writes.run(operation, fn, oneStatement);
   }
 
   /** A call that only reads: in WAL mode it needs no lock, except for moments (a log being reset), waited out on a timer. */

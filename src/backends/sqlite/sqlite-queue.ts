@@ -65,7 +65,9 @@ export class SqliteQueue implements JobQueue {
 
   async enqueue(jobs: readonly NewJob[], options: EnqueueCallOptions = {}): Promise<EnqueueResult[]> {
     if (options.tx !== undefined) throw new InvalidOptionError('tx', options.tx, 'no transaction: transactional enqueue is for the postgres backend');
-    const results = await this.connection.write('enqueue', () => this.insertJobs(jobs));
+    // A lone keyless job into a queue that has its row is one INSERT: autocommit suffices.
+    const oneStatement = jobs.length === 1 && jobs[0]!.key === null && this.recordedQueues.has(jobs[0]!.queue);
+    const results = await this.connection.write('enqueue', () => this.insertJobs(jobs), oneStatement);
     for (const [index, job] of jobs.entries()) if (results[index]!.created) this.recordedQueues.add(job.queue);
     for (const event of enqueuedEvents(jobs, results)) this.connection.emit(event);
     return results;
