@@ -55,20 +55,24 @@ function tickCounter(): { stop: () => number } {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** An enqueue made while another connection holds the lock for 200 ms: this process ticks on meanwhile, and the job is stored once the lock is free. */
+async function expectEnqueueWaitsForLock(backend: SqliteBackend): Promise<void> {
+  const lock = lockHolder();
+  const ticks = tickCounter();
+  const job = newJob();
+  const enqueued = backend.enqueue([job]);
+  await sleep(200);
+  lock.release();
+  expect(await enqueued).toEqual([{ id: job.id, created: true }]);
+  expect(ticks.stop()).toBeGreaterThan(10);
+  expect((await backend.get(job.id))?.state).toBe('queued');
+}
+
 describe('sqlite: waiting for the write lock', () => {
   // The old backend waited inside SQLite: the timer that was to release the lock could not
   // fire until the busy timeout gave up, so the enqueue failed and nothing ticked meanwhile.
   it('a write waits on a timer while another connection holds the lock, and goes through once it is free', async () => {
-    const backend = await openBackend();
-    const lock = lockHolder();
-    const ticks = tickCounter();
-    const job = newJob();
-    const enqueued = backend.enqueue([job]);
-    await sleep(200);
-    lock.release();
-    expect(await enqueued).toEqual([{ id: job.id, created: true }]);
-    expect(ticks.stop()).toBeGreaterThan(10);
-    expect((await backend.get(job.id))?.state).toBe('queued');
+    await expectEnqueueWaitsForLock(await openBackend());
   });
 
   // A lone keyless enqueue into a queue this backend has written to is one INSERT, run in
@@ -76,15 +80,7 @@ describe('sqlite: waiting for the write lock', () => {
   it('a lone one-statement enqueue (autocommit) waits on a timer for the lock too, and a taken id fails it alone', async () => {
     const backend = await openBackend({ busyTimeoutMs: 2_000 });
     const [first] = await backend.enqueue([newJob()]);
-    const lock = lockHolder();
-    const ticks = tickCounter();
-    const job = newJob();
-    const enqueued = backend.enqueue([job]);
-    await sleep(200);
-    lock.release();
-    expect(await enqueued).toEqual([{ id: job.id, created: true }]);
-    expect(ticks.stop()).toBeGreaterThan(10);
-    expect((await backend.get(job.id))?.state).toBe('queued');
+    await expectEnqueueWaitsForLock(backend);
 
     const taken = await backend.enqueue([{ ...newJob(), id: first!.id }]).catch((caught: unknown) => caught);
     expect(taken).toBeInstanceOf(StoreError);
