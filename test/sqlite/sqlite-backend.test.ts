@@ -474,12 +474,13 @@ describe('claiming from a large table', () => {
     const db = connect();
 
     // 200,000 finished rows, written directly where the backend keeps them (jobsmith_finished,
-    // migration 8, where state 1 is completed): the backend would take far longer to run them.
+    // migration 8, where state 1 is completed, its times ms after created_at since migration 9):
+    // the backend would take far longer to run them.
     db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
       INSERT INTO jobsmith_finished (id, name, queue, state, payload, metadata, priority, max_attempts, attempts,
-                                 run_at, created_at, started_at, finished_at, result)
+                                 run_after, created_at, started_after, finished_after, result)
       SELECT printf('done-%07d', i), 'work', 'default', 1, '{}', '{}', 9, 3, 1,
-             ${start} - 1000000 + i, ${start} - 1000000 + i, ${start} - 1000000 + i, ${start} - 1000000 + i, 'null'
+             0, ${start} - 1000000 + i, 0, 0, 'null'
       FROM n`);
     // 5,000 running (leases not yet expired) and 5,000 scheduled for later: claimable neither.
     db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)

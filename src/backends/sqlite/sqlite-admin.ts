@@ -132,6 +132,8 @@ export class SqliteAdmin implements JobAdmin {
       if (request.finishedBy !== undefined) removed += this.connection.statements.pruneFinished.run(states, request.finishedBy).changes;
       if (request.expired) removed += this.connection.statements.pruneExpired.run(now).changes;
       this.connection.statements.pruneCounts.run(now - statsWindowMs);
+      // The pages the pruned rows held go back to the volume (a new file's auto_vacuum=INCREMENTAL).
+      if (removed > 0) this.connection.giveBackFreePages();
       return removed;
     });
   }

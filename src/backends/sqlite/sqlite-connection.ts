@@ -148,6 +148,14 @@ export class SqliteConnection {
   close(): boolean {
     if (this.closed) return false;
     this.closed = true;
+    if (this.db && !this.db.inTransaction) {
+      try {
+        this.giveBackFreePages();
+      } catch {
+        // Another connection holds the write lock (or the volume is full): the pages stay
+        // free inside the file, and a later prune or close gives them back.
+      }
+    }
     this.db?.close();
     this.db = null;
     return true;
@@ -170,6 +178,15 @@ export class SqliteConnection {
       // No busy timeout: SQLite would wait for a lock inside the call, blocking the event loop.
       db = new Database(path, { timeout: 0 });
       const opening = db;
+      // A new file gives the pages it frees back to the volume (giveBackFreePages) instead of
+      // keeping them for good. SQLite takes the mode only before the file's first page is
+      // written: before the switch to WAL, which writes it, and the first table. A file made
+      // before this keeps its mode (auto_vacuum=NONE: only a VACUUM could change it). Setting it
+      // writes the file's header, so it waits for a lock like the switch to WAL; SQLite leaves a
+      // file alone that another process gave its first table meanwhile.
+      if ((await retryWhileBusy(deadline, () => opening.pragma('page_count', { simple: true }))) === 0) {
+        await retryWhileBusy(deadline, () => opening.pragma('auto_vacuum = INCREMENTAL'));
+      }
       // Switching a file to WAL needs a lock SQLite would not wait for anyway (it reports
       // SQLITE_BUSY at once): retry, so processes opening a new file together all succeed.
       await retryWhileBusy(deadline, () => opening.pragma('journal_mode = WAL'));
@@ -240,6 +257,19 @@ export class SqliteConnection {
     await this.open();
     await nextTurn();
     return this.writes.run(operation, fn, oneStatement);
+  }
+
+  /**
+   * Gives the file's free pages back to the volume (`PRAGMA incremental_vacuum`): rows deleted
+   * or moved (a prune; the queued rows of a backlog, once run, move to jobsmith_finished)
+   * leave pages free that SQLite otherwise keeps in the file for its next writes. Pages in use
+   * at the end of the file are moved into the free ones and the file is cut (in WAL mode, by
+   * the next checkpoint). Called inside a prune's write, and at close (outside any write; the
+   * write lock is not waited for). Costs a page write per page given back; a no-op in a file
+   * with none free and in one made before auto_vacuum=INCREMENTAL (see `openConnection`).
+   */
+  giveBackFreePages(): void {
+    this.handle().pragma('incremental_vacuum');
   }
 
   /** A call that only reads: in WAL mode it needs no lock, except for moments (a log being reset), waited out on a timer. */

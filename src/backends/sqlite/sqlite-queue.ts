@@ -283,7 +283,7 @@ export class SqliteQueue implements JobQueue {
     const completes = settlements.filter((settlement) => settlement.kind === 'complete');
     const completed = new Set<string>();
     // An outcome whose attempt's outcome is already stored: written before, and its reply lost.
-    const alreadyApplied = (id: string, token: string) => s.settledBy.get(id, token) !== undefined;
+    const alreadyApplied = (id: string, token: string) => s.settledBy.get({ id, token }) !== undefined;
     // Flow jobs that finished here, whose parents are resolved in this same transaction; the
     // only cost for a job outside a flow is the test of its has_parents.
     const finished: FinishedChild[] = [];
@@ -341,7 +341,7 @@ export class SqliteQueue implements JobQueue {
           if (row?.has_parents === 1) finished.push({ id, state: 'cancelled' });
           break;
         case 'hook-done':
-          return s.hookDone.get(id, token) !== undefined || s.hookDoneBy.get(id, token) !== undefined;
+          return s.hookDone.get(id, token) !== undefined || s.hookDoneBy.get({ id, token }) !== undefined;
       }
       return row !== undefined || alreadyApplied(id, token);
     });

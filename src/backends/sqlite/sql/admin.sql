@@ -26,14 +26,14 @@ UPDATE jobsmith_jobs SET state = 'cancelled', finished_at = ?, expires_at = ? WH
 
 -- name: retry
 -- A failed or cancelled job's row moves back to jobsmith_jobs; its seq is new. Its steps, result,
--- error and attempt history stay.
+-- error and attempt history stay (its start time made absolute again: migration 9).
 INSERT INTO jobsmith_jobs
   (id, name, queue, state, payload, metadata, priority, key, attempts, max_attempts, crashes, backoff, timeout_ms, keep_completed_ms,
    keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, progress_history, logs, cancel_requested,
    expires_at, failed_hook, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children,
    pending_children, run_if)
   SELECT id, name, queue, 'queued', payload, coalesce(metadata, '{}'), priority, key, 0, max_attempts, 0, backoff, timeout_ms, keep_completed_ms,
-    keep_failed_ms, ?, created_at, started_at, NULL, result, error, progress, coalesce(progress_history, '[]'), coalesce(logs, '[]'), 0,
+    keep_failed_ms, ?, created_at, created_at + started_after, NULL, result, error, progress, coalesce(progress_history, '[]'), coalesce(logs, '[]'), 0,
     NULL, NULL, settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children,
     pending_children, run_if
   FROM jobsmith_finished WHERE id = ? AND state IN (2, 3)
@@ -53,14 +53,15 @@ DELETE FROM jobsmith_finished WHERE id = ?
 -- Finished jobs only (a job whose failed hook is pending is still in jobsmith_jobs, and stays
 -- until the hook has run); a flow job stays while a parent of it has not finished (the parent
 -- will read its result). Jobs outside flows pay the has_parents test alone. No index: a scan
--- of the finished rows, which keep their primary key alone (issue #21's disk floor).
+-- of the finished rows, which keep their primary key alone (issue #21's disk floor). Times in
+-- jobsmith_finished are ms after created_at (migration 9).
 DELETE FROM jobsmith_finished
-  WHERE state IN (SELECT CASE value WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 WHEN 'cancelled' THEN 3 END FROM json_each(?)) AND finished_at <= ?
+  WHERE state IN (SELECT CASE value WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 WHEN 'cancelled' THEN 3 END FROM json_each(?)) AND created_at + finished_after <= ?
   AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
     WHERE d.child_id = jobsmith_finished.id AND p.state IN ('scheduled','queued','running')))
 
 -- name: pruneExpired
-DELETE FROM jobsmith_finished WHERE expires_at <= ?
+DELETE FROM jobsmith_finished WHERE created_at + expires_after <= ?
   AND (has_parents = 0 OR NOT EXISTS (SELECT 1 FROM jobsmith_dependencies AS d JOIN jobsmith_jobs AS p ON p.id = d.parent_id
     WHERE d.child_id = jobsmith_finished.id AND p.state IN ('scheduled','queued','running')))
 

@@ -67,9 +67,9 @@ UPDATE jobsmith_jobs SET cancel_requested = 1 WHERE id = ?
 -- name: childrenOf
 -- A child deleted or pruned after it finished has no row: listed from its dependency alone.
 -- A child's row is in one of the two tables (migration 8); a join with the view of both would
--- scan it.
+-- scan it. A finished row's finished_at is ms after its created_at (migration 9).
 SELECT d.child_id, d.child_name, d.policy, coalesce(j.state, CASE f.state WHEN 1 THEN 'completed' WHEN 2 THEN 'failed' WHEN 3 THEN 'cancelled' END) AS state, coalesce(j.result, f.result) AS result,
-    coalesce(j.error, f.error) AS error, coalesce(j.finished_at, f.finished_at) AS finished_at
+    coalesce(j.error, f.error) AS error, coalesce(j.finished_at, f.created_at + f.finished_after) AS finished_at
   FROM jobsmith_dependencies AS d LEFT JOIN jobsmith_jobs AS j ON j.id = d.child_id LEFT JOIN jobsmith_finished AS f ON f.id = d.child_id
   WHERE d.parent_id = ? ORDER BY d.position
 

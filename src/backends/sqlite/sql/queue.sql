@@ -71,14 +71,16 @@ UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || s
 -- rewritten first, and no trigger is called on jobsmith_jobs for it. completeMoved deletes it next.
 -- `+j.state`: with an index usable for j.state, SQLite walked every running row and scanned
 -- the whole JSON batch for each (50 running rows: 50 × 50), instead of looking each outcome's
--- row up by id. The row is copied column by column (state 1: completed); of flows it reads only has_parents.
+-- row up by id. The row is copied column by column (state 1: completed), its times as ms after
+-- created_at and its token's 16-character prefix (migration 9); of flows it reads only has_parents.
 INSERT INTO jobsmith_finished
   (id, name, queue, state, payload, metadata, priority, key, attempts, max_attempts, crashes, backoff, timeout_ms, keep_completed_ms,
-   keep_failed_ms, run_at, created_at, started_at, finished_at, result, error, progress, progress_history, logs, expires_at, failed_hook,
+   keep_failed_ms, run_after, created_at, started_after, finished_after, result, error, progress, progress_history, logs, expires_after, failed_hook,
    settled_token, attempt_history, attempt_history_dropped, flow_id, has_parents, total_children, pending_children, run_if)
   SELECT j.id, j.name, j.queue, 1, j.payload, nullif(j.metadata, '{}'), j.priority, j.key, j.attempts + 1, j.max_attempts, j.crashes,
-    j.backoff, j.timeout_ms, j.keep_completed_ms, j.keep_failed_ms, j.run_at, j.created_at, j.started_at, ?, nullif(s.result, 'null'), j.error,
-    j.progress, nullif(j.progress_history, '[]'), nullif(j.logs, '[]'), s.expires_at, j.failed_hook, s.token, j.attempt_history,
+    j.backoff, j.timeout_ms, j.keep_completed_ms, j.keep_failed_ms, j.run_at - j.created_at, j.created_at, j.started_at - j.created_at, ? - j.created_at,
+    nullif(s.result, 'null'), j.error, j.progress, nullif(j.progress_history, '[]'), nullif(j.logs, '[]'), s.expires_at - j.created_at, j.failed_hook,
+    substr(s.token, 1, 16), j.attempt_history,
     j.attempt_history_dropped, j.flow_id, j.has_parents, j.total_children, j.pending_children, j.run_if
   FROM (SELECT value ->> 'id' AS id, value ->> 'token' AS token, value -> 'result' AS result, value ->> 'expiresAt' AS expires_at
         FROM json_each(?)) AS s
@@ -138,10 +140,14 @@ UPDATE jobsmith_jobs SET failed_hook = 'done', settled_token = lease_token, leas
 -- name: hookDoneBy
 -- A hook-done counts as written again only once the hook is done: while it is pending, the
 -- failure's token is the stored one, and a dead worker's lease must not end another's hook.
-SELECT 1 AS applied FROM jobsmith_any_job WHERE id = ? AND failed_hook = 'done' AND settled_token = ?
+-- A finished row keeps the token's 16-character prefix (migration 9): see settledBy.
+SELECT 1 AS applied FROM jobsmith_any_job WHERE id = @id AND failed_hook = 'done' AND settled_token IN (@token, substr(@token, 1, 16))
 
 -- name: settledBy
-SELECT 1 AS applied FROM jobsmith_any_job WHERE id = ? AND settled_token = ?
+-- The whole token (a job still in jobsmith_jobs, retried later) or its 16-character prefix (a
+-- finished row, migration 9): the prefix is the claim's random part, which no other claim of
+-- the job shares, so a different claim's token matches neither.
+SELECT 1 AS applied FROM jobsmith_any_job WHERE id = @id AND settled_token IN (@token, substr(@token, 1, 16))
 
 -- name: takeOverHook
 UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
