@@ -14,6 +14,9 @@ CREATE TABLE :SCHEMA.finished_jobs (LIKE :SCHEMA.jobs INCLUDING DEFAULTS);
 ALTER TABLE :SCHEMA.finished_jobs ADD PRIMARY KEY (id);
 CREATE INDEX finished_jobs_flow ON :SCHEMA.finished_jobs (flow_id) WHERE flow_id IS NOT NULL;
 
+-- The steps' foreign key goes first: its ON DELETE CASCADE would take the moved jobs' steps
+-- (see finished_jobs_steps below).
+ALTER TABLE :SCHEMA.steps DROP CONSTRAINT steps_job_id_fkey;
 INSERT INTO :SCHEMA.finished_jobs SELECT * FROM :SCHEMA.jobs
   WHERE state IN ('completed', 'failed', 'cancelled') AND failed_hook IS DISTINCT FROM 'pending';
 DELETE FROM :SCHEMA.jobs WHERE state IN ('completed', 'failed', 'cancelled') AND failed_hook IS DISTINCT FROM 'pending';
@@ -32,7 +35,6 @@ CREATE VIEW :SCHEMA.all_jobs AS SELECT * FROM :SCHEMA.jobs UNION ALL SELECT * FR
 -- first); deleting an active job deletes them in its own statement (deleteJob, admin.sql).
 -- Per statement, so a prune of many jobs is one more statement, and completions (which delete
 -- from `jobs`, not from here) do not call it.
-ALTER TABLE :SCHEMA.steps DROP CONSTRAINT steps_job_id_fkey;
 CREATE FUNCTION :SCHEMA.delete_finished_steps() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM :SCHEMA.steps s WHERE s.job_id IN (SELECT id FROM gone)
