@@ -77,7 +77,7 @@ DELETE FROM :SCHEMA.finished_jobs j WHERE state = ANY ($1::text[]) AND state IN 
                                        WHERE d.child_id = j.id AND p.state NOT IN ('completed','failed','cancelled')))
 
 -- name: pruneExpired
--- As pruneFinished; no index on expires_at either.
+-- As pruneFinished, through finished_jobs_expires.
 DELETE FROM :SCHEMA.finished_jobs j WHERE expires_at <= $1 AND state IN ('completed','failed','cancelled') AND failed_hook IS DISTINCT FROM 'pending'
   AND total_children = 0
   AND (NOT has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
