@@ -6,6 +6,10 @@
  *
  *   npx tsx bench/diagnostics/pg-settle-claim-cost.ts --jobs 20000 --batches 50,200,1000 --reps 2
  *
+ * --setup <file.sql> (repeatable) runs a scratch change of the schema after the migrations, to
+ * measure it before writing a migration: `:SCHEMA` in the file is the schema, `jobsmith`.
+ * --label <text> prefixes each printed line, to tell the runs of several setups apart.
+ *
  * A throwaway stock server (test/support); the jobs are inserted by SQL, then VACUUM ANALYZE.
  */
 import { readFileSync } from 'node:fs';
@@ -15,7 +19,8 @@ import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts
 import { startPostgres } from '../../test/support/index.ts';
 
 const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '20000' }, batches: { type: 'string', default: '50,200,1000' }, reps: { type: 'string', default: '2' } },
+  options: { jobs: { type: 'string', default: '20000' }, batches: { type: 'string', default: '50,200,1000' }, reps: { type: 'string', default: '2' },
+    setup: { type: 'string', multiple: true, default: [] }, label: { type: 'string', default: '' } },
 });
 const jobs = Number(values.jobs);
 const server = await startPostgres();
@@ -24,17 +29,25 @@ try {
   const backend = new PostgresBackend({ connectionString: url });
   await backend.open();
   await backend.close();
+  const setupClient = new pg.Client({ connectionString: url });
+  await setupClient.connect();
+  for (const file of values.setup) await setupClient.query(readFileSync(file, 'utf8').replaceAll(':SCHEMA', 'jobsmith'));
+  await setupClient.end();
   pg.types.setTypeParser(20, Number);
   const client = new pg.Client({ connectionString: url });
+  // Stopping the server ends this connection: an error event, not a failure of the run.
+  client.on('error', () => {});
   await client.connect();
   const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   const serverCpuMs = () => {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10;
   };
+  const hasFinishedTable = (await client.query<{ t: string | null }>("SELECT to_regclass('jobsmith.finished_jobs')::text AS t")).rows[0]!.t !== null;
   for (let rep = 0; rep < Number(values.reps); rep++) {
     for (const batch of values.batches.split(',').map(Number)) {
       await client.query('TRUNCATE jobsmith.jobs CASCADE');
+      if (hasFinishedTable) await client.query('TRUNCATE jobsmith.finished_jobs');
       await client.query(
         `INSERT INTO jobsmith.jobs (id, name, queue, state, payload, max_attempts, run_at, created_at, keep_completed_ms)
          SELECT gen_random_uuid(), 'diagnose', 'default', 'queued', jsonb_build_object('index', i, 'sentAt', 1764900000000), 3, 1764900000000, 1764900000000, 86400000
@@ -62,10 +75,13 @@ try {
       }
       const serverUs = ((serverCpuMs() - serverBefore) * 1000) / settled;
       const clientCpu = process.cpuUsage(clientBefore);
-      console.log(`batch ${String(batch).padStart(5)}: server backend ${serverUs.toFixed(1)} µs/job, pg client ${((clientCpu.user + clientCpu.system) / settled).toFixed(1)} µs/job (${settled} jobs)`);
+      console.log(`${values.label}batch ${String(batch).padStart(5)}: server backend ${serverUs.toFixed(1)} µs/job, pg client ${((clientCpu.user + clientCpu.system) / settled).toFixed(1)} µs/job (${settled} jobs)`);
     }
   }
   await client.end();
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
 } finally {
   await server.stop();
 }

@@ -170,7 +170,12 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     await blocker.connect();
     try {
       await blocker.query('BEGIN');
-      await blocker.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [parentId]);
+      // A finished parent is in finished_jobs (migration 11).
+      await blocker.query(
+        `WITH a AS (SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE), f AS (SELECT 1 FROM ${schema}.finished_jobs WHERE id = $1 FOR UPDATE)
+         SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM f)`,
+        [parentId],
+      );
       const written = write();
       await untilWaiting(1);
       const settled = second.settle([{ id: child.id, token: child.token, kind: 'complete', result: 'late', expiresAt: null }]);

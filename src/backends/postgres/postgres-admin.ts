@@ -92,7 +92,7 @@ export class PostgresAdmin implements JobAdmin {
     const result = await this.connection.inTransaction(undefined, 'cancel', async (db): Promise<CancelResult> => {
       // A waiting parent's unfinished descendants first, as a settle locks a child before its parent.
       await this.flows.lockDescendants(db, id);
-      const { rows } = await q<PgJobRow>(db, this.sql.lockJob, [id]);
+      const { rows } = await lockInEitherTable(() => q<PgJobRow>(db, this.sql.lockJob, [id]));
       const row = rows[0];
       if (!row) return { outcome: 'not-found' };
       if (terminalStates.includes(row.state)) return { outcome: 'already-finished', job: pgRowToRecord(row) };
@@ -119,7 +119,7 @@ export class PostgresAdmin implements JobAdmin {
 
   async retry(id: string): Promise<JobRecord> {
     const record = await this.connection.inTransaction(undefined, 'retry', async (db) => {
-      const { rows } = isUuid(id) ? await q<PgJobRow>(db, this.sql.lockJob, [id]) : { rows: [] };
+      const { rows } = isUuid(id) ? await lockInEitherTable(() => q<PgJobRow>(db, this.sql.lockJob, [id])) : { rows: [] };
       const row = rows[0];
       if (!row) throw new InvalidStateError(id, 'missing', 'retry');
       if (row.state !== 'failed' && row.state !== 'cancelled') throw new InvalidStateError(id, row.state, 'retry');
@@ -140,10 +140,8 @@ export class PostgresAdmin implements JobAdmin {
     return this.connection.inTransaction(undefined, 'delete', async (db) => {
       // A parent's children first, as a settle locks a child before its parent.
       await this.flows.lockChildren(db, id);
-      const { rows } = await q<{ state: JobState; failed_hook: FailedHookState; has_parents: boolean; total_children: number }>(
-        db,
-        this.sql.lockJobState,
-        [id],
+      const { rows } = await lockInEitherTable(() =>
+        q<{ state: JobState; failed_hook: FailedHookState; has_parents: boolean; total_children: number }>(db, this.sql.lockJobState, [id]),
       );
       const row = rows[0];
       if (!row) return false;
@@ -213,6 +211,17 @@ export class PostgresAdmin implements JobAdmin {
   private async promoteDue(): Promise<void> {
     await this.connection.run('promote', (db) => q(db, this.sql.promoteDue, [this.connection.clock.now()]));
   }
+}
+
+/**
+ * Locks a job in `jobs` or `finished_jobs` (migration 11). A job that a settle moves to
+ * finished_jobs while this waits for its row is deleted from jobs when the wait ends, and its
+ * new row is newer than the statement's snapshot: found in neither table. A second statement
+ * (a new snapshot under READ COMMITTED) finds it where it went.
+ */
+async function lockInEitherTable<Row>(lock: () => Promise<{ rows: Row[] }>): Promise<{ rows: Row[] }> {
+  const first = await lock();
+  return first.rows.length > 0 ? first : lock();
 }
 
 export function isUuid(id: string): boolean {

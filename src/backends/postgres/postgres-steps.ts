@@ -7,7 +7,11 @@ import { type PostgresConnection, loadStatements, q } from './postgres-connectio
 
 const stepStatements = ['recordStep', 'stepsOf'] as const;
 
-/** The durable-steps role on PostgreSQL: a row per step in `steps`, deleted with its job by the foreign key. */
+/**
+ * The durable-steps role on PostgreSQL: a row per step in `steps`, deleted with its job: by
+ * deleteJob (admin.sql) for an active job, by the trigger finished_jobs_steps for a finished one
+ * (migration 11; a foreign key would have taken the steps when a finishing job moves).
+ */
 export class PostgresSteps implements StepStore {
   private readonly sql: Record<(typeof stepStatements)[number], string>;
 

@@ -7,7 +7,7 @@
 -- taken nothing is written, and that id comes back. A job with dependencies waits as
 -- scheduled with run_at = waitingForChildrenRunAt (the caller sets both); pending_children
 -- starts at total_children. The insert trigger of migration 1 wakes workers for queued jobs.
-WITH taken AS (SELECT id FROM :SCHEMA.jobs WHERE id = ANY ($1::uuid[]) LIMIT 1),
+WITH taken AS (SELECT id FROM :SCHEMA.all_jobs WHERE id = ANY ($1::uuid[]) LIMIT 1),
 ins AS (
   INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata, priority, max_attempts, backoff, timeout_ms,
       keep_completed_ms, keep_failed_ms, run_at, created_at, flow_id, run_if, has_parents, total_children, pending_children, flow_height)
@@ -33,14 +33,14 @@ SELECT (SELECT id FROM taken) AS taken
 -- A dependency outlives its child: a child deleted or pruned is listed with state null.
 SELECT d.child_id AS id, d.child_name AS name, c.state, CASE WHEN c.state = 'completed' THEN c.result END AS result,
     c.error, d.policy, c.finished_at
-  FROM :SCHEMA.flow_dependencies d LEFT JOIN :SCHEMA.jobs c ON c.id = d.child_id
+  FROM :SCHEMA.flow_dependencies d LEFT JOIN :SCHEMA.all_jobs c ON c.id = d.child_id
  WHERE d.parent_id = $1
  ORDER BY d.position
 
 -- name: flowProgress
--- Through the partial index jobs_flow. A leaf waits for no other job.
+-- Through the partial indexes jobs_flow and finished_jobs_flow. A leaf waits for no other job.
 SELECT state, count(*)::int AS count, count(*) FILTER (WHERE total_children = 0)::int AS leaves
-  FROM :SCHEMA.jobs WHERE flow_id = $1 GROUP BY state
+  FROM :SCHEMA.all_jobs WHERE flow_id = $1 GROUP BY state
 
 -- name: resolveParents
 -- Jobs that finished, or are being deleted before they finished, by a write outside
@@ -62,9 +62,12 @@ SELECT 1 FROM :SCHEMA.jobs j WHERE j.id IN (SELECT id FROM descendants) AND j.st
  ORDER BY j.flow_height, j.id FOR UPDATE OF j
 
 -- name: lockChildren
--- Before a delete locks its job: a parent's children, in the same order.
-SELECT 1 FROM :SCHEMA.jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id = $1)
- ORDER BY c.flow_height, c.id FOR UPDATE OF c
+-- Before a delete locks its job: a parent's children, in the same order, the active ones first.
+WITH a AS (SELECT 1 FROM :SCHEMA.jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id = $1)
+            ORDER BY c.flow_height, c.id FOR UPDATE OF c),
+     f AS (SELECT 1 FROM :SCHEMA.finished_jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id = $1)
+            ORDER BY c.flow_height, c.id FOR UPDATE OF c)
+SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM f)
 
 -- name: cancelDescendants
 -- A waiting parent was cancelled: every descendant that has not finished is cancelled in one
@@ -97,8 +100,13 @@ SELECT (SELECT coalesce(array_agg(id), '{}') FROM cancelled) AS cancelled,
 -- Parents just deleted (delete, prune): their dependencies go; a child no other parent waits
 -- for any more no longer has parents. The statement sees the dependencies as they were
 -- before it, hence the parents named again in the NOT EXISTS.
-WITH gone AS (DELETE FROM :SCHEMA.flow_dependencies WHERE parent_id = ANY ($1::uuid[]) RETURNING child_id)
-UPDATE :SCHEMA.jobs c SET has_parents = false
+-- A child is in either table.
+WITH gone AS (DELETE FROM :SCHEMA.flow_dependencies WHERE parent_id = ANY ($1::uuid[]) RETURNING child_id),
+active AS (
+  UPDATE :SCHEMA.jobs c SET has_parents = false
+   WHERE c.id IN (SELECT child_id FROM gone) AND c.has_parents
+     AND NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d WHERE d.child_id = c.id AND d.parent_id <> ALL ($1::uuid[])))
+UPDATE :SCHEMA.finished_jobs c SET has_parents = false
  WHERE c.id IN (SELECT child_id FROM gone) AND c.has_parents
    AND NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d WHERE d.child_id = c.id AND d.parent_id <> ALL ($1::uuid[]))
 
@@ -106,9 +114,10 @@ UPDATE :SCHEMA.jobs c SET has_parents = false
 -- Prune, after the jobs without children (pruneFinished, pruneExpired in admin.sql): the
 -- parents it may remove, under the same conditions ($2 set for finishedBy, $3 for expired),
 -- read without a lock; their children are locked first, as a settle locks a child before its
--- parent. flow_id IS NOT NULL lets the planner read only flow jobs (the partial index jobs_flow).
+-- parent. Finished parents are in finished_jobs; flow_id IS NOT NULL lets the planner read only
+-- flow jobs (the partial index finished_jobs_flow). A parent that has not finished is in jobs.
 WITH parents AS (
-  SELECT j.id FROM :SCHEMA.jobs j
+  SELECT j.id FROM :SCHEMA.finished_jobs j
    WHERE j.flow_id IS NOT NULL AND j.total_children > 0 AND j.state IN ('completed','failed','cancelled')
      AND j.failed_hook IS DISTINCT FROM 'pending'
      AND (($2::bigint IS NOT NULL AND j.state = ANY ($1::text[]) AND j.finished_at <= $2) OR ($3::bigint IS NOT NULL AND j.expires_at <= $3))
@@ -117,12 +126,16 @@ WITH parents AS (
 ), locked AS (
   SELECT c.id FROM :SCHEMA.jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id IN (SELECT id FROM parents))
    ORDER BY c.flow_height, c.id FOR UPDATE OF c
+), locked_finished AS (
+  SELECT c.id FROM :SCHEMA.finished_jobs c WHERE c.id IN (SELECT d.child_id FROM :SCHEMA.flow_dependencies d WHERE d.parent_id IN (SELECT id FROM parents))
+   ORDER BY c.flow_height, c.id FOR UPDATE OF c
 )
-SELECT coalesce((SELECT array_agg(id) FROM parents), '{}') AS parents, (SELECT count(*) FROM locked)::int AS locked
+SELECT coalesce((SELECT array_agg(id) FROM parents), '{}') AS parents,
+  ((SELECT count(*) FROM locked) + (SELECT count(*) FROM locked_finished))::int AS locked
 
 -- name: pruneParents
 -- The parents lockPrunableParents found, those that still meet its conditions now that they are locked.
-DELETE FROM :SCHEMA.jobs j
+DELETE FROM :SCHEMA.finished_jobs j
  WHERE j.id = ANY ($4::uuid[]) AND j.state IN ('completed','failed','cancelled') AND j.failed_hook IS DISTINCT FROM 'pending'
    AND (($2::bigint IS NOT NULL AND j.state = ANY ($1::text[]) AND j.finished_at <= $2) OR ($3::bigint IS NOT NULL AND j.expires_at <= $3))
    AND (NOT j.has_parents OR NOT EXISTS (SELECT 1 FROM :SCHEMA.flow_dependencies d JOIN :SCHEMA.jobs p ON p.id = d.parent_id
