@@ -222,7 +222,7 @@ export class Client implements AsyncDisposable {
   private async sendEnqueue(backend: Backend, jobs: NewJob[], call: EnqueueCall): Promise<EnqueueResult[]> {
     for (let retry = 0; ; retry++) {
       try {
-        return await backend.enqueue(jobs, call);
+        return await backend.enqueue(jobs, retry === 0 ? call : { ...call, resent: true });
       } catch (error) {
         if (!(error instanceof StoreError) || !error.transient || call.tx !== undefined || retry >= this.enqueueRetries || this.closed) throw error;
         const delayMs = 100 * 4 ** retry;

@@ -78,6 +78,13 @@ export interface EnqueueCallOptions {
    * jobs exist only if it commits. Backends without transactional enqueue reject it.
    */
   tx?: unknown;
+  /**
+   * The same jobs were sent before, and that call failed with a transient error: it may have
+   * been written though its reply was lost (see `enqueue`). A store that keeps finished jobs
+   * where the id's uniqueness does not reach (PostgreSQL's `finished_jobs`) looks for the ids
+   * first; the others may ignore it.
+   */
+  resent?: boolean;
 }
 
 export interface EnqueueResult {

@@ -77,7 +77,8 @@ describe.skipIf(servers.skip)('postgres: an enqueue whose reply was lost after t
     const backend = await client.backend();
     const [claimed] = (await backend.claim({ workerId: 'w', queues: ['default'], names: ['lost-reply-mail'], limit: 1, leaseMs: 30_000 })).jobs;
     await backend.settle([{ kind: 'complete', id: claimed!.id, token: claimed!.lease.token, result: null, expiresAt: null }]);
-    const replay = await backend.enqueue([{ ...(await storedNewJob(client, first!.id)) }]);
+    // Finished, the job's row is in finished_jobs, where the primary key of jobs does not reach.
+    const replay = await backend.enqueue([await storedNewJob(client, first!.id)], { resent: true });
     expect(replay).toEqual([{ id: first!.id, created: true }]);
     expect((await client.stats()).counts).toMatchObject({ queued: 0, completed: 1 });
   });
@@ -90,6 +91,9 @@ describe.skipIf(servers.skip)('postgres: an enqueue whose reply was lost after t
     const fresh = { ...clash, id: '01900000-0000-7000-8000-000000000001', createdAt: Date.now() };
     await expect(backend.enqueue([fresh, clash])).rejects.toMatchObject({ name: 'StoreError' });
     expect(await backend.get(fresh.id)).toBeNull();
+    // Sent again with none of its ids stored (the first call never ran): an ordinary insert.
+    expect(await backend.enqueue([fresh], { resent: true })).toEqual([{ id: fresh.id, created: true }]);
+    await expect(backend.enqueue([clash], { resent: true })).rejects.toMatchObject({ name: 'StoreError', transient: false });
   });
 });
 

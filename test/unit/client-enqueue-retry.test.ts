@@ -13,11 +13,13 @@ const hello = defineJob({ name: 'hello', run: (payload: { n: number }) => payloa
 /** A store whose next calls fail as scripted: after writing (a lost reply) or before. */
 class FlakyBackend extends MemoryBackend {
   readonly calls: Array<readonly string[]> = [];
+  readonly resent: boolean[] = [];
   constructor(private readonly script: Array<'written-then-lost' | 'refused' | 'broken'>) {
     super();
   }
   override async enqueue(jobs: readonly NewJob[], options?: EnqueueCallOptions): Promise<EnqueueResult[]> {
     this.calls.push(jobs.map((job) => job.id));
+    this.resent.push(options?.resent === true);
     const fault = this.script.shift();
     if (fault === 'refused') throw new StoreError('connection refused', { transient: true });
     if (fault === 'broken') throw new StoreError('permission denied', { transient: false });
@@ -41,6 +43,8 @@ describe('client enqueue retries', () => {
       expect(backend.calls[1]).toEqual(backend.calls[0]);
       expect(backend.calls[2]).toEqual(backend.calls[0]);
       expect(results.map((result) => result.id)).toEqual(backend.calls[0]);
+      // The calls sent again say so, for a store that must look for the ids first.
+      expect(backend.resent).toEqual([false, true, true]);
       expect((await client.stats()).counts.queued).toBe(3);
     } finally {
       await client.close();

@@ -15,7 +15,7 @@ import type {
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
 import { followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
-import { InvalidStateError, LeaseLostError } from '../../domain/errors.ts';
+import { InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
 import { recordLimits } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
@@ -57,7 +57,7 @@ export class PostgresQueue implements JobQueue {
     // One statement, so one round trip and one commit: atomic without BEGIN/COMMIT around it.
     const results =
       options.tx === undefined
-        ? await this.connection.run('enqueue', (db) => this.insertOrRecognize(db, jobs))
+        ? await this.connection.run('enqueue', (db) => this.insertOrRecognize(db, jobs, options.resent === true))
         : await this.connection.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs, false));
     this.connection.emitEnqueued(jobs, results);
     return results;
@@ -136,31 +136,50 @@ export class PostgresQueue implements JobQueue {
    * stored job answers `created: true` and a turned-away one names the key's holder again.
    * Any other taken id is a real clash and fails the call, which wrote nothing. Checked only
    * when the INSERT fails, so an ordinary enqueue costs nothing more.
+   *
+   * A job that ran and finished meanwhile has moved to `finished_jobs`, where the primary key
+   * of `jobs` does not reach, so its id would be taken again without a conflict. A call sent
+   * again (`resent`) therefore looks for its ids in both tables before it inserts.
    */
-  private async insertOrRecognize(db: PgQueryable, jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+  private async insertOrRecognize(db: PgQueryable, jobs: readonly NewJob[], resent: boolean): Promise<EnqueueResult[]> {
+    if (resent) {
+      const earlier = await this.recognizeStored(db, jobs);
+      if (earlier !== null) return earlier;
+    }
     try {
       return await this.insertJobs(db, jobs, this.connection.prepare);
     } catch (error) {
       if ((error as { code?: string; constraint?: string }).code !== '23505' || (error as { constraint?: string }).constraint !== 'jobs_pkey') throw error;
-      const { rows } = await q<{ id: string; name: string; created_at: number }>(db, this.sql.storedJobsById, [jobs.map((job) => job.id)]);
-      const stored = new Map(rows.map((row) => [row.id, row]));
-      const replayed = jobs.every((job) => {
-        const row = stored.get(job.id);
-        return row === undefined ? job.key !== null : row.name === job.name && row.created_at === job.createdAt;
-      });
-      if (!replayed || stored.size === 0) throw error;
-      const results: EnqueueResult[] = [];
-      for (const job of jobs) {
-        if (stored.has(job.id)) {
-          results.push({ id: job.id, created: true });
-          continue;
-        }
-        const holder = (await q<{ id: string }>(db, this.sql.findActiveJobByKey, [job.name, job.key])).rows[0]?.id;
-        if (holder === undefined) throw error;
-        results.push({ id: holder, created: false });
-      }
-      return results;
+      const earlier = await this.recognizeStored(db, jobs, error);
+      if (earlier === null) throw error;
+      return earlier;
     }
+  }
+
+  /**
+   * The answers of an earlier call that stored `jobs`, or null when none of their ids is
+   * stored. Throws `StoreError` when some id is stored under another job (a real clash).
+   */
+  private async recognizeStored(db: PgQueryable, jobs: readonly NewJob[], cause?: unknown): Promise<EnqueueResult[] | null> {
+    const { rows } = await q<{ id: string; name: string; created_at: number }>(db, this.sql.storedJobsById, [jobs.map((job) => job.id)]);
+    if (rows.length === 0) return null;
+    const stored = new Map(rows.map((row) => [row.id, row]));
+    const clash = jobs.find((job) => {
+      const row = stored.get(job.id);
+      return row === undefined ? job.key === null : row.name !== job.name || row.created_at !== job.createdAt;
+    });
+    if (clash !== undefined) throw new StoreError(`Job "${clash.id}" was not stored: its id is taken by another job`, { details: { id: clash.id }, cause });
+    const results: EnqueueResult[] = [];
+    for (const job of jobs) {
+      if (stored.has(job.id)) {
+        results.push({ id: job.id, created: true });
+        continue;
+      }
+      const holder = (await q<{ id: string }>(db, this.sql.findActiveJobByKey, [job.name, job.key])).rows[0]?.id;
+      if (holder === undefined) throw new StoreError(`Job "${job.id}" was not stored and no job holds its key`, { details: { id: job.id }, cause });
+      results.push({ id: holder, created: false });
+    }
+    return results;
   }
 
   /** Inserts jobs in one statement; a key held by an active job returns that job instead. */

@@ -19,8 +19,9 @@ WITH ins AS (INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata
 SELECT applied, claimed, next_run_at FROM :SCHEMA.settle_and_claim($1::jsonb, $2, $3, $4::text[], $5::text[], $6, $7, $8)
 
 -- name: storedJobsById
--- The jobs of a batch already stored under their ids: is a failed enqueue a replay of one that committed?
-SELECT id, name, created_at FROM :SCHEMA.jobs WHERE id = ANY($1::uuid[])
+-- The jobs of a batch already stored under their ids, waiting, running or finished: is an
+-- enqueue a replay of one that committed?
+SELECT id, name, created_at FROM :SCHEMA.all_jobs WHERE id = ANY($1::uuid[])
 
 -- name: findActiveJobByKey
 SELECT id FROM :SCHEMA.jobs WHERE name = $1 AND key = $2 AND state IN ('scheduled','queued','running')
