@@ -17,10 +17,10 @@ import { followUpsOf } from '../../contract/job-queue.ts';
 import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
-import { type AttemptOutcome, type JobLogEntry, type JobProgress, appendAttempt, failureOutcome, recordLimits } from '../../domain/job-record.ts';
+import { type AttemptOutcome, type JobLogEntry, type JobProgress, failureOutcome, recordLimits } from '../../domain/job-record.ts';
 import type { SerializedError } from '../../domain/serialized-error.ts';
 import type { MemoryState } from './memory-backend.ts';
-import { type StoredJob, jobRecord, keyOf } from './memory-rows.ts';
+import { type StoredJob, appendStoredAttempt, jobRecord, keyOf } from './memory-rows.ts';
 import type { MemoryWorkers } from './memory-workers.ts';
 
 /** The memory backend's queue: enqueueing, claiming under a lease, and what an attempt writes. */
@@ -223,7 +223,7 @@ export class MemoryQueue implements JobQueue {
     endedAt: number,
     workerId = job.lease?.workerId ?? null,
   ): void {
-    appendAttempt(job, { attempt: job.attempts + 1, workerId, startedAt: job.startedAt ?? endedAt, endedAt, outcome, error: error && structuredClone(error), retryAt });
+    appendStoredAttempt(job, { attempt: job.attempts + 1, workerId, startedAt: job.startedAt ?? endedAt, endedAt, outcome, error: error && structuredClone(error), retryAt });
   }
 
   private applyHookDone(settlement: LeaseRef): boolean {
