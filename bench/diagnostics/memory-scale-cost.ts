@@ -8,6 +8,8 @@
  *   no-op job and payload), forces a full GC, and divides the growth of `heapUsed` since
  *   the backend was opened by the number of jobs. Measured once per tree and backlog, in a
  *   child of its own, because the forced GC would change the timed run that follows a fill.
+ *   With it, how long a forced full collection of the filled heap takes (median of 3): the
+ *   work a major GC landing in the timed window does on the backlog.
  * - **rate:** the same fill, then, like the bench's scale workload, one worker at
  *   concurrency 50 timed from its start to the handler run of the `--timed`-th job; with the
  *   process's CPU µs per job (`process.cpuUsage`, user + system) and the garbage collector's
@@ -45,6 +47,8 @@ interface HeapResult {
   kind: 'heap';
   heapBytesPerJob: number;
   fillMs: number;
+  /** A forced full collection of the filled heap (median of 3): what marking the backlog costs. */
+  fullGcMs: number;
 }
 
 interface RateResult {
@@ -98,9 +102,15 @@ async function child(mode: 'heap' | 'rate', source: string, backlog: number, tim
     forceGc();
     forceGc();
     const heapBytesPerJob = (process.memoryUsage().heapUsed - heapBefore) / backlog;
+    const fullGcMs: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const gcStart = performance.now();
+      forceGc();
+      fullGcMs.push(performance.now() - gcStart);
+    }
     await client.close();
     await backend.close();
-    return { kind: 'heap', heapBytesPerJob, fillMs };
+    return { kind: 'heap', heapBytesPerJob, fillMs, fullGcMs: median(fullGcMs) };
   }
   const entries: PerformanceEntry[] = [];
   const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
@@ -166,7 +176,7 @@ async function main(): Promise<void> {
   for (const source of sources) {
     for (const backlog of backlogs) {
       const heap = (await runChild('heap', source, backlog)) as HeapResult;
-      console.log(`${source} ${format(backlog)} queued: heap ${format(heap.heapBytesPerJob)} B/job, fill ${format(heap.fillMs)} ms`);
+      console.log(`${source} ${format(backlog)} queued: heap ${format(heap.heapBytesPerJob)} B/job, a full GC ${format(heap.fullGcMs, 1)} ms, fill ${format(heap.fillMs)} ms`);
     }
   }
   const rates = new Map<string, RateResult[]>();

@@ -8,6 +8,11 @@ let sequence = 0;
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
 const bytes = Buffer.alloc(16);
+/** The id's text: 32 hex digits and four dashes, rewritten per id (see `newJobId`). */
+const text = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
+/** Where each byte's two hex digits go in `text`. */
+const textOffsets = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+const hexDigits = Buffer.from('0123456789abcdef', 'latin1');
 
 /**
  * A UUIDv7: time-ordered, so ids sort by creation and a prefix of one names a
@@ -41,9 +46,17 @@ export function newJobId(nowMs: number): string {
   bytes[6] = 0x70 | ((sequence >>> 8) & 0x0f);
   bytes[7] = sequence & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  for (let index = 0; index < 16; index++) {
+    const at = textOffsets[index]!;
+    text[at] = hexDigits[bytes[index]! >>> 4]!;
+    text[at + 1] = hexDigits[bytes[index]! & 0x0f]!;
+  }
+  // Decoded from one buffer, the id is a single flat string. Joined from slices it was a tree
+  // of ten or so string objects (about 360 bytes instead of 56), which every store that keeps
+  // ids in memory held per job, and every full garbage collection walked.
+  return text.toString('latin1');
 }
+
 
 /** A fresh token for one attempt's lease. */
 export function newLeaseToken(): string {
