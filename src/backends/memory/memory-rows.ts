@@ -22,11 +22,176 @@ const noLogs: readonly JobLogEntry[] = Object.freeze([]);
  * full garbage collection marks while the worker runs (bench/where-the-time-goes.md, "memory
  * backend at scale"): a class, so every job has the same fixed shape; the payload kept as the
  * JSON text it arrived as (a string is one object the collector does not look into), parsed
- * only when a record is handed out; and the empty metadata and lists shared until a job gets
- * some of its own. The lists are read-only here: a write replaces them (`appendAttempt`).
+ * only when a record is handed out; the options jobs enqueued alike share (`JobSettings`)
+ * held once; and what attempts write (`JobTrail`) made on the first such write, so a job that
+ * never ran has none. Those fields read through accessors, so the rest of the backend reads
+ * and writes `job.attempts` as on a plain record. The empty metadata and lists are shared,
+ * and the lists are read-only here: a write replaces them (`appendStoredAttempt`).
  */
 export class StoredJob {
   state: JobState;
+  /** Set only on a job created in a flow (memory-flows.ts); the one test its hot paths pay. */
+  flowNode: FlowNode | undefined = undefined;
+  private trail: JobTrail | null = null;
+
+  constructor(
+    readonly id: string,
+    private readonly settings: JobSettings,
+    state: JobState,
+    /** The payload's JSON text, as `NewJob` carries it. */
+    readonly payloadText: string,
+    readonly metadata: JsonObject,
+    readonly key: string | null,
+    public runAt: number,
+    readonly createdAt: number,
+    /** Enqueue order, the last tie-break of claim order. */
+    readonly seq: number,
+  ) {
+    this.state = state;
+  }
+
+  get name(): string {
+    return this.settings.name;
+  }
+  get queue(): string {
+    return this.settings.queue;
+  }
+  get priority(): number {
+    return this.settings.priority;
+  }
+  get maxAttempts(): number {
+    return this.settings.maxAttempts;
+  }
+  get backoff(): 'none' | BackoffSpec | null {
+    return this.settings.backoff;
+  }
+  get timeoutMs(): number | null {
+    return this.settings.timeoutMs;
+  }
+  get keepCompletedMs(): number | null {
+    return this.settings.keepCompletedMs;
+  }
+  get keepFailedMs(): number | null {
+    return this.settings.keepFailedMs;
+  }
+
+  get attempts(): number {
+    return this.trail === null ? 0 : this.trail.attempts;
+  }
+  set attempts(value: number) {
+    this.ownTrail().attempts = value;
+  }
+  get crashes(): number {
+    return this.trail === null ? 0 : this.trail.crashes;
+  }
+  set crashes(value: number) {
+    this.ownTrail().crashes = value;
+  }
+  get startedAt(): number | null {
+    return this.trail === null ? null : this.trail.startedAt;
+  }
+  set startedAt(value: number | null) {
+    this.ownTrail().startedAt = value;
+  }
+  get finishedAt(): number | null {
+    return this.trail === null ? null : this.trail.finishedAt;
+  }
+  set finishedAt(value: number | null) {
+    this.ownTrail().finishedAt = value;
+  }
+  get result(): JsonValue | null {
+    return this.trail === null ? null : this.trail.result;
+  }
+  set result(value: JsonValue | null) {
+    this.ownTrail().result = value;
+  }
+  get error(): SerializedError | null {
+    return this.trail === null ? null : this.trail.error;
+  }
+  set error(value: SerializedError | null) {
+    this.ownTrail().error = value;
+  }
+  get attemptHistory(): readonly AttemptRecord[] {
+    return this.trail === null ? noAttempts : this.trail.attemptHistory;
+  }
+  set attemptHistory(value: readonly AttemptRecord[]) {
+    this.ownTrail().attemptHistory = value;
+  }
+  get attemptHistoryDropped(): number {
+    return this.trail === null ? 0 : this.trail.attemptHistoryDropped;
+  }
+  set attemptHistoryDropped(value: number) {
+    this.ownTrail().attemptHistoryDropped = value;
+  }
+  get progress(): JobProgress | null {
+    return this.trail === null ? null : this.trail.progress;
+  }
+  set progress(value: JobProgress | null) {
+    this.ownTrail().progress = value;
+  }
+  get progressHistory(): readonly JobProgress[] {
+    return this.trail === null ? noProgress : this.trail.progressHistory;
+  }
+  set progressHistory(value: readonly JobProgress[]) {
+    this.ownTrail().progressHistory = value;
+  }
+  get logs(): readonly JobLogEntry[] {
+    return this.trail === null ? noLogs : this.trail.logs;
+  }
+  set logs(value: readonly JobLogEntry[]) {
+    this.ownTrail().logs = value;
+  }
+  get lease(): JobLease | null {
+    return this.trail === null ? null : this.trail.lease;
+  }
+  set lease(value: JobLease | null) {
+    this.ownTrail().lease = value;
+  }
+  get cancelRequested(): boolean {
+    return this.trail === null ? false : this.trail.cancelRequested;
+  }
+  set cancelRequested(value: boolean) {
+    this.ownTrail().cancelRequested = value;
+  }
+  get expiresAt(): number | null {
+    return this.trail === null ? null : this.trail.expiresAt;
+  }
+  set expiresAt(value: number | null) {
+    this.ownTrail().expiresAt = value;
+  }
+  get failedHook(): FailedHookState {
+    return this.trail === null ? null : this.trail.failedHook;
+  }
+  set failedHook(value: FailedHookState) {
+    this.ownTrail().failedHook = value;
+  }
+  /** The lease token of the attempt whose outcome the job holds, so that outcome written again is recognised. */
+  get settledToken(): string | null {
+    return this.trail === null ? null : this.trail.settledToken;
+  }
+  set settledToken(value: string | null) {
+    this.ownTrail().settledToken = value;
+  }
+
+  private ownTrail(): JobTrail {
+    return (this.trail ??= new JobTrail());
+  }
+}
+
+/** The options jobs enqueued the same way share: one frozen object for all of them. */
+interface JobSettings {
+  readonly name: string;
+  readonly queue: string;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly backoff: 'none' | BackoffSpec | null;
+  readonly timeoutMs: number | null;
+  readonly keepCompletedMs: number | null;
+  readonly keepFailedMs: number | null;
+}
+
+/** What a job's attempts write, apart from its state and `runAt`: made on the first such write. */
+class JobTrail {
   attempts = 0;
   crashes = 0;
   startedAt: number | null = null;
@@ -42,51 +207,57 @@ export class StoredJob {
   cancelRequested = false;
   expiresAt: number | null = null;
   failedHook: FailedHookState = null;
-  /** The lease token of the attempt whose outcome the job holds, so that outcome written again is recognised. */
   settledToken: string | null = null;
-  /** Set only on a job created in a flow (memory-flows.ts); the one test its hot paths pay. */
-  flowNode: FlowNode | undefined = undefined;
+}
 
-  constructor(
-    readonly id: string,
-    readonly name: string,
-    readonly queue: string,
-    state: JobState,
-    /** The payload's JSON text, as `NewJob` carries it. */
-    readonly payloadText: string,
-    readonly metadata: JsonObject,
-    readonly priority: number,
-    readonly key: string | null,
-    readonly maxAttempts: number,
-    readonly backoff: 'none' | BackoffSpec | null,
-    readonly timeoutMs: number | null,
-    readonly keepCompletedMs: number | null,
-    readonly keepFailedMs: number | null,
-    public runAt: number,
-    readonly createdAt: number,
-    /** Enqueue order, the last tie-break of claim order. */
-    readonly seq: number,
+/**
+ * The settings of the job stored last, handed on to the next job whose options are the same
+ * (a bulk enqueue of one definition), so a backlog usually shares one. Settings never change
+ * once made, so sharing them across backends is safe. A job with a backoff object of its own
+ * gets settings of its own: backoffs are not compared.
+ */
+let lastSettings: JobSettings | null = null;
+
+function settingsOf(job: NewJob): JobSettings {
+  const last = lastSettings;
+  const plainBackoff = job.backoff === null || job.backoff === 'none';
+  if (
+    last !== null &&
+    plainBackoff &&
+    last.backoff === job.backoff &&
+    last.name === job.name &&
+    last.queue === job.queue &&
+    last.priority === job.priority &&
+    last.maxAttempts === job.maxAttempts &&
+    last.timeoutMs === job.timeoutMs &&
+    last.keepCompletedMs === job.keepCompletedMs &&
+    last.keepFailedMs === job.keepFailedMs
   ) {
-    this.state = state;
+    return last;
   }
+  const settings: JobSettings = Object.freeze({
+    name: job.name,
+    queue: job.queue,
+    priority: job.priority,
+    maxAttempts: job.maxAttempts,
+    backoff: plainBackoff ? job.backoff : structuredClone(job.backoff),
+    timeoutMs: job.timeoutMs,
+    keepCompletedMs: job.keepCompletedMs,
+    keepFailedMs: job.keepFailedMs,
+  });
+  if (plainBackoff) lastSettings = settings;
+  return settings;
 }
 
 /** A new job as stored: copied from what the caller handed in, `scheduled` if it is not due yet. */
 export function storedJob(job: NewJob, now: number, seq: number): StoredJob {
   return new StoredJob(
     job.id,
-    job.name,
-    job.queue,
+    settingsOf(job),
     job.runAt > now ? 'scheduled' : 'queued',
     job.payload,
     hasKeys(job.metadata) ? structuredClone(job.metadata) : noMetadata,
-    job.priority,
     job.key,
-    job.maxAttempts,
-    job.backoff === null || job.backoff === 'none' ? job.backoff : structuredClone(job.backoff),
-    job.timeoutMs,
-    job.keepCompletedMs,
-    job.keepFailedMs,
     job.runAt,
     job.createdAt,
     seq,
