@@ -22,8 +22,8 @@ const noLogs: readonly JobLogEntry[] = Object.freeze([]);
  * full garbage collection marks while the worker runs (bench/where-the-time-goes.md, "memory
  * backend at scale"): a class, so every job has the same fixed shape; the payload kept as the
  * JSON text it arrived as (a string is one object the collector does not look into), parsed
- * only when a record is handed out; the options jobs enqueued alike share (`JobSettings`)
- * held once; and what attempts write (`JobTrail`) made on the first such write, so a job that
+ * only when a record is handed out; the options and times jobs enqueued together share
+ * (`JobSettings`) held once; and what attempts write (`JobTrail`) made on the first such write, so a job that
  * never ran has none. Those fields read through accessors, so the rest of the backend reads
  * and writes `job.attempts` as on a plain record. The empty metadata and lists are shared,
  * and the lists are read-only here: a write replaces them (`appendStoredAttempt`).
@@ -33,6 +33,8 @@ export class StoredJob {
   /** Set only on a job created in a flow (memory-flows.ts); the one test its hot paths pay. */
   flowNode: FlowNode | undefined = undefined;
   private trail: JobTrail | null = null;
+  /** Its `runAt` once that is no longer the one it was enqueued with (in `settings`). */
+  private ownRunAt: number | null = null;
 
   constructor(
     readonly id: string,
@@ -42,14 +44,21 @@ export class StoredJob {
     readonly payloadText: string,
     readonly metadata: JsonObject,
     readonly key: string | null,
-    public runAt: number,
-    readonly createdAt: number,
     /** Enqueue order, the last tie-break of claim order. */
     readonly seq: number,
   ) {
     this.state = state;
   }
 
+  get runAt(): number {
+    return this.ownRunAt ?? this.settings.runAt;
+  }
+  set runAt(value: number) {
+    this.ownRunAt = value;
+  }
+  get createdAt(): number {
+    return this.settings.createdAt;
+  }
   get name(): string {
     return this.settings.name;
   }
@@ -178,8 +187,14 @@ export class StoredJob {
   }
 }
 
-/** The options jobs enqueued the same way share: one frozen object for all of them. */
+/**
+ * What jobs enqueued together the same way share: their options and the enqueue's times, one
+ * frozen object for all of them. Holding the times here spares each queued job two numbers
+ * of its own, which V8 keeps as two more objects per job.
+ */
 interface JobSettings {
+  readonly runAt: number;
+  readonly createdAt: number;
   readonly name: string;
   readonly queue: string;
   readonly priority: number;
@@ -211,8 +226,8 @@ class JobTrail {
 }
 
 /**
- * The settings of the job stored last, handed on to the next job whose options are the same
- * (a bulk enqueue of one definition), so a backlog usually shares one. Settings never change
+ * The settings of the job stored last, handed on to the next job whose options and times are
+ * the same (a bulk enqueue of one definition: one `now` per call), so a backlog shares one per call. Settings never change
  * once made, so sharing them across backends is safe. A job with a backoff object of its own
  * gets settings of its own: backoffs are not compared.
  */
@@ -225,6 +240,8 @@ function settingsOf(job: NewJob): JobSettings {
     last !== null &&
     plainBackoff &&
     last.backoff === job.backoff &&
+    last.runAt === job.runAt &&
+    last.createdAt === job.createdAt &&
     last.name === job.name &&
     last.queue === job.queue &&
     last.priority === job.priority &&
@@ -236,6 +253,8 @@ function settingsOf(job: NewJob): JobSettings {
     return last;
   }
   const settings: JobSettings = Object.freeze({
+    runAt: job.runAt,
+    createdAt: job.createdAt,
     name: job.name,
     queue: job.queue,
     priority: job.priority,
@@ -258,8 +277,6 @@ export function storedJob(job: NewJob, now: number, seq: number): StoredJob {
     job.payload,
     hasKeys(job.metadata) ? structuredClone(job.metadata) : noMetadata,
     job.key,
-    job.runAt,
-    job.createdAt,
     seq,
   );
 }
