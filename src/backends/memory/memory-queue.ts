@@ -137,7 +137,7 @@ export class MemoryQueue implements JobQueue {
       if (job.lease!.expiresAt > now || !queues.has(job.queue) || !names.has(job.name)) continue;
       job.crashes++;
       job.lease = { token: newLeaseToken(), workerId: request.workerId, expiresAt: now + request.leaseMs };
-      claimed.push({ ...jobRecord(job), lease: { ...job.lease }, recovered: true });
+      claimed.push(claimedRecord(job, true));
     }
     this.state.promoteDue();
     if (claimed.length < request.limit) {
@@ -159,7 +159,7 @@ export class MemoryQueue implements JobQueue {
     job.startedAt = now;
     job.lease = { token: newLeaseToken(), workerId: lease.workerId, expiresAt: now + lease.leaseMs };
     this.state.running.add(job);
-    return { ...jobRecord(job), lease: { ...job.lease }, recovered };
+    return claimedRecord(job, recovered);
   }
 
   private applySettlement(settlement: Settlement): boolean {
@@ -250,4 +250,11 @@ export class MemoryQueue implements JobQueue {
     const job = this.state.jobs.get(id);
     return job && job.state === 'failed' && job.failedHook === 'pending' && job.lease?.token === token ? job : undefined;
   }
+}
+
+/** The claimed job a worker gets: the job's record (its lease copied in it) with `recovered` added, one object rather than a record and a spread copy of it. */
+function claimedRecord(job: StoredJob, recovered: boolean): ClaimedJob {
+  const claimed = jobRecord(job) as ClaimedJob;
+  claimed.recovered = recovered;
+  return claimed;
 }
