@@ -25,8 +25,9 @@ describe('job ids', () => {
 });
 
 describe('lease tokens', () => {
-  it('are unique', () => {
+  it('are random UUIDs (version 4), unique, across many refills of the random pool', () => {
     const tokens = Array.from({ length: 1000 }, () => newLeaseToken());
+    for (const token of tokens) expect(token).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(tokens).size).toBe(tokens.length);
   });
 

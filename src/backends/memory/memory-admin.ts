@@ -92,8 +92,8 @@ export class MemoryAdmin implements JobAdmin {
     const states = new Set(request.states ?? terminalStates);
     const now = this.state.clock.now();
     let removed = 0;
-    for (const job of [...this.state.jobs.values()]) {
-      if (!isTerminal(job.state) || job.failedHook === 'pending') continue;
+    for (const job of [...this.state.finished]) {
+      if (job.failedHook === 'pending') continue;
       // A parent that has not finished will read this child's result.
       if (job.flowNode && this.state.flows.heldByParent(job)) continue;
       const old = request.finishedBy !== undefined && states.has(job.state) && job.finishedAt! <= request.finishedBy;

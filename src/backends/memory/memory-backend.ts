@@ -75,6 +75,11 @@ export class MemoryState {
   /** Scheduled jobs; scanned for due ones on claim. */
   readonly scheduled = new Set<StoredJob>();
   readonly running = new Set<StoredJob>();
+  /**
+   * Jobs in a terminal state, the only ones `prune` can remove: it walks these, not every job,
+   * so the worker's periodic prune costs nothing per job of a queued backlog.
+   */
+  readonly finished = new Set<StoredJob>();
   /** Failed jobs whose `failed` hook is pending, each under the lease of the worker that runs it. */
   readonly hookLeases = new Set<StoredJob>();
   /** The active job holding each key (see `keyOf`). */
@@ -119,6 +124,7 @@ export class MemoryState {
     this.unindex(job);
     this.running.delete(job);
     this.hookLeases.delete(job);
+    this.finished.delete(job);
     this.jobs.delete(job.id);
     this.steps.delete(job.id);
     this.releaseKey(job);
@@ -129,6 +135,7 @@ export class MemoryState {
   finish(job: StoredJob, state: 'completed' | 'failed' | 'cancelled', keepMs: number | null, expiresAt?: number | null): void {
     const now = this.clock.now();
     this.running.delete(job);
+    this.finished.add(job);
     job.state = state;
     job.lease = null;
     job.finishedAt = now;
@@ -155,6 +162,7 @@ export class MemoryState {
 
   reindex(job: StoredJob, state: JobState): void {
     this.unindex(job);
+    if (isTerminal(job.state)) this.finished.delete(job);
     job.state = state;
     if (job.key !== null && !isTerminal(state)) this.keys.set(keyOf(job.name, job.key), job.id);
     this.index(job);

@@ -17,10 +17,10 @@ import { followUpsOf } from '../../contract/job-queue.ts';
 import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
-import { type AttemptOutcome, type JobLogEntry, type JobProgress, appendAttempt, failureOutcome, recordLimits } from '../../domain/job-record.ts';
+import { type AttemptOutcome, type JobLogEntry, type JobProgress, failureOutcome, recordLimits } from '../../domain/job-record.ts';
 import type { SerializedError } from '../../domain/serialized-error.ts';
 import type { MemoryState } from './memory-backend.ts';
-import { type StoredJob, jobRecord, keyOf } from './memory-rows.ts';
+import { type StoredJob, appendStoredAttempt, jobRecord, keyOf } from './memory-rows.ts';
 import type { MemoryWorkers } from './memory-workers.ts';
 
 /** The memory backend's queue: enqueueing, claiming under a lease, and what an attempt writes. */
@@ -137,7 +137,7 @@ export class MemoryQueue implements JobQueue {
       if (job.lease!.expiresAt > now || !queues.has(job.queue) || !names.has(job.name)) continue;
       job.crashes++;
       job.lease = { token: newLeaseToken(), workerId: request.workerId, expiresAt: now + request.leaseMs };
-      claimed.push({ ...jobRecord(job), lease: { ...job.lease }, recovered: true });
+      claimed.push(claimedRecord(job, true));
     }
     this.state.promoteDue();
     if (claimed.length < request.limit) {
@@ -159,7 +159,7 @@ export class MemoryQueue implements JobQueue {
     job.startedAt = now;
     job.lease = { token: newLeaseToken(), workerId: lease.workerId, expiresAt: now + lease.leaseMs };
     this.state.running.add(job);
-    return { ...jobRecord(job), lease: { ...job.lease }, recovered };
+    return claimedRecord(job, recovered);
   }
 
   private applySettlement(settlement: Settlement): boolean {
@@ -223,7 +223,7 @@ export class MemoryQueue implements JobQueue {
     endedAt: number,
     workerId = job.lease?.workerId ?? null,
   ): void {
-    appendAttempt(job, { attempt: job.attempts + 1, workerId, startedAt: job.startedAt ?? endedAt, endedAt, outcome, error: error && structuredClone(error), retryAt });
+    appendStoredAttempt(job, { attempt: job.attempts + 1, workerId, startedAt: job.startedAt ?? endedAt, endedAt, outcome, error: error && structuredClone(error), retryAt });
   }
 
   private applyHookDone(settlement: LeaseRef): boolean {
@@ -250,4 +250,11 @@ export class MemoryQueue implements JobQueue {
     const job = this.state.jobs.get(id);
     return job && job.state === 'failed' && job.failedHook === 'pending' && job.lease?.token === token ? job : undefined;
   }
+}
+
+/** The claimed job a worker gets: the job's record (its lease copied in it) with `recovered` added, one object rather than a record and a spread copy of it. */
+function claimedRecord(job: StoredJob, recovered: boolean): ClaimedJob {
+  const claimed = jobRecord(job) as ClaimedJob;
+  claimed.recovered = recovered;
+  return claimed;
 }
