@@ -20,7 +20,7 @@ import { newLeaseToken } from '../../domain/ids.ts';
 import { type AttemptOutcome, type JobLogEntry, type JobProgress, appendAttempt, failureOutcome, recordLimits } from '../../domain/job-record.ts';
 import type { SerializedError } from '../../domain/serialized-error.ts';
 import type { MemoryState } from './memory-backend.ts';
-import { type StoredJob, jobRecord, keyOf } from './memory-rows.ts';
+import { type StoredJob, claimedJob, keyOf } from './memory-rows.ts';
 import type { MemoryWorkers } from './memory-workers.ts';
 
 /** The memory backend's queue: enqueueing, claiming under a lease, and what an attempt writes. */
@@ -137,7 +137,7 @@ export class MemoryQueue implements JobQueue {
       if (job.lease!.expiresAt > now || !queues.has(job.queue) || !names.has(job.name)) continue;
       job.crashes++;
       job.lease = { token: newLeaseToken(), workerId: request.workerId, expiresAt: now + request.leaseMs };
-      claimed.push({ ...jobRecord(job), lease: { ...job.lease }, recovered: true });
+      claimed.push(claimedJob(job, true));
     }
     this.state.promoteDue();
     if (claimed.length < request.limit) {
@@ -159,7 +159,7 @@ export class MemoryQueue implements JobQueue {
     job.startedAt = now;
     job.lease = { token: newLeaseToken(), workerId: lease.workerId, expiresAt: now + lease.leaseMs };
     this.state.running.add(job);
-    return { ...jobRecord(job), lease: { ...job.lease }, recovered };
+    return claimedJob(job, recovered);
   }
 
   private applySettlement(settlement: Settlement): boolean {
