@@ -658,6 +658,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
           break;
       }
     } catch (error) {
+      // Not from the attempt's outcome (runAttempt does not reject): nothing renews this lease any more.
+      this.keeper!.untrack(token);
       this.reportError(error, 'attempt', job.id);
     } finally {
       this.inFlight.delete(token);
