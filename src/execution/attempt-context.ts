@@ -25,57 +25,66 @@ export interface ContextDeps {
  * (bench/where-the-time-goes.md, issue #21). Its methods use `this`: call them on `ctx`.
  */
 export class AttemptContext implements JobContext {
+  // Private fields (#), so `Object.keys(ctx)` and a logged `ctx` show nothing of the runner.
+  readonly #deps: ContextDeps;
+  readonly #job: ClaimedJob;
+  readonly #abort: AttemptAbort;
+  /** False for a `failed` hook's context: a hook runs once, with no steps of its own. */
+  readonly #withSteps: boolean;
   /** The durable steps, made at the first `step` or `sleep`; never for a hook's context. */
-  private stepsMade: AttemptSteps | null = null;
-  /** Called once a `ctx.sleep` is recorded, to end the attempt until `wakeAt`. Set by the attempt. */
-  onSleep: ((wakeAt: number) => void) | null = null;
+  #steps: AttemptSteps | null = null;
+  #onSleep: ((wakeAt: number) => void) | null = null;
 
-  constructor(
-    private readonly deps: ContextDeps,
-    private readonly job: ClaimedJob,
-    private readonly abort: AttemptAbort,
-    /** False for a `failed` hook's context: a hook runs once, with no steps of its own. */
-    private readonly withSteps: boolean,
-  ) {}
+  constructor(deps: ContextDeps, job: ClaimedJob, abort: AttemptAbort, withSteps: boolean) {
+    this.#deps = deps;
+    this.#job = job;
+    this.#abort = abort;
+    this.#withSteps = withSteps;
+  }
+
+  /** For the attempt: `onSleep` is called once a `ctx.sleep` is recorded, to end the attempt until `wakeAt`. */
+  whenSleeping(onSleep: (wakeAt: number) => void): void {
+    this.#onSleep = onSleep;
+  }
 
   get id(): string {
-    return this.job.id;
+    return this.#job.id;
   }
 
   get name(): string {
-    return this.job.name;
+    return this.#job.name;
   }
 
   get queue(): string {
-    return this.job.queue;
+    return this.#job.queue;
   }
 
   get attempt(): number {
     // A failed job taken over for its hook: the attempt that failed it, as its stored error says.
-    const { job } = this;
+    const job = this.#job;
     return job.state === 'failed' ? (job.error?.attempt ?? job.attempts) : job.attempts + 1;
   }
 
   get maxAttempts(): number {
-    return this.job.maxAttempts;
+    return this.#job.maxAttempts;
   }
 
   get metadata(): JsonObject {
-    return this.job.metadata;
+    return this.#job.metadata;
   }
 
   get signal(): AbortSignal {
-    return this.abort.signal;
+    return this.#abort.signal;
   }
 
   async progress(percent: number, message?: string): Promise<void> {
     if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
       throw new InvalidOptionError('progress percent', percent, 'a number from 0 to 100');
     }
-    const { deps } = this;
+    const deps = this.#deps;
     const progress = { percent, message: message === undefined ? null : storableText(String(message), recordLimits.maxLogMessageChars), at: deps.clock.now() };
-    await deps.backend.recordProgress(this.lease(), progress);
-    deps.onProgress(this.job, progress);
+    await deps.backend.recordProgress(this.#lease(), progress);
+    deps.onProgress(this.#job, progress);
   }
 
   async log(message: string, fields?: JsonObject): Promise<void> {
@@ -84,8 +93,8 @@ export class AttemptContext implements JobContext {
       const text = toJsonText(fields, 'log fields');
       storedFields = text.length > recordLimits.maxLogFieldsChars ? { truncated: storableText(text, recordLimits.maxLogFieldsChars) } : fields;
     }
-    await this.deps.backend.appendLog(this.lease(), {
-      at: this.deps.clock.now(),
+    await this.#deps.backend.appendLog(this.#lease(), {
+      at: this.#deps.clock.now(),
       attempt: this.attempt,
       message: storableText(String(message), recordLimits.maxLogMessageChars),
       fields: storedFields,
@@ -93,14 +102,14 @@ export class AttemptContext implements JobContext {
   }
 
   step<T>(name: string, run: () => T | Promise<T>): Promise<Awaited<T>> {
-    const steps = this.steps();
-    if (!steps) return Promise.reject(new InvalidStateError(this.job.id, this.job.state, `run step "${name}" in the failed hook of`));
+    const steps = this.#stepsOrNull();
+    if (!steps) return Promise.reject(new InvalidStateError(this.#job.id, this.#job.state, `run step "${name}" in the failed hook of`));
     return steps.step(name, run);
   }
 
   sleep(name: string, duration: Duration): Promise<void> {
-    const steps = this.steps();
-    if (!steps) return Promise.reject(new InvalidStateError(this.job.id, this.job.state, `sleep "${name}" in the failed hook of`));
+    const steps = this.#stepsOrNull();
+    if (!steps) return Promise.reject(new InvalidStateError(this.#job.id, this.#job.state, `sleep "${name}" in the failed hook of`));
     return steps.sleep(name, duration);
   }
 
@@ -108,25 +117,25 @@ export class AttemptContext implements JobContext {
   children<J extends AnyJob>(job: J): Promise<Array<JobChild<JobResult<J>>>>;
   children(childJob?: AnyJob): Promise<JobChild[]> {
     // Typed by the overloads: the store gives back the JSON each child returned.
-    return readChildren(this.deps.backend, this.job.id, childJob);
+    return readChildren(this.#deps.backend, this.#job.id, childJob);
   }
 
   async childrenSummary(): Promise<ChildrenSummary> {
-    return summarizeChildren(await readChildren(this.deps.backend, this.job.id));
+    return summarizeChildren(await readChildren(this.#deps.backend, this.#job.id));
   }
 
-  private lease(): LeaseRef {
-    return { id: this.job.id, token: this.job.lease.token };
+  #lease(): LeaseRef {
+    return { id: this.#job.id, token: this.#job.lease.token };
   }
 
-  private steps(): AttemptSteps | null {
-    if (!this.withSteps) return null;
-    if (this.stepsMade === null) {
-      const steps = new AttemptSteps(this.deps.backend, this.deps.clock, this.job, this.abort, this.job.attempts + 1);
-      steps.onSleep = (wakeAt) => this.onSleep?.(wakeAt);
-      this.stepsMade = steps;
+  #stepsOrNull(): AttemptSteps | null {
+    if (!this.#withSteps) return null;
+    if (this.#steps === null) {
+      const steps = new AttemptSteps(this.#deps.backend, this.#deps.clock, this.#job, this.#abort, this.#job.attempts + 1);
+      steps.onSleep = (wakeAt) => this.#onSleep?.(wakeAt);
+      this.#steps = steps;
     }
-    return this.stepsMade;
+    return this.#steps;
   }
 }
 

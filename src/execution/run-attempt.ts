@@ -125,7 +125,7 @@ async function runHandler(deps: AttemptDeps, definition: JobDefinition, job: Cla
     // Whatever it does later is fenced off by the lease.
     const first = await new Promise<HandlerEnd>((resolve) => {
       controller.onAbort((reason) => resolve({ aborted: reason }));
-      ctx.onSleep = (wakeAt) => resolve({ sleepUntil: wakeAt });
+      ctx.whenSleeping((wakeAt) => resolve({ sleepUntil: wakeAt }));
       callHandler(definition, job.payload, ctx).then(
         (value) => resolve({ value }),
         (error: unknown) => resolve({ error }),
