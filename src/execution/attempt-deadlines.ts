@@ -35,6 +35,9 @@ const compactAbove = 1024;
  * jobs costs no timer call per job, only one per timeout length and lapse. A deadline fires
  * once its time has come on the clock (`clock.now() >= at`), never before; waits past
  * `setTimeout`'s 24.8-day limit are the clock's to take in steps (`systemClock` does).
+ * Unlike a `setTimeout` per attempt, deadlines follow `clock.now()`, as leases do: a wall
+ * clock stepped forward brings them closer, and one stepped back holds a deadline until those
+ * of its length that started before it are due.
  */
 export class AttemptDeadlines {
   private readonly lanes = new Map<number, Lane>();
