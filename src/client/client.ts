@@ -31,6 +31,7 @@ import { type JobState, isTerminal, terminalStates } from '../domain/job-state.t
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { RunMetadata } from '../execution/job-events.ts';
 import { JobRegistry } from '../execution/job-registry.ts';
+import { AttemptDeadlines } from '../execution/attempt-deadlines.ts';
 import { LeaseKeeper } from '../execution/lease-keeper.ts';
 import { holdProcessOpen } from '../execution/process-hold.ts';
 import { type BackendResolver, instancesOnly, LazyBackend } from '../contract/backend-resolver.ts';
@@ -148,6 +149,8 @@ export class Client implements AsyncDisposable {
   private readonly lazy: LazyBackend;
   private closed = false;
   private keeper: LeaseKeeper | null = null;
+  /** The timeouts of the jobs run here (`job.now()`), made at the first. */
+  private deadlines: AttemptDeadlines | null = null;
   private readonly inlineId = `${hostname()}:${process.pid}:inline:${randomBytes(3).toString('hex')}`;
   private readonly noShutdown = new AbortController().signal;
 
@@ -348,6 +351,7 @@ export class Client implements AsyncDisposable {
         backend,
         clock: this.clock,
         keeper,
+        deadlines: (this.deadlines ??= new AttemptDeadlines(this.clock)),
         maxCrashRetries: Number.POSITIVE_INFINITY,
         settle: async (settlement: Settlement) => (await backend.settle([settlement])).applied[0] ?? false,
         shutdown: this.noShutdown,

@@ -4,7 +4,8 @@ import type { JsonValue } from '../domain/json-value.ts';
 
 /**
  * Events a worker emits, as `noun:verb` names with one object each. Listeners that
- * throw are reported as `worker:error` and never break the worker.
+ * throw are reported as `worker:error` and never break the worker. An event's object is
+ * built only when something listens to it: a worker that listens to none pays nothing per job.
  */
 export interface WorkerEvents {
   /** An attempt started. */

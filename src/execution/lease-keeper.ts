@@ -3,8 +3,10 @@ import type { Clock } from '../domain/clock.ts';
 import { JobCancelledError, LeaseLostError } from '../domain/errors.ts';
 import type { AttemptAbort } from './attempt-abort.ts';
 
+/** One tracked lease: the job's id and lease token, and the attempt to abort when it is lost or cancelled. */
 interface Tracked {
-  lease: LeaseRef;
+  id: string;
+  token: string;
   controller: AttemptAbort;
 }
 
@@ -45,7 +47,7 @@ export class LeaseKeeper {
     this.unsubscribe =
       this.options.backend.subscribe?.((event) => {
         if (event.type !== 'cancel-requested') return;
-        for (const item of this.tracked.values()) if (item.lease.id === event.id) item.controller.abort(new JobCancelledError(event.id));
+        for (const item of this.tracked.values()) if (item.id === event.id) item.controller.abort(new JobCancelledError(event.id));
       }) ?? null;
     this.schedule();
   }
@@ -58,20 +60,21 @@ export class LeaseKeeper {
   }
 
   // Keyed by lease token: a worker may hold a new attempt of a job whose old,
-  // fenced-off attempt has not yet noticed.
-  track(lease: LeaseRef, controller: AttemptAbort): void {
+  // fenced-off attempt has not yet noticed. A worker tracks a job once, from its claim to
+  // its end; tracking a token again (a failed hook's own abort) replaces the attempt to abort.
+  track(id: string, token: string, controller: AttemptAbort): void {
     // A fresh claim is as good as a renewal: with nothing else tracked, every lease is fresh.
     if (this.tracked.size === 0) this.renewedAt = this.options.clock.now();
-    this.tracked.set(lease.token, { lease, controller });
+    this.tracked.set(token, { id, token, controller });
   }
 
-  untrack(lease: LeaseRef): void {
-    this.tracked.delete(lease.token);
+  untrack(token: string): void {
+    this.tracked.delete(token);
   }
 
   /** Aborts every tracked attempt with the reason `reasonFor` gives. */
   abortAll(reasonFor: (id: string) => Error): void {
-    for (const item of this.tracked.values()) item.controller.abort(reasonFor(item.lease.id));
+    for (const item of this.tracked.values()) item.controller.abort(reasonFor(item.id));
   }
 
   /**
@@ -111,14 +114,14 @@ export class LeaseKeeper {
         return;
       }
       const statuses = await backend.renewLeases(
-        batch.map((item) => item.lease),
+        batch.map((item): LeaseRef => ({ id: item.id, token: item.token })),
         leaseMs,
         worker ? { worker, ttlMs: leaseMs } : undefined,
       );
       statuses.forEach((status, index) => {
         const item = batch[index]!;
         // Skip attempts that ended while the call was in flight.
-        if (this.tracked.get(item.lease.token) !== item) return;
+        if (this.tracked.get(item.token) !== item) return;
         if (!status.held) item.controller.abort(new LeaseLostError(status.id));
         else if (status.cancelRequested) item.controller.abort(new JobCancelledError(status.id));
       });

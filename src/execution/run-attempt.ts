@@ -1,10 +1,8 @@
-import type { Backend, ClaimedJob, NewJob, Settlement } from '../contract/backend.ts';
+import type { ClaimedJob, NewJob, Settlement } from '../contract/backend.ts';
 import { backoffDelay } from '../domain/backoff.ts';
-import type { Clock } from '../domain/clock.ts';
-import { type AnyJob, type FollowUpJob, type JobDefinition, toJobDefinition } from '../domain/define-job.ts';
+import { type FollowUpJob, type JobDefinition, toJobDefinition } from '../domain/define-job.ts';
 import {
   InvalidOptionError,
-  InvalidStateError,
   JobCancelledError,
   LeaseLostError,
   type StoreError,
@@ -13,15 +11,14 @@ import {
   WorkerShutdownError,
   isJobsmithError,
 } from '../domain/errors.ts';
-import type { ChildrenSummary, JobChild, JobContext } from '../domain/job-context.ts';
-import { requireCapability } from '../contract/capabilities.ts';
-import { type JobProgress, recordLimits } from '../domain/job-record.ts';
-import { type JsonObject, type JsonValue, toJsonText } from '../domain/json-value.ts';
+import type { JobContext } from '../domain/job-context.ts';
+import { recordLimits } from '../domain/job-record.ts';
+import { type JsonValue, toJsonText } from '../domain/json-value.ts';
 import { errorFromStored, serializeError } from '../domain/serialized-error.ts';
-import { storableText } from '../domain/storable-text.ts';
 import { validatePayload } from '../domain/validate-payload.ts';
 import { AttemptAbort } from './attempt-abort.ts';
-import { AttemptSteps } from './attempt-steps.ts';
+import { AttemptContext, type ContextDeps } from './attempt-context.ts';
+import type { AttemptDeadlines } from './attempt-deadlines.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
 import { prepareJob } from './prepare-job.ts';
 
@@ -45,10 +42,10 @@ export type AttemptEnd =
   /** Only the `failed` hook of a job that failed earlier ran here: the worker that ran it before died. */
   | { kind: 'hook-ran' };
 
-export interface AttemptDeps {
-  backend: Backend;
-  clock: Clock;
+export interface AttemptDeps extends ContextDeps {
   keeper: LeaseKeeper;
+  /** The timeouts of the attempts: one timer per timeout length, not one per attempt. */
+  deadlines: AttemptDeadlines;
   /** Crash recoveries allowed before a job is failed with `WorkerCrashedError`. */
   maxCrashRetries: number;
   /**
@@ -60,7 +57,6 @@ export interface AttemptDeps {
   settle: (settlement: Settlement, instead?: (refusal: unknown) => Settlement) => Promise<boolean | { refused: unknown }>;
   /** Aborted once the runner shuts down: an attempt that starts after it is released at once. Running attempts are aborted through the keeper. */
   shutdown: AbortSignal;
-  onProgress: (job: ClaimedJob, progress: JobProgress) => void;
   onHookError: (error: unknown, job: ClaimedJob) => void;
 }
 
@@ -75,11 +71,17 @@ export async function runAttempt(
   deps: AttemptDeps,
   definition: JobDefinition,
   job: ClaimedJob,
-  /** The attempt's abort, when the caller tracked the lease before the attempt started (a prefetched job). */
-  controller = new AttemptAbort(),
+  /**
+   * The attempt's abort, when the caller tracked the lease with the keeper before the attempt
+   * started (a worker does from the claim on); without it, the attempt tracks its own.
+   */
+  tracked?: AttemptAbort,
 ): Promise<AttemptEnd> {
-  const lease = { id: job.id, token: job.lease.token };
-  deps.keeper.track(lease, controller);
+  let controller = tracked;
+  if (controller === undefined) {
+    controller = new AttemptAbort();
+    deps.keeper.track(job.id, job.lease.token, controller);
+  }
   // No listener per attempt on the shutdown signal: at high concurrency that is a cost and a
   // MaxListeners warning. The keeper aborts every tracked attempt on shutdown instead.
   if (deps.shutdown.aborted) controller.abort(new WorkerShutdownError(job.id));
@@ -87,63 +89,60 @@ export async function runAttempt(
     await runTakenOverHook(deps, definition, job, controller);
     return { kind: 'hook-ran' };
   }
-  const steps = new AttemptSteps(deps.backend, deps.clock, job, controller, job.attempts + 1);
-  const ctx = makeContext(deps, job, controller, steps);
+  const ctx = new AttemptContext(deps, job, controller, true);
   let hookRuns = false;
   try {
+    let outcome: Decided;
     if (job.crashes > deps.maxCrashRetries) {
       const error = new WorkerCrashedError(job.id, job.crashes);
-      const crashed = await withFollowUps(deps, definition, job, ctx, { settlement: failWith(deps, definition, job, error, false), end: { kind: 'failed', error } });
-      return await finish(deps, definition, job, crashed.settlement, crashed.end);
+      outcome = await withFollowUps(deps, definition, job, ctx, { settlement: failWith(deps, definition, job, error, false), end: { kind: 'failed', error } });
+    } else {
+      outcome = await runHandler(deps, definition, job, ctx, controller);
+      if (definition.onSuccess || definition.onFailure) outcome = await withFollowUps(deps, definition, job, ctx, outcome);
     }
-    const handled = await runHandler(deps, definition, job, ctx, controller, steps);
-    const outcome = definition.onSuccess || definition.onFailure ? await withFollowUps(deps, definition, job, ctx, handled) : handled;
     const end = await finish(deps, definition, job, outcome.settlement, outcome.end);
     hookRuns = end.kind === 'failed' && end.failedHook !== undefined;
     return end;
   } finally {
     // A pending hook holds the lease, renewed by the heartbeat, until it has run.
-    if (!hookRuns) deps.keeper.untrack(lease);
+    if (!hookRuns) deps.keeper.untrack(job.lease.token);
   }
 }
 
 type Decided = { settlement: Settlement | null; end: AttemptEnd };
 
-async function runHandler(
-  deps: AttemptDeps,
-  definition: JobDefinition,
-  job: ClaimedJob,
-  ctx: JobContext,
-  controller: AttemptAbort,
-  steps: AttemptSteps,
-): Promise<Decided> {
+/** Whatever ended the attempt first: the handler, an abort, or a sleep it asked for. */
+type HandlerEnd = { value: unknown } | { error: unknown } | { aborted: unknown } | { sleepUntil: number };
+
+async function runHandler(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, ctx: AttemptContext, controller: AttemptAbort): Promise<Decided> {
   // A prefetched job may have lost its lease or been cancelled while it waited: do not start it.
   if (controller.aborted) return decideAbort(deps, definition, job, controller.reason);
-  // Whatever ends the attempt before the handler does: an abort, or a sleep it asked for.
-  const aborted = new Promise<{ aborted: unknown } | { sleepUntil: number }>((resolve) => {
-    controller.onAbort((reason) => resolve({ aborted: reason }));
-    steps.onSleep = (wakeAt) => resolve({ sleepUntil: wakeAt });
-  });
-  const cancelTimeout =
-    job.timeoutMs === null ? null : deps.clock.setTimer(job.timeoutMs, () => controller.abort(new TimeoutError(job.id, job.timeoutMs!)));
-  const handled = (async () => {
-    const payload = await validatePayload(definition, job.payload);
-    return definition.run(payload, ctx);
-  })().then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
+  const timeoutMs = job.timeoutMs;
+  const deadline = timeoutMs === null ? null : deps.deadlines.start(timeoutMs, () => controller.abort(new TimeoutError(job.id, timeoutMs)));
   try {
-    // The handler is not awaited past an abort: a handler that ignores its signal must
-    // not hold the job. Whatever it does later is fenced off by the lease.
-    const first = await Promise.race([handled, aborted]);
+    // One promise for the whole run, settled by whichever comes first. The handler is not
+    // awaited past an abort: a handler that ignores its signal must not hold the job.
+    // Whatever it does later is fenced off by the lease.
+    const first = await new Promise<HandlerEnd>((resolve) => {
+      controller.onAbort((reason) => resolve({ aborted: reason }));
+      ctx.whenSleeping((wakeAt) => resolve({ sleepUntil: wakeAt }));
+      callHandler(definition, job.payload, ctx).then(
+        (value) => resolve({ value }),
+        (error: unknown) => resolve({ error }),
+      );
+    });
     if ('aborted' in first) return decideAbort(deps, definition, job, first.aborted);
     if ('sleepUntil' in first) return decideSleep(job, first.sleepUntil);
     if ('error' in first) return decideError(deps, definition, job, first.error);
     return decideSuccess(deps, definition, job, first.value);
   } finally {
-    cancelTimeout?.();
+    if (deadline !== null) deps.deadlines.clear(deadline);
   }
+}
+
+/** The handler's run on the parsed payload; a job without a schema skips the parse and its await. */
+async function callHandler(definition: JobDefinition, payload: unknown, ctx: AttemptContext): Promise<unknown> {
+  return definition.run(definition.schema ? await validatePayload(definition, payload) : payload, ctx);
 }
 
 function decideAbort(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, reason: unknown): Decided {
@@ -272,9 +271,9 @@ async function finish(deps: AttemptDeps, definition: JobDefinition, job: Claimed
 async function runFailedHook(deps: AttemptDeps, definition: JobDefinition, job: ClaimedJob, abort: AttemptAbort, error: unknown): Promise<void> {
   const lease = { id: job.id, token: job.lease.token };
   // Renewed by the heartbeat while the hook runs; a lost lease or a stop aborts it.
-  deps.keeper.track(lease, abort);
+  deps.keeper.track(job.id, job.lease.token, abort);
   if (deps.shutdown.aborted) abort.abort(new WorkerShutdownError(job.id));
-  const ctx = makeContext(deps, job, abort);
+  const ctx = new AttemptContext(deps, job, abort, false);
   try {
     if (abort.aborted) return;
     const aborted = new Promise<'aborted'>((resolve) => abort.onAbort(() => resolve('aborted')));
@@ -287,7 +286,7 @@ async function runFailedHook(deps: AttemptDeps, definition: JobDefinition, job: 
   } catch (unexpected) {
     deps.onHookError(unexpected, job);
   } finally {
-    deps.keeper.untrack(lease);
+    deps.keeper.untrack(job.lease.token);
   }
 }
 
@@ -306,11 +305,10 @@ async function runTakenOverHook(deps: AttemptDeps, definition: JobDefinition, jo
   }
   // Given up, or this worker's version of the job has no hook any more: nothing to run.
   if (givenUp) deps.onHookError(new WorkerCrashedError(job.id, job.crashes), job);
-  const lease = { id: job.id, token: job.lease.token };
   try {
-    await deps.settle({ ...lease, kind: 'hook-done' });
+    await deps.settle({ id: job.id, token: job.lease.token, kind: 'hook-done' });
   } finally {
-    deps.keeper.untrack(lease);
+    deps.keeper.untrack(job.lease.token);
   }
 }
 
@@ -351,76 +349,4 @@ async function prepareFollowUps(list: readonly FollowUpJob[], now: number): Prom
 
 function keepUntil(now: number, keepMs: number | null): number | null {
   return keepMs === null ? null : now + keepMs;
-}
-
-/** `steps` is null for a `failed` hook's context: a hook runs once, with no steps of its own. */
-function makeContext(deps: AttemptDeps, job: ClaimedJob, abort: AttemptAbort, steps: AttemptSteps | null = null): JobContext {
-  const lease = { id: job.id, token: job.lease.token };
-  // A failed job taken over for its hook: the attempt that failed it, as its stored error says.
-  const attempt = job.state === 'failed' ? (job.error?.attempt ?? job.attempts) : job.attempts + 1;
-  return {
-    id: job.id,
-    name: job.name,
-    queue: job.queue,
-    attempt,
-    maxAttempts: job.maxAttempts,
-    metadata: job.metadata,
-    get signal() {
-      return abort.signal;
-    },
-    async progress(percent, message) {
-      if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
-        throw new InvalidOptionError('progress percent', percent, 'a number from 0 to 100');
-      }
-      const progress = { percent, message: message === undefined ? null : storableText(String(message), recordLimits.maxLogMessageChars), at: deps.clock.now() };
-      await deps.backend.recordProgress(lease, progress);
-      deps.onProgress(job, progress);
-    },
-    async log(message, fields) {
-      let storedFields: JsonObject | null = null;
-      if (fields !== undefined) {
-        const text = toJsonText(fields, 'log fields');
-        storedFields = text.length > recordLimits.maxLogFieldsChars ? { truncated: storableText(text, recordLimits.maxLogFieldsChars) } : fields;
-      }
-      await deps.backend.appendLog(lease, {
-        at: deps.clock.now(),
-        attempt,
-        message: storableText(String(message), recordLimits.maxLogMessageChars),
-        fields: storedFields,
-      });
-    },
-    step(name, run) {
-      if (!steps) return Promise.reject(new InvalidStateError(job.id, job.state, `run step "${name}" in the failed hook of`));
-      return steps.step(name, run);
-    },
-    sleep(name, duration) {
-      if (!steps) return Promise.reject(new InvalidStateError(job.id, job.state, `sleep "${name}" in the failed hook of`));
-      return steps.sleep(name, duration);
-    },
-    children: ((childJob?: AnyJob) => readChildren(deps.backend, job.id, childJob)) as JobContext['children'],
-    async childrenSummary() {
-      return summarizeChildren(await readChildren(deps.backend, job.id));
-    },
-  };
-}
-
-/** A flow job's children as the store lists them, those of one job definition when given. */
-async function readChildren(backend: Backend, id: string, childJob?: AnyJob): Promise<JobChild[]> {
-  requireCapability(backend, 'flows');
-  const children = await backend.listChildren!(id);
-  if (childJob === undefined) return children;
-  const { name } = toJobDefinition(childJob);
-  return children.filter((child) => child.name === name);
-}
-
-export function summarizeChildren(children: readonly JobChild<unknown>[]): ChildrenSummary {
-  const summary: ChildrenSummary = { total: children.length, completed: 0, failed: 0, cancelled: 0, failedIds: [] };
-  for (const child of children) {
-    if (child.state === 'completed') summary.completed++;
-    else if (child.state === 'failed') {
-      summary.failed++;
-      summary.failedIds.push(child.id);
-    } else if (child.state === 'cancelled' || child.state === null) summary.cancelled++;
-  }
-  return summary;
 }

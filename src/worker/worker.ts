@@ -8,6 +8,7 @@ import { InvalidOptionError, StoreError, WorkerShutdownError } from '../domain/e
 import { assertKnownOptions } from '../domain/known-options.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import { AttemptAbort } from '../execution/attempt-abort.ts';
+import { AttemptDeadlines } from '../execution/attempt-deadlines.ts';
 import type { WorkerEvents } from '../execution/job-events.ts';
 import { JobRegistry } from '../execution/job-registry.ts';
 import { LeaseKeeper } from '../execution/lease-keeper.ts';
@@ -170,7 +171,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private releaseBackend: () => Promise<void> = async () => {};
   private keeper: LeaseKeeper | null = null;
   private attemptDeps: AttemptDeps | null = null;
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Lease tokens of attempts not yet ended (a failed one ends when its hook has run). */
+  private readonly inFlight = new Set<string>();
   /** Lease tokens of attempts whose handler still runs. An attempt whose outcome is only waiting to be written frees its slot, so that write can claim the next job. */
   private readonly busy = new Set<string>();
   private pending: PendingSettlement[] = [];
@@ -477,7 +479,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       for (const job of claimed?.jobs ?? []) {
         const controller = new AttemptAbort();
         // Tracked from the claim on, so a held job's lease is renewed and a cancel reaches it.
-        this.keeper!.track({ id: job.id, token: job.lease.token }, controller);
+        this.keeper!.track(job.id, job.lease.token, controller);
         // A failed job's pending hook is the tail of an attempt that already ran: it runs at
         // once, never held (a held job goes back to the queue; a failed one has none).
         if (job.state === 'failed') this.launch(job, controller);
@@ -533,8 +535,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
         this.launch(job, controller);
         continue;
       }
-      const lease = { id: job.id, token: job.lease.token };
-      this.keeper!.untrack(lease);
+      this.keeper!.untrack(job.lease.token);
       this.pending.push({ settlement: releaseUnstarted(job), resolve: () => {} });
     }
     if (!this.stopping) this.prefetchPaused = true;
@@ -611,44 +612,60 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   }
 
   private launch(job: ClaimedJob, controller: AttemptAbort): void {
-    const definition = this.registry.get(job.name);
-    const deps = (this.attemptDeps ??= this.makeAttemptDeps());
-    const started = this.clock.now();
-    if (job.recovered) this.safeEmit('job:stalled', { job });
-    // A held job cancelled, taken over or released before its turn never starts its handler;
-    // nor does a failed job taken over for its hook.
-    if (!controller.aborted && job.state !== 'failed') this.safeEmit('job:started', { job });
-    const run = runAttempt(deps, definition, job, controller)
-      .then((end) => {
-        const durationMs = this.clock.now() - started;
-        switch (end.kind) {
-          case 'completed':
-            return void this.safeEmit('job:completed', { job, result: end.result, durationMs });
-          case 'retrying':
-            return void this.safeEmit('job:retrying', { job, error: end.error, runAt: end.runAt, durationMs });
-          case 'failed':
-            // Once the failure is stored; the attempt ends when its hook has run too.
-            this.safeEmit('job:failed', { job, error: end.error, durationMs });
-            return end.failedHook;
-          case 'cancelled':
-            return void this.safeEmit('job:cancelled', { job });
-          case 'lost':
-            return void this.reportError(end.error, 'settle', job.id);
-          case 'released':
-          case 'sleeping':
-          case 'hook-ran':
-            return;
-        }
-      })
-      .catch((error: unknown) => this.reportError(error, 'attempt', job.id))
-      .finally(() => {
-        this.inFlight.delete(job.lease.token);
-        this.freeSlot(job.lease.token);
-        this.nudge();
-      });
     // Keyed by lease token, as a job's new attempt may start here before its old one is gone.
-    this.inFlight.set(job.lease.token, run);
+    this.inFlight.add(job.lease.token);
     this.busy.add(job.lease.token);
+    void this.attempt(job, controller);
+  }
+
+  /**
+   * One attempt, from its events to its end, as one async method: a chain of `then`, `catch`
+   * and `finally` cost a promise and a closure each per job (bench/where-the-time-goes.md,
+   * issue #21). Events are built only when something listens. Never rejects.
+   */
+  private async attempt(job: ClaimedJob, controller: AttemptAbort): Promise<void> {
+    const token = job.lease.token;
+    try {
+      const definition = this.registry.get(job.name);
+      const deps = (this.attemptDeps ??= this.makeAttemptDeps());
+      const started = this.clock.now();
+      if (job.recovered && this.listens('job:stalled')) this.safeEmit('job:stalled', { job });
+      // A held job cancelled, taken over or released before its turn never starts its handler;
+      // nor does a failed job taken over for its hook.
+      if (!controller.aborted && job.state !== 'failed' && this.listens('job:started')) this.safeEmit('job:started', { job });
+      const end = await runAttempt(deps, definition, job, controller);
+      switch (end.kind) {
+        case 'completed':
+          if (this.listens('job:completed')) this.safeEmit('job:completed', { job, result: end.result, durationMs: this.clock.now() - started });
+          break;
+        case 'retrying':
+          if (this.listens('job:retrying')) this.safeEmit('job:retrying', { job, error: end.error, runAt: end.runAt, durationMs: this.clock.now() - started });
+          break;
+        case 'failed':
+          // Once the failure is stored; the attempt ends when its hook has run too.
+          if (this.listens('job:failed')) this.safeEmit('job:failed', { job, error: end.error, durationMs: this.clock.now() - started });
+          await end.failedHook;
+          break;
+        case 'cancelled':
+          if (this.listens('job:cancelled')) this.safeEmit('job:cancelled', { job });
+          break;
+        case 'lost':
+          this.reportError(end.error, 'settle', job.id);
+          break;
+        case 'released':
+        case 'sleeping':
+        case 'hook-ran':
+          break;
+      }
+    } catch (error) {
+      // Not from the attempt's outcome (runAttempt does not reject): nothing renews this lease any more.
+      this.keeper!.untrack(token);
+      this.reportError(error, 'attempt', job.id);
+    } finally {
+      this.inFlight.delete(token);
+      this.freeSlot(token);
+      this.nudge();
+    }
   }
 
   /** What every attempt of this worker shares; made once, as it holds only worker-wide closures. */
@@ -657,13 +674,16 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
       backend: this.backend!,
       clock: this.clock,
       keeper: this.keeper!,
+      deadlines: new AttemptDeadlines(this.clock),
       maxCrashRetries: this.maxCrashRetries,
       settle: (settlement, instead) => {
         this.freeSlot(settlement.token);
         return this.enqueueSettlement(settlement, instead);
       },
       shutdown: this.shutdown.signal,
-      onProgress: (progressJob, progress) => this.safeEmit('job:progress', { job: progressJob, progress }),
+      onProgress: (progressJob, progress) => {
+        if (this.listens('job:progress')) this.safeEmit('job:progress', { job: progressJob, progress });
+      },
       onHookError: (error, hookJob) => this.reportError(error, 'failed hook', hookJob.id),
     };
   }
