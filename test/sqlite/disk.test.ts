@@ -12,6 +12,7 @@ import type { NewJob } from '../../src/contract/backend.ts';
 import type { JobRecord } from '../../src/domain/job-record.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 import { newJob as fixtureJob } from './fixtures/new-job.ts';
+import { closeHandles } from './fixtures/close-handles.ts';
 
 const start = Date.UTC(2026, 0, 1, 12);
 let dir: string;
@@ -26,10 +27,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const handle of opened.splice(0).reverse()) {
-    if (handle instanceof SqliteBackend) await handle.close();
-    else if (handle.open) handle.close();
-  }
+  await closeHandles(opened);
   rmSync(dir, { recursive: true, force: true });
 });
 

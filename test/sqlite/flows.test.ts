@@ -13,6 +13,7 @@ import { childFailedError, maxFlowJobs, waitingForChildrenRunAt } from '../../sr
 import { InvalidFlowError } from '../../src/domain/errors.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 import { newJob as fixtureJob } from './fixtures/new-job.ts';
+import { closeHandles } from './fixtures/close-handles.ts';
 
 const start = Date.UTC(2026, 0, 1, 12);
 let dir: string;
@@ -25,10 +26,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const handle of opened.splice(0).reverse()) {
-    if (handle instanceof SqliteBackend) await handle.close();
-    else if (handle.open) handle.close();
-  }
+  await closeHandles(opened);
   rmSync(dir, { recursive: true, force: true });
 });
 

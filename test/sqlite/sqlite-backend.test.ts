@@ -16,6 +16,7 @@ import { ClosedError, StoreError, isJobsmithError } from '../../src/domain/error
 import { newJobId } from '../../src/domain/ids.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 import { holdWriteLock } from './fixtures/lock-holder.ts';
+import { closeHandles } from './fixtures/close-handles.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
@@ -33,10 +34,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const handle of opened.splice(0).reverse()) {
-    if (handle instanceof SqliteBackend) await handle.close();
-    else if (handle.open) handle.close();
-  }
+  await closeHandles(opened);
   rmSync(dir, { recursive: true, force: true });
 });
 
