@@ -20,6 +20,7 @@ import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
 import { recordLimits } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
+import { numberArrayLiteral, textArrayLiteral } from './postgres-array-literals.ts';
 import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
 import { type PgJobRow, claimOrder, pgRowToClaimed } from './postgres-rows.ts';
 import { registrationArguments } from './postgres-workers.ts';
@@ -38,17 +39,25 @@ const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelle
   JobState
 >;
 
-const queueStatements = ['insertJobs', 'storedJobsById', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
+const queueStatements = ['insertJobs', 'insertKeylessJobs', 'storedJobsById', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
 
 /** The JobQueue role: enqueue, claim and settle, and an attempt's writes under its lease. */
 export class PostgresQueue implements JobQueue {
   private readonly sql: Record<(typeof queueStatements)[number], string>;
   private readonly insertStatement: HotStatement;
+  private readonly insertKeylessStatement: HotStatement;
   private readonly settleStatement: HotStatement;
+  /**
+   * Queues whose row an enqueue of this backend committed (a queue's row is never deleted):
+   * a keyless batch into these needs no queue rows written (`insertKeylessJobs`). Added only
+   * after the enqueue's own statement committed, never inside a caller's transaction.
+   */
+  private readonly recordedQueues = new Set<string>();
 
   constructor(private readonly connection: PostgresConnection) {
     this.sql = loadStatements(new URL('./sql/queue.sql', import.meta.url), queueStatements, connection);
     this.insertStatement = hotStatement('insert', this.sql.insertJobs);
+    this.insertKeylessStatement = hotStatement('insert_keyless', this.sql.insertKeylessJobs);
     this.settleStatement = hotStatement('settle_and_claim', this.sql.settleAndClaim);
   }
 
@@ -59,6 +68,7 @@ export class PostgresQueue implements JobQueue {
       options.tx === undefined
         ? await this.connection.run('enqueue', (db) => this.insertOrRecognize(db, jobs, options.resent === true))
         : await this.connection.inTransaction(options.tx, 'enqueue', (db) => this.insertJobs(db, jobs, false));
+    if (options.tx === undefined) for (const [index, job] of jobs.entries()) if (results[index]!.created) this.recordedQueues.add(job.queue);
     this.connection.emitEnqueued(jobs, results);
     return results;
   }
@@ -185,29 +195,34 @@ export class PostgresQueue implements JobQueue {
   /** Inserts jobs in one statement; a key held by an active job returns that job instead. */
   async insertJobs(db: PgQueryable, jobs: readonly NewJob[], prepare: boolean): Promise<EnqueueResult[]> {
     const now = this.connection.clock.now();
-    const column = <T>(pick: (job: NewJob) => T) => jobs.map(pick);
+    const texts = (pick: (job: NewJob) => string | null) => textArrayLiteral(jobs.map(pick));
+    const numbers = (pick: (job: NewJob) => number | null) => numberArrayLiteral(jobs.map(pick));
+    const keyless = jobs.every((job) => job.key === null && this.recordedQueues.has(job.queue));
+    const statement = keyless ? this.insertKeylessStatement : this.insertStatement;
     const { rows } = await q<{ id: string }>(
       db,
-      this.insertStatement.text,
+      statement.text,
       [
-        column((job) => job.id),
-        column((job) => job.name),
-        column((job) => job.queue),
-        column((job) => (job.runAt > now ? 'scheduled' : 'queued')),
-        column((job) => job.payload),
-        column((job) => JSON.stringify(job.metadata)),
-        column((job) => job.priority),
-        column((job) => job.key),
-        column((job) => job.maxAttempts),
-        column((job) => (job.backoff === null ? null : JSON.stringify(job.backoff))),
-        column((job) => job.timeoutMs),
-        column((job) => job.keepCompletedMs),
-        column((job) => job.keepFailedMs),
-        column((job) => job.runAt),
-        column((job) => job.createdAt),
+        texts((job) => job.id),
+        texts((job) => job.name),
+        texts((job) => job.queue),
+        texts((job) => (job.runAt > now ? 'scheduled' : 'queued')),
+        texts((job) => job.payload),
+        texts((job) => JSON.stringify(job.metadata)),
+        numbers((job) => job.priority),
+        texts((job) => job.key),
+        numbers((job) => job.maxAttempts),
+        texts((job) => (job.backoff === null ? null : JSON.stringify(job.backoff))),
+        numbers((job) => job.timeoutMs),
+        numbers((job) => job.keepCompletedMs),
+        numbers((job) => job.keepFailedMs),
+        numbers((job) => job.runAt),
+        numbers((job) => job.createdAt),
       ],
-      prepare ? this.insertStatement.name : undefined,
+      prepare ? statement.name : undefined,
     );
+    // The plain INSERT stored every row, or failed.
+    if (keyless) return jobs.map((job) => ({ id: job.id, created: true }));
     const inserted = new Set(rows.map((row) => row.id));
     const results: EnqueueResult[] = [];
     const batchKeys = new Map<string, string>();
