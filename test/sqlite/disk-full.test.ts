@@ -119,7 +119,9 @@ describe('sqlite: a full disk', () => {
     cleanups.push(async () => void reader.close());
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM jobsmith_jobs').get();
-    await backend.enqueue([paddedJob(-1)]); // a fresh frame after the reader's snapshot
+    // A fresh frame after the reader's snapshot: a small job, which fits in the pages the file has
+    // (a padded one needs an overflow page of its own in the id-keyed jobsmith_jobs, migration 10).
+    await backend.enqueue([newJob()]);
     const error = await enqueueUntilFull(backend);
     expect(error.details).toMatchObject({ sqliteCode: 'SQLITE_FULL', walFold: expect.stringMatching(/^deferred/) });
     expect(walBytes()).toBeGreaterThan(0);

@@ -315,7 +315,7 @@ describe('completions moved by completeBatch (migration 8)', () => {
     const db = connect();
     expect(db.prepare('SELECT count(*) AS n FROM jobsmith_jobs').get()).toEqual({ n: 0 });
     expect(db.prepare('SELECT id, state, attempts, result, settled_token FROM jobsmith_finished').all()).toEqual([
-      // The token's claim part alone (migration 9): a batch claim's token is `<16 characters>-<seq>`.
+      // The token's claim part alone (migration 9): a batch claim's token is `<16 characters>-<place in the batch>`.
       { id: 'twice', state: 1, attempts: 1, result: '{"ok":true}', settled_token: job.lease.token.slice(0, 16) },
     ]);
     expect((await instance.stats()).counts).toMatchObject({ completed: 1, running: 0 });

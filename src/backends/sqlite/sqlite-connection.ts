@@ -66,6 +66,9 @@ const walSizeLimitBytes = 6 * 1024 * 1024;
 /** How often, at most, a pending fold of the log is tried (each try copies the log). */
 const walFoldRetryMs = 100;
 
+/** How long a connection's calls may run one after another without letting the event loop turn (see `SqliteConnection.write`). */
+const turnEveryMs = 1;
+
 export interface SqliteConnectionOptions {
   path: string;
   synchronous: SqliteSynchronous;
@@ -113,6 +116,8 @@ export class SqliteConnection {
    * once a write ran out of space; null while no fold is pending.
    */
   private walFoldDueAt: number | null = null;
+  /** When (`performance.now()`) a call of this connection last let the event loop turn (see `write`). */
+  private lastTurnAt = Number.NEGATIVE_INFINITY;
   /** How the last fold went, for the errors of writes that ran out of room before the next. */
   private lastWalFold = '';
   private readonly writes: WriteQueue;
@@ -248,15 +253,23 @@ export class SqliteConnection {
    * this backend that wait for the lock at the same time (sqlite-write-queue.ts). `fn` must
    * change nothing outside the database: it may run again.
    *
-   * Every call, read or write, first lets the event loop turn (`nextTurn`): the work is
-   * synchronous, and without a turn a loop of awaited calls (`for … await enqueue`) starves
-   * timers, I/O and a worker in the same process. It costs a few µs a call; an enqueue with
-   * its commit takes a hundred or more.
+   * A call, read or write, first lets the event loop turn (`nextTurn`) if it has not turned
+   * for one of this connection's calls in the last `turnEveryMs`: the work is synchronous, and
+   * without a turn a loop of awaited calls (`for … await enqueue`) starves timers, I/O and a
+   * worker in the same process. A turn costs 3–5 µs, about a tenth of a lone enqueue with
+   * synchronous=normal; once a millisecond keeps timers and I/O within a millisecond of due
+   * (bench/where-the-time-goes.md, issue #21).
    */
   async write<T>(operation: string, fn: () => T, oneStatement = false): Promise<T> {
     await this.open();
-    await nextTurn();
+    await this.turnIfDue();
     return this.writes.run(operation, fn, oneStatement);
+  }
+
+  private async turnIfDue(): Promise<void> {
+    if (performance.now() - this.lastTurnAt < turnEveryMs) return;
+    await nextTurn();
+    this.lastTurnAt = performance.now();
   }
 
   /**
@@ -275,7 +288,7 @@ export class SqliteConnection {
   /** A call that only reads: in WAL mode it needs no lock, except for moments (a log being reset), waited out on a timer. */
   async read<T>(operation: string, fn: () => T): Promise<T> {
     await this.open();
-    await nextTurn();
+    await this.turnIfDue();
     try {
       return await retryWhileBusy(performance.now() + this.busyTimeoutMs, fn);
     } catch (error) {

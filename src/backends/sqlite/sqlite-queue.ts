@@ -231,15 +231,15 @@ export class SqliteQueue implements JobQueue {
     if (jobs.length < request.limit) {
       const want = request.limit - jobs.length;
       // One index range per queue, merged here: an IN list over queues would lose the index order.
-      const candidates = queues.flatMap((queue) => s.ready.all(queue, names, want) as Array<{ seq: number; priority: number; run_at: number }>);
-      if (queues.length > 1) candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+      const candidates = queues.flatMap((queue) => s.ready.all(queue, names, want) as Array<{ id: string; priority: number; run_at: number }>);
+      if (queues.length > 1) candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const chosen = candidates.slice(0, want);
       if (chosen.length > 0) {
         // One statement for the batch. Each attempt's token is a fresh random prefix for this
-        // claim plus the row's seq: unique per attempt, without a statement per row.
-        const started = s.startBatch.all(now, `${newCompactLeaseToken()}-`, request.workerId, now + request.leaseMs, JSON.stringify(chosen.map((c) => c.seq))) as JobRow[];
-        const order = new Map(chosen.map((candidate, index) => [candidate.seq, index]));
-        started.sort((a, b) => order.get(a.seq)! - order.get(b.seq)!);
+        // claim plus the job's place in the batch: unique per attempt, without a statement per row.
+        const started = s.startBatch.all(now, `${newCompactLeaseToken()}-`, request.workerId, now + request.leaseMs, JSON.stringify(chosen.map((c) => c.id))) as JobRow[];
+        const order = new Map(chosen.map((candidate, index) => [candidate.id, index]));
+        started.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
         for (const row of started) jobs.push(rowToClaimed(row, false));
       }
     }

@@ -4,7 +4,6 @@ import type { JobState } from '../../domain/job-state.ts';
 
 /** A row of `jobsmith_jobs` as better-sqlite3 returns it. */
 export interface JobRow {
-  seq: number;
   id: string;
   name: string;
   queue: string;

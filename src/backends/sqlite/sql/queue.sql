@@ -32,9 +32,9 @@ SELECT 1 AS claimable WHERE
     AND queue IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?)))
 
 -- name: ready
-SELECT seq, priority, run_at FROM jobsmith_jobs
+SELECT id, priority, run_at FROM jobsmith_jobs
   WHERE state = 'queued' AND queue = ? AND name IN (SELECT value FROM json_each(?))
-  ORDER BY priority DESC, run_at, seq LIMIT CAST(? AS INTEGER)
+  ORDER BY priority DESC, run_at, id LIMIT CAST(? AS INTEGER)
 
 -- name: expired
 -- INDEXED BY: left to itself the planner walks every running row through the state index.
@@ -62,8 +62,9 @@ UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ?, lea
   crashes = crashes + ? WHERE id = ? RETURNING *
 
 -- name: startBatch
-UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || seq, lease_worker = ?, lease_expires_at = ?
-  WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *
+-- Each job's token is the claim's prefix and the job's place in the batch (the json_each key).
+UPDATE jobsmith_jobs SET state = 'running', started_at = ?, lease_token = ? || chosen.key, lease_worker = ?, lease_expires_at = ?
+  FROM json_each(?) AS chosen WHERE jobsmith_jobs.id = chosen.value RETURNING *
 
 -- name: completeBatch
 -- A completion moves the row to jobsmith_finished itself (migration 8), here rather than through
