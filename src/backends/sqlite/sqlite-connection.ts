@@ -5,7 +5,7 @@ import type { BackendEvent } from '../../contract/backend.ts';
 import type { Clock } from '../../domain/clock.ts';
 import { BackendUnavailableError, ClosedError, StoreError } from '../../domain/errors.ts';
 import { readNamedStatements } from '../statement-files.ts';
-import { hubFor } from './sqlite-event-hub.ts';
+import { hubFor, hubHasListeners } from './sqlite-event-hub.ts';
 import { nextTurn, retryWhileBusy, sqliteCodeOf } from './sqlite-lock-wait.ts';
 import { applySqliteMigrations } from './sqlite-migrations.ts';
 import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
@@ -261,15 +261,20 @@ export class SqliteConnection {
    * (bench/where-the-time-goes.md, issue #21).
    */
   async write<T>(operation: string, fn: () => T, oneStatement = false): Promise<T> {
-    await this.open();
-    await this.turnIfDue();
+    // Awaited only when there is something to wait for: each await is a promise and a hop.
+    if (this.db === null || this.closed) await this.open();
+    if (performance.now() - this.lastTurnAt >= turnEveryMs) await this.turn();
     return this.writes.run(operation, fn, oneStatement);
   }
 
-  private async turnIfDue(): Promise<void> {
-    if (performance.now() - this.lastTurnAt < turnEveryMs) return;
+  private async turn(): Promise<void> {
     await nextTurn();
     this.lastTurnAt = performance.now();
+  }
+
+  /** Whether any backend on this file in this process listens for events (see `emit`): if not, none need building. */
+  listens(): boolean {
+    return hubHasListeners(this.hubKey);
   }
 
   /**
@@ -287,8 +292,8 @@ export class SqliteConnection {
 
   /** A call that only reads: in WAL mode it needs no lock, except for moments (a log being reset), waited out on a timer. */
   async read<T>(operation: string, fn: () => T): Promise<T> {
-    await this.open();
-    await this.turnIfDue();
+    if (this.db === null || this.closed) await this.open();
+    if (performance.now() - this.lastTurnAt >= turnEveryMs) await this.turn();
     try {
       return await retryWhileBusy(performance.now() + this.busyTimeoutMs, fn);
     } catch (error) {

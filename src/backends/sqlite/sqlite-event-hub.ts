@@ -22,3 +22,8 @@ export function hubFor(file: string): Set<Listener> {
 export function releaseHub(file: string): void {
   if (hubs.get(file)?.size === 0) hubs.delete(file);
 }
+
+/** Whether anything in this process listens to `file`'s hub (without making one). */
+export function hubHasListeners(file: string): boolean {
+  return (hubs.get(file)?.size ?? 0) > 0;
+}

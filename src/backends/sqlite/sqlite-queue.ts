@@ -68,8 +68,8 @@ export class SqliteQueue implements JobQueue {
     // A lone keyless job into a queue that has its row is one INSERT: autocommit suffices.
     const oneStatement = jobs.length === 1 && jobs[0]!.key === null && this.recordedQueues.has(jobs[0]!.queue);
     const results = await this.connection.write('enqueue', () => this.insertJobs(jobs), oneStatement);
-    for (const [index, job] of jobs.entries()) if (results[index]!.created) this.recordedQueues.add(job.queue);
-    for (const event of enqueuedEvents(jobs, results)) this.connection.emit(event);
+    if (!oneStatement) for (const [index, job] of jobs.entries()) if (results[index]!.created) this.recordedQueues.add(job.queue);
+    if (this.connection.listens()) for (const event of enqueuedEvents(jobs, results)) this.connection.emit(event);
     return results;
   }
 
@@ -154,8 +154,8 @@ export class SqliteQueue implements JobQueue {
     const now = this.connection.clock.now();
     const results: EnqueueResult[] = [];
     for (let at = 0; at < jobs.length; ) {
-      const chunk = jobs.slice(at, at + rowsPerInsert);
-      if (chunk.length === rowsPerInsert && chunk.every((job) => job.key === null)) {
+      const chunk = jobs.length - at >= rowsPerInsert ? jobs.slice(at, at + rowsPerInsert) : null;
+      if (chunk !== null && chunk.every((job) => job.key === null)) {
         const stored = this.insertManyStatement().run(chunk.flatMap((job) => rowValues(job, now))).changes;
         // Only a taken id can leave a keyless row out; the caller's transaction is rolled back.
         if (stored !== chunk.length) {
@@ -170,8 +170,12 @@ export class SqliteQueue implements JobQueue {
       results.push(this.insertJob(jobs[at]!, now));
       at++;
     }
-    const queues = new Set(jobs.filter((job, index) => results[index]!.created && !this.recordedQueues.has(job.queue)).map((job) => job.queue));
-    for (const queue of queues) s.ensureQueue.run(queue);
+    let recordedHere: Set<string> | undefined;
+    for (const [index, job] of jobs.entries()) {
+      if (!results[index]!.created || this.recordedQueues.has(job.queue) || recordedHere?.has(job.queue)) continue;
+      s.ensureQueue.run(job.queue);
+      (recordedHere ??= new Set()).add(job.queue);
+    }
     return results;
   }
 
