@@ -10,6 +10,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
+import { pgRowFromClaimedValues } from '../../src/backends/postgres/postgres-rows.ts';
 import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
 
 const servers = requireServers('postgres');
@@ -118,7 +119,7 @@ describe.skipIf(servers.skip)('postgres backend: claim and settle plans', () => 
    */
   describe('plans kept from an empty table', () => {
     const settleAndClaim = (settlements: unknown[], now: number) =>
-      client.query<{ applied: unknown[]; claimed: Array<{ id: string; lease_token: string }> }>(
+      client.query<{ applied: unknown[]; claimed: unknown[][] }>(
         `SELECT applied, claimed, next_run_at FROM kept.settle_and_claim($1::jsonb, $2, 0, '{default}', '{noop}', $3, 'w', 30000)`,
         [JSON.stringify(settlements), now, claimLimit],
       );
@@ -133,7 +134,7 @@ describe.skipIf(servers.skip)('postgres backend: claim and settle plans', () => 
         expect(first.rows[0]!.claimed).toHaveLength(claimLimit);
         // Twice the batch running, then complete the first batch and claim again.
         expect((await settleAndClaim([], now)).rows[0]!.claimed).toHaveLength(claimLimit);
-        const completions = first.rows[0]!.claimed.map((job) => ({
+        const completions = first.rows[0]!.claimed.map(pgRowFromClaimedValues).map((job) => ({
           id: job.id,
           token: job.lease_token,
           kind: 'complete',

@@ -9,6 +9,7 @@ import type { ChildFailurePolicy, FlowJob, Settlement } from '../../src/contract
 import { maxFlowJobs, waitingForChildrenRunAt } from '../../src/contract/flow-store.ts';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
 import { loadStatements } from '../../src/backends/postgres/postgres-connection.ts';
+import { pgRowFromClaimedValues } from '../../src/backends/postgres/postgres-rows.ts';
 import { PermanentError, createClient, createWorker, step as flowStep } from '../../src/index.ts';
 import { defineJob } from '../../src/domain/define-job.ts';
 import { newJobId } from '../../src/domain/ids.ts';
@@ -385,11 +386,11 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
 
   it('settling a job outside a flow runs nothing of flows; a flow child resolves its parent in the same call', async () => {
     const settleAndClaim = (settlements: unknown[], queue: string) =>
-      client.query<{ claimed: Array<{ id: string; lease_token: string }> | null }>(
+      client.query<{ claimed: unknown[][] | null }>(
         `SELECT applied, claimed, next_run_at FROM ${schema}.settle_and_claim($1::jsonb, $2, 0, $3, $4, $5, 'w', 60000)`,
         [JSON.stringify(settlements), Date.now(), [queue], [step.name], settlements.length === 0 ? 1 : null],
       );
-    const completion = (job: { id: string; lease_token: string }) => ({
+    const completion = (job: { id: string; lease_token: string | null }) => ({
       id: job.id,
       token: job.lease_token,
       kind: 'complete',
@@ -402,7 +403,7 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     });
 
     await first.enqueue([await prepareJob(step, 'plain', { queue: 'plain' }, Date.now())]);
-    const [plain] = (await settleAndClaim([], 'plain')).rows[0]!.claimed!;
+    const [plain] = (await settleAndClaim([], 'plain')).rows[0]!.claimed!.map(pgRowFromClaimedValues);
     const plainPlans = await explained(async () => {
       await settleAndClaim([completion(plain!)], 'plain');
     });
@@ -412,7 +413,7 @@ describe.skipIf(servers.skip)('postgres backend: flows', () => {
     const child = await flowJob('child', 'with-parent');
     const parent = await flowJob('parent', 'with-parent-parent', [{ childId: child.id, onChildFailure: 'fail' }]);
     await first.enqueueFlow({ flowId: newJobId(Date.now()), jobs: [child, parent] });
-    const [claimedChild] = (await settleAndClaim([], 'with-parent')).rows[0]!.claimed!;
+    const [claimedChild] = (await settleAndClaim([], 'with-parent')).rows[0]!.claimed!.map(pgRowFromClaimedValues);
     const flowPlans = await explained(async () => {
       await settleAndClaim([completion(claimedChild!)], 'with-parent');
     });

@@ -22,7 +22,7 @@ import type { JobState } from '../../domain/job-state.ts';
 import { type PgQueryable, type PostgresConnection, loadStatements, q } from './postgres-connection.ts';
 import { numberArrayLiteral, textArrayLiteral } from './postgres-array-literals.ts';
 import { type HotStatement, hotStatement } from './postgres-hot-statements.ts';
-import { type PgJobRow, claimOrder, pgRowToClaimed } from './postgres-rows.ts';
+import { type PgJobRow, claimOrder, pgRowFromClaimedValues, pgRowToClaimed } from './postgres-rows.ts';
 import { registrationArguments } from './postgres-workers.ts';
 
 /**
@@ -275,7 +275,7 @@ export class PostgresQueue implements JobQueue {
       expires_at: settlement.kind === 'retry' || settlement.kind === 'hook-done' ? null : settlement.expiresAt,
       hook_pending: settlement.kind === 'fail' && settlement.hookPending,
     }));
-    const { rows } = await q<{ applied: AppliedSettlement[]; claimed: PgJobRow[] | null; next_run_at: number | null }>(
+    const { rows } = await q<{ applied: AppliedSettlement[]; claimed: unknown[][] | null; next_run_at: number | null }>(
       db,
       this.settleStatement.text,
       [JSON.stringify(input), now, bucketOf(now), next?.queues ?? null, next?.names ?? null, next?.limit ?? null, next?.workerId ?? null, next?.leaseMs ?? null],
@@ -283,7 +283,7 @@ export class PostgresQueue implements JobQueue {
     );
     const { applied, claimed, next_run_at } = rows[0]!;
     if (!next || claimed === null) return { applied, claimed: null };
-    claimed.sort(claimOrder);
-    return { applied, claimed: { jobs: claimed.map(pgRowToClaimed), nextRunAt: next_run_at } };
+    const claimedRows = claimed.map(pgRowFromClaimedValues).sort(claimOrder);
+    return { applied, claimed: { jobs: claimedRows.map(pgRowToClaimed), nextRunAt: next_run_at } };
   }
 }
