@@ -37,7 +37,7 @@ import { holdProcessOpen } from '../execution/process-hold.ts';
 import { type BackendResolver, instancesOnly, LazyBackend } from '../contract/backend-resolver.ts';
 import { runAttempt } from '../execution/run-attempt.ts';
 import { BoundJob } from './bound-job.ts';
-import { prepareJob } from '../execution/prepare-job.ts';
+import { prepareJob, prepareSchemalessJob } from '../execution/prepare-job.ts';
 import { toRunMetadata } from './run-metadata.ts';
 import { type WaitExplanation, waitReasons } from './wait-reasons.ts';
 import type { FlowChild, FlowProgress } from '../contract/flow-store.ts';
@@ -191,8 +191,15 @@ export class Client implements AsyncDisposable {
     options: EnqueueOptions & EnqueueCall = {},
   ): Promise<EnqueueResult> {
     assertKnownOptions(options, enqueueCallOptionNames, 'the enqueue options');
-    const { tx, ...jobOptions } = options;
-    const [result] = await this.enqueueMany([{ job, payload, options: jobOptions }], tx === undefined ? {} : { tx });
+    // The options go on as they are unless `tx` is among them: a copy without it costs a lone enqueue.
+    let jobOptions: EnqueueOptions = options;
+    const call: EnqueueCall = {};
+    if ('tx' in options) {
+      const { tx, ...rest } = options;
+      jobOptions = rest;
+      if (tx !== undefined) call.tx = tx;
+    }
+    const [result] = await this.enqueueMany([{ job, payload, options: jobOptions }], call);
     return result!;
   }
 
@@ -200,14 +207,17 @@ export class Client implements AsyncDisposable {
   async enqueueMany(items: readonly EnqueueItem[], call: EnqueueCall = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', items, 'an array');
     assertKnownOptions(call, ['tx'], 'the enqueueMany options');
-    const backend = await this.backend();
+    // Once open, the backend is taken as it is: an await is a microtask hop, and a lone
+    // awaited enqueue counts them (bench/where-the-time-goes.md, issue #21).
+    const backend = (this.closed ? null : this.lazy.opened) ?? (await this.backend());
     const now = backend.now();
     const prepared = [];
     for (const [index, item] of items.entries()) {
       const definition = this.definitionOf(item.job);
       try {
         assertKnownOptions(item, ['job', 'payload', 'options'] satisfies Array<keyof EnqueueItem>, 'an enqueueMany item');
-        prepared.push(await prepareJob(definition, item.payload, item.options ?? {}, now));
+        const options = item.options ?? {};
+        prepared.push(definition.schema ? await prepareJob(definition, item.payload, options, now) : prepareSchemalessJob(definition, item.payload, options, now));
       } catch (error) {
         if (items.length > 1 && error instanceof Error && 'details' in error) (error as { details: Record<string, unknown> }).details.index = index;
         throw error;

@@ -41,11 +41,19 @@ export class LazyBackend {
     private readonly resolve: BackendResolver,
   ) {}
 
+  private openedBackend: Backend | null = null;
+
+  /** The backend once a `get()` has opened it (null before), for callers that can skip an await. */
+  get opened(): Backend | null {
+    return this.openedBackend;
+  }
+
   /** The backend, opened. A failed open (the store was down) is tried again on the next call. */
   async get(): Promise<Backend> {
     this.resolved ??= this.resolve(this.given, this.clock);
     const { backend } = await this.resolved;
     await backend.open();
+    this.openedBackend = backend;
     return backend;
   }
 
