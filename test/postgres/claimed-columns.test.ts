@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
-import { claimedColumns } from '../../src/backends/postgres/postgres-rows.ts';
+import { claimedColumns, pgRowFromClaimedValues } from '../../src/backends/postgres/postgres-rows.ts';
 import { createClient, defineJob } from '../../src/index.ts';
 import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
 
@@ -20,6 +20,12 @@ describe('postgres claimed rows as arrays', () => {
     const list = /json_agg\(json_build_array\(([^)]*)\)\)/.exec(migration)?.[1];
     expect(list).toBeDefined();
     expect(list!.split(',').map((column) => column.trim().replace(/^c\./, ''))).toEqual([...claimedColumns]);
+  });
+
+  it('reads each value into the field its column names', () => {
+    const row = pgRowFromClaimedValues(claimedColumns.map((_, index) => index));
+    expect(Object.keys(row)).toEqual([...claimedColumns]);
+    for (const [index, column] of claimedColumns.entries()) expect(row[column], column).toBe(index);
   });
 });
 
