@@ -1,6 +1,6 @@
 import type { ClaimedJob, ScheduleRecord } from '../../contract/backend.ts';
 import { type RunCondition, waitingForChildrenRunAt } from '../../contract/flow-store.ts';
-import type { JobFlowPosition, JobRecord } from '../../domain/job-record.ts';
+import type { JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 import type { JsonObject, JsonValue } from '../../domain/json-value.ts';
 
@@ -51,7 +51,7 @@ export interface PgJobRow {
 }
 
 export function pgRowToRecord(row: PgJobRow): JobRecord {
-  return {
+  const record: JobRecord = {
     id: row.id,
     name: row.name,
     queue: row.queue,
@@ -83,15 +83,14 @@ export function pgRowToRecord(row: PgJobRow): JobRecord {
     cancelRequested: row.cancel_requested,
     expiresAt: row.expires_at,
     failedHook: row.failed_hook,
-    ...flowPosition(row),
   };
-}
-
-/** A flow job's `flow`; outside a flow, none: absent rather than undefined, so such a record equals one that never had it. */
-function flowPosition(row: PgJobRow): { flow?: JobFlowPosition } {
-  const flowId = row.flow_id ?? null;
-  if (flowId === null) return {};
-  return { flow: { flowId, children: row.total_children, pendingChildren: row.pending_children, hasParents: row.has_parents } };
+  // A flow job's `flow`; outside a flow, none: absent rather than undefined, so such a record
+  // equals one that never had it. Set after the literal: spreading it in made every record
+  // (flow or not) a copy through the generic spread path.
+  if (row.flow_id != null) {
+    record.flow = { flowId: row.flow_id, children: row.total_children, pendingChildren: row.pending_children, hasParents: row.has_parents };
+  }
+  return record;
 }
 
 /** Whether a job is a parent still waiting for its children (contract/flow-store.ts). */

@@ -93,9 +93,12 @@ export function rowToRecord(row: JobRow): JobRecord {
   return record;
 }
 
+/** A claimed row as the job it hands a worker (its lease token is never null). */
 export function rowToClaimed(row: JobRow, recovered: boolean): ClaimedJob {
-  const record = rowToRecord(row);
-  return { ...record, lease: record.lease!, recovered };
+  // The record itself with `recovered` added, not a spread copy of it: one object fewer a job.
+  const claimed = rowToRecord(row) as ClaimedJob;
+  claimed.recovered = recovered;
+  return claimed;
 }
 
 export interface ScheduleRow {
