@@ -139,7 +139,8 @@ type PgClaimedValues = { [Index in keyof typeof claimedColumns & `${number}`]: P
 /** A claimed row as the job it hands a worker (its lease token is never null). */
 export function pgRowToClaimed(row: PgJobRow): ClaimedJob {
   // The record itself, with `recovered` added, rather than a spread copy of its 30-odd fields:
-  // one object fewer a claimed job for the collector (a tenth of a worker's CPU at c50).
+  // one object fewer a claimed job for the collector (about a quarter of a worker's busy time
+  // at concurrency 50 went to collecting garbage: bench/where-the-time-goes.md).
   const claimed = pgRowToRecord(row) as ClaimedJob;
   claimed.recovered = row.lease_recovered;
   return claimed;
