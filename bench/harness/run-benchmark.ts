@@ -87,6 +87,7 @@ export async function runBenchmark(options: BenchOptions, hooks: BenchmarkHooks 
     for (const [position, step] of plan.entries()) {
       const prefix = `[${position + 1}/${plan.length}] ${step.workload} ${step.system.id} run ${step.run}/${runsFor(options, step.system.id)}`;
       log(`${prefix} …`);
+      await services.quiesce();
       const record = await measureRun(step.system, step.workload, step.run, options, services.urls);
       runs.push(record);
       log(`${prefix}: ${record.outcome ? describeOutcome(record.outcome) : `FAILED: ${record.error}`}`);

@@ -5,8 +5,12 @@
  * database on PostgreSQL, an emptied Redis (see bench/systems/stores.ts). Measuring
  * children learn the servers' URLs from their RunSpec.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { harnessDeviations, type PostgresServer, type RedisServer, startPostgres, startRedis } from '../../test/support/index.ts';
 import type { StoreKind } from '../systems/system-adapter.ts';
+
+const execFileAsync = promisify(execFile);
 
 export type ServiceKind = 'postgres' | 'redis';
 
@@ -48,6 +52,14 @@ export function serviceFor(store: StoreKind): ServiceKind | null {
 export interface RunningServices {
   readonly urls: ServiceUrls;
   readonly info: readonly ServiceInfo[];
+  /**
+   * Lets the writes of the runs before settle, so they do not land in the next run's time:
+   * PostgreSQL writes its dirty buffers now (`CHECKPOINT`) rather than during a later run
+   * (a spread checkpoint goes on for minutes), and the OS writes back every dirty page
+   * (`sync`), such as a SQLite file of `synchronous=normal` or a finished peer's. Every
+   * system gets the same, before each run; no setting of a server changes.
+   */
+  quiesce(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,10 +71,16 @@ export async function startServices(kinds: ReadonlySet<ServiceKind>, log: (line:
   const stop = async () => {
     for (const stopOne of stops.reverse()) await stopOne().catch(() => {});
   };
+  const checkpoints: Array<() => Promise<unknown>> = [];
+  const quiesce = async () => {
+    for (const checkpoint of checkpoints) await checkpoint();
+    await execFileAsync('sync');
+  };
   try {
     if (kinds.has('postgres')) {
       const server: PostgresServer = await startPostgres({ settings: postgresSettings });
       stops.push(() => server.stop());
+      checkpoints.push(() => server.query('CHECKPOINT'));
       urls.postgres = server.url;
       const version = (await server.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? 'unknown';
       info.push({
@@ -96,5 +114,5 @@ export async function startServices(kinds: ReadonlySet<ServiceKind>, log: (line:
     await stop();
     throw error;
   }
-  return { urls, info, stop };
+  return { urls, info, quiesce, stop };
 }
