@@ -162,6 +162,19 @@ export interface FollowUps {
   followUps?: readonly NewJob[];
 }
 
+/**
+ * A job's freshly read record as the claimed job a worker gets: the same object with
+ * `recovered` added. The record was just built for this claim, so it is not copied: a spread
+ * copy of its 30-odd fields was one object more a job for the collector, about a quarter of
+ * a worker's busy time at concurrency 50 (bench/where-the-time-goes.md, issue #21). Its lease
+ * must be set (a claim always leases).
+ */
+export function asClaimedJob(record: JobRecord, recovered: boolean): ClaimedJob {
+  const claimed = record as ClaimedJob;
+  claimed.recovered = recovered;
+  return claimed;
+}
+
 /** The follow-up jobs a settlement carries; none for the kinds that carry none. */
 export function followUpsOf(settlement: Settlement): readonly NewJob[] {
   return (settlement.kind === 'complete' || settlement.kind === 'fail') && settlement.followUps ? settlement.followUps : [];

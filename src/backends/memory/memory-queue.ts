@@ -13,7 +13,7 @@ import type {
   Settlement,
   SettleResult,
 } from '../../contract/backend.ts';
-import { followUpsOf } from '../../contract/job-queue.ts';
+import { asClaimedJob, followUpsOf } from '../../contract/job-queue.ts';
 import { enqueuedEvents } from '../../contract/backend-listeners.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -137,7 +137,7 @@ export class MemoryQueue implements JobQueue {
       if (job.lease!.expiresAt > now || !queues.has(job.queue) || !names.has(job.name)) continue;
       job.crashes++;
       job.lease = { token: newLeaseToken(), workerId: request.workerId, expiresAt: now + request.leaseMs };
-      claimed.push(claimedRecord(job, true));
+      claimed.push(asClaimedJob(jobRecord(job), true));
     }
     this.state.promoteDue();
     if (claimed.length < request.limit) {
@@ -159,7 +159,7 @@ export class MemoryQueue implements JobQueue {
     job.startedAt = now;
     job.lease = { token: newLeaseToken(), workerId: lease.workerId, expiresAt: now + lease.leaseMs };
     this.state.running.add(job);
-    return claimedRecord(job, recovered);
+    return asClaimedJob(jobRecord(job), recovered);
   }
 
   private applySettlement(settlement: Settlement): boolean {
@@ -252,9 +252,3 @@ export class MemoryQueue implements JobQueue {
   }
 }
 
-/** The claimed job a worker gets: the job's record (its lease copied in it) with `recovered` added, one object rather than a record and a spread copy of it. */
-function claimedRecord(job: StoredJob, recovered: boolean): ClaimedJob {
-  const claimed = jobRecord(job) as ClaimedJob;
-  claimed.recovered = recovered;
-  return claimed;
-}

@@ -1,4 +1,5 @@
 import type { ClaimedJob, ScheduleRecord } from '../../contract/backend.ts';
+import { asClaimedJob } from '../../contract/job-queue.ts';
 import { type RunCondition, waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
@@ -138,12 +139,7 @@ type PgClaimedValues = { [Index in keyof typeof claimedColumns & `${number}`]: P
 
 /** A claimed row as the job it hands a worker (its lease token is never null). */
 export function pgRowToClaimed(row: PgJobRow): ClaimedJob {
-  // The record itself, with `recovered` added, rather than a spread copy of its 30-odd fields:
-  // one object fewer a claimed job for the collector (about a quarter of a worker's busy time
-  // at concurrency 50 went to collecting garbage: bench/where-the-time-goes.md).
-  const claimed = pgRowToRecord(row) as ClaimedJob;
-  claimed.recovered = row.lease_recovered;
-  return claimed;
+  return asClaimedJob(pgRowToRecord(row), row.lease_recovered);
 }
 
 /** Claim order, for rows a set-returning UPDATE hands back unordered: recoveries first, then priority, run time, enqueue order. */

@@ -14,7 +14,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
-import { followUpsOf } from '../../contract/job-queue.ts';
+import { asClaimedJob, followUpsOf } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newLeaseToken } from '../../domain/ids.ts';
@@ -67,7 +67,7 @@ export class RedisQueue implements JobQueue {
     if (created !== 1) return { created: false, id };
     const [record] = await this.connection.records([id]);
     if (!record?.lease) throw new StoreError(`Job "${id}" was started inline but could not be read back`, { details: { id } });
-    return { created: true, job: { ...record, lease: record.lease, recovered: false } };
+    return { created: true, job: asClaimedJob(record, false) };
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -160,9 +160,7 @@ function claimedFromReply([jobs, nextRunAt]: ClaimReply): ClaimResult {
       const [recovered, fields, progress, logs, attempts] = JSON.parse(encoded) as EncodedClaim;
       const record = fieldsToRecord(fields, listOf(progress), listOf(logs), listOf(attempts));
       if (!record.lease) throw new StoreError(`Claimed job "${record.id}" has no lease`, { details: { id: record.id } });
-      const claimed = record as ClaimedJob;
-      claimed.recovered = recovered === 1;
-      return claimed;
+      return asClaimedJob(record, recovered === 1);
     }),
     nextRunAt: nextRunAt === '' ? null : Number(nextRunAt),
   };

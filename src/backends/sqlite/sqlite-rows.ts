@@ -1,4 +1,5 @@
 import type { ClaimedJob, ScheduleRecord } from '../../contract/backend.ts';
+import { asClaimedJob } from '../../contract/job-queue.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
 
@@ -95,10 +96,7 @@ export function rowToRecord(row: JobRow): JobRecord {
 
 /** A claimed row as the job it hands a worker (its lease token is never null). */
 export function rowToClaimed(row: JobRow, recovered: boolean): ClaimedJob {
-  // The record itself with `recovered` added, not a spread copy of it: one object fewer a job.
-  const claimed = rowToRecord(row) as ClaimedJob;
-  claimed.recovered = recovered;
-  return claimed;
+  return asClaimedJob(rowToRecord(row), recovered);
 }
 
 export interface ScheduleRow {
