@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { defaultBenchOptions, jobsFor, runsFor } from '../bench/harness/bench-options.ts';
 import { benchMetrics } from '../bench/harness/metrics.ts';
@@ -9,6 +10,7 @@ import type { RunOutcome } from '../bench/harness/run-outcome.ts';
 import { parseCli } from '../bench/harness/parse-cli.ts';
 import { buildResultsTables, renderMarkdown, renderText, type TableSystem } from '../bench/harness/results-table.ts';
 import { type BenchmarkResults, runBenchmark } from '../bench/harness/run-benchmark.ts';
+import { startServices } from '../bench/harness/services.ts';
 import { summarize } from '../bench/harness/summarize.ts';
 import { checkTargets } from '../bench/harness/targets.ts';
 import { multiWorkerProcesses } from '../bench/harness/workloads.ts';
@@ -368,6 +370,26 @@ describe('benchmark harness', () => {
   }, 60_000);
 
   describe.skipIf(servers.skip)('on PostgreSQL', () => {
+    it('lets earlier runs\' writes settle before a run: a CHECKPOINT on its server', async () => {
+      const services = await startServices(new Set(['postgres']));
+      const client = new pg.Client({ connectionString: services.urls.postgres });
+      await client.connect();
+      try {
+        const version = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v);
+        const requested = async () =>
+          Number(
+            (await client.query<{ n: string }>(version >= 170000 ? 'SELECT num_requested AS n FROM pg_stat_checkpointer' : 'SELECT checkpoints_req AS n FROM pg_stat_bgwriter'))
+              .rows[0]!.n,
+          );
+        const before = await requested();
+        await services.quiesce();
+        expect(await requested()).toBeGreaterThan(before);
+      } finally {
+        await client.end();
+        await services.stop();
+      }
+    }, 60_000);
+
     it('starts a throwaway server and measures Jobsmith PostgreSQL on a fresh database per run', async () => {
       const results = await runBenchmark(
         { ...tinyOptions, systems: ['postgres'], workloads: ['enqueue-bulk', 'process-c10', 'multi-worker', 'latency-remote'] },
