@@ -54,18 +54,15 @@ export class WriteQueue {
   run<T>(operation: string, body: () => T, oneStatement = false): Promise<T> {
     // A lone one-statement write with nothing queued runs here and now, in autocommit: no
     // queued entry, no drain, one settled promise (a lone enqueue's 3–4 µs of hops, issue #21).
-    // A busy lock falls through to the queue, which waits it out; nothing was written.
+    // A busy lock goes on to the queue below, which waits it out as for any write; nothing was written.
     if (oneStatement && !this.draining && this.queue.length === 0) {
-      let value: T;
       try {
         this.statements();
         this.hooks.beforeTransaction();
-        value = body();
+        return Promise.resolve(body());
       } catch (error) {
         if (!isBusy(error)) return Promise.reject(this.hooks.failure(operation, error));
-        return this.run(operation, body, false);
       }
-      return Promise.resolve(value);
     }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ operation, body, oneStatement, deadline: performance.now() + this.hooks.busyTimeoutMs, resolve: resolve as (value: unknown) => void, reject });
