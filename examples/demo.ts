@@ -81,7 +81,6 @@ const produce = async () => {
   }
 };
 const producer = setInterval(() => produce().catch((error: unknown) => logger.error({ err: error }, 'enqueue failed')), 3000);
-await produce();
 
 // Stopping, as a long-running process should: the first SIGINT or SIGTERM stops
 // gracefully (running jobs get up to 10 s, then are released to the queue); a second one
@@ -103,6 +102,9 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// The first jobs only once a Ctrl-C is handled: a signal while they were being enqueued (the
+// worker may already be running one) fell through to Node's default and killed the process.
+await produce().catch((error: unknown) => logger.error({ err: error }, 'enqueue failed'));
 
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info({ signal }, 'stopping: finishing running jobs (up to 10 s); signal again to stop at once');
