@@ -37,7 +37,7 @@ import { holdProcessOpen } from '../execution/process-hold.ts';
 import { type BackendResolver, instancesOnly, LazyBackend } from '../contract/backend-resolver.ts';
 import { runAttempt } from '../execution/run-attempt.ts';
 import { BoundJob } from './bound-job.ts';
-import { prepareJob, prepareSchemalessJob } from '../execution/prepare-job.ts';
+import { JobTemplates, optionsOrNone, prepareJob, prepareSchemalessJob } from '../execution/prepare-job.ts';
 import { toRunMetadata } from './run-metadata.ts';
 import { type WaitExplanation, waitReasons } from './wait-reasons.ts';
 import type { FlowChild, FlowProgress } from '../contract/flow-store.ts';
@@ -133,6 +133,7 @@ export interface PruneOptions {
 
 const clientOptionNames = Object.keys({ backend: true, jobs: true, clock: true, logger: true, lease: true, enqueueRetries: true } satisfies Record<keyof ClientOptions, true>);
 const enqueueCallOptionNames = [...enqueueOptionNames, 'tx'];
+const enqueueItemKeys = ['job', 'payload', 'options'] satisfies Array<keyof EnqueueItem>;
 /** Jobs an ambiguous id prefix lists in its error. */
 const maxListedMatches = 10;
 
@@ -199,7 +200,11 @@ export class Client implements AsyncDisposable {
       jobOptions = rest;
       if (tx !== undefined) call.tx = tx;
     }
-    const [result] = await this.enqueueMany([{ job, payload, options: jobOptions }], call);
+    // Straight to the one job's preparation, not through enqueueMany: a lone awaited enqueue
+    // counts its allocations and hops (bench/where-the-time-goes.md, issue #21).
+    const backend = this.openedBackend() ?? (await this.backend());
+    const prepared = this.prepare(this.definitionOf(job), payload, jobOptions, backend.now());
+    const [result] = await this.sendEnqueue(backend, [prepared instanceof Promise ? await prepared : prepared], call);
     return result!;
   }
 
@@ -207,23 +212,40 @@ export class Client implements AsyncDisposable {
   async enqueueMany(items: readonly EnqueueItem[], call: EnqueueCall = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', items, 'an array');
     assertKnownOptions(call, ['tx'], 'the enqueueMany options');
-    // Once open, the backend is taken as it is: an await is a microtask hop, and a lone
-    // awaited enqueue counts them (bench/where-the-time-goes.md, issue #21).
-    const backend = (this.closed ? null : this.lazy.opened) ?? (await this.backend());
+    const backend = this.openedBackend() ?? (await this.backend());
     const now = backend.now();
+    const templates = new JobTemplates(now);
     const prepared = [];
-    for (const [index, item] of items.entries()) {
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
       const definition = this.definitionOf(item.job);
       try {
-        assertKnownOptions(item, ['job', 'payload', 'options'] satisfies Array<keyof EnqueueItem>, 'an enqueueMany item');
-        const options = item.options ?? {};
-        prepared.push(definition.schema ? await prepareJob(definition, item.payload, options, now) : prepareSchemalessJob(definition, item.payload, options, now));
+        assertKnownOptions(item, enqueueItemKeys, 'an enqueueMany item');
+        const options = optionsOrNone(item.options);
+        const job = this.prepare(definition, item.payload, options, now, templates);
+        prepared.push(job instanceof Promise ? await job : job);
       } catch (error) {
         if (items.length > 1 && error instanceof Error && 'details' in error) (error as { details: Record<string, unknown> }).details.index = index;
         throw error;
       }
     }
     return this.sendEnqueue(backend, prepared, call);
+  }
+
+  /**
+   * The backend, once open, taken as it is: awaiting it would be a microtask hop, and a lone
+   * awaited enqueue counts them (bench/where-the-time-goes.md, issue #21). Null until then.
+   */
+  private openedBackend(): Backend | null {
+    return this.closed ? null : this.lazy.opened;
+  }
+
+  /**
+   * One job checked and made a row: without a schema synchronously, else once its validation
+   * resolves. Callers await only a promise: an await of a row would be a hop per job.
+   */
+  private prepare(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number, templates?: JobTemplates): NewJob | Promise<NewJob> {
+    return definition.schema ? prepareJob(definition, payload, options, now, templates) : prepareSchemalessJob(definition, payload, options, now, templates);
   }
 
   /**

@@ -17,13 +17,33 @@ const maxDepth = 256;
  * offending spot in the error.
  */
 export function toJsonText(value: unknown, field: string, maxBytes = Number.POSITIVE_INFINITY): string {
-  assertJson(value, field, [], new Set(), 0);
+  checkJson(value, field);
   const text = JSON.stringify(value);
   // A UTF-16 code unit is at most 3 bytes of UTF-8: short text needs no count.
   if (text.length > maxBytes || (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes)) {
     throw new PayloadTooLargeError(field, Buffer.byteLength(text), maxBytes);
   }
   return text;
+}
+
+/**
+ * The path and the ancestors of the walk, kept from one call to the next: a bulk enqueue walks
+ * a payload per job, and two collections per payload were a good part of its garbage (issue
+ * #21). A walk that starts while one is under way (a getter of the payload's that writes JSON
+ * of its own) takes fresh ones. Both are empty again after every walk, thrown or not.
+ */
+const walk = { busy: false, path: [] as JsonPath, ancestors: new Set<object>() };
+
+function checkJson(value: unknown, field: string): void {
+  if (walk.busy) return assertJson(value, field, [], new Set(), 0);
+  walk.busy = true;
+  try {
+    assertJson(value, field, walk.path, walk.ancestors, 0);
+  } finally {
+    walk.busy = false;
+    walk.path.length = 0;
+    walk.ancestors.clear();
+  }
 }
 
 /**

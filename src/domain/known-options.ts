@@ -4,13 +4,14 @@ import { UnknownOptionError } from './errors.ts';
  * Refuses a key of `options` that is not in `known`, suggesting the nearest known one. A
  * misspelled option (`timout`, `maxAttempt`) would otherwise be ignored and its default
  * used, which no test of the happy path notices. `where` names the options object in the
- * error ("the enqueue options", "createWorker options"). A value that is not an object is
- * left to the caller's own check.
+ * error ("the enqueue options", "createWorker options"), or a function that writes it, called
+ * only for the error (a check run per job need not build the text per job). A value that is
+ * not an object is left to the caller's own check.
  */
-export function assertKnownOptions(options: unknown, known: readonly string[], where: string): void {
+export function assertKnownOptions(options: unknown, known: readonly string[], where: string | (() => string)): void {
   if (options === undefined || options === null || typeof options !== 'object') return;
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new UnknownOptionError(key, where, nearest(key, known), known);
+    if (!known.includes(key)) throw new UnknownOptionError(key, typeof where === 'string' ? where : where(), nearest(key, known), known);
   }
 }
 

@@ -14,11 +14,12 @@ import { validatePayload } from '../domain/validate-payload.ts';
 /**
  * Checks everything about one enqueue before anything is written: the payload
  * against the job's schema and as JSON, and every option. Returns the row to store.
+ * `templates`, given, reuses what the options of an earlier job without options resolved to.
  */
-export async function prepareJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number): Promise<NewJob> {
+export async function prepareJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number, templates?: JobTemplates): Promise<NewJob> {
   checkOptionsObject(definition, options);
   await validatePayload(definition, payload);
-  return buildJob(definition, payload, options, now);
+  return jobOf(templateOf(definition, options, now, templates), payloadText(payload));
 }
 
 /**
@@ -26,21 +27,55 @@ export async function prepareJob(definition: JobDefinition, payload: unknown, op
  * synchronous, so a lone enqueue of such a job is one await fewer (a lone awaited enqueue
  * counts its microtask hops: bench/where-the-time-goes.md, issue #21).
  */
-export function prepareSchemalessJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number): NewJob {
+export function prepareSchemalessJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number, templates?: JobTemplates): NewJob {
   checkOptionsObject(definition, options);
-  return buildJob(definition, payload, options, now);
+  return jobOf(templateOf(definition, options, now, templates), payloadText(payload));
 }
 
-function buildJob(definition: JobDefinition, payload: unknown, options: EnqueueOptions, now: number): NewJob {
-  const payloadText = toJsonText(payload === undefined ? null : payload, 'payload', recordLimits.maxPayloadBytes);
+/** All of a job's row but its id and payload: what its definition and options resolve to. */
+type JobTemplate = Omit<NewJob, 'id' | 'payload'>;
+
+/**
+ * The templates of jobs enqueued without options, by definition, at one moment: a bulk
+ * enqueue of one job resolves and checks its defaults once, not once per item (issue #21).
+ * Only option-less items share one: an options object could change between two items.
+ */
+export class JobTemplates {
+  /** Made at the first option-less job: a lone enqueue with options needs none. */
+  private byDefinition: Map<JobDefinition, JobTemplate> | null = null;
+
+  constructor(private readonly now: number) {}
+
+  of(definition: JobDefinition): JobTemplate {
+    this.byDefinition ??= new Map();
+    let template = this.byDefinition.get(definition);
+    if (template === undefined) this.byDefinition.set(definition, (template = jobTemplate(definition, noOptions, this.now)));
+    return template;
+  }
+}
+
+const noOptions: EnqueueOptions = Object.freeze({});
+
+function templateOf(definition: JobDefinition, options: EnqueueOptions, now: number, templates: JobTemplates | undefined): JobTemplate {
+  return templates !== undefined && options === noOptions ? templates.of(definition) : jobTemplate(definition, options, now);
+}
+
+/** The options a job was enqueued with when it was given none: pass it, not `{}`, for its template to be shared. */
+export function optionsOrNone(options: EnqueueOptions | undefined): EnqueueOptions {
+  return options ?? noOptions;
+}
+
+function payloadText(payload: unknown): string {
+  return toJsonText(payload === undefined ? null : payload, 'payload', recordLimits.maxPayloadBytes);
+}
+
+function jobTemplate(definition: JobDefinition, options: EnqueueOptions, now: number): JobTemplate {
   if (typeof options.backoff === 'function') throw new InvalidOptionError('backoff', 'a function', "data when given at enqueue: 'none' or a backoff object");
   if (options.backoff !== undefined) validateBackoff(options.backoff);
   const resolved = resolveJobOptions(definition.options, options);
   return {
-    id: newJobId(now),
     name: definition.name,
     queue: resolved.queue,
-    payload: payloadText,
     metadata: checkMetadata(options.metadata),
     priority: resolved.priority,
     maxAttempts: resolved.maxAttempts,
@@ -54,9 +89,33 @@ function buildJob(definition: JobDefinition, payload: unknown, options: EnqueueO
   };
 }
 
+/**
+ * A job's row: a fresh object for every job, its fields written out so that every row has one
+ * shape. Jobs of one template share its metadata object, which every backend copies or writes
+ * out and none changes.
+ */
+function jobOf(template: JobTemplate, payload: string): NewJob {
+  return {
+    id: newJobId(template.createdAt),
+    name: template.name,
+    queue: template.queue,
+    payload,
+    metadata: template.metadata,
+    priority: template.priority,
+    maxAttempts: template.maxAttempts,
+    backoff: template.backoff,
+    timeoutMs: template.timeoutMs,
+    keepCompletedMs: template.keepCompletedMs,
+    keepFailedMs: template.keepFailedMs,
+    key: template.key,
+    runAt: template.runAt,
+    createdAt: template.createdAt,
+  };
+}
+
 function checkOptionsObject(definition: JobDefinition, options: EnqueueOptions): void {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', options, 'an object');
-  assertKnownOptions(options, enqueueOptionNames, `the enqueue options of job "${definition.name}"`);
+  assertKnownOptions(options, enqueueOptionNames, () => `the enqueue options of job "${definition.name}"`);
 }
 
 function runAtOf(options: EnqueueOptions, now: number): number {

@@ -161,6 +161,40 @@ describe('toJsonText rejects what JSON would drop or mangle', () => {
   });
 });
 
+describe('toJsonText walks every value afresh', () => {
+  it('after a refused value, the same objects are accepted again (no leftover of the failed walk)', () => {
+    const shared = { a: 1 };
+    const cycle: Record<string, unknown> = { shared };
+    cycle.self = cycle;
+    expect(notJson(cycle).path).toBe('self');
+    expect(toJsonText({ shared, again: shared }, 'payload')).toBe('{"shared":{"a":1},"again":{"a":1}}');
+    expect(notJson({ deep: { list: [1, () => 2] } }).path).toBe('deep.list[1]');
+    expect(toJsonText({ deep: { list: [1, 2] } }, 'payload')).toBe('{"deep":{"list":[1,2]}}');
+  });
+
+  it('a getter that writes JSON of its own while the walk reads it leaves the outer walk intact', () => {
+    const inner = { value: 'inner' };
+    let innerText = '';
+    const outer = {
+      first: inner,
+      get second() {
+        innerText = toJsonText({ inner, list: [inner] }, 'metadata');
+        return 'read';
+      },
+    };
+    expect(toJsonText(outer, 'payload')).toBe('{"first":{"value":"inner"},"second":"read"}');
+    expect(innerText).toBe('{"inner":{"value":"inner"},"list":[{"value":"inner"}]}');
+    const looped: Record<string, unknown> = {
+      get other() {
+        expect(notJson(Object.assign({}, { fn: () => 1 }), 'metadata').path).toBe('fn');
+        return 1;
+      },
+    };
+    looped.me = looped;
+    expect(notJson(looped).path).toBe('me');
+  });
+});
+
 describe('toJsonText size limit', () => {
   it('accepts text of exactly the limit', () => {
     expect(toJsonText('abc', 'payload', 5)).toBe('"abc"');

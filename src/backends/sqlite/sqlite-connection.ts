@@ -16,7 +16,7 @@ export type Db = Database.Database;
 /** The statements each role's file holds, by file; each is prepared once per connection. */
 const statementNames = {
   queue: [
-    'insert', 'byKey', 'ensureQueue', 'pausedQueues', 'anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt',
+    'insert', 'insertShared', 'byKey', 'ensureQueue', 'pausedQueues', 'anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt',
     'start', 'startBatch', 'completeBatch', 'completeMoved', 'cancelExpired', 'renew', 'heldHistory', 'setProgress', 'heldLogs', 'setLogs',
     'retryLater', 'fail', 'cancelRunning', 'hookDone', 'hookDoneBy', 'settledBy', 'takeOverHook', 'cancelRequests', 'touchQueue', 'addCounts',
   ],

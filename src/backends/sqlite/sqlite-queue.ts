@@ -21,17 +21,10 @@ import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import { newCompactLeaseToken } from '../../domain/ids.ts';
 import { type JobLogEntry, type JobProgress, recordLimits } from '../../domain/job-record.ts';
-import type Database from 'better-sqlite3';
-import { type Db, type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
+import { type SqliteConnection, sqliteStatementTexts } from './sqlite-connection.ts';
 import type { FinishedChild, SqliteFlows } from './sqlite-flows.ts';
 import { type JobRow, rowToClaimed } from './sqlite-rows.ts';
 import type { SqliteWorkers } from './sqlite-workers.ts';
-
-/**
- * Rows one INSERT of a bulk enqueue carries: one statement for 50 rows costs about a quarter
- * less a row than a statement each (bench/where-the-time-goes.md, issue #21).
- */
-const rowsPerInsert = 50;
 
 const claimStatements = ['anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt', 'startBatch'] as const;
 
@@ -50,7 +43,6 @@ export const claimSql = Object.defineProperties(
  * so two processes never claim the same row.
  */
 export class SqliteQueue implements JobQueue {
-  private insertMany: { db: Db; statement: Database.Statement } | null = null;
   /**
    * Queues whose row an enqueue of this backend committed: no later enqueue needs to record
    * them again (a queue's row is never deleted). Added only once the transaction committed.
@@ -68,7 +60,7 @@ export class SqliteQueue implements JobQueue {
     // A lone keyless job into a queue that has its row is one INSERT: autocommit suffices.
     const oneStatement = jobs.length === 1 && jobs[0]!.key === null && this.recordedQueues.has(jobs[0]!.queue);
     const results = await this.connection.write('enqueue', () => this.insertJobs(jobs), oneStatement);
-    if (!oneStatement) for (const [index, job] of jobs.entries()) if (results[index]!.created) this.recordedQueues.add(job.queue);
+    if (!oneStatement) for (let index = 0; index < jobs.length; index++) if (results[index]!.created) this.recordedQueues.add(jobs[index]!.queue);
     if (this.connection.listens()) for (const event of enqueuedEvents(jobs, results)) this.connection.emit(event);
     return results;
   }
@@ -146,32 +138,37 @@ export class SqliteQueue implements JobQueue {
 
   /**
    * Inserts jobs (inside the caller's transaction), recording each queue once, not once per job.
-   * Jobs without a key go in `rowsPerInsert` at a time, one statement each; a keyed job, whose
-   * key may be held, goes alone, so its row tells whether it was stored.
+   * A run of keyless jobs that share every column but id, payload and run_at (a bulk enqueue of
+   * one job, say) goes in as one statement; a keyed job, whose key may be held, goes alone, so
+   * its row tells whether it was stored.
    */
   insertJobs(jobs: readonly NewJob[]): EnqueueResult[] {
     const s = this.connection.statements;
     const now = this.connection.clock.now();
     const results: EnqueueResult[] = [];
     for (let at = 0; at < jobs.length; ) {
-      const chunk = jobs.length - at >= rowsPerInsert ? jobs.slice(at, at + rowsPerInsert) : null;
-      if (chunk !== null && chunk.every((job) => job.key === null)) {
-        const stored = this.insertManyStatement().run(chunk.flatMap((job) => rowValues(job, now))).changes;
-        // Only a taken id can leave a keyless row out; the caller's transaction is rolled back.
-        if (stored !== chunk.length) {
-          throw new StoreError(`${chunk.length - stored} of the jobs "${chunk[0]!.id}" to "${chunk.at(-1)!.id}" were not stored: their ids are taken`, {
-            details: { ids: chunk.map((job) => job.id) },
-          });
-        }
-        for (const job of chunk) results.push({ id: job.id, created: true });
-        at += chunk.length;
+      const first = jobs[at]!;
+      let end = at + 1;
+      if (first.key === null) while (end < jobs.length && jobs[end]!.key === null && sameSharedColumns(first, jobs[end]!)) end++;
+      if (end - at === 1) {
+        results.push(this.insertJob(first, now));
+        at++;
         continue;
       }
-      results.push(this.insertJob(jobs[at]!, now));
-      at++;
+      const run = jobs.slice(at, end);
+      const stored = s.insertShared.run({ ...sharedColumns(first), now, jobs: JSON.stringify(run.map((job) => [job.id, job.payload, job.runAt])) }).changes;
+      // Only a taken id can leave a keyless row out; the caller's transaction is rolled back.
+      if (stored !== run.length) {
+        throw new StoreError(`${run.length - stored} of the jobs "${first.id}" to "${run.at(-1)!.id}" were not stored: their ids are taken`, {
+          details: { ids: run.map((job) => job.id) },
+        });
+      }
+      for (const job of run) results.push({ id: job.id, created: true });
+      at = end;
     }
     let recordedHere: Set<string> | undefined;
-    for (const [index, job] of jobs.entries()) {
+    for (let index = 0; index < jobs.length; index++) {
+      const job = jobs[index]!;
       if (!results[index]!.created || this.recordedQueues.has(job.queue) || recordedHere?.has(job.queue)) continue;
       s.ensureQueue.run(job.queue);
       (recordedHere ??= new Set()).add(job.queue);
@@ -188,18 +185,6 @@ export class SqliteQueue implements JobQueue {
       return { id: existing.id, created: false };
     }
     return { id: job.id, created: true };
-  }
-
-  /** The `insert` statement with `rowsPerInsert` rows of values, prepared once per connection. */
-  private insertManyStatement(): Database.Statement {
-    const db = this.connection.handle();
-    if (this.insertMany?.db !== db) {
-      const text = sqliteStatementTexts().insert;
-      const values = text.indexOf('VALUES');
-      const row = text.slice(values + 'VALUES'.length).trim();
-      this.insertMany = { db, statement: db.prepare(`${text.slice(0, values)}VALUES ${Array.from({ length: rowsPerInsert }, () => row).join(', ')}`) };
-    }
-    return this.insertMany.statement;
   }
 
   /** Adds to `events` what the claim's writes announce beyond the claim itself (parents a cancelled job resolved). */
@@ -357,6 +342,51 @@ export class SqliteQueue implements JobQueue {
     }
     return applied;
   }
+}
+
+/** The columns of `insertShared` bound once for a run of jobs: all but id, payload and run_at. */
+function sharedColumns(job: NewJob) {
+  return {
+    name: job.name,
+    queue: job.queue,
+    metadata: JSON.stringify(job.metadata),
+    priority: job.priority,
+    max_attempts: job.maxAttempts,
+    backoff: job.backoff === null ? null : JSON.stringify(job.backoff),
+    timeout_ms: job.timeoutMs,
+    keep_completed_ms: job.keepCompletedMs,
+    keep_failed_ms: job.keepFailedMs,
+    created_at: job.createdAt,
+  };
+}
+
+/** Whether `b` can go in the same `insertShared` as `a`: the same `sharedColumns`, compared without writing them. */
+function sameSharedColumns(a: NewJob, b: NewJob): boolean {
+  return (
+    a.name === b.name &&
+    a.queue === b.queue &&
+    a.priority === b.priority &&
+    a.maxAttempts === b.maxAttempts &&
+    a.timeoutMs === b.timeoutMs &&
+    a.keepCompletedMs === b.keepCompletedMs &&
+    a.keepFailedMs === b.keepFailedMs &&
+    a.createdAt === b.createdAt &&
+    sameJson(a.backoff, b.backoff) &&
+    sameJson(a.metadata, b.metadata)
+  );
+}
+
+/** Whether two JSON values write the same text; two empty objects (the usual metadata) without writing either. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (isEmptyObject(a) && isEmptyObject(b)) return true;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function isEmptyObject(value: object): boolean {
+  for (const _ in value) return false;
+  return !Array.isArray(value);
 }
 
 /** A job's values in the order of the `insert` statement's columns. */

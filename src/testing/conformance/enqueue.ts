@@ -65,6 +65,47 @@ export function enqueueTests(suite: ConformanceSuite): void {
     expect(await backend.get(fresh.id)).toBeNull();
   });
 
+  test('enqueueMany keeps each job its own payload and options, whatever jobs stand beside it', async ({ clock, backend, client }) => {
+    // Stores may write a run of alike jobs together (SQLite binds what they share once): every
+    // way two neighbours can differ is here, and jobs alike on either side of them.
+    const other = defineJob({ name: 'other', run: () => null });
+    client = createClient({ backend, clock, jobs: [noop, other] });
+    const shared: EnqueueOptions = { priority: 3 };
+    const tricky = { text: 'quote " backslash \\ slash / 日本語 🎉 \u0001', big: 1.5e300, negativeZero: -0, list: [null, true] };
+    const items: Array<{ job: typeof noop | typeof other; payload: unknown; options?: EnqueueOptions; expect: Record<string, unknown> }> = [
+      { job: noop, payload: 1, expect: { state: 'queued', queue: 'default', priority: 0, metadata: {} } },
+      { job: noop, payload: tricky, expect: { state: 'queued' } },
+      { job: noop, payload: null, expect: { state: 'queued' } },
+      { job: noop, payload: 3, options: { delay: '1m' }, expect: { state: 'scheduled', runAt: clock.now() + 60_000 } },
+      { job: noop, payload: 4, options: { delay: '2m' }, expect: { state: 'scheduled', runAt: clock.now() + 120_000 } },
+      { job: noop, payload: 5, options: { metadata: { tag: 'x' } }, expect: { metadata: { tag: 'x' } } },
+      { job: noop, payload: 6, options: { metadata: { tag: 'x' } }, expect: { metadata: { tag: 'x' } } },
+      { job: noop, payload: 7, options: { metadata: { tag: 'y' } }, expect: { metadata: { tag: 'y' } } },
+      { job: noop, payload: 8, options: shared, expect: { priority: 3 } },
+      { job: noop, payload: 9, options: shared, expect: { priority: 3 } },
+      { job: other, payload: 10, expect: { name: 'other', priority: 0 } },
+      { job: other, payload: 11, options: { queue: 'q2', maxAttempts: 7, timeout: '2s', keepCompleted: '1h', keepFailed: null }, expect: { queue: 'q2', maxAttempts: 7, timeoutMs: 2000, keepCompletedMs: 3_600_000, keepFailedMs: null } },
+      { job: other, payload: 12, options: { backoff: { type: 'fixed', delay: '1s' } }, expect: { backoff: { type: 'fixed', delay: '1s' } } },
+      { job: other, payload: 13, options: { backoff: 'none' }, expect: { backoff: 'none' } },
+      { job: other, payload: 14, options: { key: 'k' }, expect: { key: 'k' } },
+      { job: noop, payload: 15, options: { runAt: clock.now() - 1000 }, expect: { state: 'queued', runAt: clock.now() } },
+      { job: noop, payload: 16, expect: { state: 'queued', name: 'noop', key: null, backoff: null } },
+    ];
+    const results = await client.enqueueMany(items.map(({ job, payload, options }) => (options === undefined ? { job, payload } : { job, payload, options })));
+    expect(results.every((result) => result.created)).toBe(true);
+    expect(new Set(results.map((result) => result.id)).size).toBe(items.length);
+    for (const [index, item] of items.entries()) {
+      const record = await client.get(results[index]!.id);
+      expect(record, `item ${index}`).toMatchObject({ name: item.job.name, payload: JSON.parse(JSON.stringify(item.payload)), createdAt: clock.now(), ...item.expect });
+    }
+    // The first job's defaults, written out, as a lone enqueue writes them.
+    const alone = await client.get((await client.enqueue(noop, 1)).id);
+    const first = await client.get(results[0]!.id);
+    const { id: _aloneId, ...aloneRest } = alone!;
+    const { id: _firstId, ...firstRest } = first!;
+    expect(firstRest).toEqual(aloneRest);
+  });
+
   test('payloads, metadata and results keep every character through the store and the worker', async ({ client }) => {
     const text = 'héllo – 日本語 🎉 "quoted" \\ back\\slash / slash \u0001 control \t tab, and an empty string next';
     const payload = { text, empty: '', list: [null, true, 1.5e300, -0], nested: { '': 'empty key' } };
