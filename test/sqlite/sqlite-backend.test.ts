@@ -413,32 +413,41 @@ const claimStatements = {
   startBatch: { sql: claimSql.startBatch, params: [start, 'token-', 'worker', start + 30_000, '[1,2,3]'] },
 } as const;
 
-describe('bulk enqueue, many rows a statement', () => {
+describe('bulk enqueue, a run of alike jobs a statement', () => {
   it('stores 230 jobs with keyed ones among them: each result in input order, a held key answered with its holder, every row as given', async () => {
     const store = backend();
     await store.open();
     const holder = newJob({ key: 'held' });
     await store.enqueue([holder]);
-    // Keys at 0, 75 (held) and 229; the rest keyless, so 50-row statements and lone rows mix.
+    // Keys at 0, 75 (held) and 229; the rest keyless. The first 20 alternate between two
+    // queues (each a lone row), the rest come in runs of 40 alike jobs (one statement each),
+    // with a delayed job inside a run (index 130) as well as among the lone rows (index 3).
+    const queueOf = (index: number) => ((index < 20 ? index : Math.floor(index / 40)) % 2 ? 'odd' : 'even');
     const jobs = Array.from({ length: 230 }, (_, index) =>
-      newJob({ key: index === 0 ? 'first' : index === 75 ? 'held' : index === 229 ? 'last' : null, queue: index % 2 ? 'odd' : 'even', runAt: index === 3 ? clock.now() + 60_000 : clock.now() }),
+      newJob({
+        key: index === 0 ? 'first' : index === 75 ? 'held' : index === 229 ? 'last' : null,
+        queue: queueOf(index),
+        runAt: index === 3 || index === 130 ? clock.now() + 60_000 : clock.now(),
+      }),
     );
     const results = await store.enqueue(jobs);
     expect(results).toEqual(jobs.map((job, index) => (index === 75 ? { id: holder.id, created: false } : { id: job.id, created: true })));
     const db = connect();
-    const rows = db.prepare('SELECT id, queue, state, payload, key FROM jobsmith_jobs ORDER BY id').all() as Array<{ id: string; queue: string; state: string; payload: string; key: string | null }>;
+    const rows = db.prepare('SELECT id, queue, state, payload, key, run_at FROM jobsmith_jobs ORDER BY id').all() as Array<{ id: string; queue: string; state: string; payload: string; key: string | null; run_at: number }>;
     const expected = [holder, ...jobs.filter((_, index) => index !== 75)].map((job) => ({
       id: job.id,
       queue: job.queue,
       state: job.runAt > clock.now() ? 'scheduled' : 'queued',
       payload: job.payload,
       key: job.key,
+      run_at: job.runAt,
     }));
+    expect(expected.filter((row) => row.state === 'scheduled')).toHaveLength(2);
     expect(rows.sort((a, b) => a.id.localeCompare(b.id))).toEqual(expected.sort((a, b) => a.id.localeCompare(b.id)));
     expect((db.prepare('SELECT name FROM jobsmith_queues ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name)).toEqual(['default', 'even', 'odd']);
   });
 
-  it('stores nothing of a call when one id of a 50-row statement is taken, and says which ids', async () => {
+  it('stores nothing of a call when one id of a run of alike jobs is taken, and says which ids', async () => {
     const store = backend();
     await store.open();
     const taken = newJob();
