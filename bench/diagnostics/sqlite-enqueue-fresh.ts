@@ -1,0 +1,143 @@
+/**
+ * SQLite enqueues as the bench times them: each measurement in a fresh process (so V8's
+ * compiling of the per-job code and the first garbage collections count, as they do in the
+ * bench's `enqueue-single` and `enqueue-bulk` runs), into a fresh temp file, Jobsmith's
+ * `client.enqueue` / `client.enqueueMany` against plainjob's `add` / `addMany` on the same
+ * better-sqlite3. For each code tree given (`--src`, default this checkout's src/) and for
+ * plainjob, alternating, `--reps` times; prints the median and range of wall and CPU µs a job
+ * (CPU: `process.cpuUsage()` of the child, user + system, its V8 threads included).
+ * `--split` also times `backend.enqueue` alone inside Jobsmith's bulk calls (the rest of each
+ * call is the client's preparation). Not part of `npm run bench`; run it with
+ * `npx tsx bench/diagnostics/sqlite-enqueue-fresh.ts [--src /path/to/old/src --src src] [--mode bulk|single] [--synchronous normal|full] [--reps 7] [--jobs 20000] [--split]`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { median } from '../harness/statistics.ts';
+import { importPeer, quietConsole } from '../systems/peer-module.ts';
+import { bulkBatchSize } from '../harness/workloads.ts';
+
+const { values } = parseArgs({
+  options: {
+    src: { type: 'string', multiple: true },
+    mode: { type: 'string', default: 'bulk' },
+    synchronous: { type: 'string', default: 'normal' },
+    reps: { type: 'string', default: '7' },
+    jobs: { type: 'string', default: '20000' },
+    split: { type: 'boolean', default: false },
+    child: { type: 'string' },
+  },
+});
+const mode = values.mode as 'bulk' | 'single';
+const synchronous = values.synchronous as 'normal' | 'full';
+const jobCount = Number(values.jobs);
+if (mode !== 'bulk' && mode !== 'single') throw new Error('--mode is bulk or single');
+if (synchronous !== 'normal' && synchronous !== 'full') throw new Error('--synchronous is normal or full');
+
+interface ChildResult {
+  wallUs: number;
+  cpuUs: number;
+  /** `--split`, bulk: µs a job inside `backend.enqueue`. */
+  backendUs: number | null;
+}
+
+/** What a child measures: enqueue `jobCount` bench payloads into a fresh file, timed as the bench does. */
+async function measureHere(system: string): Promise<ChildResult> {
+  const directory = await mkdtemp(join(tmpdir(), 'jobsmith-enqueue-fresh-'));
+  // Built before timing, as the bench builds them (bench-jobs.ts).
+  const payloads = Array.from({ length: jobCount }, (_, index) => ({ index, sentAt: 0 }));
+  let backendMs = 0;
+  let enqueueOne: (payload: (typeof payloads)[number]) => Promise<void> | void;
+  let enqueueMany: (batch: typeof payloads) => Promise<void> | void;
+  let close: () => Promise<void> | void;
+  try {
+    if (system === 'plainjob') {
+      const plainjob = await importPeer<{
+        better(database: Database.Database): unknown;
+        defineQueue(options: Record<string, unknown>): { add(type: string, data: unknown): unknown; addMany(type: string, data: readonly unknown[]): unknown; close(): void };
+      }>('plainjob');
+      const database = new Database(join(directory, 'plainjob.db'));
+      const queue = plainjob.defineQueue({ connection: plainjob.better(database), logger: quietConsole });
+      database.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      enqueueOne = (payload) => void queue.add('bench.noop', payload);
+      enqueueMany = (batch) => void queue.addMany('bench.noop', batch);
+      close = () => {
+        queue.close();
+        database.close();
+      };
+    } else {
+      const jobsmith = (await import(pathToFileURL(join(system, 'index.ts')).href)) as typeof import('../../src/index.ts');
+      const job = jobsmith.defineJob<{ index: number; sentAt: number }>({ name: 'bench.noop', run: () => {} });
+      const backend = new jobsmith.SqliteBackend({ path: join(directory, 'jobsmith.db'), synchronous });
+      const client = jobsmith.createClient({ backend, jobs: [job] });
+      await client.backend();
+      if (values.split) {
+        const enqueue = backend.enqueue.bind(backend);
+        backend.enqueue = async (...args) => {
+          const startedAt = performance.now();
+          try {
+            return await enqueue(...args);
+          } finally {
+            backendMs += performance.now() - startedAt;
+          }
+        };
+      }
+      enqueueOne = async (payload) => void (await client.enqueue(job, payload));
+      enqueueMany = async (batch) => void (await client.enqueueMany(batch.map((payload) => ({ job, payload }))));
+      close = async () => {
+        await client.close();
+        await backend.close();
+      };
+    }
+    const cpu = process.cpuUsage();
+    const startedAt = performance.now();
+    if (mode === 'single') for (const payload of payloads) await enqueueOne(payload);
+    else for (let at = 0; at < payloads.length; at += bulkBatchSize) await enqueueMany(payloads.slice(at, at + bulkBatchSize));
+    const wallMs = performance.now() - startedAt;
+    const used = process.cpuUsage(cpu);
+    await close();
+    return {
+      wallUs: (wallMs * 1000) / jobCount,
+      cpuUs: (used.user + used.system) / jobCount,
+      backendUs: values.split && system !== 'plainjob' && mode === 'bulk' ? (backendMs * 1000) / jobCount : null,
+    };
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+function runChild(system: string): Promise<ChildResult> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', system, '--mode', mode, '--synchronous', synchronous, '--jobs', String(jobCount)];
+  if (values.split) args.push('--split');
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const result = output.trim().split('\n').findLast((line) => line.startsWith('{'));
+      if (code !== 0 || result === undefined) reject(new Error(`the child measuring ${system} exited with ${code}`));
+      else resolveRun(JSON.parse(result) as ChildResult);
+    });
+  });
+}
+
+if (values.child !== undefined) {
+  console.log(JSON.stringify(await measureHere(values.child)));
+} else {
+  const systems = [...(values.src ?? ['src']).map((path) => resolve(path)), 'plainjob'];
+  const results = new Map<string, ChildResult[]>(systems.map((system) => [system, []]));
+  for (let rep = 0; rep < Number(values.reps); rep++) for (const system of systems) results.get(system)!.push(await runChild(system));
+  const figure = (list: number[]) => `${median(list).toFixed(2)} (${Math.min(...list).toFixed(2)}–${Math.max(...list).toFixed(2)})`;
+  console.log(`${mode} enqueue, synchronous=${synchronous}, ${jobCount.toLocaleString('en-US')} jobs a process, ${values.reps} alternating reps; median (range), µs a job`);
+  for (const [system, list] of results) {
+    const backend = list.flatMap((result) => (result.backendUs === null ? [] : [result.backendUs]));
+    console.log(`${system}\n  wall ${figure(list.map((result) => result.wallUs))}  CPU ${figure(list.map((result) => result.cpuUs))}${backend.length > 0 ? `  inside backend.enqueue ${figure(backend)}` : ''}`);
+  }
+}
