@@ -21,12 +21,12 @@
  * `npx tsx bench/diagnostics/memory-scale-cost.ts [--src /tmp/jobsmith-base/src --src src] [--backlogs 10000,1000000] [--timed 10000] [--reps 3] [--trace-gc]`
  * (`--reps 0`: heap per job only).
  */
-import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from '../harness/statistics.ts';
+import { childOutput } from './child-output.ts';
 
 const { values } = parseArgs({
   options: {
@@ -151,20 +151,11 @@ function runChild(mode: 'heap' | 'rate', source: string, backlog: number): Promi
   const flags = ['--expose-gc', ...(mode === 'rate' && values['trace-gc'] ? ['--trace-gc'] : [])];
   const args = [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, '--src', source, '--backlog', String(backlog)];
   args.push('--timed', values.timed!, '--concurrency', values.concurrency!);
-  return new Promise((resolveRun, reject) => {
-    const process_ = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let output = '';
-    process_.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    process_.on('error', reject);
-    process_.on('exit', (code) => {
-      const lines = output.trim().split('\n');
-      const result = lines.findLast((line) => line.startsWith('{"kind"'));
-      if (values['trace-gc']) for (const line of lines) if (!line.startsWith('{"kind"')) console.log(`  ${line}`);
-      if (code !== 0 || result === undefined) reject(new Error(`the ${mode} child for ${backlog} jobs exited with ${code}`));
-      else resolveRun(JSON.parse(result) as HeapResult | RateResult);
-    });
+  return childOutput(args, `the ${mode} child for ${backlog} jobs`).then((lines) => {
+    const result = lines.findLast((line) => line.startsWith('{"kind"'));
+    if (values['trace-gc']) for (const line of lines) if (!line.startsWith('{"kind"')) console.log(`  ${line}`);
+    if (result === undefined) throw new Error(`the ${mode} child for ${backlog} jobs printed no result`);
+    return JSON.parse(result) as HeapResult | RateResult;
   });
 }
 

@@ -10,7 +10,6 @@
  * call is the client's preparation). Not part of `npm run bench`; run it with
  * `npx tsx bench/diagnostics/sqlite-enqueue-fresh.ts [--src /path/to/old/src --src src] [--mode bulk|single] [--synchronous normal|full] [--reps 7] [--jobs 20000] [--split]`.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +19,7 @@ import Database from 'better-sqlite3';
 import { median } from '../harness/statistics.ts';
 import { importPeer, quietConsole } from '../systems/peer-module.ts';
 import { bulkBatchSize } from '../harness/workloads.ts';
+import { childOutput } from './child-output.ts';
 
 const { values } = parseArgs({
   options: {
@@ -113,18 +113,10 @@ async function measureHere(system: string): Promise<ChildResult> {
 function runChild(system: string): Promise<ChildResult> {
   const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', system, '--mode', mode, '--synchronous', synchronous, '--jobs', String(jobCount)];
   if (values.split) args.push('--split');
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const result = output.trim().split('\n').findLast((line) => line.startsWith('{'));
-      if (code !== 0 || result === undefined) reject(new Error(`the child measuring ${system} exited with ${code}`));
-      else resolveRun(JSON.parse(result) as ChildResult);
-    });
+  return childOutput(args, `the child measuring ${system}`).then((lines) => {
+    const result = lines.findLast((line) => line.startsWith('{'));
+    if (result === undefined) throw new Error(`the child measuring ${system} printed no result`);
+    return JSON.parse(result) as ChildResult;
   });
 }
 

@@ -175,6 +175,23 @@ export function asClaimedJob(record: JobRecord, recovered: boolean): ClaimedJob 
   return claimed;
 }
 
+/** The settings of a new job that are plain values: what a store may keep or write once for a run of alike jobs. */
+type ScalarSettings = Pick<NewJob, 'name' | 'queue' | 'priority' | 'maxAttempts' | 'timeoutMs' | 'keepCompletedMs' | 'keepFailedMs' | 'createdAt'>;
+
+/** Whether two jobs have the same `ScalarSettings` (their backoff, metadata, key, run time and payload aside). */
+export function sameScalarSettings(a: ScalarSettings, b: ScalarSettings): boolean {
+  return (
+    a.name === b.name &&
+    a.queue === b.queue &&
+    a.priority === b.priority &&
+    a.maxAttempts === b.maxAttempts &&
+    a.timeoutMs === b.timeoutMs &&
+    a.keepCompletedMs === b.keepCompletedMs &&
+    a.keepFailedMs === b.keepFailedMs &&
+    a.createdAt === b.createdAt
+  );
+}
+
 /** The follow-up jobs a settlement carries; none for the kinds that carry none. */
 export function followUpsOf(settlement: Settlement): readonly NewJob[] {
   return (settlement.kind === 'complete' || settlement.kind === 'fail') && settlement.followUps ? settlement.followUps : [];

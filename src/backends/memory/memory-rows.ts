@@ -1,4 +1,5 @@
 import type { NewJob } from '../../contract/backend.ts';
+import { sameScalarSettings } from '../../contract/job-queue.ts';
 import type { BackoffSpec } from '../../domain/backoff.ts';
 import { type AttemptRecord, type FailedHookState, type JobLease, type JobLogEntry, type JobProgress, type JobRecord, appendAttempt } from '../../domain/job-record.ts';
 import type { JobState } from '../../domain/job-state.ts';
@@ -241,14 +242,7 @@ function settingsOf(job: NewJob): JobSettings {
     plainBackoff &&
     last.backoff === job.backoff &&
     last.runAt === job.runAt &&
-    last.createdAt === job.createdAt &&
-    last.name === job.name &&
-    last.queue === job.queue &&
-    last.priority === job.priority &&
-    last.maxAttempts === job.maxAttempts &&
-    last.timeoutMs === job.timeoutMs &&
-    last.keepCompletedMs === job.keepCompletedMs &&
-    last.keepFailedMs === job.keepFailedMs
+    sameScalarSettings(last, job)
   ) {
     return last;
   }

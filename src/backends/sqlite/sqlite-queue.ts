@@ -15,7 +15,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
-import { followUpsOf } from '../../contract/job-queue.ts';
+import { followUpsOf, sameScalarSettings } from '../../contract/job-queue.ts';
 import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
@@ -362,18 +362,7 @@ function sharedColumns(job: NewJob) {
 
 /** Whether `b` can go in the same `insertShared` as `a`: the same `sharedColumns`, compared without writing them. */
 function sameSharedColumns(a: NewJob, b: NewJob): boolean {
-  return (
-    a.name === b.name &&
-    a.queue === b.queue &&
-    a.priority === b.priority &&
-    a.maxAttempts === b.maxAttempts &&
-    a.timeoutMs === b.timeoutMs &&
-    a.keepCompletedMs === b.keepCompletedMs &&
-    a.keepFailedMs === b.keepFailedMs &&
-    a.createdAt === b.createdAt &&
-    sameJson(a.backoff, b.backoff) &&
-    sameJson(a.metadata, b.metadata)
-  );
+  return sameScalarSettings(a, b) && sameJson(a.backoff, b.backoff) && sameJson(a.metadata, b.metadata);
 }
 
 /** Whether two JSON values write the same text; two empty objects (the usual metadata) without writing either. */
