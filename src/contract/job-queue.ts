@@ -60,6 +60,7 @@ export interface NewJob {
   queue: string;
   /** JSON text of the payload, checked by `toJsonText`. */
   payload: string;
+  /** May be one object shared by several jobs of a call: a store copies or writes it out, never changes it. */
   metadata: JsonObject;
   priority: number;
   maxAttempts: number;
