@@ -214,7 +214,7 @@ export class Client implements AsyncDisposable {
     assertKnownOptions(call, ['tx'], 'the enqueueMany options');
     const backend = this.openedBackend() ?? (await this.backend());
     const now = backend.now();
-    const templates = new JobTemplates(now);
+    const templates = new JobTemplates();
     const prepared = [];
     for (let index = 0; index < items.length; index++) {
       const item = items[index]!;

@@ -36,7 +36,7 @@ export function prepareSchemalessJob(definition: JobDefinition, payload: unknown
 type JobTemplate = Omit<NewJob, 'id' | 'payload'>;
 
 /**
- * The templates of jobs enqueued without options, by definition, at one moment: a bulk
+ * The templates of jobs enqueued without options, by definition, for one call: a bulk
  * enqueue of one job resolves and checks its defaults once, not once per item (issue #21).
  * Only option-less items share one: an options object could change between two items.
  */
@@ -44,12 +44,11 @@ export class JobTemplates {
   /** Made at the first option-less job: a lone enqueue with options needs none. */
   private byDefinition: Map<JobDefinition, JobTemplate> | null = null;
 
-  constructor(private readonly now: number) {}
-
-  of(definition: JobDefinition): JobTemplate {
+  /** `now`: the moment of the call, the same for every job of it. */
+  of(definition: JobDefinition, now: number): JobTemplate {
     this.byDefinition ??= new Map();
     let template = this.byDefinition.get(definition);
-    if (template === undefined) this.byDefinition.set(definition, (template = jobTemplate(definition, noOptions, this.now)));
+    if (template === undefined) this.byDefinition.set(definition, (template = jobTemplate(definition, noOptions, now)));
     return template;
   }
 }
@@ -57,7 +56,7 @@ export class JobTemplates {
 const noOptions: EnqueueOptions = Object.freeze({});
 
 function templateOf(definition: JobDefinition, options: EnqueueOptions, now: number, templates: JobTemplates | undefined): JobTemplate {
-  return templates !== undefined && options === noOptions ? templates.of(definition) : jobTemplate(definition, options, now);
+  return templates !== undefined && options === noOptions ? templates.of(definition, now) : jobTemplate(definition, options, now);
 }
 
 /** The options a job was enqueued with when it was given none: pass it, not `{}`, for its template to be shared. */

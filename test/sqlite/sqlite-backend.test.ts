@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openBackend } from '../../src/backends/open-backend.ts';
 import { sqliteStatementTexts } from '../../src/backends/sqlite/sqlite-connection.ts';
 import { claimSql } from '../../src/backends/sqlite/sqlite-queue.ts';
@@ -445,6 +445,33 @@ describe('bulk enqueue, a run of alike jobs a statement', () => {
     expect(expected.filter((row) => row.state === 'scheduled')).toHaveLength(2);
     expect(rows.sort((a, b) => a.id.localeCompare(b.id))).toEqual(expected.sort((a, b) => a.id.localeCompare(b.id)));
     expect((db.prepare('SELECT name FROM jobsmith_queues ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name)).toEqual(['default', 'even', 'odd']);
+  });
+
+  it('writes a run of alike keyless jobs with one statement, and starts a new one where a job differs', async () => {
+    const store = backend();
+    await store.open();
+    await store.enqueue([newJob()]);
+    // Every statement shares better-sqlite3's Statement prototype: count the runs of those that insert jobs.
+    const statementRun = vi.spyOn(Object.getPrototypeOf(connect().prepare('SELECT 1')) as Database.Statement, 'run');
+    const jobInserts = () => statementRun.mock.contexts.filter((statement) => (statement as Database.Statement).source.includes('INTO jobsmith_jobs')).length;
+    try {
+      await store.enqueue(Array.from({ length: 1000 }, (_, index) => newJob({ payload: JSON.stringify({ index }), runAt: clock.now() + (index % 3) * 1000 })));
+      expect(jobInserts()).toBe(1);
+      statementRun.mockClear();
+      // Three runs (default, then another queue, then default with other metadata), a keyed job alone, and a lone job.
+      const mixed = [
+        ...Array.from({ length: 5 }, () => newJob()),
+        ...Array.from({ length: 5 }, () => newJob({ queue: 'other' })),
+        ...Array.from({ length: 5 }, () => newJob({ metadata: { tag: 'x' } })),
+        newJob({ key: 'alone' }),
+        newJob({ priority: 7 }),
+      ];
+      expect((await store.enqueue(mixed)).every((result) => result.created)).toBe(true);
+      expect(jobInserts()).toBe(5);
+    } finally {
+      statementRun.mockRestore();
+    }
+    expect(connect().prepare('SELECT count(*) AS count FROM jobsmith_jobs').get()).toEqual({ count: 1018 });
   });
 
   it('stores nothing of a call when one id of a run of alike jobs is taken, and says which ids', async () => {
