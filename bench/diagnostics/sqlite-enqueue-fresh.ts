@@ -103,7 +103,7 @@ async function measureHere(system: string): Promise<ChildResult> {
     return {
       wallUs: (wallMs * 1000) / jobCount,
       cpuUs: (used.user + used.system) / jobCount,
-      backendUs: values.split && system !== 'plainjob' && mode === 'bulk' ? (backendMs * 1000) / jobCount : null,
+      backendUs: values.split && system !== 'plainjob' ? (backendMs * 1000) / jobCount : null,
     };
   } finally {
     await rm(directory, { recursive: true, force: true });

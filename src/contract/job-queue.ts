@@ -193,6 +193,28 @@ export function sameScalarSettings(a: ScalarSettings, b: ScalarSettings): boolea
   );
 }
 
+/**
+ * Whether two jobs store the same settings: every column but their id, payload and run time
+ * (`sameScalarSettings`, and backoff and metadata as the same JSON). A store writes such a run
+ * of keyless jobs with one statement whose shared columns are bound once (issue #21).
+ */
+export function sameStoredSettings(a: NewJob, b: NewJob): boolean {
+  return sameScalarSettings(a, b) && sameJson(a.backoff, b.backoff) && sameJson(a.metadata, b.metadata);
+}
+
+/** Whether two JSON values write the same text; two empty objects (the usual metadata) without writing either. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (isEmptyObject(a) && isEmptyObject(b)) return true;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function isEmptyObject(value: object): boolean {
+  for (const _ in value) return false;
+  return !Array.isArray(value);
+}
+
 /** The follow-up jobs a settlement carries; none for the kinds that carry none. */
 export function followUpsOf(settlement: Settlement): readonly NewJob[] {
   return (settlement.kind === 'complete' || settlement.kind === 'fail') && settlement.followUps ? settlement.followUps : [];

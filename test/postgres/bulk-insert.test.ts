@@ -1,8 +1,9 @@
 /**
- * The PostgreSQL enqueue's two INSERTs (sql/queue.sql): `insertJobs` (keys, queue rows) and
- * `insertKeylessJobs` (keyless jobs into queues the backend has recorded), both fed array
+ * The PostgreSQL enqueue's three INSERTs (sql/queue.sql): `insertJobs` (keys, queue rows),
+ * `insertKeylessJobs` (keyless jobs into queues the backend has recorded) and
+ * `insertSharedJobs` (keyless jobs that share every setting, bound once), all fed array
  * literals that postgres-array-literals.ts builds. Texts that a hand-built literal could get
- * wrong must come back exactly as they went in, through either statement.
+ * wrong must come back exactly as they went in, through each statement.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewJob } from '../../src/contract/job-queue.ts';
@@ -89,6 +90,37 @@ describe.skipIf(servers.skip)('postgres backend: the bulk INSERTs', () => {
     }
     const queues = (await backend.stats()).queues.map((queue) => queue.queue);
     for (const text of awkward) expect(queues).toContain(`queue ${text}`);
+  });
+
+  it('stores a batch of alike keyless jobs (insertSharedJobs) with each its own id, payload, run time and state, and the settings they share', async () => {
+    const now = Date.now();
+    const settings = { name: 'shared "job"', queue: 'shared\\queue', metadata: { tenant: "it's {x}", list: [1, 'a,b'] }, backoff: { type: 'fixed' as const, delay: 7 }, priority: 1, timeoutMs: 2_000 };
+    await backend.enqueue([job(0, settings)]); // records the queue: the next call takes the keyless statements
+    const batch = awkward.map((_, index) => job(index, { ...settings, runAt: index % 3 === 0 ? now + 3_600_000 : now, createdAt: now }));
+    expect(await backend.enqueue(batch)).toEqual(batch.map((stored) => ({ id: stored.id, created: true })));
+    for (const stored of batch) {
+      expect(await backend.get(stored.id)).toMatchObject({
+        id: stored.id,
+        name: settings.name,
+        queue: settings.queue,
+        state: stored.runAt > now ? 'scheduled' : 'queued',
+        payload: JSON.parse(stored.payload),
+        metadata: settings.metadata,
+        backoff: settings.backoff,
+        priority: 1,
+        maxAttempts: 2,
+        timeoutMs: 2_000,
+        keepCompletedMs: null,
+        keepFailedMs: 60_000,
+        key: null,
+        runAt: stored.runAt,
+        createdAt: now,
+      });
+    }
+    // A taken id fails the whole alike batch, as it fails any keyless one.
+    const clashing = [job(1, { ...settings, createdAt: now }), { ...job(2, { ...settings, createdAt: now }), id: batch[1]!.id }];
+    await expect(backend.enqueue(clashing)).rejects.toBeInstanceOf(StoreError);
+    expect(await backend.get(clashing[0]!.id)).toBeNull();
   });
 
   it('fails a keyless batch whose id is taken, and stores none of it', async () => {

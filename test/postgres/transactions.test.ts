@@ -124,6 +124,10 @@ describe.skipIf(servers.skip)('postgres backend: transactions and migrations', (
         expect(applied).toEqual([true]);
         // Twice over, so a statement the connection already holds is reused rather than prepared again (which pg refuses).
         await client.enqueue(shipOrder, { orderId: 2 });
+        await client.enqueueMany([
+          { job: shipOrder, payload: { orderId: 3 } },
+          { job: shipOrder, payload: { orderId: 4 }, options: { priority: 5 } },
+        ]);
         const { rows } = await single.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name LIKE 'jobsmith%' ORDER BY name");
         return rows.map((row) => row.name);
       } finally {
@@ -132,9 +136,11 @@ describe.skipIf(servers.skip)('postgres backend: transactions and migrations', (
       }
     }
     const names = await preparedAfterWork(undefined, 'prepared_on');
-    // The first enqueue records its queue's row (insert); the second, keyless into a recorded queue, is the plain INSERT (insert_keyless).
-    expect(names).toHaveLength(3);
+    // The first enqueue records its queue's row (insert); the second, keyless into a recorded
+    // queue, binds its settings once (insert_shared); two unlike keyless jobs are the plain INSERT (insert_keyless).
+    expect(names).toHaveLength(4);
     expect(names.some((name) => /^jobsmith_insert_[0-9a-f]/.test(name))).toBe(true);
+    expect(names.some((name) => name.startsWith('jobsmith_insert_shared_'))).toBe(true);
     expect(names.some((name) => name.startsWith('jobsmith_insert_keyless_'))).toBe(true);
     expect(names.some((name) => name.startsWith('jobsmith_settle_and_claim_'))).toBe(true);
     expect(await preparedAfterWork(false, 'prepared_off')).toEqual([]);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
  * named prepared statement, so each connection parses and plans it once instead of on every
  * call: for the enqueue INSERT (fifteen unnest arrays, a CTE and ON CONFLICT against a
  * partial unique index) planning was about a third of a one-job enqueue.
- * Their texts are `insertJobs`, `insertKeylessJobs` and `settleAndClaim` in sql/queue.sql.
+ * Their texts are `insertJobs`, `insertKeylessJobs`, `insertSharedJobs` and `settleAndClaim` in sql/queue.sql.
  *
  * Hot statements return fixed column types (never `SELECT *` of a table), so a later
  * migration that adds a column cannot break a statement a running process has prepared.

@@ -13,7 +13,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
-import { followUpsOf } from '../../contract/job-queue.ts';
+import { followUpsOf, sameStoredSettings } from '../../contract/job-queue.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import type { JobLogEntry, JobProgress } from '../../domain/job-record.ts';
@@ -39,13 +39,14 @@ const settledStates = { complete: 'completed', fail: 'failed', cancel: 'cancelle
   JobState
 >;
 
-const queueStatements = ['insertJobs', 'insertKeylessJobs', 'storedJobsById', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
+const queueStatements = ['insertJobs', 'insertKeylessJobs', 'insertSharedJobs', 'storedJobsById', 'settleAndClaim', 'findActiveJobByKey', 'startJob', 'renewLeases', 'recordProgress', 'appendLog'] as const;
 
 /** The JobQueue role: enqueue, claim and settle, and an attempt's writes under its lease. */
 export class PostgresQueue implements JobQueue {
   private readonly sql: Record<(typeof queueStatements)[number], string>;
   private readonly insertStatement: HotStatement;
   private readonly insertKeylessStatement: HotStatement;
+  private readonly insertSharedStatement: HotStatement;
   private readonly settleStatement: HotStatement;
   /**
    * Queues whose row an enqueue of this backend committed (a queue's row is never deleted):
@@ -58,6 +59,7 @@ export class PostgresQueue implements JobQueue {
     this.sql = loadStatements(new URL('./sql/queue.sql', import.meta.url), queueStatements, connection);
     this.insertStatement = hotStatement('insert', this.sql.insertJobs);
     this.insertKeylessStatement = hotStatement('insert_keyless', this.sql.insertKeylessJobs);
+    this.insertSharedStatement = hotStatement('insert_shared', this.sql.insertSharedJobs);
     this.settleStatement = hotStatement('settle_and_claim', this.sql.settleAndClaim);
   }
 
@@ -195,32 +197,12 @@ export class PostgresQueue implements JobQueue {
   /** Inserts jobs in one statement; a key held by an active job returns that job instead. */
   async insertJobs(db: PgQueryable, jobs: readonly NewJob[], prepare: boolean): Promise<EnqueueResult[]> {
     const now = this.connection.clock.now();
-    const texts = (pick: (job: NewJob) => string | null) => textArrayLiteral(jobs.map(pick));
-    const numbers = (pick: (job: NewJob) => number | null) => numberArrayLiteral(jobs.map(pick));
     const keyless = jobs.every((job) => job.key === null && this.recordedQueues.has(job.queue));
-    const statement = keyless ? this.insertKeylessStatement : this.insertStatement;
-    const { rows } = await q<{ id: string }>(
-      db,
-      statement.text,
-      [
-        texts((job) => job.id),
-        texts((job) => job.name),
-        texts((job) => job.queue),
-        texts((job) => (job.runAt > now ? 'scheduled' : 'queued')),
-        texts((job) => job.payload),
-        texts((job) => JSON.stringify(job.metadata)),
-        numbers((job) => job.priority),
-        texts((job) => job.key),
-        numbers((job) => job.maxAttempts),
-        texts((job) => (job.backoff === null ? null : JSON.stringify(job.backoff))),
-        numbers((job) => job.timeoutMs),
-        numbers((job) => job.keepCompletedMs),
-        numbers((job) => job.keepFailedMs),
-        numbers((job) => job.runAt),
-        numbers((job) => job.createdAt),
-      ],
-      prepare ? statement.name : undefined,
-    );
+    // Alike keyless jobs bind their shared columns once (insertSharedJobs).
+    const shared = keyless && jobs.every((job) => sameStoredSettings(jobs[0]!, job));
+    const statement = shared ? this.insertSharedStatement : keyless ? this.insertKeylessStatement : this.insertStatement;
+    const values = shared ? sharedInsertValues(jobs, now) : insertValues(jobs, now);
+    const { rows } = await q<{ id: string }>(db, statement.text, values, prepare ? statement.name : undefined);
     // The plain INSERT stored every row, or failed.
     if (keyless) return jobs.map((job) => ({ id: job.id, created: true }));
     const inserted = new Set(rows.map((row) => row.id));
@@ -286,4 +268,48 @@ export class PostgresQueue implements JobQueue {
     const claimedRows = claimed.map(pgRowFromClaimedValues).sort(claimOrder);
     return { applied, claimed: { jobs: claimedRows.map(pgRowToClaimed), nextRunAt: next_run_at } };
   }
+}
+
+/** The parameters of `insertJobs` and `insertKeylessJobs`: an array literal per column. */
+function insertValues(jobs: readonly NewJob[], now: number): string[] {
+  const texts = (pick: (job: NewJob) => string | null) => textArrayLiteral(jobs.map(pick));
+  const numbers = (pick: (job: NewJob) => number | null) => numberArrayLiteral(jobs.map(pick));
+  return [
+    texts((job) => job.id),
+    texts((job) => job.name),
+    texts((job) => job.queue),
+    texts((job) => (job.runAt > now ? 'scheduled' : 'queued')),
+    texts((job) => job.payload),
+    texts((job) => JSON.stringify(job.metadata)),
+    numbers((job) => job.priority),
+    texts((job) => job.key),
+    numbers((job) => job.maxAttempts),
+    texts((job) => (job.backoff === null ? null : JSON.stringify(job.backoff))),
+    numbers((job) => job.timeoutMs),
+    numbers((job) => job.keepCompletedMs),
+    numbers((job) => job.keepFailedMs),
+    numbers((job) => job.runAt),
+    numbers((job) => job.createdAt),
+  ];
+}
+
+/** The parameters of `insertSharedJobs`: ids, payloads and run times as arrays, the first job's other columns once. */
+function sharedInsertValues(jobs: readonly NewJob[], now: number): Array<string | number | null> {
+  const first = jobs[0]!;
+  return [
+    textArrayLiteral(jobs.map((job) => job.id)),
+    textArrayLiteral(jobs.map((job) => job.payload)),
+    numberArrayLiteral(jobs.map((job) => job.runAt)),
+    first.name,
+    first.queue,
+    JSON.stringify(first.metadata),
+    first.priority,
+    first.maxAttempts,
+    first.backoff === null ? null : JSON.stringify(first.backoff),
+    first.timeoutMs,
+    first.keepCompletedMs,
+    first.keepFailedMs,
+    now,
+    first.createdAt,
+  ];
 }

@@ -15,7 +15,7 @@ import type {
   SettleResult,
 } from '../../contract/job-queue.ts';
 import type { PresenceRenewal } from '../../contract/worker-registry.ts';
-import { followUpsOf, sameScalarSettings } from '../../contract/job-queue.ts';
+import { followUpsOf, sameStoredSettings } from '../../contract/job-queue.ts';
 import { waitingForChildrenRunAt } from '../../contract/flow-store.ts';
 import { bucketOf } from '../../contract/stats-window.ts';
 import { InvalidOptionError, LeaseLostError, StoreError } from '../../domain/errors.ts';
@@ -149,7 +149,7 @@ export class SqliteQueue implements JobQueue {
     for (let at = 0; at < jobs.length; ) {
       const first = jobs[at]!;
       let end = at + 1;
-      if (first.key === null) while (end < jobs.length && jobs[end]!.key === null && sameSharedColumns(first, jobs[end]!)) end++;
+      if (first.key === null) while (end < jobs.length && jobs[end]!.key === null && sameStoredSettings(first, jobs[end]!)) end++;
       if (end - at === 1) {
         results.push(this.insertJob(first, now));
         at++;
@@ -358,24 +358,6 @@ function sharedColumns(job: NewJob) {
     keep_failed_ms: job.keepFailedMs,
     created_at: job.createdAt,
   };
-}
-
-/** Whether `b` can go in the same `insertShared` as `a`: the same `sharedColumns`, compared without writing them. */
-function sameSharedColumns(a: NewJob, b: NewJob): boolean {
-  return sameScalarSettings(a, b) && sameJson(a.backoff, b.backoff) && sameJson(a.metadata, b.metadata);
-}
-
-/** Whether two JSON values write the same text; two empty objects (the usual metadata) without writing either. */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (isEmptyObject(a) && isEmptyObject(b)) return true;
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function isEmptyObject(value: object): boolean {
-  for (const _ in value) return false;
-  return !Array.isArray(value);
 }
 
 /** A job's values in the order of the `insert` statement's columns. */

@@ -25,6 +25,18 @@ INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata, priority, k
    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::int[], $8::text[], $9::int[],
      $10::jsonb[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
 
+-- name: insertSharedJobs
+-- insertKeylessJobs for a batch whose jobs share every column but their id, payload and
+-- run_at (a bulk enqueue of one job, say): three arrays, and the shared columns bound once. The
+-- state follows from run_at and $13, the moment of the call. Parsing twelve arrays of
+-- repeated values (and a jsonb per row for the same metadata) was about a quarter of the
+-- statement (bench/where-the-time-goes.md, issue #21).
+INSERT INTO :SCHEMA.jobs (id, name, queue, state, payload, metadata, priority, key, max_attempts, backoff, timeout_ms,
+     keep_completed_ms, keep_failed_ms, run_at, created_at)
+   SELECT j.id, $4::text, $5::text, CASE WHEN j.run_at > $13::bigint THEN 'scheduled' ELSE 'queued' END, j.payload, $6::jsonb,
+     $7::int, NULL, $8::int, $9::jsonb, $10::bigint, $11::bigint, $12::bigint, j.run_at, $14::bigint
+   FROM unnest($1::uuid[], $2::jsonb[], $3::bigint[]) AS j (id, payload, run_at)
+
 -- name: settleAndClaim
 -- Sent as a prepared statement (postgres-hot-statements.ts): settle_and_claim() of migration 3.
 SELECT applied, claimed, next_run_at FROM :SCHEMA.settle_and_claim($1::jsonb, $2, $3, $4::text[], $5::text[], $6, $7, $8)
