@@ -7,8 +7,10 @@
  * plainjob, alternating, `--reps` times; prints the median and range of wall and CPU µs a job
  * (CPU: `process.cpuUsage()` of the child, user + system, its V8 threads included).
  * `--split` also times `backend.enqueue` alone inside Jobsmith's bulk calls (the rest of each
- * call is the client's preparation). Not part of `npm run bench`; run it with
- * `npx tsx bench/diagnostics/sqlite-enqueue-fresh.ts [--src /path/to/old/src --src src] [--mode bulk|single] [--synchronous normal|full] [--reps 7] [--jobs 20000] [--split]`.
+ * call is the client's preparation). `--calls` also prints, for bulk, each call's ms in order
+ * (median over the reps): where a process's first calls (V8 compiling the per-job code) and a
+ * checkpoint of the log cost more than the rest. Not part of `npm run bench`; run it with
+ * `npx tsx bench/diagnostics/sqlite-enqueue-fresh.ts [--src /path/to/old/src --src src] [--mode bulk|single] [--synchronous normal|full] [--reps 7] [--jobs 20000] [--split] [--calls]`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '7' },
     jobs: { type: 'string', default: '20000' },
     split: { type: 'boolean', default: false },
+    calls: { type: 'boolean', default: false },
     child: { type: 'string' },
   },
 });
@@ -41,8 +44,10 @@ if (synchronous !== 'normal' && synchronous !== 'full') throw new Error('--synch
 interface ChildResult {
   wallUs: number;
   cpuUs: number;
-  /** `--split`, bulk: µs a job inside `backend.enqueue`. */
+  /** `--split`: µs a job inside `backend.enqueue`. */
   backendUs: number | null;
+  /** Bulk: each call's ms, in order. */
+  callMs: number[];
 }
 
 /** What a child measures: enqueue `jobCount` bench payloads into a fresh file, timed as the bench does. */
@@ -93,10 +98,17 @@ async function measureHere(system: string): Promise<ChildResult> {
         await backend.close();
       };
     }
+    const callMs: number[] = [];
     const cpu = process.cpuUsage();
     const startedAt = performance.now();
     if (mode === 'single') for (const payload of payloads) await enqueueOne(payload);
-    else for (let at = 0; at < payloads.length; at += bulkBatchSize) await enqueueMany(payloads.slice(at, at + bulkBatchSize));
+    else {
+      for (let at = 0; at < payloads.length; at += bulkBatchSize) {
+        const callStartedAt = performance.now();
+        await enqueueMany(payloads.slice(at, at + bulkBatchSize));
+        callMs.push(performance.now() - callStartedAt);
+      }
+    }
     const wallMs = performance.now() - startedAt;
     const used = process.cpuUsage(cpu);
     await close();
@@ -104,6 +116,7 @@ async function measureHere(system: string): Promise<ChildResult> {
       wallUs: (wallMs * 1000) / jobCount,
       cpuUs: (used.user + used.system) / jobCount,
       backendUs: values.split && system !== 'plainjob' ? (backendMs * 1000) / jobCount : null,
+      callMs,
     };
   } finally {
     await rm(directory, { recursive: true, force: true });
@@ -131,5 +144,9 @@ if (values.child !== undefined) {
   for (const [system, list] of results) {
     const backend = list.flatMap((result) => (result.backendUs === null ? [] : [result.backendUs]));
     console.log(`${system}\n  wall ${figure(list.map((result) => result.wallUs))}  CPU ${figure(list.map((result) => result.cpuUs))}${backend.length > 0 ? `  inside backend.enqueue ${figure(backend)}` : ''}`);
+    if (values.calls && mode === 'bulk') {
+      const perCall = list[0]!.callMs.map((_, call) => median(list.map((result) => result.callMs[call]!)).toFixed(1));
+      console.log(`  ms a call, in order: ${perCall.join(' ')}`);
+    }
   }
 }
