@@ -413,6 +413,29 @@ const claimStatements = {
   startBatch: { sql: claimSql.startBatch, params: [start, 'token-', 'worker', start + 30_000, '[1,2,3]'] },
 } as const;
 
+describe("a queue's last processed time", () => {
+  it('is written by a settle at most once a second, so a settle at concurrency 1 leaves the queue row alone between', async () => {
+    const b = backend();
+    await b.enqueue([newJob(), newJob(), newJob()]);
+    const file = connect();
+    const stored = () => (file.prepare("SELECT last_processed_at AS at FROM jobsmith_queues WHERE name = 'default'").get() as { at: number | null }).at;
+    const processOne = async () => {
+      const [job] = (await b.claim({ queues: ['default'], names: ['work'], limit: 1, workerId: 'w', leaseMs: 30_000 })).jobs;
+      expect((await b.settle([{ kind: 'complete', id: job!.id, token: job!.lease.token, result: null, expiresAt: null }])).applied).toEqual([true]);
+    };
+    await processOne();
+    expect(stored()).toBe(start);
+    await clock.advance(400);
+    await processOne();
+    // Not rewritten: a second had not passed. stats() reads the same.
+    expect(stored()).toBe(start);
+    expect((await b.stats()).queues.find((queue) => queue.queue === 'default')?.lastProcessedAt).toBe(start);
+    await clock.advance(700);
+    await processOne();
+    expect(stored()).toBe(start + 1100);
+  });
+});
+
 describe('bulk enqueue, a run of alike jobs a statement', () => {
   it('stores 230 jobs with keyed ones among them: each result in input order, a held key answered with its holder, every row as given', async () => {
     const store = backend();

@@ -71,7 +71,7 @@ export class SqliteAdmin implements JobAdmin {
         return { result: { outcome: 'cancel-requested', job: rowToRecord(updated) }, events: [{ type: 'cancel-requested', id }] };
       }
       const updated = this.connection.statements.cancelWaiting.get(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, id) as JobRow;
-      this.connection.statements.touchQueue.run(now, row.queue);
+      this.connection.statements.touchQueue.run({ now, queue: row.queue });
       const events: BackendEvent[] = [{ type: 'settled', id, state: 'cancelled' }];
       if (row.flow_id !== null) {
         const finished: FinishedChild[] = row.has_parents === 1 ? [{ id, state: 'cancelled' }] : [];

@@ -145,7 +145,7 @@ export class SqliteFlows implements FlowStore {
           continue;
         }
         s.finishParent.run(outcome, JSON.stringify(error), now, parent.keep_failed_ms === null ? null : now + parent.keep_failed_ms, parent.id);
-        s.touchQueue.run(now, parent.queue);
+        s.touchQueue.run({ now, queue: parent.queue });
         if (outcome === 'failed') s.addCounts.run(parent.queue, bucketOf(now), 0, 1);
         events.push({ type: 'settled', id: parent.id, state: outcome });
         if (parent.has_parents === 1) work.push({ id: parent.id, state: outcome });
@@ -171,7 +171,7 @@ export class SqliteFlows implements FlowStore {
         continue;
       }
       s.cancelDescendant.run(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, row.id);
-      s.touchQueue.run(now, row.queue);
+      s.touchQueue.run({ now, queue: row.queue });
       events.push({ type: 'settled', id: row.id, state: 'cancelled' });
       cancelled.push({ id: row.id, state: 'cancelled' });
     }

@@ -203,7 +203,7 @@ export class SqliteQueue implements JobQueue {
     for (const row of s.expired.all(now, queueList, names, request.limit) as ExpiredRow[]) {
       if (row.cancel_requested === 1) {
         s.cancelExpired.run(now, row.keep_failed_ms === null ? null : now + row.keep_failed_ms, row.id);
-        s.touchQueue.run(now, row.queue);
+        s.touchQueue.run({ now, queue: row.queue });
         // Before the claim below, so a parent this releases can be claimed by it.
         if (row.has_parents === 1) this.flows.resolveParents([{ id: row.id, state: 'cancelled' }], events);
         continue;
@@ -337,7 +337,7 @@ export class SqliteQueue implements JobQueue {
     this.flows.resolveParents(finished, events);
     const bucket = bucketOf(now);
     for (const [queue, { completed, failed }] of counts) {
-      s.touchQueue.run(now, queue);
+      s.touchQueue.run({ now, queue });
       if (completed + failed > 0) s.addCounts.run(queue, bucket, completed, failed);
     }
     return applied;

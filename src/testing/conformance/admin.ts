@@ -148,6 +148,30 @@ export function adminTests(suite: ConformanceSuite): void {
     expect(hourLater.counts.completed).toBe(1);
   });
 
+  test('a queue tells when it last processed a job, to within a second', async ({ clock, client }) => {
+    await startWorker([noop]);
+    const lastProcessedAt = async () => {
+      const stats = await client.stats();
+      expect(stats.queues.find((queue) => queue.queue === 'default')?.lastProcessedAt ?? null).toBe(stats.lastProcessedAt);
+      return stats.lastProcessedAt;
+    };
+    expect(await lastProcessedAt()).toBeNull();
+    const first = await client.enqueue(noop, 1);
+    await untilState(first.id, 'completed');
+    const firstAt = clock.now();
+    expect(await lastProcessedAt()).toBe(firstAt);
+    // A store may keep the moment it wrote within the last second (a write a job saved), never an older one.
+    for (const step of ['400ms', '1500ms', '30s'] as const) {
+      await clock.advance(step);
+      const next = await client.enqueue(noop, 2);
+      await untilState(next.id, 'completed');
+      const at = await lastProcessedAt();
+      expect(at).not.toBeNull();
+      expect(at!).toBeLessThanOrEqual(clock.now());
+      expect(at!).toBeGreaterThan(clock.now() - 1000);
+    }
+  });
+
   test('stats tell, per queue, since when its longest-waiting job has waited, whatever the priorities', async ({ clock, client }) => {
     const noop = defineJob({ name: 'noop', run: () => null });
     const first = await client.enqueue(noop, null, { queue: 'behind', priority: -5 });
