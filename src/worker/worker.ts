@@ -31,7 +31,7 @@ export interface WorkerOptions {
    * starts its next job at once while the worker writes outcomes and claims more in the
    * background. A held job that has not started within 500 ms goes back to the queue,
    * so a worker busy with long jobs does not keep work from idle ones. 0 turns it off.
-   * @default concurrency, raised to the jobs this worker finished in the last 100 ms (at most 1,000) while jobs finish that fast; on a backend that works in this process (SQLite, memory), where nothing overlaps, 16 − concurrency below concurrency 8 (claims of 16 at a time), else 0
+   * @default concurrency, raised to the jobs this worker finished in the last 100 ms (at most 1,000) while jobs finish that fast; on a backend that works in this process (SQLite, memory), where nothing overlaps, 0, raised to the jobs it finished in the last 20 ms (at most 100 − concurrency, so that a call writes and claims about 50 jobs)
    */
   prefetch?: number;
   /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
@@ -82,44 +82,52 @@ const workerOptionNames = Object.keys({
 /** Settle-and-claim calls a worker keeps in flight at once. */
 const maxStoreCalls = 2;
 
-/**
- * Jobs a worker on an in-process store (SQLite, memory) claims at a time by default below
- * `inProcessPrefetchBelow` concurrency: each store call then writes and claims about this
- * many jobs instead of one or two, which at concurrency 1 halves the CPU a job costs
- * (bench/where-the-time-goes.md, issue #21).
- */
-const inProcessClaimBatch = 16;
-/**
- * From this concurrency on, the free slots alone make batches large enough, and jobs held on
- * top of them cost more than the calls they save.
- */
-const inProcessPrefetchBelow = 8;
-
-/**
- * `prefetch` when not given: the concurrency where the store works apart from this process
- * (it writes and claims while jobs run here); in this process, where nothing overlaps, only
- * what batches the store calls at low concurrency.
- */
-function defaultPrefetch(concurrency: number, inProcess: boolean): number {
-  if (!inProcess) return concurrency;
-  return concurrency < inProcessPrefetchBelow ? inProcessClaimBatch - concurrency : 0;
-}
-
 /** How long a prefetched job may wait here for a slot before it goes back to the queue. */
 const prefetchHoldMs = 500;
 
 /**
- * With the default prefetch on a store apart from this process, the worker claims ahead as
- * many jobs as it finished in the last `claimAheadWindowMs` (never fewer than its concurrency,
- * never more than `maxClaimAhead`): when jobs take less than a round trip, a batch of
- * `concurrency` outcomes and claims per call leaves the store paying each call's fixed cost
- * for a few jobs (on PostgreSQL at concurrency 50, a call of 200 costs the server about a
- * fifth less per job than a call of 50; bench/where-the-time-goes.md, issue #21). A fifth of
- * the hold time, so jobs held this way start long before they would go back to the queue;
- * slow jobs finish few per window, and the prefetch stays at the concurrency.
+ * With the default prefetch, a worker claims ahead as many jobs as it finished in the last
+ * window of time (`PrefetchPace.windowMs`): when jobs take less time than a store call, a batch
+ * of only as many jobs as there are free slots leaves the store paying each call's fixed cost (a
+ * round trip, a transaction, a commit) for a few jobs; slow jobs finish few per window, and the
+ * prefetch stays at its floor.
  */
-const claimAheadWindowMs = prefetchHoldMs / 5;
+interface PrefetchPace {
+  /** The prefetch at start, and while jobs finish slowly. */
+  min: number;
+  max: number;
+  windowMs: number;
+}
+
+/**
+ * On a store apart from this process, which writes and claims while jobs run here: never fewer
+ * than the concurrency, never more than 1,000, as many as finished in the last 100 ms (on
+ * PostgreSQL at concurrency 50, a call of 200 costs the server about a fifth less per job than a
+ * call of 50; bench/where-the-time-goes.md, issue #21). A fifth of the hold time, so jobs held
+ * this way start long before they would go back to the queue.
+ */
 const maxClaimAhead = 1000;
+const claimAheadWindowMs = prefetchHoldMs / 5;
+
+/**
+ * On a store in this process (SQLite, memory), where nothing overlaps with the store's work,
+ * claiming ahead only makes the calls larger: a call writes the outcomes that came in since the
+ * one before and claims as many jobs, so with `maxStoreCalls` calls in flight a call carries
+ * about half of what is held. The worker holds ahead as many jobs as it finished in the last
+ * 20 ms, at most `2 × inProcessCallJobs − concurrency`, for calls of about 50 jobs. At SQLite's
+ * concurrency 1 and 10, calls of 10 jobs spent about a third of their time in COMMIT; calls of
+ * 35 to 50 ran about 1.5× the jobs a second (bench/where-the-time-goes.md, issue #21). A short
+ * stretch, since a held job here saves no waiting: with jobs of 35 ms at concurrency 10, it
+ * holds about 6 jobs.
+ */
+const inProcessCallJobs = 50;
+const inProcessWindowMs = 20;
+
+function prefetchPace(concurrency: number, inProcess: boolean): PrefetchPace {
+  return inProcess
+    ? { min: 0, max: Math.max(0, maxStoreCalls * inProcessCallJobs - concurrency), windowMs: inProcessWindowMs }
+    : { min: concurrency, max: maxClaimAhead, windowMs: claimAheadWindowMs };
+}
 
 interface PrefetchedJob {
   job: ClaimedJob;
@@ -154,8 +162,8 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
   private readonly concurrency: number;
   private readonly prefetchOption: number | undefined;
   private prefetch = 0;
-  /** The default prefetch on a store apart: follows the jobs finished per window (see `claimAheadWindowMs`). */
-  private prefetchFollowsPace = false;
+  /** The default prefetch: follows the jobs finished per window (see `PrefetchPace`); null when `prefetch` was given. */
+  private pace: PrefetchPace | null = null;
   private finishedInWindow = 0;
   private windowStartedAt = 0;
   private readonly leaseMs: number;
@@ -308,8 +316,10 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     const { backend, release } = await this.resolveBackend(this.backendOption, this.clock);
     this.backend = backend;
     this.releaseBackend = release;
-    this.prefetch = this.prefetchOption ?? defaultPrefetch(this.concurrency, backend.inProcess === true);
-    this.prefetchFollowsPace = this.prefetchOption === undefined && backend.inProcess !== true;
+    if (this.prefetchOption === undefined) {
+      this.pace = prefetchPace(this.concurrency, backend.inProcess === true);
+      this.prefetch = this.pace.min;
+    } else this.prefetch = this.prefetchOption;
     this.windowStartedAt = this.clock.now();
     try {
       await backend.open();
@@ -411,7 +421,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     for (;;) {
       this.returnHeldJobs();
       const now = this.clock.now();
-      if (this.prefetchFollowsPace) this.followPace(now);
+      if (this.pace) this.followPace(now, this.pace);
       if (now < this.backoffUntil) {
         await this.idle(this.backoffUntil, true);
         continue;
@@ -694,11 +704,11 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.startHeldJobs();
   }
 
-  /** Sets the default prefetch on a store apart to the jobs finished in the last window, within [concurrency, maxClaimAhead]. */
-  private followPace(now: number): void {
-    if (now - this.windowStartedAt < claimAheadWindowMs) return;
-    const paced = Math.round((this.finishedInWindow * claimAheadWindowMs) / (now - this.windowStartedAt));
-    this.prefetch = Math.min(maxClaimAhead, Math.max(this.concurrency, paced));
+  /** Sets the default prefetch to the jobs finished in the last window (scaled to the window's length when it ran longer), within the pace's bounds. */
+  private followPace(now: number, pace: PrefetchPace): void {
+    if (now - this.windowStartedAt < pace.windowMs) return;
+    const paced = Math.round((this.finishedInWindow * pace.windowMs) / (now - this.windowStartedAt));
+    this.prefetch = Math.min(pace.max, Math.max(pace.min, paced));
     this.finishedInWindow = 0;
     this.windowStartedAt = now;
   }

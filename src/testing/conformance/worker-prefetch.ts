@@ -6,16 +6,16 @@ import type { ConformanceSuite } from './index.ts';
 export function workerPrefetchTests(suite: ConformanceSuite): void {
   const { test, startWorker, eventually, stateOf, untilState } = suite;
 
-  test('a worker claims ahead by default: its concurrency on a store apart from it; in this process, claims of 16 below concurrency 8, none from 8', async ({ backend, client }) => {
+  test('a worker claims ahead by default: its concurrency on a store apart from it, none in this process until jobs finish', async ({ backend, client }) => {
     const release: Array<() => void> = [];
     const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
     const ids: string[] = [];
     for (let n = 0; n < 20; n++) ids.push((await client.enqueue(blocking, null)).id);
     const running = async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length;
-    // Concurrency 1: prefetch 1 on a store apart (2 running), 15 in this process (16 running).
+    // Concurrency 1: prefetch 1 on a store apart (2 running), none in this process (1 running).
     const first = await startWorker([blocking], { concurrency: 1 });
     await eventually(() => release.length === 1, 'the first job to start');
-    const expectedAtOne = backend.inProcess ? 16 : 2;
+    const expectedAtOne = backend.inProcess ? 1 : 2;
     await eventually(async () => (await running()) === expectedAtOne, `${expectedAtOne} running`);
     expect(await running()).toBe(expectedAtOne);
     expect(release).toHaveLength(1);
@@ -32,21 +32,40 @@ export function workerPrefetchTests(suite: ConformanceSuite): void {
     for (const done of release) done();
   });
 
-  test('on a store apart, a worker whose jobs finish fast claims ahead as many as it finished in the last 100 ms', async ({ clock, backend, client }) => {
-    if (backend.inProcess) return; // in this process claims stay at 16 (the test above)
+  test('a worker whose jobs finish fast claims ahead as many as it finished in the last window: 100 ms on a store apart, 20 ms in this process', async ({ clock, backend, client }) => {
     const quick = defineJob({ name: 'quick', run: () => null });
     const release: Array<() => void> = [];
     const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
     await client.enqueueMany(Array.from({ length: 30 }, () => ({ job: quick, payload: null })));
     await startWorker([quick, blocking], { concurrency: 1 });
     await eventually(async () => (await client.stats()).counts.completed === 30, '30 quick jobs to complete');
-    // 30 finished within one 100 ms window: the worker now claims 30 ahead instead of 1.
-    await clock.advance('100ms');
+    // 30 finished within one window (the fake clock stood still): the worker now claims 30 ahead
+    // instead of 1 (a store apart) or 0 (in this process).
+    await clock.advance(backend.inProcess ? '20ms' : '100ms');
     const ids: string[] = [];
-    for (let n = 0; n < 20; n++) ids.push((await client.enqueue(blocking, null)).id);
+    for (let n = 0; n < 40; n++) ids.push((await client.enqueue(blocking, null)).id);
     await eventually(() => release.length === 1, 'a blocking job to start');
-    await eventually(async () => (await Promise.all(ids.map((id) => backend.get(id)))).every((job) => job?.state === 'running'), 'all 20 held or running');
+    await eventually(async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length === 31, '30 held and 1 running');
+    // No more than that: the other 9 stay queued for another worker.
+    expect((await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'queued')).toHaveLength(9);
     expect(release).toHaveLength(1);
+    for (const done of release) done();
+  });
+
+  test('in this process, a worker holds ahead at most 100 − its concurrency, so a call writes and claims about 50 jobs', async ({ clock, backend, client }) => {
+    if (!backend.inProcess) return; // on a store apart the bound is 1,000 (the test above shows the pace)
+    const quick = defineJob({ name: 'quick', run: () => null });
+    const release: Array<() => void> = [];
+    const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
+    await client.enqueueMany(Array.from({ length: 200 }, () => ({ job: quick, payload: null })));
+    await startWorker([quick, blocking], { concurrency: 10 });
+    await eventually(async () => (await client.stats()).counts.completed === 200, '200 quick jobs to complete');
+    await clock.advance('20ms');
+    const ids = (await client.enqueueMany(Array.from({ length: 150 }, () => ({ job: blocking, payload: null })))).map((job) => job.id);
+    await eventually(() => release.length === 10, 'ten blocking jobs to start');
+    // 200 finished in the window, but the worker holds at most 100 − 10 = 90 ahead of its 10 slots.
+    await eventually(async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length === 100, '90 held and 10 running');
+    expect((await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'queued')).toHaveLength(50);
     for (const done of release) done();
   });
 
