@@ -16,7 +16,7 @@ type JobsmithStorage = 'memory' | 'sqlite-full' | 'sqlite-normal' | 'postgres' |
 const jobName = 'bench.noop';
 
 /** Options the worker runs with; listed in the README, so keep them in one place. */
-const workerDefaults = 'worker: pruneInterval null (no pruning during a run); prefetch = concurrency on PostgreSQL and Redis, raised to the jobs finished in the last 100 ms (at most 1,000) while jobs finish that fast; on SQLite and memory 16 − concurrency below concurrency 8, else 0, lease 30 s, heartbeat 5 s, pollInterval 1 s (defaults)';
+const workerDefaults = 'worker: pruneInterval null (no pruning during a run); prefetch = concurrency on PostgreSQL and Redis, raised to the jobs finished in the last 100 ms (at most 1,000) while jobs finish that fast; on SQLite and memory 0, raised to the jobs finished in the last 20 ms (at most 2 × (50 − concurrency)) while jobs finish that fast, lease 30 s, heartbeat 5 s, pollInterval 1 s (defaults)';
 const jobDefaults = 'job: defaults (maxAttempts 3, keepCompleted 1 d, no timeout); no-op handler';
 const flowDefaults =
   "flows: client.flow({ c0: step(child, …), …, parent: step(parent, …, { children: [every child] }) }), one call per flow; a child returns its index, the parent reads every child's result with ctx.children(child)";

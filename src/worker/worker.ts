@@ -31,7 +31,7 @@ export interface WorkerOptions {
    * starts its next job at once while the worker writes outcomes and claims more in the
    * background. A held job that has not started within 500 ms goes back to the queue,
    * so a worker busy with long jobs does not keep work from idle ones. 0 turns it off.
-   * @default concurrency, raised to the jobs this worker finished in the last 100 ms (at most 1,000) while jobs finish that fast; on a backend that works in this process (SQLite, memory), where nothing overlaps, 0, raised to the jobs it finished in the last 20 ms (at most 100 − concurrency, so that a call writes and claims about 50 jobs)
+   * @default concurrency, raised to the jobs this worker finished in the last 100 ms (at most 1,000) while jobs finish that fast; on a backend that works in this process (SQLite, memory), where nothing overlaps, 0, raised to the jobs it finished in the last 20 ms (at most 2 × (50 − concurrency), so that a call writes and claims about 50 jobs)
    */
   prefetch?: number;
   /** How long a claim holds a job without a heartbeat; a crashed worker's jobs are recovered after it. @default '30s' */
@@ -111,21 +111,22 @@ const claimAheadWindowMs = prefetchHoldMs / 5;
 
 /**
  * On a store in this process (SQLite, memory), where nothing overlaps with the store's work,
- * claiming ahead only makes the calls larger: a call writes the outcomes that came in since the
- * one before and claims as many jobs, so with `maxStoreCalls` calls in flight a call carries
- * about half of what is held. The worker holds ahead as many jobs as it finished in the last
- * 20 ms, at most `2 × inProcessCallJobs − concurrency`, for calls of about 50 jobs. At SQLite's
+ * claiming ahead only makes the calls larger. A call writes the outcomes that came in since the
+ * one before and claims as many jobs: about the concurrency, plus half of what is held (two
+ * calls in flight share it). The worker holds ahead as many jobs as it finished in the last
+ * 20 ms, at most `2 × (inProcessCallJobs − concurrency)`, for calls of about 50 jobs. At SQLite's
  * concurrency 1 and 10, calls of 10 jobs spent about a third of their time in COMMIT; calls of
- * 35 to 50 ran about 1.5× the jobs a second (bench/where-the-time-goes.md, issue #21). A short
- * stretch, since a held job here saves no waiting: with jobs of 35 ms at concurrency 10, it
- * holds about 6 jobs.
+ * 35 to 50 ran about 1.5× the jobs a second. From concurrency 50 the slots alone make calls
+ * that large, and held jobs cost more than they save (at 50, holding 50 ran about 8% fewer jobs
+ * a second; bench/where-the-time-goes.md, issue #21). A short stretch, since a held job here
+ * saves no waiting: with jobs of 35 ms at concurrency 10, it holds about 6 jobs.
  */
 const inProcessCallJobs = 50;
 const inProcessWindowMs = 20;
 
 function prefetchPace(concurrency: number, inProcess: boolean): PrefetchPace {
   return inProcess
-    ? { min: 0, max: Math.max(0, maxStoreCalls * inProcessCallJobs - concurrency), windowMs: inProcessWindowMs }
+    ? { min: 0, max: Math.max(0, maxStoreCalls * (inProcessCallJobs - concurrency)), windowMs: inProcessWindowMs }
     : { min: concurrency, max: maxClaimAhead, windowMs: claimAheadWindowMs };
 }
 
