@@ -115,7 +115,7 @@ const claimAheadWindowMs = prefetchHoldMs / 5;
  * one before and claims as many jobs: about the concurrency, plus half of what is held (two
  * calls in flight share it). The worker holds ahead as many jobs as it finished in the last
  * 20 ms, at most `2 × (inProcessCallJobs − concurrency)`, for calls of about 50 jobs. At SQLite's
- * concurrency 1 and 10, calls of 10 jobs spent about a third of their time in COMMIT; calls of
+ * concurrency 1 and 10, calls of 10 jobs spent about two fifths of their time in COMMIT; calls of
  * 35 to 50 ran about 1.5× the jobs a second. From concurrency 50 the slots alone make calls
  * that large, and held jobs cost more than they save (at 50, holding 50 ran about 8% fewer jobs
  * a second; bench/where-the-time-goes.md, issue #21). A short stretch, since a held job here
