@@ -4,7 +4,7 @@ import type { ConformanceSuite } from './index.ts';
 
 /** A worker claiming ahead of its free slots: when it does, the order it starts jobs in, and what it gives back. */
 export function workerPrefetchTests(suite: ConformanceSuite): void {
-  const { test, startWorker, eventually, stateOf, untilState } = suite;
+  const { test, current, startWorker, eventually, stateOf, untilState } = suite;
 
   test('a worker claims ahead by default: its concurrency on a store apart from it, none in this process until jobs finish', async ({ backend, client }) => {
     const release: Array<() => void> = [];
@@ -32,40 +32,45 @@ export function workerPrefetchTests(suite: ConformanceSuite): void {
     for (const done of release) done();
   });
 
-  test('a worker whose jobs finish fast claims ahead as many as it finished in the last window: 100 ms on a store apart, 20 ms in this process', async ({ clock, backend, client }) => {
+  /**
+   * A worker at `concurrency` that has just finished `finished` quick jobs within one window of
+   * its pace (the fake clock stands still while they run, then moves on by `windowMs`), and a
+   * job that blocks until released; `count(state)` counts the given jobs in a state.
+   */
+  async function afterQuickJobs(finished: number, concurrency: number, windowMs: number) {
+    const { clock, client } = current();
     const quick = defineJob({ name: 'quick', run: () => null });
     const release: Array<() => void> = [];
     const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
-    await client.enqueueMany(Array.from({ length: 30 }, () => ({ job: quick, payload: null })));
-    await startWorker([quick, blocking], { concurrency: 1 });
-    await eventually(async () => (await client.stats()).counts.completed === 30, '30 quick jobs to complete');
-    // 30 finished within one window (the fake clock stood still): the worker now claims 30 ahead
-    // instead of 1 (a store apart) or 0 (in this process).
-    await clock.advance(backend.inProcess ? '20ms' : '100ms');
+    await client.enqueueMany(Array.from({ length: finished }, () => ({ job: quick, payload: null })));
+    await startWorker([quick, blocking], { concurrency });
+    await eventually(async () => (await client.stats()).counts.completed === finished, `${finished} quick jobs to complete`);
+    await clock.advance(windowMs);
+    const count = async (ids: readonly string[], state: string) => (await Promise.all(ids.map((id) => stateOf(id)))).filter((each) => each === state).length;
+    return { blocking, release, count };
+  }
+
+  test('a worker whose jobs finish fast claims ahead as many as it finished in the last window: 100 ms on a store apart, 20 ms in this process', async ({ backend, client }) => {
+    // 30 finished within one window: the worker now claims 30 ahead instead of 1 (a store apart) or 0 (in this process).
+    const { blocking, release, count } = await afterQuickJobs(30, 1, backend.inProcess ? 20 : 100);
     const ids: string[] = [];
     for (let n = 0; n < 40; n++) ids.push((await client.enqueue(blocking, null)).id);
     await eventually(() => release.length === 1, 'a blocking job to start');
-    await eventually(async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length === 31, '30 held and 1 running');
+    await eventually(async () => (await count(ids, 'running')) === 31, '30 held and 1 running');
     // No more than that: the other 9 stay queued for another worker.
-    expect((await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'queued')).toHaveLength(9);
+    expect(await count(ids, 'queued')).toBe(9);
     expect(release).toHaveLength(1);
     for (const done of release) done();
   });
 
-  test('in this process, a worker holds ahead at most 2 × (50 − its concurrency), so a call writes and claims about 50 jobs', async ({ clock, backend, client }) => {
+  test('in this process, a worker holds ahead at most 2 × (50 − its concurrency), so a call writes and claims about 50 jobs', async ({ backend, client }) => {
     if (!backend.inProcess) return; // on a store apart the bound is 1,000 (the test above shows the pace)
-    const quick = defineJob({ name: 'quick', run: () => null });
-    const release: Array<() => void> = [];
-    const blocking = defineJob({ name: 'blocking', run: () => new Promise<void>((resolve) => release.push(resolve)) });
-    await client.enqueueMany(Array.from({ length: 200 }, () => ({ job: quick, payload: null })));
-    await startWorker([quick, blocking], { concurrency: 10 });
-    await eventually(async () => (await client.stats()).counts.completed === 200, '200 quick jobs to complete');
-    await clock.advance('20ms');
+    const { blocking, release, count } = await afterQuickJobs(200, 10, 20);
     const ids = (await client.enqueueMany(Array.from({ length: 150 }, () => ({ job: blocking, payload: null })))).map((job) => job.id);
     await eventually(() => release.length === 10, 'ten blocking jobs to start');
     // 200 finished in the window, but the worker holds at most 2 × (50 − 10) = 80 ahead of its 10 slots.
-    await eventually(async () => (await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'running').length === 90, '80 held and 10 running');
-    expect((await Promise.all(ids.map((id) => stateOf(id)))).filter((state) => state === 'queued')).toHaveLength(60);
+    await eventually(async () => (await count(ids, 'running')) === 90, '80 held and 10 running');
+    expect(await count(ids, 'queued')).toBe(60);
     for (const done of release) done();
   });
 
