@@ -74,6 +74,17 @@ export function workerPrefetchTests(suite: ConformanceSuite): void {
     for (const done of release) done();
   });
 
+  test('in this process, a worker at concurrency 50 or more holds none ahead: its free slots alone make calls of 50', async ({ backend, client }) => {
+    if (!backend.inProcess) return; // on a store apart it holds at least its concurrency (the tests above)
+    const { blocking, release, count } = await afterQuickJobs(200, 50, 20);
+    const ids = (await client.enqueueMany(Array.from({ length: 80 }, () => ({ job: blocking, payload: null })))).map((job) => job.id);
+    await eventually(() => release.length === 50, 'fifty blocking jobs to start');
+    // 200 finished in the window, yet 2 × (50 − 50) = 0 held: only the 50 running, 30 left queued.
+    expect(await count(ids, 'running')).toBe(50);
+    expect(await count(ids, 'queued')).toBe(30);
+    for (const done of release) done();
+  });
+
   test('prefetched jobs start as slots free, go back unstarted when held too long, and go back on stop', async ({ clock, backend, client }) => {
     const started: number[] = [];
     const finishers = new Map<number, () => void>();
