@@ -10,6 +10,7 @@ import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
 import { SqliteSteps } from './sqlite-steps.ts';
 import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
+import { OtherProcessWatch } from './sqlite-watch.ts';
 import { SqliteWorkers } from './sqlite-workers.ts';
 
 export interface SqliteBackendOptions {
@@ -26,7 +27,11 @@ export interface SqliteBackendOptions {
    * `StoreError`. The wait is on a timer: the event loop keeps running meanwhile. @default 5000
    */
   busyTimeoutMs?: number;
-  /** How often to look for commits by other processes while a worker or waiter listens; 0 turns it off. @default 10 */
+  /**
+   * How often to look for commits by other processes while a worker or waiter listens, when
+   * none came in the last second; while they keep coming, the watch looks every millisecond
+   * (sqlite-watch.ts). 0 turns the watch off. @default 10
+   */
   watchIntervalMs?: number;
   clock?: Clock;
 }
@@ -49,12 +54,10 @@ export class SqliteBackend extends ComposedBackend {
   readonly capabilities: ReadonlySet<BackendCapability> = new Set<BackendCapability>(['change-events', 'live-workers', 'durable-steps', 'flows']);
   readonly kind = 'sqlite';
   override readonly inProcess = true;
-  private readonly options: SqliteBackendOptions;
   private readonly connection: SqliteConnection;
-  /** Lease tokens of running attempts with a cancel request, as last announced (see `announceCancelRequests`). */
-  private announcedCancels = new Set<string>();
   private readonly ownListeners = new Set<(event: BackendEvent) => void>();
-  private watchTimer: NodeJS.Timeout | null = null;
+  /** The watch of the file for other processes' commits, running while anyone listens. */
+  private readonly watch: OtherProcessWatch;
 
   constructor(options: SqliteBackendOptions) {
     const connection = new SqliteConnection({
@@ -68,8 +71,8 @@ export class SqliteBackend extends ComposedBackend {
     const flows = new SqliteFlows(connection);
     const queue = new SqliteQueue(connection, workers, flows);
     super({ queue, admin: new SqliteAdmin(connection, flows), schedules: new SqliteSchedules(connection, queue), workers, steps: new SqliteSteps(connection), flows });
-    this.options = options;
     this.connection = connection;
+    this.watch = new OtherProcessWatch(connection, options.watchIntervalMs ?? 10);
   }
 
   async open(): Promise<void> {
@@ -78,7 +81,7 @@ export class SqliteBackend extends ComposedBackend {
 
   async close(): Promise<void> {
     if (this.connection.isClosed) return;
-    this.stopWatching();
+    this.watch.stop();
     const hub = hubFor(this.connection.hubKey);
     for (const listener of this.ownListeners) hub.delete(listener);
     releaseHub(this.connection.hubKey);
@@ -92,11 +95,11 @@ export class SqliteBackend extends ComposedBackend {
   override subscribe(listener: (event: BackendEvent) => void): () => void {
     hubFor(this.connection.hubKey).add(listener);
     this.ownListeners.add(listener);
-    this.watchOtherProcesses();
+    this.watch.start();
     return () => {
       hubFor(this.connection.hubKey).delete(listener);
       this.ownListeners.delete(listener);
-      if (this.ownListeners.size === 0) this.stopWatching();
+      if (this.ownListeners.size === 0) this.watch.stop();
     };
   }
 
@@ -111,57 +114,5 @@ export class SqliteBackend extends ComposedBackend {
   /** Read-only connection settings, for diagnostics and tests. The backend must be open. */
   settings(): SqliteSettings {
     return this.connection.settings();
-  }
-
-  /**
-   * Commits by other processes are seen through `PRAGMA data_version`, which changes when
-   * another connection commits: a read of a few microseconds, polled every
-   * `watchIntervalMs` while anyone listens, instead of waiting for a worker's poll.
-   * Real time on purpose: it is a polling cadence, not a delay a fake clock should drive.
-   */
-  private watchOtherProcesses(): void {
-    if (this.watchTimer || this.connection.isClosed) return;
-    const ms = this.options.watchIntervalMs ?? 10;
-    if (ms <= 0) return;
-    let version: number | null = null;
-    let cancelsToRead = false;
-    this.watchTimer = setInterval(() => {
-      const db = this.connection.current;
-      if (!db) return;
-      let changed = false;
-      let cancels: Array<{ id: string; lease_token: string }> | null = null;
-      try {
-        const current = db.pragma('data_version', { simple: true }) as number;
-        changed = version !== null && current !== version;
-        version = current;
-        if (changed) cancelsToRead = true;
-        if (cancelsToRead) cancels = this.connection.statements.cancelRequests.all() as Array<{ id: string; lease_token: string }>;
-        cancelsToRead = false;
-      } catch {
-        // A failed look (the file busy for a moment) is tried again at the next tick; the
-        // worker's poll and heartbeat cover anything missed meanwhile.
-      }
-      if (changed) this.connection.emit({ type: 'changed' });
-      if (cancels) this.announceCancelRequests(cancels);
-    }, ms);
-    this.watchTimer.unref();
-  }
-
-  /**
-   * Another process may have asked to cancel a running job: emits 'cancel-requested' for each
-   * running attempt with a request (`requests`, read by the watch after another process
-   * committed) not announced before, so a worker here
-   * aborts its handler now rather than at its next heartbeat. Attempts of other processes
-   * are announced too; a worker ignores ids it does not run.
-   */
-  private announceCancelRequests(requests: ReadonlyArray<{ id: string; lease_token: string }>): void {
-    const announced = this.announcedCancels;
-    this.announcedCancels = new Set(requests.map((row) => row.lease_token));
-    for (const row of requests) if (!announced.has(row.lease_token)) this.connection.emit({ type: 'cancel-requested', id: row.id });
-  }
-
-  private stopWatching(): void {
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    this.watchTimer = null;
   }
 }

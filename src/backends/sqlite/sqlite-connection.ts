@@ -18,7 +18,7 @@ const statementNames = {
   queue: [
     'insert', 'insertShared', 'byKey', 'ensureQueue', 'pausedQueues', 'anyClaimable', 'ready', 'expired', 'expiredHooks', 'promote', 'nextRunAt',
     'start', 'startBatch', 'completeBatch', 'completeMoved', 'cancelExpired', 'renew', 'heldHistory', 'setProgress', 'heldLogs', 'setLogs',
-    'retryLater', 'fail', 'cancelRunning', 'hookDone', 'hookDoneBy', 'settledBy', 'takeOverHook', 'cancelRequests', 'touchQueue', 'addCounts',
+    'retryLater', 'fail', 'cancelRunning', 'hookDone', 'hookDoneBy', 'settledBy', 'takeOverHook', 'dataVersion', 'cancelRequests', 'touchQueue', 'addCounts',
   ],
   admin: [
     'byId', 'byPrefix', 'anyDue', 'requestCancel', 'cancelWaiting', 'retry', 'retried', 'deleteById', 'deleteFinishedById', 'pruneFinished', 'pruneExpired',

@@ -165,8 +165,14 @@ SELECT 1 AS applied FROM jobsmith_any_job WHERE id = @id AND settled_token IN (@
 UPDATE jobsmith_jobs SET lease_token = ?, lease_worker = ?, lease_expires_at = ?, crashes = crashes + 1
   WHERE id = ? RETURNING *
 
+-- name: dataVersion
+-- Read by the watch of the file (sqlite-watch.ts) up to once a millisecond: changes when another
+-- connection commits. Prepared once: `db.pragma()` prepares its statement on every call, about
+-- 12 µs against 5 (the look itself takes a read lock on the log).
+PRAGMA data_version
+
 -- name: cancelRequests
--- Read by the watch of the file (sqlite-backend.ts) after another process committed. Reads
+-- Read by the watch of the file (sqlite-watch.ts) after another process committed. Reads
 -- only the running rows (through an index on state); there are as many as jobs run.
 SELECT id, lease_token FROM jobsmith_jobs WHERE state = 'running' AND cancel_requested = 1
 
