@@ -17,29 +17,20 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { median } from '../harness/statistics.ts';
-import { importPeer, quietConsole } from '../systems/peer-module.ts';
 import { bulkBatchSize } from '../harness/workloads.ts';
-import { childOutput } from './child-output.ts';
+import { childResult, freshEnqueueOptions, freshEnqueueRun, medianAndRange, openPlainjobQueue } from './fresh-enqueue.ts';
 
 const { values } = parseArgs({
   options: {
+    ...freshEnqueueOptions(7),
     src: { type: 'string', multiple: true },
-    mode: { type: 'string', default: 'bulk' },
-    synchronous: { type: 'string', default: 'normal' },
-    reps: { type: 'string', default: '7' },
-    jobs: { type: 'string', default: '20000' },
     split: { type: 'boolean', default: false },
     calls: { type: 'boolean', default: false },
-    child: { type: 'string' },
   },
 });
-const mode = values.mode as 'bulk' | 'single';
-const synchronous = values.synchronous as 'normal' | 'full';
-const jobCount = Number(values.jobs);
-if (mode !== 'bulk' && mode !== 'single') throw new Error('--mode is bulk or single');
-if (synchronous !== 'normal' && synchronous !== 'full') throw new Error('--synchronous is normal or full');
+const run = freshEnqueueRun(values);
+const { mode, synchronous, jobCount } = run;
 
 interface ChildResult {
   wallUs: number;
@@ -61,19 +52,10 @@ async function measureHere(system: string): Promise<ChildResult> {
   let close: () => Promise<void> | void;
   try {
     if (system === 'plainjob') {
-      const plainjob = await importPeer<{
-        better(database: Database.Database): unknown;
-        defineQueue(options: Record<string, unknown>): { add(type: string, data: unknown): unknown; addMany(type: string, data: readonly unknown[]): unknown; close(): void };
-      }>('plainjob');
-      const database = new Database(join(directory, 'plainjob.db'));
-      const queue = plainjob.defineQueue({ connection: plainjob.better(database), logger: quietConsole });
-      database.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      const queue = await openPlainjobQueue(join(directory, 'plainjob.db'), synchronous);
       enqueueOne = (payload) => void queue.add('bench.noop', payload);
       enqueueMany = (batch) => void queue.addMany('bench.noop', batch);
-      close = () => {
-        queue.close();
-        database.close();
-      };
+      close = () => queue.close();
     } else {
       const jobsmith = (await import(pathToFileURL(join(system, 'index.ts')).href)) as typeof import('../../src/index.ts');
       const job = jobsmith.defineJob<{ index: number; sentAt: number }>({ name: 'bench.noop', run: () => {} });
@@ -123,27 +105,16 @@ async function measureHere(system: string): Promise<ChildResult> {
   }
 }
 
-function runChild(system: string): Promise<ChildResult> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', system, '--mode', mode, '--synchronous', synchronous, '--jobs', String(jobCount)];
-  if (values.split) args.push('--split');
-  return childOutput(args, `the child measuring ${system}`).then((lines) => {
-    const result = lines.findLast((line) => line.startsWith('{'));
-    if (result === undefined) throw new Error(`the child measuring ${system} printed no result`);
-    return JSON.parse(result) as ChildResult;
-  });
-}
-
 if (values.child !== undefined) {
   console.log(JSON.stringify(await measureHere(values.child)));
 } else {
   const systems = [...(values.src ?? ['src']).map((path) => resolve(path)), 'plainjob'];
   const results = new Map<string, ChildResult[]>(systems.map((system) => [system, []]));
-  for (let rep = 0; rep < Number(values.reps); rep++) for (const system of systems) results.get(system)!.push(await runChild(system));
-  const figure = (list: number[]) => `${median(list).toFixed(2)} (${Math.min(...list).toFixed(2)}–${Math.max(...list).toFixed(2)})`;
+  for (let rep = 0; rep < Number(values.reps); rep++) for (const system of systems) results.get(system)!.push(await childResult<ChildResult>(fileURLToPath(import.meta.url), system, run, values.split ? ['--split'] : []));
   console.log(`${mode} enqueue, synchronous=${synchronous}, ${jobCount.toLocaleString('en-US')} jobs a process, ${values.reps} alternating reps; median (range), µs a job`);
   for (const [system, list] of results) {
     const backend = list.flatMap((result) => (result.backendUs === null ? [] : [result.backendUs]));
-    console.log(`${system}\n  wall ${figure(list.map((result) => result.wallUs))}  CPU ${figure(list.map((result) => result.cpuUs))}${backend.length > 0 ? `  inside backend.enqueue ${figure(backend)}` : ''}`);
+    console.log(`${system}\n  wall ${medianAndRange(list.map((result) => result.wallUs))}  CPU ${medianAndRange(list.map((result) => result.cpuUs))}${backend.length > 0 ? `  inside backend.enqueue ${medianAndRange(backend)}` : ''}`);
     if (values.calls && mode === 'bulk') {
       const perCall = list[0]!.callMs.map((_, call) => median(list.map((result) => result.callMs[call]!)).toFixed(1));
       console.log(`  ms a call, in order: ${perCall.join(' ')}`);

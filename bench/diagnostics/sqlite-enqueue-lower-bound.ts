@@ -30,24 +30,16 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { median } from '../harness/statistics.ts';
 import { bulkBatchSize } from '../harness/workloads.ts';
-import { importPeer, quietConsole } from '../systems/peer-module.ts';
-import { childOutput } from './child-output.ts';
+import { childResult, freshEnqueueOptions, freshEnqueueRun, medianAndRange, openPlainjobQueue } from './fresh-enqueue.ts';
 
 const { values } = parseArgs({
   options: {
-    mode: { type: 'string', default: 'bulk' },
-    synchronous: { type: 'string', default: 'normal' },
-    reps: { type: 'string', default: '5' },
-    jobs: { type: 'string', default: '20000' },
+    ...freshEnqueueOptions(5),
     systems: { type: 'string', default: 'plainjob,jobsmith,today,wide-rowid,thin-keyed,thin-rowid' },
-    child: { type: 'string' },
   },
 });
-const mode = values.mode as 'bulk' | 'single';
-const synchronous = values.synchronous as 'normal' | 'full';
-const jobCount = Number(values.jobs);
-if (mode !== 'bulk' && mode !== 'single') throw new Error('--mode is bulk or single');
-if (synchronous !== 'normal' && synchronous !== 'full') throw new Error('--synchronous is normal or full');
+const run = freshEnqueueRun(values);
+const { mode, synchronous, jobCount } = run;
 
 const src = resolve(fileURLToPath(new URL('../../src', import.meta.url)));
 type Jobsmith = typeof import('../../src/index.ts');
@@ -127,20 +119,11 @@ interface Enqueuer {
 }
 
 async function plainjobEnqueuer(file: string): Promise<Enqueuer> {
-  const plainjob = await importPeer<{
-    better(database: Database.Database): unknown;
-    defineQueue(options: Record<string, unknown>): { add(type: string, data: unknown): unknown; addMany(type: string, data: readonly unknown[]): unknown; close(): void };
-  }>('plainjob');
-  const database = new Database(file);
-  const queue = plainjob.defineQueue({ connection: plainjob.better(database), logger: quietConsole });
-  database.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+  const queue = await openPlainjobQueue(file, synchronous);
   return {
     one: async (payload) => queue.add('bench.noop', payload),
     many: async (batch) => queue.addMany('bench.noop', batch),
-    close: () => {
-      queue.close();
-      database.close();
-    },
+    close: () => queue.close(),
   };
 }
 
@@ -228,26 +211,17 @@ async function measureHere(system: string): Promise<ChildResult> {
   }
 }
 
-async function runChild(system: string): Promise<ChildResult> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', system, '--mode', mode, '--synchronous', synchronous, '--jobs', String(jobCount)];
-  const lines = await childOutput(args, `the child measuring ${system}`);
-  const result = lines.findLast((line) => line.startsWith('{'));
-  if (result === undefined) throw new Error(`the child measuring ${system} printed no result`);
-  return JSON.parse(result) as ChildResult;
-}
-
 if (values.child !== undefined) {
   console.log(JSON.stringify(await measureHere(values.child)));
 } else {
   const systems = values.systems.split(',');
   const results = new Map<string, ChildResult[]>(systems.map((system) => [system, []]));
-  for (let rep = 0; rep < Number(values.reps); rep++) for (const system of systems) results.get(system)!.push(await runChild(system));
+  for (let rep = 0; rep < Number(values.reps); rep++) for (const system of systems) results.get(system)!.push(await childResult<ChildResult>(fileURLToPath(import.meta.url), system, run));
   const plainjobWall = results.has('plainjob') ? median(results.get('plainjob')!.map((result) => result.wallUs)) : null;
   console.log(`${mode} enqueue, synchronous=${synchronous}, ${jobCount.toLocaleString('en-US')} jobs a process, ${values.reps} alternating reps; median (range) µs a job, and plainjob's wall ÷ this wall (the bench's ratio)`);
-  const figure = (list: number[]) => `${median(list).toFixed(2)} (${Math.min(...list).toFixed(2)}–${Math.max(...list).toFixed(2)})`;
   for (const [system, list] of results) {
     const wall = list.map((result) => result.wallUs);
     const ratio = plainjobWall === null ? '' : `  ${(plainjobWall / median(wall)).toFixed(2)}×`;
-    console.log(`${system.padEnd(11)} wall ${figure(wall)}  CPU ${figure(list.map((result) => result.cpuUs))}${ratio}`);
+    console.log(`${system.padEnd(11)} wall ${medianAndRange(wall)}  CPU ${medianAndRange(list.map((result) => result.cpuUs))}${ratio}`);
   }
 }
