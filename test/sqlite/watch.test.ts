@@ -146,6 +146,26 @@ describe('the watch of the file for other processes’ commits', () => {
     expect(timer.delays).toEqual([10, 10, 10]);
   });
 
+  it('passes on a commit by another connection of this process, but is not quickened by it (the hub told its listeners already)', async () => {
+    const sibling = new SqliteConnection({ path: join(dir, 'jobs.db'), synchronous: 'normal', busyTimeoutMs: 5000, clock: new FakeClock(Date.UTC(2026, 0, 1)) });
+    await sibling.open();
+    try {
+      watch.start();
+      timer.look(10);
+      await sibling.write('test', () => sibling.current!.prepare('INSERT INTO jobsmith_queues (name) VALUES (?)').run('sibling'), true);
+      timer.look(10);
+      expect(changes).toHaveLength(1);
+      expect(timer.delays.at(-1)).toBe(10);
+      // Another process's commit still quickens it.
+      commitElsewhere('elsewhere');
+      timer.look(10);
+      expect(changes).toHaveLength(2);
+      expect(timer.delays.at(-1)).toBe(quickLookMs);
+    } finally {
+      sibling.close();
+    }
+  });
+
   it('stops looking when stopped, and starts again at the idle interval', () => {
     watch.start();
     expect(watch.watching).toBe(true);

@@ -5,7 +5,7 @@ import type { BackendEvent } from '../../contract/backend.ts';
 import type { Clock } from '../../domain/clock.ts';
 import { BackendUnavailableError, ClosedError, StoreError } from '../../domain/errors.ts';
 import { readNamedStatements } from '../statement-files.ts';
-import { hubFor, hubHasListeners } from './sqlite-event-hub.ts';
+import { countLocalWrite, hubFor, hubHasListeners } from './sqlite-event-hub.ts';
 import { nextTurn, retryWhileBusy, sqliteCodeOf } from './sqlite-lock-wait.ts';
 import { applySqliteMigrations } from './sqlite-migrations.ts';
 import type { SqliteSettings, SqliteSynchronous } from './sqlite-url.ts';
@@ -122,6 +122,8 @@ export class SqliteConnection {
   private lastWalFold = '';
   private readonly writes: WriteQueue;
   private closed = false;
+  /** This connection's writes counted into its file's hub (`countLocalWrite`): the watch leaves them out. */
+  localWrites = 0;
 
   constructor(options: SqliteConnectionOptions) {
     this.clock = options.clock;
@@ -133,6 +135,11 @@ export class SqliteConnection {
       busyTimeoutMs: this.busyTimeoutMs,
       beforeTransaction: () => {
         if (this.walFoldDueAt !== null && performance.now() >= this.walFoldDueAt) this.foldWal();
+        // Counted in the same turn as the commit that follows, so no look of the watch falls between.
+        if (hubHasListeners(this.hubKey)) {
+          this.localWrites++;
+          countLocalWrite(this.hubKey);
+        }
       },
       failure: (operation, error) => this.failure(operation, error),
     });

@@ -1,4 +1,5 @@
 import type { SqliteConnection } from './sqlite-connection.ts';
+import { localWritesOf } from './sqlite-event-hub.ts';
 
 /** How often the watch looks while other processes keep committing (see `nextLookInMs`). */
 export const quickLookMs = 1;
@@ -13,12 +14,12 @@ export const busyAfterChanges = 3;
  *
  * While commits come now and then (a producer in another process), every millisecond: each
  * look that finds one wakes a worker for a job that would otherwise wait up to `idleMs`, and a
- * look is a read of a few microseconds. After a quiet second, `idleMs` again, so an idle
- * process wakes as seldom as before. And `idleMs` too while every look finds a commit (several
- * workers busy on one file): each look takes a read lock on the log, and at one a millisecond
- * in each of four worker processes they cost those processes about a tenth of their jobs a
- * second, for no gain, since busy workers claim as their slots free (issue #21's latency aim:
- * p99 ≤ 5 ms with the producer in another process, against about 11 ms at a steady 10 ms).
+ * look is a read of a few microseconds (issue #21's latency aim, p99 ≤ 5 ms with the producer
+ * in another process, was about 11 ms at a steady 10 ms). After a quiet second, `idleMs` again,
+ * so an idle process wakes as seldom as before. And `idleMs` too while every look finds a
+ * commit (several workers busy on one file): their workers claim as their slots free anyway,
+ * and each look takes a read lock on the log (a first version that looked every millisecond
+ * whatever the traffic ran four busy worker processes 10–30 % slower: where-the-time-goes.md).
  */
 export function nextLookInMs(sinceChangeMs: number, changesInARow: number, idleMs: number): number {
   return sinceChangeMs < quickSpellMs && changesInARow < busyAfterChanges ? Math.min(quickLookMs, idleMs) : idleMs;
@@ -54,6 +55,8 @@ export class OtherProcessWatch {
   private lastChangeAt = Number.NEGATIVE_INFINITY;
   /** The last looks in a row that each saw another process's commit. */
   private changesInARow = 0;
+  /** Writes by this process's other connections on the file, as of the last look. */
+  private othersWritten = 0;
   /** A commit was seen but the cancel requests were not read yet (the read failed): read them at the next look. */
   private cancelsToRead = false;
   /** Lease tokens of running attempts with a cancel request, as last announced. */
@@ -96,11 +99,14 @@ export class OtherProcessWatch {
       const current = (s.dataVersion.get() as { data_version: number }).data_version;
       changed = this.version !== null && current !== this.version;
       this.version = current;
-      this.changesInARow = changed ? this.changesInARow + 1 : 0;
-      if (changed) {
-        this.cancelsToRead = true;
-        this.lastChangeAt = this.timer.now();
-      }
+      // A change while another connection of this process wrote may be that write, whose events
+      // the hub delivered at once: it is passed on, but it does not quicken the watch.
+      const othersWritten = localWritesOf(this.connection.hubKey) - this.connection.localWrites;
+      const fromElsewhere = changed && othersWritten === this.othersWritten;
+      this.othersWritten = othersWritten;
+      this.changesInARow = fromElsewhere ? this.changesInARow + 1 : 0;
+      if (fromElsewhere) this.lastChangeAt = this.timer.now();
+      if (changed) this.cancelsToRead = true;
       if (this.cancelsToRead) cancels = s.cancelRequests.all() as Array<{ id: string; lease_token: string }>;
       this.cancelsToRead = false;
     } catch {
