@@ -349,7 +349,7 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.unsubscribe =
       backend.subscribe?.((event) => {
         if (event.type === 'connection-error') this.reportError(event.error, 'connection');
-        else if (event.type === 'changed') this.noteChange();
+        else if (event.type === 'changed') this.wake();
         else if (event.type === 'enqueued' || event.type === 'resumed') {
           if (this.queues.includes(event.queue)) this.wake();
         }
@@ -746,18 +746,6 @@ export class Worker extends SafeEmitter<WorkerEvents> implements AsyncDisposable
     this.wakeCount++;
     this.quietUntil = 0;
     this.nudge();
-  }
-
-  /**
-   * Another process committed (SQLite's watch of the file): new jobs, perhaps. A worker in a
-   * quiet spell is woken, as for any news. One that claims as its slots free is only told
-   * (`wakeCount`, so that a claim out meanwhile that comes back short starts no quiet spell):
-   * its next claim sees the commit anyway, and while other processes commit every millisecond,
-   * a nudge for each would split its calls into small ones, each a transaction of its own.
-   */
-  private noteChange(): void {
-    if (this.quietUntil > this.clock.now()) this.wake();
-    else this.wakeCount++;
   }
 
   /** Lets the loop look again at what it has to do (a slot freed, an outcome to write, a call returned). */
