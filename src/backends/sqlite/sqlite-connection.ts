@@ -122,8 +122,8 @@ export class SqliteConnection {
   private lastWalFold = '';
   private readonly writes: WriteQueue;
   private closed = false;
-  /** This connection's writes counted into its file's hub (`countLocalWrite`): the watch leaves them out. */
-  localWrites = 0;
+  /** This connection's writes counted into its file's hub (`countLocalWrite`). */
+  private countedWrites = 0;
 
   constructor(options: SqliteConnectionOptions) {
     this.clock = options.clock;
@@ -137,7 +137,7 @@ export class SqliteConnection {
         if (this.walFoldDueAt !== null && performance.now() >= this.walFoldDueAt) this.foldWal();
         // Counted in the same turn as the commit that follows, so no look of the watch falls between.
         if (hubHasListeners(this.hubKey)) {
-          this.localWrites++;
+          this.countedWrites++;
           countLocalWrite(this.hubKey);
         }
       },
@@ -277,6 +277,11 @@ export class SqliteConnection {
   private async turn(): Promise<void> {
     await nextTurn();
     this.lastTurnAt = performance.now();
+  }
+
+  /** This connection's writes counted into its file's hub: the watch of the file leaves them out (sqlite-watch.ts). */
+  get localWrites(): number {
+    return this.countedWrites;
   }
 
   /** Whether any backend on this file in this process listens for events (see `emit`): if not, none need building. */
