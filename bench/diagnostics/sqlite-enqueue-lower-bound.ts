@@ -16,6 +16,12 @@
  * - `thin-keyed`: 9 columns (the settings a job shares with its definition in a row of their own),
  *   WITHOUT ROWID, keyed by the text id, plus the ready index;
  * - `thin-rowid`: the same 9 columns in a rowid table keyed by `seq`.
+ * - `thin-int`: `thin-rowid` with no text id at all: the UUID kept as two integers, its time and
+ *   counter bits as the rowid `seq` and its random bits as `id_rest`, so a row is as narrow as a
+ *   design that keeps a UUID per job can make it. Both are bound as cheap stand-ins (a counter and
+ *   a number derived from it), which only lowers the bound.
+ * - `thin-int-50`: `thin-int` with a bulk call's rows written 50 to an INSERT (one call into
+ *   better-sqlite3 per 50 rows instead of one per row).
  *
  * A lower bound leaves out everything else a real enqueue does (options, templates, events, the
  * write queue): if a shape's lower bound does not reach plainjob, no client on that shape will.
@@ -35,7 +41,7 @@ import { childResult, freshEnqueueOptions, freshEnqueueRun, medianAndRange, open
 const { values } = parseArgs({
   options: {
     ...freshEnqueueOptions(5),
-    systems: { type: 'string', default: 'plainjob,jobsmith,today,wide-rowid,thin-keyed,thin-rowid' },
+    systems: { type: 'string', default: 'plainjob,jobsmith,today,wide-rowid,thin-keyed,thin-rowid,thin-int' },
   },
 });
 const run = freshEnqueueRun(values);
@@ -58,12 +64,19 @@ interface Shape {
   /** Bulk: one statement run per job inside the call's transaction, or (`today`) one per call. */
   bulk: string;
   perCall: boolean;
+  /** Bulk rows per INSERT (`bulk` then lists that many rows of VALUES); one when absent. */
+  rowsPerStatement?: number;
 }
 
 const thinColumns = 'name TEXT NOT NULL, queue TEXT NOT NULL, state INTEGER NOT NULL, payload TEXT NOT NULL, priority INTEGER NOT NULL, run_at INTEGER NOT NULL, created_at INTEGER NOT NULL, settings INTEGER NOT NULL';
 /** `keys`: the key columns before the rest (`id` or `seq, id`), each bound. */
-const thinInsert = (keys: string[]) =>
-  `INSERT INTO shaped (${keys.join(', ')}, name, queue, state, payload, priority, run_at, created_at, settings) VALUES (${keys.map(() => '?').join(', ')}, 'bench.noop', 'default', 1, ?, 0, ?, ?, 1)`;
+const thinInsert = (keys: string[], rows = 1) =>
+  `INSERT INTO shaped (${keys.join(', ')}, name, queue, state, payload, priority, run_at, created_at, settings) VALUES ${Array.from(
+    { length: rows },
+    () => `(${keys.map(() => '?').join(', ')}, 'bench.noop', 'default', 1, ?, 0, ?, ?, 1)`,
+  ).join(', ')}`;
+const thinIntDdl = (table: string) =>
+  `CREATE TABLE ${table} (seq INTEGER PRIMARY KEY, id_rest INTEGER NOT NULL, ${thinColumns}); CREATE INDEX ${table}_ready ON ${table} (queue, priority DESC, run_at, seq) WHERE state = 1;`;
 const wideColumns = `seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL, queue TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state = 'queued' OR state = 'running' OR state = 'scheduled' OR state = 'completed' OR state = 'failed' OR state = 'cancelled'),
   payload TEXT NOT NULL, metadata TEXT NOT NULL, priority INTEGER NOT NULL, key TEXT, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
@@ -105,6 +118,8 @@ const shapes: Record<string, Shape> = {
     bulk: thinInsert(['seq', 'id']),
     perCall: false,
   },
+  'thin-int': { ddl: thinIntDdl('shaped'), single: thinInsert(['seq', 'id_rest']), bulk: thinInsert(['seq', 'id_rest']), perCall: false },
+  'thin-int-50': { ddl: thinIntDdl('shaped'), single: thinInsert(['seq', 'id_rest']), bulk: thinInsert(['seq', 'id_rest'], 50), perCall: false, rowsPerStatement: 50 },
 };
 
 interface ChildResult {
@@ -157,13 +172,28 @@ async function lowerBoundEnqueuer(jobsmith: Jobsmith, name: string, file: string
   if (shape.ddl) database.exec(shape.ddl);
   const single = database.prepare(shape.single);
   const bulk = database.prepare(shape.bulk);
+  const perStatement = shape.rowsPerStatement ?? 1;
+  // A call's rows past the last full statement (1,000 is a multiple of 50, so unused by the bench's calls).
+  const bulkRest = perStatement > 1 ? database.prepare(shape.single) : bulk;
   const keyed = name === 'thin-keyed';
   // A number that orders jobs as their ids do (a rowid shape's key); its source is a later design's.
   let seq = 0;
-  const args = (id: string, payload: string, now: number): unknown[] => (keyed || name === 'today' ? [id, payload, now, now] : [++seq, id, payload, now, now]);
+  const args = (id: string, payload: string, now: number): unknown[] => {
+    if (keyed || name === 'today') return [id, payload, now, now];
+    seq++;
+    return [seq, name.startsWith('thin-int') ? seq * 7919 : id, payload, now, now];
+  };
   const transaction = database.transaction((rows: Array<[string, string]>, now: number) => {
     if (shape.perCall) bulk.run({ now, jobs: JSON.stringify(rows.map(([id, payload]) => [id, payload, now])) });
-    else for (const [id, payload] of rows) bulk.run(...args(id, payload, now));
+    else {
+      let at = 0;
+      for (; at + perStatement <= rows.length && perStatement > 1; at += perStatement) {
+        const values: unknown[] = [];
+        for (let row = at; row < at + perStatement; row++) values.push(...args(rows[row]![0], rows[row]![1], now));
+        bulk.run(...values);
+      }
+      for (; at < rows.length; at++) bulkRest.run(...args(rows[at]![0], rows[at]![1], now));
+    }
   });
   return {
     async one(payload) {
