@@ -80,5 +80,9 @@ export type BackendEvent =
   | { type: 'resumed'; queue: string }
   /** Another process changed the store; what it changed is unknown, so look again. */
   | { type: 'changed' }
-  /** A connection to the store broke outside any call (an idle connection, the notification channel). The backend reconnects by itself; this is for logs. */
+  /**
+   * A connection to the store broke, or could not be made, outside any call (an idle connection,
+   * the notification channel, SQLite's watch of the file). The backend reconnects or tries again
+   * by itself; this is for logs.
+   */
   | { type: 'connection-error'; error: unknown };

@@ -6,7 +6,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
-import { createClient, createWorker } from '../../src/index.ts';
+import type { BackendEvent } from '../../src/contract/backend.ts';
+import { createClient, createWorker, type StoreError } from '../../src/index.ts';
+import { waitUntil } from '../integration/fixtures/harness.ts';
 import { countedSlowJob, FaultTestResources, runThroughFault, startWhileDown } from '../integration/fixtures/store-faults.ts';
 import { type PostgresServer, requireServers, startPostgres } from '../support/index.ts';
 
@@ -59,6 +61,37 @@ describe.skipIf(servers.skip)('postgres backend under database faults', () => {
       console.log(`worker started while the database was down ran a job ${tookMs} ms after it came up`);
     } finally {
       await down.stop();
+    }
+  });
+
+  it('a notification channel that cannot connect is reported once per outage, and notifications flow once the server is back', { timeout: 90_000 }, async () => {
+    const url = `${server.url}?schema=listen_down`;
+    const listening = new PostgresBackend({ connectionString: server.url, schema: 'listen_down' });
+    const job = countedSlowJob(new Map());
+    const producer = createClient({ backend: url, jobs: [job] });
+    const events: BackendEvent[] = [];
+    const listenErrors = () =>
+      events.flatMap((event) => (event.type === 'connection-error' && (event.error as StoreError).details?.operation === 'listen' ? [event.error as StoreError] : []));
+    try {
+      await listening.open();
+      await server.kill();
+      listening.subscribe((event) => events.push(event));
+      await waitUntil('the failed LISTEN reported', () => listenErrors().length > 0 || 'no connection-error yet', { timeoutMs: 10_000 });
+      // The listener goes on trying (every 2 s at most) without reporting each try.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(listenErrors()).toHaveLength(1);
+      expect(listenErrors()[0]).toMatchObject({ code: 'STORE_ERROR', transient: true });
+
+      await server.start();
+      await waitUntil("the listener's reconnect", () => events.some((event) => event.type === 'changed') || 'no changed event yet', { timeoutMs: 20_000 });
+      await producer.enqueue(job, 1);
+      await waitUntil("the producer's notification", () => events.some((event) => event.type === 'enqueued') || 'no enqueued event yet', { timeoutMs: 10_000 });
+      expect(listenErrors()).toHaveLength(1);
+    } finally {
+      await producer.close();
+      await listening.close();
+      // The tests after this one need the server, even when this one failed while it was down.
+      if (!server.running) await server.start();
     }
   });
 

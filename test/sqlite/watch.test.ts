@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackendEvent } from '../../src/contract/backend.ts';
 import { SqliteConnection } from '../../src/backends/sqlite/sqlite-connection.ts';
 import { hubFor } from '../../src/backends/sqlite/sqlite-event-hub.ts';
 import { OtherProcessWatch, busyAfterChanges, nextLookInMs, quickLookMs, quickSpellMs, type WatchTimer } from '../../src/backends/sqlite/sqlite-watch.ts';
+import { StoreError } from '../../src/domain/errors.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 
 describe('nextLookInMs', () => {
@@ -68,8 +69,10 @@ describe('the watch of the file for other processes’ commits', () => {
   let timer: ManualTimer;
   let watch: OtherProcessWatch;
   const changes: BackendEvent[] = [];
+  const errors: unknown[] = [];
   const listener = (event: BackendEvent) => {
     if (event.type === 'changed') changes.push(event);
+    if (event.type === 'connection-error') errors.push(event.error);
   };
 
   beforeEach(async () => {
@@ -82,11 +85,13 @@ describe('the watch of the file for other processes’ commits', () => {
     timer = new ManualTimer();
     watch = new OtherProcessWatch(connection, 10, timer);
     changes.length = 0;
+    errors.length = 0;
     hubFor(connection.hubKey).add(listener);
   });
 
   afterEach(() => {
     watch.stop();
+    vi.restoreAllMocks();
     hubFor(connection.hubKey).delete(listener);
     other.close();
     connection.close();
@@ -164,6 +169,60 @@ describe('the watch of the file for other processes’ commits', () => {
     } finally {
       sibling.close();
     }
+  });
+
+  /** Makes every look fail with `code` until restored. */
+  const failLooks = (code: string) =>
+    vi.spyOn(connection.statements.dataVersion, 'get').mockImplementation(() => {
+      throw new Database.SqliteError(`looked and failed (${code})`, code);
+    });
+
+  it('reports a failing look once per spell of failures, as a StoreError naming the watch, and keeps looking', () => {
+    watch.start();
+    timer.look(10);
+    const failing = failLooks('SQLITE_IOERR');
+    timer.look(10);
+    timer.look(10);
+    timer.look(10);
+    expect(errors).toHaveLength(1);
+    const error = errors[0] as StoreError;
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.code).toBe('STORE_ERROR');
+    expect(error.details).toMatchObject({ operation: 'watch', sqliteCode: 'SQLITE_IOERR' });
+    expect(error.cause).toBeInstanceOf(Database.SqliteError);
+    expect(timer.hasPending).toBe(true);
+
+    // A look that succeeds ends the spell: it sees the commit made meanwhile, and a new failure is reported again.
+    failing.mockRestore();
+    commitElsewhere('meanwhile');
+    timer.look(10);
+    expect(changes).toHaveLength(1);
+    failLooks('SQLITE_IOERR');
+    timer.look(1);
+    expect(errors).toHaveLength(2);
+  });
+
+  it('reports SQLITE_BUSY only once the looks have failed for as long as a call waits for a lock', () => {
+    watch.start();
+    timer.look(10);
+    const busy = failLooks('SQLITE_BUSY');
+    // A moment of a busy log ends before the busy timeout (5 s here): nothing to report.
+    timer.look(10);
+    timer.look(4000);
+    busy.mockRestore();
+    timer.look(1000);
+    expect(errors).toHaveLength(0);
+    // The spell starts again at the next failure, so 4.99 s of it stays unreported.
+    failLooks('SQLITE_BUSY');
+    timer.look(10);
+    timer.look(4990);
+    expect(errors).toHaveLength(0);
+    timer.look(10);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as StoreError).details).toMatchObject({ operation: 'watch', sqliteCode: 'SQLITE_BUSY' });
+    expect((errors[0] as StoreError).transient).toBe(true);
+    timer.look(10_000);
+    expect(errors).toHaveLength(1);
   });
 
   it('stops looking when stopped, and starts again at the idle interval', () => {

@@ -6,7 +6,11 @@ export interface PostgresListenerOptions {
   onMessage: (payload: string) => void;
   /** Called after a reconnect: notifications may have been missed, so everyone should look again. */
   onReconnect: () => void;
-  /** Called when the connection breaks; it is re-made by itself. */
+  /**
+   * Called when the connection breaks or cannot be made (connecting or LISTEN failed), once per
+   * outage: the listener keeps trying on its own, every 2 s at most, and reports again only
+   * after it was listening in between.
+   */
   onDrop: (error: unknown) => void;
 }
 
@@ -20,6 +24,8 @@ export class PostgresListener {
   private running = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private failures = 0;
+  /** The current outage was reported through `onDrop`. */
+  private outageReported = false;
 
   constructor(private readonly options: PostgresListenerOptions) {}
 
@@ -55,7 +61,11 @@ export class PostgresListener {
       this.client = client;
       if (this.failures > 0) this.options.onReconnect();
       this.failures = 0;
-    } catch {
+      this.outageReported = false;
+    } catch (error) {
+      // A connect that fails after close() is no outage.
+      if (this.running) this.reportOutage(error);
+      // The connection failed already (reported above); ending it only frees what is left of it.
       await client?.end().catch(() => undefined);
       this.retry();
     }
@@ -64,10 +74,16 @@ export class PostgresListener {
   private dropped(client: pg.Client, error: unknown): void {
     if (this.client !== client) return;
     this.client = null;
-    this.options.onDrop(error);
+    this.reportOutage(error);
     client.end().catch(() => undefined);
     this.failures++;
     this.retry();
+  }
+
+  private reportOutage(error: unknown): void {
+    if (this.outageReported) return;
+    this.outageReported = true;
+    this.options.onDrop(error);
   }
 
   private retry(): void {

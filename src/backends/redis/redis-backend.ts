@@ -31,6 +31,9 @@ export interface RedisBackendOptions {
 
 type ScriptCall = (key: string, ...args: Array<string | number>) => Promise<unknown>;
 
+/** How long a failed SUBSCRIBE to the events channel waits before it is tried again. */
+const subscribeRetryMs = 1000;
+
 /**
  * The Redis backend: every state move is one Lua script, ordering comes from sorted sets,
  * idle workers wake through pub/sub, and every attempt's writes are fenced by its lease
@@ -44,6 +47,8 @@ export class RedisBackend extends ComposedBackend {
   private readonly connection: RedisConnection;
   private readonly listeners: BackendListeners;
   private subscriber: Redis | null = null;
+  /** The events channel's SUBSCRIBE failed and has not succeeded since (see `subscribeToEvents`). */
+  private subscriptionMissing = false;
 
   constructor(options: RedisBackendOptions) {
     const listeners = new BackendListeners();
@@ -84,14 +89,42 @@ export class RedisBackend extends ComposedBackend {
       this.subscriber = subscriber;
       subscriber.on('error', (error: unknown) => this.listeners.emit({ type: 'connection-error', error: this.connection.wrap('subscribe', error) }));
       // After a reconnect, ioredis resubscribes; messages sent meanwhile are gone, so everyone looks again.
-      subscriber.on('ready', () => this.listeners.emit({ type: 'changed' }));
+      subscriber.on('ready', () => {
+        if (this.subscriptionMissing) this.subscribeToEvents(subscriber);
+        this.listeners.emit({ type: 'changed' });
+      });
       subscriber.on('message', (_channel: string, message: string) => {
         if (message.startsWith('q:')) this.listeners.emit({ type: 'enqueued', queue: message.slice(2), runAt: this.connection.clock.now() });
         else if (message.startsWith('c:')) this.listeners.emit({ type: 'cancel-requested', id: message.slice(2) });
       });
-      subscriber.subscribe(this.connection.keys.events).catch(() => undefined);
+      this.subscribeToEvents(subscriber);
     }
     return unsubscribe;
+  }
+
+  /**
+   * Subscribes to the events channel. ioredis resubscribes by itself after a reconnect, but only
+   * to a subscription that once succeeded: a SUBSCRIBE rejected while the server was down (the
+   * connection gives up on a command after one retry) would leave this backend's workers to hear
+   * of new jobs only at their poll, for good. So a failed one is reported once, as a
+   * 'connection-error', and made again: at the next reconnect (see `subscribe`), or after
+   * `subscribeRetryMs` when the connection is up and the server refused it.
+   */
+  private subscribeToEvents(subscriber: Redis): void {
+    subscriber.subscribe(this.connection.keys.events).then(
+      () => {
+        this.subscriptionMissing = false;
+      },
+      (error: unknown) => {
+        if (this.connection.closed || this.subscriber !== subscriber) return;
+        if (!this.subscriptionMissing) this.listeners.emit({ type: 'connection-error', error: this.connection.wrap('subscribe', error) });
+        this.subscriptionMissing = true;
+        if (subscriber.status !== 'ready') return;
+        setTimeout(() => {
+          if (!this.connection.closed && this.subscriber === subscriber && this.subscriptionMissing) this.subscribeToEvents(subscriber);
+        }, subscribeRetryMs).unref();
+      },
+    );
   }
 
   /** Every key this backend owns, for tests and operators checking that nothing leaks. */

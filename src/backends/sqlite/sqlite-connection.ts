@@ -321,9 +321,10 @@ export class SqliteConnection {
   /**
    * What a failed call throws: store failures become `StoreError`, transient when they may
    * pass by themselves; anything else (`LeaseLostError`, `ClosedError`, …) as it is.
-   * Always runs outside a transaction, so a full store can fold its log here.
+   * Always runs outside a transaction, so a full store can fold its log here. Public for work
+   * that runs outside any call (the watch of the file), which reports its failures as events.
    */
-  private failure(operation: string, error: unknown): unknown {
+  failure(operation: string, error: unknown): unknown {
     const sqliteCode = sqliteCodeOf(error);
     if (sqliteCode === null) return error;
     const walFold = sqliteCode === 'SQLITE_FULL' ? this.afterFull() : undefined;

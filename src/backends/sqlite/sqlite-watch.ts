@@ -1,5 +1,6 @@
 import type { SqliteConnection } from './sqlite-connection.ts';
 import { localWritesOf } from './sqlite-event-hub.ts';
+import { isBusy } from './sqlite-lock-wait.ts';
 
 /** How often the watch looks while other processes keep committing (see `nextLookInMs`). */
 export const quickLookMs = 1;
@@ -61,6 +62,10 @@ export class OtherProcessWatch {
   private cancelsToRead = false;
   /** Lease tokens of running attempts with a cancel request, as last announced. */
   private announcedCancels = new Set<string>();
+  /** When (`timer.now()`) the looks began to fail, or null while they succeed. */
+  private failingSince: number | null = null;
+  /** The current spell of failed looks was reported: not again until a look succeeds. */
+  private failureReported = false;
 
   constructor(
     private readonly connection: SqliteConnection,
@@ -109,12 +114,28 @@ export class OtherProcessWatch {
       if (changed) this.cancelsToRead = true;
       if (this.cancelsToRead) cancels = s.cancelRequests.all() as Array<{ id: string; lease_token: string }>;
       this.cancelsToRead = false;
-    } catch {
-      // A failed look (the file busy for a moment) is tried again at the next one; the
-      // worker's poll and heartbeat cover anything missed meanwhile.
+      this.failingSince = null;
+      this.failureReported = false;
+    } catch (error) {
+      this.lookFailed(error);
     }
     if (changed) this.connection.emit({ type: 'changed' });
     if (cancels) this.announceCancelRequests(cancels);
+  }
+
+  /**
+   * A failed look is tried again at the next one; the worker's poll and heartbeat cover what it
+   * misses meanwhile. It is reported, as a 'connection-error' event (a worker logs it), once per
+   * spell of failures, since looks come up to a thousand a second: at once for a real failure
+   * (an I/O error, a file gone), and for SQLITE_BUSY (the log being reset, a moment in WAL
+   * mode) only once it has lasted as long as a call waits for a lock before it fails.
+   */
+  private lookFailed(error: unknown): void {
+    const now = this.timer.now();
+    this.failingSince ??= now;
+    if (this.failureReported || (isBusy(error) && now - this.failingSince < this.connection.busyTimeoutMs)) return;
+    this.failureReported = true;
+    this.connection.emit({ type: 'connection-error', error: this.connection.failure('watch', error) });
   }
 
   private announceCancelRequests(requests: ReadonlyArray<{ id: string; lease_token: string }>): void {
