@@ -25,9 +25,10 @@ describe.skipIf(servers.skip)('redis: the events subscription', () => {
   });
 
   it('a backend that subscribes while Redis is down says so, and hears of new jobs once Redis is back', { timeout: 30_000 }, async () => {
-    const listening = new RedisBackend({ url: server.url, prefix: 'subscribed-while-down' });
+    const url = `${server.url}?prefix=subscribed-while-down`;
+    const listening = new RedisBackend({ url });
     const job = defineJob<{ n: number }>({ name: 'sub.ping', run: () => {} });
-    const producer = createClient({ backend: `${server.url}?prefix=subscribed-while-down`, jobs: [job] });
+    const producer = createClient({ backend: url, jobs: [job] });
     const events: BackendEvent[] = [];
     try {
       await server.kill();

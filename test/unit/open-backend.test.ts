@@ -7,8 +7,9 @@ import { defaultBackendUrl, openBackend } from '../../src/backends/open-backend.
 import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
 import { type SqliteUrlOptions, parseSqliteUrl } from '../../src/backends/sqlite/sqlite-url.ts';
 import { parsePostgresUrl } from '../../src/backends/postgres/postgres-url.ts';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.ts';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.ts';
-import { InvalidUrlError } from '../../src/domain/errors.ts';
+import { InvalidOptionError, InvalidUrlError } from '../../src/domain/errors.ts';
 import { FakeClock } from '../../src/testing/fake-clock.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -149,7 +150,66 @@ describe('openBackend', () => {
     const error = await rejection(openBackend(url));
     expect(error).toBeInstanceOf(InvalidUrlError);
   });
+  it('new RedisBackend({ url }) takes ?prefix= from the URL as a URL string does, so one URL names one set of keys', async () => {
+    const url = 'redis://:s3cret@cache.example.com:6380/2?prefix=app';
+    const fromUrl = new RedisBackend({ url });
+    const agreeing = new RedisBackend({ url, prefix: 'app' });
+    const plain = new RedisBackend({ url: 'redis://cache.example.com:6380' });
+    try {
+      expect(fromUrl.prefix).toBe('app');
+      expect(agreeing.prefix).toBe('app');
+      expect(plain.prefix).toBe('jobsmith');
+    } finally {
+      await Promise.all([fromUrl.close(), agreeing.close(), plain.close()]);
+    }
+  });
+
+  it('new RedisBackend({ url, prefix }) with a URL that names another prefix is an InvalidOptionError; a bad one in the URL an InvalidUrlError', () => {
+    const conflict = rejectionOf(() => new RedisBackend({ url: 'redis://:s3cret@localhost:6379?prefix=app', prefix: 'other' }));
+    expect(conflict).toBeInstanceOf(InvalidOptionError);
+    expect((conflict as InvalidOptionError).message).toContain('"app"');
+    expect((conflict as InvalidOptionError).message).not.toContain('s3cret');
+    const bad = rejectionOf(() => new RedisBackend({ url: 'redis://:s3cret@localhost:6379?prefix=has space' }));
+    expect(bad).toBeInstanceOf(InvalidUrlError);
+    expect((bad as InvalidUrlError).message).not.toContain('s3cret');
+  });
 });
+
+describe('new PostgresBackend({ connectionString }) with Jobsmith’s parameters in it', () => {
+  it('takes them as a URL string does, so one URL means one schema', async () => {
+    const connectionString = 'postgres://app:s3cret@db.example.com:5432/jobs?schema=work&poolSize=4&migrate=false&sslmode=disable';
+    const fromUrl = new PostgresBackend({ connectionString });
+    const agreeing = new PostgresBackend({ connectionString, schema: 'work', migrate: false });
+    const plain = new PostgresBackend({ connectionString: 'postgres://db.example.com/jobs' });
+    try {
+      expect(fromUrl.schema).toBe('work');
+      expect(agreeing.schema).toBe('work');
+      expect(plain.schema).toBe('jobsmith');
+    } finally {
+      await Promise.all([fromUrl.close(), agreeing.close(), plain.close()]);
+    }
+  });
+
+  it('an option that differs from the URL is an InvalidOptionError naming both; a bad parameter an InvalidUrlError', () => {
+    const conflict = rejectionOf(() => new PostgresBackend({ connectionString: 'postgres://app:s3cret@db/jobs?schema=work', schema: 'other' }));
+    expect(conflict).toBeInstanceOf(InvalidOptionError);
+    expect((conflict as InvalidOptionError).message).toContain('"work"');
+    expect((conflict as InvalidOptionError).message).not.toContain('s3cret');
+    expect(rejectionOf(() => new PostgresBackend({ connectionString: 'postgres://db/jobs?poolSize=4', poolSize: 8 }))).toBeInstanceOf(InvalidOptionError);
+    const bad = rejectionOf(() => new PostgresBackend({ connectionString: 'postgres://app:s3cret@db/jobs?migrate=yes' }));
+    expect(bad).toBeInstanceOf(InvalidUrlError);
+    expect((bad as InvalidUrlError).message).not.toContain('s3cret');
+  });
+});
+
+function rejectionOf(make: () => unknown): unknown {
+  try {
+    make();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected it to throw');
+}
 
 describe('parsePostgresUrl', () => {
   it('takes Jobsmith’s own parameters out and leaves the rest for pg', () => {

@@ -5,6 +5,7 @@ import type { BackendCapability } from '../../contract/capabilities.ts';
 import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { InvalidOptionError } from '../../domain/errors.ts';
+import { agreedSetting } from '../agreed-setting.ts';
 import { PostgresAdmin } from './postgres-admin.ts';
 import { PostgresConnection, pgDriver } from './postgres-connection.ts';
 import { toStoreError } from './postgres-errors.ts';
@@ -14,6 +15,7 @@ import { PostgresQueue } from './postgres-queue.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
 import { PostgresWorkers } from './postgres-workers.ts';
 import { PostgresSteps } from './postgres-steps.ts';
+import { postgresUrlParts } from './postgres-url.ts';
 import { PostgresFlows } from './postgres-flows.ts';
 
 export type { PgQueryable } from './postgres-connection.ts';
@@ -66,22 +68,24 @@ export class PostgresBackend extends ComposedBackend {
 
   constructor(options: PostgresBackendOptions) {
     const driver = pgDriver(); // without pg, fail here rather than at the first query
-    const schema = options.schema ?? 'jobsmith';
+    const fromUrl = options.connectionString ? postgresUrlParts(options.connectionString) : undefined;
+    const schema = agreedSetting('schema', options.schema, fromUrl?.schema) ?? 'jobsmith';
+    const poolSize = agreedSetting('poolSize', options.poolSize, fromUrl?.poolSize);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new InvalidOptionError('schema', options.schema, 'a lower-case SQL identifier');
     let pool: pg.Pool;
     if (options.pool) {
       pool = options.pool;
     } else {
       if (!options.connectionString) throw new InvalidOptionError('connectionString', options.connectionString, 'a postgres:// URL or a pool');
-      pool = new driver.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+      pool = new driver.Pool({ connectionString: fromUrl!.connectionString, max: poolSize ?? 10 });
     }
     const listeners = new BackendListeners();
-    const migrate = options.migrate ?? true;
+    const migrate = agreedSetting('migrate', options.migrate, fromUrl?.migrate) ?? true;
     const connection: PostgresConnection = new PostgresConnection({
       pool,
       schema,
       clock: options.clock ?? systemClock,
-      prepare: options.preparedStatements ?? true,
+      prepare: agreedSetting('preparedStatements', options.preparedStatements, fromUrl?.preparedStatements) ?? true,
       listeners,
       setUp: () => applyPostgresMigrations(connection, migrate),
     });
@@ -100,7 +104,7 @@ export class PostgresBackend extends ComposedBackend {
     this.pool = pool;
     this.ownsPool = options.pool === undefined;
     this.listeners = listeners;
-    this.connectionString = options.connectionString;
+    this.connectionString = fromUrl?.connectionString;
     // An idle client's error (the server restarted) would otherwise be an uncaught exception.
     // The pool drops that client and the next query reconnects; subscribers hear of it.
     this.pool.on('error', (error) => this.connection.emit({ type: 'connection-error', error: toStoreError('idle connection', error, this.schema) }));

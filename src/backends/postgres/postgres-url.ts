@@ -52,3 +52,15 @@ function booleanParameter(url: string, parsed: URL, name: string): boolean | und
   if (value !== 'true' && value !== 'false') throw new InvalidUrlError(url, `${name} must be true or false, not "${value}"`);
   return value === 'true';
 }
+
+/**
+ * A connection string given to `new PostgresBackend({ connectionString })`: Jobsmith's own
+ * parameters taken out and checked as `parsePostgresUrl` does, so one URL means the same as a
+ * string or as an option (pg would ignore them). A string that names none of them goes to pg as
+ * it is, whatever its form.
+ */
+export function postgresUrlParts(connectionString: string): PostgresUrlOptions {
+  if (!URL.canParse(connectionString)) return { connectionString };
+  const parameters = new URL(connectionString).searchParams;
+  return ownParameters.some((name) => parameters.has(name)) ? parsePostgresUrl(connectionString) : { connectionString };
+}

@@ -6,6 +6,7 @@ import { ComposedBackend } from '../../contract/composed-backend.ts';
 import { type Clock, systemClock } from '../../domain/clock.ts';
 import { ClosedError, InvalidOptionError, InvalidStateError, LeaseLostError, StoreError } from '../../domain/errors.ts';
 import type { JobRecord } from '../../domain/job-record.ts';
+import { agreedSetting } from '../agreed-setting.ts';
 import { loadDriver } from '../load-driver.ts';
 import { RedisAdmin } from './redis-admin.ts';
 import { RedisKeys } from './redis-keys.ts';
@@ -15,10 +16,11 @@ import { type RedisScriptName, redisScripts } from './redis-scripts.ts';
 import { RedisSchedules } from './redis-schedules.ts';
 import { RedisWorkers } from './redis-workers.ts';
 import { RedisSteps } from './redis-steps.ts';
+import { redisUrlParts } from './redis-url.ts';
 import { RedisFlows } from './redis-flows.ts';
 
 export interface RedisBackendOptions {
-  /** A `redis://` URL, or… */
+  /** A `redis://` URL (its `?prefix=` sets `prefix`, as in a URL string given to `createClient`), or… */
   url?: string;
   /** …an ioredis connection you already have (Jobsmith duplicates it for pub/sub and does not close it). */
   redis?: Redis;
@@ -162,7 +164,8 @@ export class RedisConnection {
 
   constructor(options: RedisBackendOptions, listeners: BackendListeners) {
     const driver = loadDriver<typeof import('ioredis')>('redis'); // without ioredis, fail here
-    this.prefix = options.prefix ?? 'jobsmith';
+    const fromUrl = options.url === undefined ? undefined : redisUrlParts(options.url);
+    this.prefix = agreedSetting('prefix', options.prefix, fromUrl?.prefix) ?? 'jobsmith';
     if (!/^[\w.:-]{1,64}$/.test(this.prefix)) throw new InvalidOptionError('prefix', options.prefix, 'letters, digits, _ . : or -, at most 64');
     this.keys = new RedisKeys(this.prefix);
     this.clock = options.clock ?? systemClock;
@@ -179,7 +182,7 @@ export class RedisConnection {
       this.ownsConnection = false;
     } else {
       if (!options.url) throw new InvalidOptionError('url', options.url, 'a redis:// URL or an ioredis connection');
-      this.redis = new driver.Redis(options.url, connection);
+      this.redis = new driver.Redis(fromUrl!.url, connection);
       this.ownsConnection = true;
     }
     const { host, port, path } = this.redis.options;

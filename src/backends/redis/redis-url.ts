@@ -26,3 +26,12 @@ export function parseRedisUrl(url: string): RedisUrlOptions {
   options.url = parsed.toString();
   return options;
 }
+
+/**
+ * A URL given to `new RedisBackend({ url })`: its `?prefix=` taken out and checked as
+ * `parseRedisUrl` does, so one URL names the same keys as a string or as an option (ioredis
+ * would ignore the parameter). A string without one goes to ioredis as it is, whatever its form.
+ */
+export function redisUrlParts(url: string): RedisUrlOptions {
+  return URL.canParse(url) && new URL(url).searchParams.has('prefix') ? parseRedisUrl(url) : { url };
+}
