@@ -164,12 +164,12 @@ describe('openBackend', () => {
     }
   });
 
-  it('new RedisBackend({ url, prefix }) with a URL that names another prefix is an InvalidOptionError; a bad one in the URL an InvalidUrlError', () => {
-    const conflict = rejectionOf(() => new RedisBackend({ url: 'redis://:s3cret@localhost:6379?prefix=app', prefix: 'other' }));
+  it('new RedisBackend({ url, prefix }) with a URL that names another prefix is an InvalidOptionError; a bad one in the URL an InvalidUrlError', async () => {
+    const conflict = await rejection((async () => new RedisBackend({ url: 'redis://:s3cret@localhost:6379?prefix=app', prefix: 'other' }))());
     expect(conflict).toBeInstanceOf(InvalidOptionError);
     expect((conflict as InvalidOptionError).message).toContain('"app"');
     expect((conflict as InvalidOptionError).message).not.toContain('s3cret');
-    const bad = rejectionOf(() => new RedisBackend({ url: 'redis://:s3cret@localhost:6379?prefix=has space' }));
+    const bad = await rejection((async () => new RedisBackend({ url: 'redis://:s3cret@localhost:6379?prefix=has space' }))());
     expect(bad).toBeInstanceOf(InvalidUrlError);
     expect((bad as InvalidUrlError).message).not.toContain('s3cret');
   });
@@ -190,26 +190,17 @@ describe('new PostgresBackend({ connectionString }) with Jobsmith’s parameters
     }
   });
 
-  it('an option that differs from the URL is an InvalidOptionError naming both; a bad parameter an InvalidUrlError', () => {
-    const conflict = rejectionOf(() => new PostgresBackend({ connectionString: 'postgres://app:s3cret@db/jobs?schema=work', schema: 'other' }));
+  it('an option that differs from the URL is an InvalidOptionError naming both; a bad parameter an InvalidUrlError', async () => {
+    const conflict = await rejection((async () => new PostgresBackend({ connectionString: 'postgres://app:s3cret@db/jobs?schema=work', schema: 'other' }))());
     expect(conflict).toBeInstanceOf(InvalidOptionError);
     expect((conflict as InvalidOptionError).message).toContain('"work"');
     expect((conflict as InvalidOptionError).message).not.toContain('s3cret');
-    expect(rejectionOf(() => new PostgresBackend({ connectionString: 'postgres://db/jobs?poolSize=4', poolSize: 8 }))).toBeInstanceOf(InvalidOptionError);
-    const bad = rejectionOf(() => new PostgresBackend({ connectionString: 'postgres://app:s3cret@db/jobs?migrate=yes' }));
+    expect(await rejection((async () => new PostgresBackend({ connectionString: 'postgres://db/jobs?poolSize=4', poolSize: 8 }))())).toBeInstanceOf(InvalidOptionError);
+    const bad = await rejection((async () => new PostgresBackend({ connectionString: 'postgres://app:s3cret@db/jobs?migrate=yes' }))());
     expect(bad).toBeInstanceOf(InvalidUrlError);
     expect((bad as InvalidUrlError).message).not.toContain('s3cret');
   });
 });
-
-function rejectionOf(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected it to throw');
-}
 
 describe('parsePostgresUrl', () => {
   it('takes Jobsmith’s own parameters out and leaves the rest for pg', () => {
