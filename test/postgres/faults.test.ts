@@ -66,7 +66,7 @@ describe.skipIf(servers.skip)('postgres backend under database faults', () => {
 
   it('a notification channel that cannot connect is reported once per outage, and notifications flow once the server is back', { timeout: 90_000 }, async () => {
     const url = `${server.url}?schema=listen_down`;
-    const listening = new PostgresBackend({ connectionString: server.url, schema: 'listen_down' });
+    const listening = new PostgresBackend({ connectionString: url });
     const job = countedSlowJob(new Map());
     const producer = createClient({ backend: url, jobs: [job] });
     const events: BackendEvent[] = [];

@@ -23,9 +23,8 @@ export class PostgresListener {
   private client: pg.Client | null = null;
   private running = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Failed or dropped connections since the last one that listened; above 0, the outage was reported. */
   private failures = 0;
-  /** The current outage was reported through `onDrop`. */
-  private outageReported = false;
 
   constructor(private readonly options: PostgresListenerOptions) {}
 
@@ -61,7 +60,6 @@ export class PostgresListener {
       this.client = client;
       if (this.failures > 0) this.options.onReconnect();
       this.failures = 0;
-      this.outageReported = false;
     } catch (error) {
       // A connect that fails after close() is no outage.
       if (this.running) this.reportOutage(error);
@@ -80,10 +78,9 @@ export class PostgresListener {
     this.retry();
   }
 
+  /** Reports the first failure of an outage: the one met while `failures` is still 0. */
   private reportOutage(error: unknown): void {
-    if (this.outageReported) return;
-    this.outageReported = true;
-    this.options.onDrop(error);
+    if (this.failures === 0) this.options.onDrop(error);
   }
 
   private retry(): void {

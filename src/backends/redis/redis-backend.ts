@@ -118,12 +118,12 @@ export class RedisBackend extends ComposedBackend {
         this.subscriptionMissing = false;
       },
       (error: unknown) => {
-        if (this.connection.closed || this.subscriber !== subscriber) return;
+        if (this.connection.closed) return;
         if (!this.subscriptionMissing) this.listeners.emit({ type: 'connection-error', error: this.connection.wrap('subscribe', error) });
         this.subscriptionMissing = true;
         if (subscriber.status !== 'ready') return;
         setTimeout(() => {
-          if (!this.connection.closed && this.subscriber === subscriber && this.subscriptionMissing) this.subscribeToEvents(subscriber);
+          if (!this.connection.closed && this.subscriptionMissing) this.subscribeToEvents(subscriber);
         }, subscribeRetryMs).unref();
       },
     );
